@@ -1,0 +1,20 @@
+// InfluxDB line protocol, the text form of a point (as DataKit uses it).
+// measurement[,tag=v...] field=v[,field=v...] time_ns
+// Escaping: measurement: comma and space; tag keys/values and field keys: comma, equals
+// sign, space; string field values: double quote and backslash. Ints end in `i`, uints
+// in `u`, floats print shortest round-trip, bools `true`/`false`, bytes as a base64
+// string. Attachments are not part of the line.
+#pragma once
+
+#include <tributary/plugin.hpp>
+
+#include <string>
+
+namespace trib::core {
+
+// Appends one line (with trailing '\n') to out. Fields with no representable value and
+// points with no fields are skipped (returns false).
+bool append_line_protocol(std::string &out, const trib::Point &point);
+std::string to_line_protocol(const trib::Point &point);
+
+} // namespace trib::core

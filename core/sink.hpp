@@ -1,0 +1,27 @@
+// The host's internal sink interface. Built-in sinks (file, stdout, influxdb, dataway)
+// implement it directly; a sink module is wrapped in an adapter that implements it over
+// trib_module_t::write. Each sink runs behind its own queue and thread (the router), so
+// write() may block without stalling other sinks.
+#pragma once
+
+#include <tributary/plugin.hpp>
+
+#include <string>
+#include <vector>
+
+namespace trib::core {
+
+class Sink {
+  public:
+    virtual ~Sink() = default;
+    // The sink's config name ([[sinks]] name).
+    virtual const std::string &name() const = 0;
+    // Called on the sink's own thread, one batch at a time.
+    // OK: written. RETRY / BACKPRESSURE: transient, the router retries with backoff.
+    // PERMANENT / INVALID_ARGUMENT: dropped, counted and logged; `err` says why.
+    virtual trib_status write(const std::vector<trib::Point> &batch, std::string &err) = 0;
+    // Flush buffered output (called at shutdown and periodically). Default: nothing.
+    virtual void flush() {}
+};
+
+} // namespace trib::core

@@ -1,0 +1,551 @@
+// Header-only C++17 helpers over plugin.h. Optional for module authors: everything here
+// is built on the C ABI alone. Nothing here throws across the ABI: the module adapter
+// (TRIB_DEFINE_MODULE) catches every exception and turns it into a status and message.
+#ifndef TRIBUTARY_PLUGIN_HPP
+#define TRIBUTARY_PLUGIN_HPP
+
+#include <tributary/plugin.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace trib {
+
+// ------------------------------------------------------------------ views
+
+inline trib_str view(std::string_view s) { return trib_str{s.data(), s.size()}; }
+inline trib_bytes bytes_view(std::string_view s) {
+    return trib_bytes{reinterpret_cast<const uint8_t *>(s.data()), s.size()};
+}
+inline std::string_view sv(trib_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
+inline std::string_view sv(trib_bytes b) {
+    return b.ptr ? std::string_view(reinterpret_cast<const char *>(b.ptr), b.len) : std::string_view();
+}
+
+// Writes msg into a caller-supplied error buffer, NUL-terminated and truncated to fit.
+inline void write_error(char *err, size_t cap, std::string_view msg) {
+    if (!err || cap == 0) return;
+    size_t n = msg.size() < cap - 1 ? msg.size() : cap - 1;
+    std::memcpy(err, msg.data(), n);
+    err[n] = '\0';
+}
+
+// An error that carries a status across the adapter.
+struct StatusError : std::runtime_error {
+    trib_status status;
+    StatusError(trib_status s, const std::string &m) : std::runtime_error(m), status(s) {}
+};
+
+// ------------------------------------------------------------------ owned points
+
+struct Field {
+    std::string key;
+    trib_field_type type = TRIB_FIELD_INT;
+    int64_t i = 0;
+    uint64_t u = 0;
+    double f = 0;
+    bool b = false;
+    std::string s; // string or bytes
+
+    static Field Int(std::string k, int64_t v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_INT; x.i = v; return x; }
+    static Field Uint(std::string k, uint64_t v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_UINT; x.u = v; return x; }
+    static Field Float(std::string k, double v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_FLOAT; x.f = v; return x; }
+    static Field Bool(std::string k, bool v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_BOOL; x.b = v; return x; }
+    static Field String(std::string k, std::string v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_STRING; x.s = std::move(v); return x; }
+    static Field Bytes(std::string k, std::string v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_BYTES; x.s = std::move(v); return x; }
+};
+
+struct Attachment {
+    std::string name;
+    std::string content_type;
+    // Shared so one upload's bytes can back several points or retries without copies.
+    std::shared_ptr<const std::string> data;
+};
+
+// A point that owns its storage. Tags keep insertion order (and are unique by key).
+struct Point {
+    std::string measurement;
+    std::string category;
+    int64_t time_ns = 0;
+    std::vector<std::pair<std::string, std::string>> tags;
+    std::vector<Field> fields;
+    std::vector<Attachment> attachments;
+
+    Point() = default;
+    Point(std::string m, std::string c, int64_t t) : measurement(std::move(m)), category(std::move(c)), time_ns(t) {}
+
+    // Sets (or replaces) a tag.
+    Point &tag(std::string k, std::string v) {
+        for (auto &kv : tags)
+            if (kv.first == k) { kv.second = std::move(v); return *this; }
+        tags.emplace_back(std::move(k), std::move(v));
+        return *this;
+    }
+    const std::string *find_tag(std::string_view k) const {
+        for (auto &kv : tags) if (kv.first == k) return &kv.second;
+        return nullptr;
+    }
+    const Field *find_field(std::string_view k) const {
+        for (auto &f : fields) if (f.key == k) return &f;
+        return nullptr;
+    }
+    Point &field(Field f) {
+        for (auto &x : fields)
+            if (x.key == f.key) { x = std::move(f); return *this; }
+        fields.push_back(std::move(f));
+        return *this;
+    }
+    Point &attach(std::string name, std::string content_type, std::shared_ptr<const std::string> data) {
+        attachments.push_back(Attachment{std::move(name), std::move(content_type), std::move(data)});
+        return *this;
+    }
+    Point &attach(std::string name, std::string content_type, std::string data) {
+        return attach(std::move(name), std::move(content_type), std::make_shared<const std::string>(std::move(data)));
+    }
+};
+
+// Builds the C view of a set of owned points. The view borrows from `points`, which must
+// stay unchanged while the view is used.
+class BatchView {
+  public:
+    explicit BatchView(const std::vector<Point> &points) {
+        size_t nt = 0, nf = 0, na = 0;
+        for (auto &p : points) { nt += p.tags.size(); nf += p.fields.size(); na += p.attachments.size(); }
+        tags_.reserve(nt); fields_.reserve(nf); atts_.reserve(na);
+        pts_.reserve(points.size());
+        for (auto &p : points) {
+            size_t t0 = tags_.size(), f0 = fields_.size(), a0 = atts_.size();
+            for (auto &kv : p.tags) tags_.push_back(trib_tag{sizeof(trib_tag), view(kv.first), view(kv.second)});
+            for (auto &f : p.fields) {
+                trib_field cf{};
+                cf.struct_size = sizeof(trib_field);
+                cf.type = f.type;
+                cf.key = view(f.key);
+                switch (f.type) {
+                case TRIB_FIELD_INT: cf.value.i = f.i; break;
+                case TRIB_FIELD_UINT: cf.value.u = f.u; break;
+                case TRIB_FIELD_FLOAT: cf.value.f = f.f; break;
+                case TRIB_FIELD_BOOL: cf.value.b = f.b; break;
+                case TRIB_FIELD_STRING: cf.value.s = view(f.s); break;
+                case TRIB_FIELD_BYTES: cf.value.bytes = bytes_view(f.s); break;
+                }
+                fields_.push_back(cf);
+            }
+            for (auto &a : p.attachments)
+                atts_.push_back(trib_attachment{sizeof(trib_attachment), view(a.name), view(a.content_type),
+                                                a.data ? bytes_view(*a.data) : trib_bytes{nullptr, 0}});
+            trib_point cp{};
+            cp.struct_size = sizeof(trib_point);
+            cp.measurement = view(p.measurement);
+            cp.category = view(p.category);
+            cp.time_ns = p.time_ns;
+            cp.tags = p.tags.empty() ? nullptr : tags_.data() + t0;
+            cp.tag_count = p.tags.size();
+            cp.fields = p.fields.empty() ? nullptr : fields_.data() + f0;
+            cp.field_count = p.fields.size();
+            cp.attachments = p.attachments.empty() ? nullptr : atts_.data() + a0;
+            cp.attachment_count = p.attachments.size();
+            pts_.push_back(cp);
+        }
+        batch_ = trib_batch{sizeof(trib_batch), pts_.empty() ? nullptr : pts_.data(), pts_.size()};
+    }
+    BatchView(const BatchView &) = delete;
+    BatchView &operator=(const BatchView &) = delete;
+    const trib_batch *get() const { return &batch_; }
+
+  private:
+    std::vector<trib_tag> tags_;
+    std::vector<trib_field> fields_;
+    std::vector<trib_attachment> atts_;
+    std::vector<trib_point> pts_;
+    trib_batch batch_{};
+};
+
+// Deep-copies a C point (any struct_size the writer used) into an owned Point.
+inline Point copy_point(const trib_point &cp) {
+    Point p;
+    p.measurement = std::string(sv(cp.measurement));
+    p.category = std::string(sv(cp.category));
+    p.time_ns = cp.time_ns;
+    if (cp.tag_count && cp.tags)
+        for (size_t i = 0; i < cp.tag_count; ++i) {
+            const trib_tag *t = TRIB_AT(trib_tag, cp.tags, i);
+            p.tags.emplace_back(std::string(sv(t->key)), std::string(sv(t->value)));
+        }
+    if (cp.field_count && cp.fields)
+        for (size_t i = 0; i < cp.field_count; ++i) {
+            const trib_field *cf = TRIB_AT(trib_field, cp.fields, i);
+            Field f;
+            f.key = std::string(sv(cf->key));
+            f.type = static_cast<trib_field_type>(cf->type);
+            switch (cf->type) {
+            case TRIB_FIELD_INT: f.i = cf->value.i; break;
+            case TRIB_FIELD_UINT: f.u = cf->value.u; break;
+            case TRIB_FIELD_FLOAT: f.f = cf->value.f; break;
+            case TRIB_FIELD_BOOL: f.b = cf->value.b; break;
+            case TRIB_FIELD_STRING: f.s = std::string(sv(cf->value.s)); break;
+            case TRIB_FIELD_BYTES: f.s = std::string(sv(cf->value.bytes)); break;
+            default: continue;
+            }
+            p.fields.push_back(std::move(f));
+        }
+    if (cp.attachment_count && cp.attachments)
+        for (size_t i = 0; i < cp.attachment_count; ++i) {
+            const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, i);
+            p.attach(std::string(sv(a->name)), std::string(sv(a->content_type)), std::string(sv(a->data)));
+        }
+    return p;
+}
+
+inline std::vector<Point> copy_batch(const trib_batch &b) {
+    std::vector<Point> out;
+    if (!b.points) return out;
+    out.reserve(b.point_count);
+    for (size_t i = 0; i < b.point_count; ++i) out.push_back(copy_point(*TRIB_AT(trib_point, b.points, i)));
+    return out;
+}
+
+// ------------------------------------------------------------------ HTTP helpers
+
+struct HttpResponse {
+    uint32_t status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    static HttpResponse text(uint32_t status, std::string body) {
+        HttpResponse r; r.status = status; r.body = std::move(body); return r;
+    }
+};
+
+// A read-only wrapper over trib_http_request.
+class HttpRequest {
+  public:
+    explicit HttpRequest(const trib_http_request &r) : r_(r) {}
+    std::string_view method() const { return sv(r_.method); }
+    std::string_view path() const { return sv(r_.path); }
+    std::string_view query() const { return sv(r_.query); }
+    std::string_view content_type() const { return sv(r_.content_type); }
+    std::string_view body() const { return sv(r_.body); }
+    std::string_view remote_addr() const { return sv(r_.remote_addr); }
+    // First header with this name (case-insensitive); empty if none.
+    std::string_view header(std::string_view name) const {
+        for (size_t i = 0; i < r_.header_count; ++i) {
+            const trib_header *h = TRIB_AT(trib_header, r_.headers, i);
+            std::string_view n = sv(h->name);
+            if (n.size() == name.size() && iequals(n, name)) return sv(h->value);
+        }
+        return {};
+    }
+    std::vector<std::pair<std::string_view, std::string_view>> headers() const {
+        std::vector<std::pair<std::string_view, std::string_view>> out;
+        for (size_t i = 0; i < r_.header_count; ++i) {
+            const trib_header *h = TRIB_AT(trib_header, r_.headers, i);
+            out.emplace_back(sv(h->name), sv(h->value));
+        }
+        return out;
+    }
+    // Query parameters in order, percent- and plus-decoded; repeated keys repeat.
+    std::vector<std::pair<std::string, std::string>> query_params() const { return parse_query(query()); }
+
+    static bool iequals(std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); ++i) {
+            char x = a[i], y = b[i];
+            if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+            if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+            if (x != y) return false;
+        }
+        return true;
+    }
+    static std::string url_decode(std::string_view s) {
+        std::string out;
+        out.reserve(s.size());
+        for (size_t i = 0; i < s.size(); ++i) {
+            char c = s[i];
+            if (c == '+') out.push_back(' ');
+            else if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+                out.push_back(char(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+                i += 2;
+            } else out.push_back(c);
+        }
+        return out;
+    }
+    static std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q) {
+        std::vector<std::pair<std::string, std::string>> out;
+        size_t pos = 0;
+        while (pos <= q.size()) {
+            size_t amp = q.find('&', pos);
+            if (amp == std::string_view::npos) amp = q.size();
+            std::string_view item = q.substr(pos, amp - pos);
+            if (!item.empty()) {
+                size_t eq = item.find('=');
+                if (eq == std::string_view::npos) out.emplace_back(url_decode(item), std::string());
+                else out.emplace_back(url_decode(item.substr(0, eq)), url_decode(item.substr(eq + 1)));
+            }
+            pos = amp + 1;
+        }
+        return out;
+    }
+
+  private:
+    static int hex(char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    }
+    const trib_http_request &r_;
+};
+
+inline void send_response(trib_http_response *resp, const HttpResponse &r) {
+    std::vector<trib_header> hs;
+    hs.reserve(r.headers.size());
+    for (auto &h : r.headers) hs.push_back(trib_header{sizeof(trib_header), view(h.first), view(h.second)});
+    resp->respond(resp, r.status, view(r.content_type), hs.empty() ? nullptr : hs.data(), hs.size(), bytes_view(r.body));
+}
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest &)>;
+
+// ------------------------------------------------------------------ host wrapper
+
+// What a module instance holds to talk to the host. Thread-safety follows plugin.h.
+class Host {
+  public:
+    Host(const trib_host_api_t *api, trib_host_ctx *ctx) : api_(api), ctx_(ctx) {}
+    Host(const Host &) = delete;
+    Host &operator=(const Host &) = delete;
+
+    const trib_host_api_t *api() const { return api_; }
+    trib_host_ctx *ctx() const { return ctx_; }
+
+    void log(trib_log_level lvl, std::string_view msg) const { api_->log(ctx_, lvl, view(msg)); }
+    void debug(std::string_view m) const { log(TRIB_LOG_DEBUG, m); }
+    void info(std::string_view m) const { log(TRIB_LOG_INFO, m); }
+    void warn(std::string_view m) const { log(TRIB_LOG_WARN, m); }
+    void error(std::string_view m) const { log(TRIB_LOG_ERROR, m); }
+
+    trib_status emit(const std::vector<Point> &points) const {
+        BatchView v(points);
+        return api_->emit(ctx_, v.get());
+    }
+    trib_status emit(const Point &p) const {
+        // Copy-free single-point path: build the view over a one-element vector.
+        std::vector<Point> one;
+        one.reserve(1);
+        one.push_back(p);
+        return emit(one);
+    }
+
+    std::map<std::string, std::string> global_tags() const {
+        std::map<std::string, std::string> out;
+        api_->global_tags(ctx_, [](void *u, trib_str k, trib_str v) {
+            (*static_cast<std::map<std::string, std::string> *>(u))[std::string(sv(k))] = std::string(sv(v));
+        }, &out);
+        return out;
+    }
+
+    bool is_leader() const { return api_->is_leader(ctx_); }
+
+    // The handler must stay callable until the instance's stop() returns: it is owned by
+    // this Host object.
+    void add_route(std::string method, std::string path, uint64_t max_body_bytes, HttpHandler handler) {
+        auto owned = std::make_unique<RouteState>();
+        owned->method = std::move(method);
+        owned->path = std::move(path);
+        owned->handler = std::move(handler);
+        trib_http_route r{};
+        r.struct_size = sizeof(trib_http_route);
+        r.method = view(owned->method);
+        r.path = view(owned->path);
+        r.max_body_bytes = max_body_bytes;
+        r.handler = &Host::dispatch;
+        r.user = owned.get();
+        char err[512] = {0};
+        trib_status st = api_->http_route_add(ctx_, &r, err, sizeof err);
+        if (st != TRIB_OK) throw StatusError(st, std::string("cannot register route ") + owned->path + ": " + err);
+        routes_.push_back(std::move(owned));
+    }
+
+    uint64_t start_timer(uint64_t period_ms, std::function<void()> fn) {
+        auto owned = std::make_unique<std::function<void()>>(std::move(fn));
+        uint64_t id = api_->timer_start(ctx_, period_ms, [](void *u) {
+            try { (*static_cast<std::function<void()> *>(u))(); } catch (...) {}
+        }, owned.get());
+        timers_.push_back(std::move(owned));
+        return id;
+    }
+    void stop_timer(uint64_t id) { api_->timer_stop(ctx_, id); }
+
+    // Minor-1 services; harmless no-ops on a minor-0 host.
+    void counter_add(std::string_view name, double delta) const {
+#if TRIB_ABI_TARGET_MINOR >= 1
+        if (TRIB_HAS_FIELD(trib_host_api_t, api_, counter_add) && api_->counter_add)
+            api_->counter_add(ctx_, view(name), delta);
+#else
+        (void)name; (void)delta;
+#endif
+    }
+    std::string data_dir() const {
+#if TRIB_ABI_TARGET_MINOR >= 1
+        if (TRIB_HAS_FIELD(trib_host_api_t, api_, data_dir) && api_->data_dir)
+            return std::string(sv(api_->data_dir(ctx_)));
+#endif
+        return std::string();
+    }
+
+  private:
+    struct RouteState {
+        std::string method, path;
+        HttpHandler handler;
+    };
+    static void dispatch(void *user, const trib_http_request *req, trib_http_response *resp) {
+        auto *st = static_cast<RouteState *>(user);
+        HttpResponse out;
+        try {
+            out = st->handler(HttpRequest(*req));
+        } catch (const StatusError &e) {
+            out = HttpResponse::text(e.status == TRIB_BACKPRESSURE ? 429 : 400, e.what());
+            if (e.status == TRIB_BACKPRESSURE) out.headers.emplace_back("Retry-After", "1");
+        } catch (const std::exception &e) {
+            out = HttpResponse::text(500, std::string("internal error: ") + e.what());
+        } catch (...) {
+            out = HttpResponse::text(500, "internal error");
+        }
+        send_response(resp, out);
+    }
+
+    const trib_host_api_t *api_;
+    trib_host_ctx *ctx_;
+    std::vector<std::unique_ptr<RouteState>> routes_;
+    std::vector<std::unique_ptr<std::function<void()>>> timers_;
+};
+
+// ------------------------------------------------------------------ module adapter
+
+// Base class for a module instance written in C++. Override what you need; the adapter
+// below turns exceptions into statuses and messages.
+class Instance {
+  public:
+    Instance(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name)
+        : host_(api, ctx), name_(std::move(name)) {}
+    virtual ~Instance() = default;
+    virtual void start() {}
+    virtual void stop() {}
+    virtual void on_leadership(bool) {}
+    // Empty string = healthy.
+    virtual std::string health() { return {}; }
+    // Sinks: write a batch; throw StatusError(TRIB_RETRY, ...) to retry.
+    virtual void write(const trib_batch &) { throw StatusError(TRIB_UNSUPPORTED, "not a sink"); }
+
+    Host &host() { return host_; }
+    const std::string &instance_name() const { return name_; }
+
+  private:
+    Host host_;
+    std::string name_;
+};
+
+namespace detail {
+template <class F>
+trib_status guarded(char *err, size_t cap, F &&f) {
+    try {
+        f();
+        return TRIB_OK;
+    } catch (const StatusError &e) {
+        write_error(err, cap, e.what());
+        return e.status;
+    } catch (const std::exception &e) {
+        write_error(err, cap, e.what());
+        return TRIB_INVALID_ARGUMENT;
+    } catch (...) {
+        write_error(err, cap, "unknown error");
+        return TRIB_FATAL;
+    }
+}
+
+// T must be constructible as T(const trib_host_api_t*, trib_host_ctx*, std::string name,
+// std::string config_json) and derive from Instance.
+template <class T>
+struct Adapter {
+    static trib_status create(const trib_host_api_t *api, trib_host_ctx *ctx, trib_str name, trib_str cfg,
+                              void **out, char *err, size_t cap) {
+        return guarded(err, cap, [&] {
+            *out = static_cast<Instance *>(new T(api, ctx, std::string(sv(name)), std::string(sv(cfg))));
+        });
+    }
+    static trib_status start(void *inst, char *err, size_t cap) {
+        return guarded(err, cap, [&] { static_cast<Instance *>(inst)->start(); });
+    }
+    static void stop(void *inst) {
+        try { static_cast<Instance *>(inst)->stop(); } catch (...) {}
+    }
+    static void destroy(void *inst) {
+        try { delete static_cast<Instance *>(inst); } catch (...) {}
+    }
+    static trib_status write(void *inst, const trib_batch *b, char *err, size_t cap) {
+        return guarded(err, cap, [&] { static_cast<Instance *>(inst)->write(*b); });
+    }
+    static void on_leadership(void *inst, bool leader) {
+        try { static_cast<Instance *>(inst)->on_leadership(leader); } catch (...) {}
+    }
+    static trib_status health(void *inst, char *msg, size_t cap) {
+        try {
+            std::string h = static_cast<Instance *>(inst)->health();
+            if (h.empty()) return TRIB_OK;
+            write_error(msg, cap, h);
+            return TRIB_RETRY;
+        } catch (const std::exception &e) {
+            write_error(msg, cap, e.what());
+            return TRIB_FATAL;
+        }
+    }
+};
+
+template <class T>
+trib_module_t make_descriptor(const char *name, const char *version, trib_module_kind kind, const char *description,
+                              const char *sample_config) {
+    trib_module_t m{};
+    m.struct_size = sizeof(trib_module_t);
+    m.abi_major = TRIB_ABI_MAJOR;
+    m.abi_minor = TRIB_ABI_MINOR;
+    m.name = name;
+    m.version = version;
+    m.kind = kind;
+    m.description = description;
+    m.sample_config = sample_config;
+    m.create = &Adapter<T>::create;
+    m.start = &Adapter<T>::start;
+    m.stop = &Adapter<T>::stop;
+    m.destroy = &Adapter<T>::destroy;
+    m.write = kind == TRIB_KIND_SINK ? &Adapter<T>::write : nullptr;
+#if TRIB_ABI_TARGET_MINOR >= 1
+    m.on_leadership = &Adapter<T>::on_leadership;
+    m.health = &Adapter<T>::health;
+#endif
+    return m;
+}
+} // namespace detail
+
+} // namespace trib
+
+// Defines the two exported symbols for a module whose instance class is T.
+#define TRIB_DEFINE_MODULE(T, NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG)                              \
+    extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }                  \
+    extern "C" TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_major, uint32_t) {          \
+        static const trib_module_t desc =                                                                   \
+            ::trib::detail::make_descriptor<T>(NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG);            \
+        return host_major == TRIB_ABI_MAJOR ? &desc : nullptr;                                              \
+    }
+
+#endif // TRIBUTARY_PLUGIN_HPP
