@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what Tributary needs from Debian's packages and builds it into build/.
+#   scripts/setup.sh           build dependencies, then build
+#   scripts/setup.sh --test    also the real servers and clients the tests drive
+#                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, the npm agents)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[[ "${1:-}" == "--test" ]] && with_tests=1
+
+build_pkgs=(build-essential cmake ninja-build pkg-config
+  libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  zlib1g-dev libzstd-dev liblz4-dev catch2)
+test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps)
+
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+
+missing=()
+pkgs=("${build_pkgs[@]}")
+((with_tests)) && pkgs+=("${test_pkgs[@]}")
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian packages start some servers on install; the tests start their own on free ports.
+if ((with_tests)); then
+  for svc in influxdb etcd nginx; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      "${sudo_cmd[@]}" systemctl stop "$svc" || true
+    fi
+    pkill -x "${svc/influxdb/influxd}" 2>/dev/null || true
+  done
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  (cd test/clients && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cmake_args=(-S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+((with_tests)) && cmake_args+=(-DTRIB_BUILD_FUZZ=ON)
+cmake "${cmake_args[@]}"
+cmake --build build -j"$(nproc)"
