@@ -1,0 +1,41 @@
+// multipart/form-data (RFC 7578) reading and writing. Parsing returns views into the
+// body: no part is copied.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace trib::profiling {
+
+struct MultipartPart {
+    std::string name, filename, content_type;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string_view data; // a view into the body passed to parse_multipart
+};
+
+// The boundary parameter of a multipart/form-data Content-Type; empty when the type is
+// something else or has no boundary.
+std::string multipart_boundary(std::string_view content_type);
+
+// Splits a body into its parts. Throws DecodeError on a malformed body (no opening
+// boundary, a part without headers end, no closing boundary).
+std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_view boundary);
+
+class MultipartWriter {
+  public:
+    explicit MultipartWriter(std::string boundary);
+    void add_field(std::string_view name, std::string_view value);
+    void add_file(std::string_view name, std::string_view filename, std::string_view content_type,
+                  std::string_view data);
+    std::string finish();
+    const std::string &boundary() const { return boundary_; }
+    std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
+
+  private:
+    std::string boundary_;
+    std::string out_;
+};
+
+} // namespace trib::profiling

@@ -1,0 +1,144 @@
+#include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/profile_point.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace trib::profiling {
+
+std::string new_profile_id() {
+    thread_local std::mt19937_64 rng([] {
+        std::random_device rd;
+        return (uint64_t(rd()) << 32) ^ rd();
+    }());
+    uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; // version 4
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; // variant 10
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32), unsigned((hi >> 16) & 0xffff),
+                  unsigned(hi & 0xffff), unsigned(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    return buf;
+}
+
+trib::Point build_profile_point(const ProfileUpload &u, const std::string &profile_id) {
+    trib::Point p("profile", "profiling", u.start_ns);
+    for (auto &[k, v] : u.tags) p.tag(k, v);
+    if (!p.find_tag("service") || p.find_tag("service")->empty()) p.tag("service", "unnamed-service");
+
+    int64_t file_size = 0;
+    for (auto &f : u.files) file_size += f.data ? static_cast<int64_t>(f.data->size()) : 0;
+    p.field(Field::String("profile_id", profile_id));
+    p.field(Field::String("format", u.format.empty() ? "unknown" : u.format));
+    p.field(Field::Int("start", u.start_ns / 1000));
+    p.field(Field::Int("end", u.end_ns / 1000));
+    p.field(Field::Int("duration", (u.end_ns - u.start_ns) / 1000));
+    p.field(Field::Int("__file_size", file_size));
+    for (auto &[k, v] : u.event_fields) p.field(Field::String(k, v));
+
+    for (auto &f : u.files) p.attach(f.name, f.content_type, f.data);
+    p.attach("event.json", "application/json",
+             std::make_shared<const std::string>(u.event_json.empty() ? build_event_json(u) : u.event_json));
+    return p;
+}
+
+std::string build_event_json(const ProfileUpload &u) {
+    nlohmann::ordered_json ev;
+    ev["format"] = u.format.empty() ? "unknown" : u.format;
+    ev["profiler"] = u.profiler;
+    auto names = nlohmann::json::array();
+    for (auto &f : u.files) names.push_back(f.name);
+    ev["attachments"] = names;
+    auto lang = u.tags.find("language");
+    ev["language"] = lang == u.tags.end() ? "unknown" : lang->second;
+    std::string tp;
+    for (auto &[k, v] : u.tags) {
+        if (!tp.empty()) tp.push_back(',');
+        tp += k;
+        tp.push_back(':');
+        tp += v;
+    }
+    ev["tags_profiler"] = tp;
+    ev["start"] = u.start_ns ? nlohmann::json(format_rfc3339_nano(u.start_ns)) : nlohmann::json(nullptr);
+    ev["end"] = u.end_ns ? nlohmann::json(format_rfc3339_nano(u.end_ns)) : nlohmann::json(nullptr);
+    return ev.dump();
+}
+
+namespace {
+int digits(std::string_view s, size_t pos, size_t n) {
+    if (pos + n > s.size()) throw DecodeError("bad time '" + std::string(s) + "': too short");
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') throw DecodeError("bad time '" + std::string(s) + "': digit expected");
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+} // namespace
+
+int64_t parse_rfc3339_ns(std::string_view s) {
+    // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
+    int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+    int h = digits(s, 11, 2), mi = digits(s, 14, 2), se = digits(s, 17, 2);
+    if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+        throw DecodeError("bad time '" + std::string(s) + "': not RFC3339");
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        throw DecodeError("bad time '" + std::string(s) + "': field out of range");
+    size_t pos = 19;
+    int64_t frac_ns = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int64_t scale = 100000000;
+        size_t start = pos;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            frac_ns += (s[pos] - '0') * scale;
+            scale /= 10;
+            ++pos;
+        }
+        if (pos == start) throw DecodeError("bad time '" + std::string(s) + "': empty fraction");
+    }
+    int64_t offset_s = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) ++pos;
+    else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
+        if (s[pos + 3] != ':') throw DecodeError("bad time '" + std::string(s) + "': bad zone offset");
+        offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+        pos += 6;
+    } else throw DecodeError("bad time '" + std::string(s) + "': zone missing");
+    if (pos != s.size()) throw DecodeError("bad time '" + std::string(s) + "': trailing characters");
+    int64_t secs = days_from_civil(y, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + se - offset_s;
+    return secs * 1000000000LL + frac_ns;
+}
+
+std::string format_rfc3339_nano(int64_t ns) {
+    int64_t secs = ns / 1000000000LL, frac = ns % 1000000000LL;
+    if (frac < 0) { frac += 1000000000LL; --secs; }
+    time_t t = static_cast<time_t>(secs);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string out = buf;
+    if (frac) {
+        char fb[16];
+        std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
+        std::string f = fb;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    out += "Z";
+    return out;
+}
+
+} // namespace trib::profiling
