@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 using trib::testing::FakeHost;
@@ -169,6 +170,34 @@ TEST_CASE("example_input echo route: 200 after emit, 429 on backpressure, 413 ov
     r = host.http("POST", "/e/echo?=v", "x");
     CHECK(r.status == 400);
     CHECK(host.points().size() == 1);
+    host.stop();
+}
+
+TEST_CASE("example_input echo route serves concurrent requests", "[sdk][example_input]") {
+    const trib_module_t *m = load("example_input");
+    FakeHost host;
+    std::string err;
+    REQUIRE(host.create(m, "busy", "{}", &err) == TRIB_OK);
+    REQUIRE(host.start(&err) == TRIB_OK);
+    constexpr int kThreads = 8, kEach = 50;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kThreads; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                auto r = host.http("POST", "/example/echo?worker=" + std::to_string(t), "n=" + std::to_string(i));
+                if (r.status == 200) ++ok;
+            }
+        });
+    for (auto &w : workers) w.join();
+    CHECK(ok == kThreads * kEach);
+    auto pts = host.points();
+    CHECK(pts.size() == size_t(kThreads * kEach));
+    std::map<std::string, int> per_worker;
+    for (auto &p : pts) per_worker[*p.find_tag("worker")]++;
+    CHECK(per_worker.size() == size_t(kThreads));
+    for (auto &kv : per_worker) CHECK(kv.second == kEach);
+    CHECK(host.counter("echo_requests") == kThreads * kEach);
     host.stop();
 }
 

@@ -3,6 +3,9 @@
  * (default 100) it emits one `abi_old_minor` metric point whose fields record the struct
  * sizes it was built with and the ones the host handed it, so a test can see that an
  * older-minor module really ran inside a newer host. */
+/* clock_gettime under a strict -std=c11 */
+#define _POSIX_C_SOURCE 200809L
+
 #include <tributary/plugin.h>
 
 #include <stdio.h>
