@@ -1,0 +1,113 @@
+#include "spool_delivery.hpp"
+
+#include <random>
+
+namespace trib::core {
+
+SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers, Log log)
+    : name_(std::move(name)), spool_(spool), deliver_(std::move(deliver)), retry_(retry),
+      workers_count_(workers == 0 ? 1 : workers), log_(std::move(log)) {
+    if (retry_.initial_backoff.count() <= 0) retry_.initial_backoff = std::chrono::milliseconds(1);
+    if (retry_.max_backoff < retry_.initial_backoff) retry_.max_backoff = retry_.initial_backoff;
+}
+
+SpoolDelivery::~SpoolDelivery() { stop(); }
+
+void SpoolDelivery::log(trib_log_level lvl, const std::string &msg) const {
+    if (log_) log_(lvl, name_ + ": " + msg);
+}
+
+void SpoolDelivery::start() {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!workers_.empty()) return;
+    stopping_ = false;
+    for (unsigned i = 0; i < workers_count_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+}
+
+void SpoolDelivery::stop() {
+    std::vector<std::thread> ws;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stopping_ = true;
+        ws.swap(workers_);
+    }
+    stop_cv_.notify_all();
+    for (auto &t : ws) t.join();
+    // Records handed out but not acknowledged go back to the head of the queue.
+    spool_.rewind_unacked();
+}
+
+DeliveryStats SpoolDelivery::stats() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return stats_;
+}
+
+bool SpoolDelivery::sleep_backoff(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return !stop_cv_.wait_for(lk, d, [this] { return stopping_; });
+}
+
+void SpoolDelivery::worker_main(unsigned index) {
+    std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(index) << 32));
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (stopping_) return;
+        }
+        auto rec = spool_.next(std::chrono::milliseconds(100));
+        if (!rec) continue;
+
+        std::vector<trib::Point> batch;
+        try {
+            batch = decode_points(rec->payload);
+        } catch (const PointCodecError &e) {
+            {
+                std::lock_guard<std::mutex> lk(mu_);
+                ++stats_.undecodable_records;
+                ++stats_.permanent_failures;
+            }
+            spool_.set_aside(*rec, std::string("undecodable: ") + e.what());
+            continue;
+        }
+
+        auto backoff = retry_.initial_backoff;
+        for (uint32_t attempt = 1;; ++attempt) {
+            std::string err;
+            trib_status st;
+            try {
+                st = deliver_(batch, err);
+            } catch (const std::exception &e) {
+                st = TRIB_RETRY;
+                err = e.what();
+            }
+            if (st == TRIB_OK) {
+                spool_.ack(rec->id);
+                std::lock_guard<std::mutex> lk(mu_);
+                ++stats_.delivered_records;
+                stats_.delivered_points += batch.size();
+                break;
+            }
+            const bool transient = st == TRIB_RETRY || st == TRIB_BACKPRESSURE;
+            const bool out_of_attempts = retry_.max_attempts != 0 && attempt >= retry_.max_attempts;
+            {
+                std::lock_guard<std::mutex> lk(mu_);
+                stats_.last_error_unix_ms = static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+                if (!transient || out_of_attempts) ++stats_.permanent_failures;
+                else ++stats_.retries;
+            }
+            if (!transient || out_of_attempts) {
+                spool_.set_aside(*rec, (transient ? "gave up after " + std::to_string(attempt) + " attempts: " : std::string()) + err);
+                break;
+            }
+            // Log the first failure and then every 10th, not every attempt of a long outage.
+            if (attempt == 1 || attempt % 10 == 0)
+                log(TRIB_LOG_WARN, "delivery failed (attempt " + std::to_string(attempt) + "), retrying: " + err);
+            auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 10)(rng));
+            if (!sleep_backoff(backoff + jitter)) return; // stopping: the record stays in the spool
+            backoff = std::min(backoff * 2, retry_.max_backoff);
+        }
+    }
+}
+
+} // namespace trib::core

@@ -1,0 +1,79 @@
+// Drains a Spool into a consumer (a sink's write, or the bus for an input's spool) on its
+// own worker threads, with retries and exponential backoff.
+//
+//   OK                         -> the record is acknowledged (and its segment later deleted)
+//   RETRY / BACKPRESSURE       -> retried after initial_backoff * 2^n (capped at max_backoff,
+//                                 with jitter) until it succeeds, the attempt limit is reached
+//                                 or the delivery stops (then it stays in the spool)
+//   PERMANENT / other, attempt limit reached, or an undecodable record
+//                              -> set aside in the spool's quarantine/, counted, logged
+#pragma once
+
+#include "point_codec.hpp"
+#include "spool.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace trib::core {
+
+struct RetryPolicy {
+    std::chrono::milliseconds initial_backoff{200};
+    std::chrono::milliseconds max_backoff{30000};
+    // Total attempts per record; 0 = until it succeeds (nothing acknowledged is given up).
+    uint32_t max_attempts = 0;
+};
+
+struct DeliveryStats {
+    uint64_t delivered_records = 0;
+    uint64_t delivered_points = 0;
+    uint64_t retries = 0;             // failed attempts that were retried
+    uint64_t permanent_failures = 0;  // records set aside: refused or out of attempts
+    uint64_t undecodable_records = 0; // records that passed the CRC but not the point codec
+    uint64_t last_error_unix_ms = 0;
+};
+
+class SpoolDelivery {
+  public:
+    using Deliver = std::function<trib_status(const std::vector<trib::Point> &batch, std::string &err)>;
+    using Log = std::function<void(trib_log_level, const std::string &)>;
+
+    SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers = 1, Log log = {});
+    ~SpoolDelivery();
+    SpoolDelivery(const SpoolDelivery &) = delete;
+    SpoolDelivery &operator=(const SpoolDelivery &) = delete;
+
+    void start();
+    // Stops the workers: an attempt in progress finishes, a backoff wait is cut short, and
+    // whatever is not acknowledged stays in the spool for the next start.
+    void stop();
+
+    DeliveryStats stats() const;
+    const std::string &name() const { return name_; }
+
+  private:
+    void worker_main(unsigned index);
+    bool sleep_backoff(std::chrono::milliseconds d);
+    void log(trib_log_level lvl, const std::string &msg) const;
+
+    std::string name_;
+    Spool &spool_;
+    Deliver deliver_;
+    RetryPolicy retry_;
+    unsigned workers_count_;
+    Log log_;
+
+    std::vector<std::thread> workers_;
+    mutable std::mutex mu_;
+    std::condition_variable stop_cv_;
+    bool stopping_ = false;
+    DeliveryStats stats_;
+};
+
+} // namespace trib::core
