@@ -1,0 +1,239 @@
+#include "collector.hpp"
+
+#include <chrono>
+
+#include "stats.hpp"
+
+namespace trib::pinpoint {
+namespace {
+
+constexpr size_t kMaxBacklogPoints = 200000;
+
+template <class M>
+bool parse(M &m, std::string_view bytes) {
+    return bytes.size() <= size_t(INT32_MAX) && m.ParseFromArray(bytes.data(), int(bytes.size()));
+}
+
+std::string summarize_exceptions(const v1::PExceptionMetaData &m) {
+    std::string out;
+    for (auto &e : m.exceptions()) {
+        if (!out.empty()) out += "; ";
+        out += e.exceptionclassname();
+        if (!e.exceptionmessage().empty()) out += ": " + e.exceptionmessage();
+        if (out.size() > 4096) break;
+    }
+    return out;
+}
+
+}  // namespace
+
+Collector::Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn log, CounterFn counter, ClockFn clock)
+    : cfg_(cfg), meta_(meta), emit_(std::move(emit)), log_(std::move(log)), counter_(std::move(counter)),
+      clock_(std::move(clock)),
+      assembler_(Assembler::Options{cfg.trace_wait_ms, cfg.trace_memory_mb << 20, 200000}),
+      filter_(cfg) {
+    build_opt_.del_message = cfg.del_message;
+}
+
+int64_t Collector::now() const {
+    if (clock_) return clock_();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool Collector::backlogged() const {
+    std::lock_guard<std::mutex> g(backlog_mu_);
+    return !backlog_.empty();
+}
+
+bool Collector::retry_backlog() {
+    std::lock_guard<std::mutex> g(backlog_mu_);
+    while (!backlog_.empty()) {
+        if (emit_(backlog_.front()) == TRIB_BACKPRESSURE) return false;
+        backlog_points_ -= backlog_.front().size();
+        backlog_.pop_front();
+    }
+    return true;
+}
+
+Outcome Collector::emit_points(std::vector<trib::Point> points) {
+    if (points.empty()) return Outcome::Ok();
+    trib_status st = emit_(points);
+    if (st == TRIB_OK) {
+        counter_("points_emitted", double(points.size()));
+        return Outcome::Ok();
+    }
+    if (st == TRIB_BACKPRESSURE) {
+        // The points are ours now (their messages were taken apart); keep them for the
+        // timer's retry and tell this client to slow down.
+        std::lock_guard<std::mutex> g(backlog_mu_);
+        if (backlog_points_ + points.size() <= kMaxBacklogPoints) {
+            backlog_points_ += points.size();
+            backlog_.push_back(std::move(points));
+        } else {
+            counter_("points_dropped", double(points.size()));
+            log_(TRIB_LOG_WARN, "pinpoint: host backpressure and retry backlog full; dropped " +
+                                    std::to_string(points.size()) + " points");
+        }
+        return Outcome::Exhausted("collector is applying backpressure; retry later");
+    }
+    counter_("points_dropped", double(points.size()));
+    log_(TRIB_LOG_ERROR, "pinpoint: host refused " + std::to_string(points.size()) + " points (status " +
+                             std::to_string(int(st)) + ")");
+    return Outcome::Ok();
+}
+
+Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
+    Outcome result = Outcome::Ok();
+    int64_t t = now();
+    for (auto &r : ready) {
+        if (r.pieces.empty()) continue;
+        BuiltTrace built = build_trace(r, meta_, build_opt_);
+        assembler_.remember(r.trace_id, built.index, t);
+        if (r.expired) counter_("traces_incomplete", 1);
+        FilterVerdict v = filter_.apply(built, r.trace_id, t);
+        if (v != FilterVerdict::keep) {
+            counter_(v == FilterVerdict::closed_resource ? "traces_closed_resource" : "traces_sampled_out", 1);
+            continue;
+        }
+        counter_("traces_emitted", 1);
+        Outcome o = emit_points(std::move(built.points));
+        if (o.code != Outcome::ok) result = o;
+    }
+    return result;
+}
+
+Outcome Collector::check_span_limits(const v1::PSpanMessage &m) const {
+    int events = m.has_span() ? m.span().spanevent_size() : m.has_spanchunk() ? m.spanchunk().spanevent_size() : 0;
+    if (uint64_t(events) > cfg_.max_span_events)
+        return Outcome::Invalid("span carries " + std::to_string(events) + " events; the limit is " +
+                                std::to_string(cfg_.max_span_events) + " (max_span_events)");
+    if (m.has_span() && m.span().version() != 1)
+        return Outcome::Invalid("unsupported span version " + std::to_string(m.span().version()) + " (expected 1)");
+    if (m.has_spanchunk() && m.spanchunk().version() != 1)
+        return Outcome::Invalid("unsupported span chunk version " + std::to_string(m.spanchunk().version()) +
+                                " (expected 1)");
+    if (!m.has_span() && !m.has_spanchunk()) return Outcome::Invalid("PSpanMessage holds neither span nor spanChunk");
+    return Outcome::Ok();
+}
+
+Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes) {
+    if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
+    const int64_t t = now();
+    SpanPiece piece;
+    piece.headers = h;
+    piece.received_ms = t;
+    piece.bytes = bytes + 256;
+    const v1::PTransactionId *tx = nullptr;
+    if (m.has_span()) {
+        auto s = std::make_shared<v1::PSpan>(m.span());
+        if (s->has_transactionid()) tx = &s->transactionid();
+        std::string id = trace_id_of(tx, *h);
+        piece.span = std::move(s);
+        counter_("spans_received", 1);
+        return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
+    }
+    auto c = std::make_shared<v1::PSpanChunk>(m.spanchunk());
+    if (c->has_transactionid()) tx = &c->transactionid();
+    std::string id = trace_id_of(tx, *h);
+    piece.chunk = std::move(c);
+    counter_("span_chunks_received", 1);
+    return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
+}
+
+Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &h) {
+    try {
+        switch (kind) {
+        case MessageKind::span_message: {
+            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            v1::PSpanMessage m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
+            return on_span(m, h, bytes.size());
+        }
+        case MessageKind::span_batch: {
+            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            v1::PSpanMessageBatch b;
+            if (!parse(b, bytes)) return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
+            for (auto &m : b.span())
+                if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
+            Outcome result;
+            for (auto &m : b.span()) {
+                Outcome o = on_span(m, h, size_t(m.ByteSizeLong()));
+                if (o.code != Outcome::ok) result = o;
+            }
+            return result;
+        }
+        case MessageKind::stat_message: {
+            v1::PStatMessage m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
+            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            return emit_points(stat_points(m, *h, meta_));
+        }
+        case MessageKind::agent_info: {
+            v1::PAgentInfo m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PAgentInfo");
+            AgentInfo a;
+            a.hostname = m.hostname();
+            a.ip = m.ip();
+            a.ports = m.ports();
+            a.pid = m.pid();
+            a.agent_version = m.agentversion();
+            a.service_type = m.servicetype();
+            a.container = m.container();
+            meta_.put_agent_info(h->agent_id, std::move(a));
+            return Outcome::Ok();
+        }
+        case MessageKind::api_meta: {
+            v1::PApiMetaData m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PApiMetaData");
+            if (!meta_.put_api(h->agent_id, m.apiid(), ApiInfo{m.apiinfo(), m.line(), m.type(), m.location()}))
+                return Outcome::Exhausted("metadata store is full (metadata_max_entries)");
+            return Outcome::Ok();
+        }
+        case MessageKind::sql_meta: {
+            v1::PSqlMetaData m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PSqlMetaData");
+            if (!meta_.put_sql(h->agent_id, m.sqlid(), m.sql()))
+                return Outcome::Exhausted("metadata store is full (metadata_max_entries)");
+            return Outcome::Ok();
+        }
+        case MessageKind::sql_uid_meta: {
+            v1::PSqlUidMetaData m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PSqlUidMetaData");
+            if (!meta_.put_sql_uid(h->agent_id, m.sqluid(), m.sql()))
+                return Outcome::Exhausted("metadata store is full (metadata_max_entries)");
+            return Outcome::Ok();
+        }
+        case MessageKind::string_meta: {
+            v1::PStringMetaData m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PStringMetaData");
+            if (!meta_.put_string(h->agent_id, m.stringid(), m.stringvalue()))
+                return Outcome::Exhausted("metadata store is full (metadata_max_entries)");
+            return Outcome::Ok();
+        }
+        case MessageKind::exception_meta: {
+            v1::PExceptionMetaData m;
+            if (!parse(m, bytes)) return Outcome::Invalid("malformed PExceptionMetaData");
+            std::string key = trace_id_of(m.has_transactionid() ? &m.transactionid() : nullptr, *h) + "/" +
+                              std::to_string(m.spanid());
+            if (!meta_.put_exception(h->agent_id, key, summarize_exceptions(m)))
+                return Outcome::Exhausted("metadata store is full (metadata_max_entries)");
+            return Outcome::Ok();
+        }
+        }
+        return Outcome{Outcome::unimplemented, "unknown message kind"};
+    } catch (const std::bad_alloc &) {
+        return Outcome::Exhausted("out of memory while handling the message");
+    }
+}
+
+void Collector::tick() {
+    retry_backlog();
+    emit_ready(assembler_.expire(now()));
+}
+
+void Collector::flush_all() {
+    retry_backlog();
+    emit_ready(assembler_.drain());
+}
+
+}  // namespace trib::pinpoint

@@ -1,0 +1,93 @@
+// The protocol-independent half of the input: takes decoded Pinpoint messages with their
+// call headers, keeps metadata, assembles traces, filters and emits points. The gRPC
+// server, the durable queue's replay, the tests and the fuzz target all drive this.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tributary/plugin.hpp>
+
+#include "assembler.hpp"
+#include "config.hpp"
+#include "filters.hpp"
+#include "metadata.hpp"
+#include "trace_builder.hpp"
+#include "v1/Stat.pb.h"
+
+namespace trib::pinpoint {
+
+// What a call answers; maps 1:1 onto gRPC codes.
+struct Outcome {
+    enum Code { ok, invalid_argument, resource_exhausted, unimplemented } code = ok;
+    std::string message;
+    static Outcome Ok() { return {}; }
+    static Outcome Invalid(std::string m) { return {invalid_argument, std::move(m)}; }
+    static Outcome Exhausted(std::string m) { return {resource_exhausted, std::move(m)}; }
+};
+
+// The RPCs whose payload the collector handles (also the durable queue's record kinds).
+enum class MessageKind : uint8_t {
+    span_message = 1,
+    span_batch = 2,
+    stat_message = 3,
+    agent_info = 4,
+    api_meta = 5,
+    sql_meta = 6,
+    sql_uid_meta = 7,
+    string_meta = 8,
+    exception_meta = 9,
+};
+
+class Collector {
+  public:
+    using EmitFn = std::function<trib_status(const std::vector<trib::Point> &)>;
+    using LogFn = std::function<void(trib_log_level, const std::string &)>;
+    using CounterFn = std::function<void(std::string_view, double)>;
+    using ClockFn = std::function<int64_t()>;  // epoch ms
+
+    Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn log, CounterFn counter,
+              ClockFn clock = nullptr);
+
+    // Parses and handles one message of `kind`. Never throws for bad client data.
+    Outcome handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &headers);
+
+    // Timer: converts traces whose wait ran out and retries refused emits.
+    void tick();
+    // Shutdown: converts everything still waiting.
+    void flush_all();
+
+    // Whether the host refused points that still wait for a retry.
+    bool backlogged() const;
+    const Assembler &assembler() const { return assembler_; }
+
+  private:
+    Outcome on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes);
+    Outcome check_span_limits(const v1::PSpanMessage &m) const;
+    Outcome emit_ready(std::vector<ReadyTrace> ready);
+    Outcome emit_points(std::vector<trib::Point> points);
+    bool retry_backlog();
+    int64_t now() const;
+
+    const Config &cfg_;
+    MetadataStore &meta_;
+    EmitFn emit_;
+    LogFn log_;
+    CounterFn counter_;
+    ClockFn clock_;
+    Assembler assembler_;
+    TraceFilter filter_;
+    BuildOptions build_opt_;
+
+    mutable std::mutex backlog_mu_;
+    std::deque<std::vector<trib::Point>> backlog_;  // refused by the host, retried on tick
+    size_t backlog_points_ = 0;
+};
+
+}  // namespace trib::pinpoint

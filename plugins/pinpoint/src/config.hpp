@@ -1,0 +1,46 @@
+// The `[[inputs.pinpoint]]` table (DataKit's keys plus a few of ours), parsed from the JSON
+// the host hands to create().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace trib::pinpoint {
+
+struct CloseResourceRule {
+    std::string service;  // "*" = any service
+    std::vector<std::string> patterns;
+    std::vector<std::regex> regexes;
+};
+
+struct Config {
+    std::string address = "0.0.0.0:9991";
+    bool keep_rare_resource = false;
+    bool del_message = false;
+    std::vector<CloseResourceRule> close_resource;
+    std::optional<double> sampling_rate;  // absent = keep every trace
+
+    // [storage]: received messages are queued on disk before processing.
+    std::string storage_path;  // empty = no durable queue
+    uint64_t storage_capacity_mb = 5120;
+
+    // Tributary's own keys (not in DataKit).
+    uint64_t trace_wait_ms = 30000;        // how long pieces wait for the rest of their trace
+    uint64_t trace_memory_mb = 128;        // memory bound of waiting pieces
+    uint64_t max_span_events = 20000;      // a span or chunk with more events is refused
+    uint64_t max_message_mb = 16;          // gRPC receive limit
+    uint64_t metadata_max_entries = 2000000;
+};
+
+using EnvLookup = std::function<const char *(const char *)>;
+
+// Throws std::invalid_argument naming the key and the reason. `env` reads the
+// ENV_INPUT_PINPOINT_* variables whose names do not map 1:1 onto a key (SAMPLER).
+Config parse_config(const std::string &json_text, const EnvLookup &env);
+
+}  // namespace trib::pinpoint

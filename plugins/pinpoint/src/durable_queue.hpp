@@ -1,0 +1,58 @@
+// `[storage]`: received messages are appended to a file queue (length-prefixed, CRC-checked
+// records) before the client is answered, and a worker thread feeds them to the collector.
+// The read position is saved beside the queue, so messages not yet processed when the
+// process stops or dies are replayed at the next start. Messages already handed to the
+// collector but still waiting for the rest of their trace are not replayed after a crash
+// (a clean stop converts them).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "collector.hpp"
+#include "record_file.hpp"
+
+namespace trib::pinpoint {
+
+class DurableQueue {
+  public:
+    using Handler = std::function<Outcome(MessageKind, std::string_view, const std::shared_ptr<const CallHeaders> &)>;
+
+    DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log);
+    ~DurableQueue();
+
+    // Opens the queue (creating `dir`) and starts the worker, which first replays what is left.
+    void start();
+    // Stops the worker after the record in hand; the rest stays queued.
+    void stop();
+
+    // Appends one message. RESOURCE_EXHAUSTED when the queue holds `capacity` bytes.
+    Outcome push(MessageKind kind, std::string_view bytes, const CallHeaders &headers);
+
+    uint64_t backlog_bytes() const;
+    // Blocks until everything queued so far was handed to the collector (tests).
+    bool wait_drained(int timeout_ms);
+
+  private:
+    void run();
+    void save_cursor(uint64_t offset);
+    uint64_t load_cursor() const;
+
+    std::string dir_, path_, cursor_path_;
+    uint64_t capacity_;
+    Handler handler_;
+    Collector::LogFn log_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    RecordWriter writer_;
+    uint64_t read_offset_ = 0;  // guarded by mu_
+    bool stopping_ = false;
+    std::thread worker_;
+};
+
+}  // namespace trib::pinpoint

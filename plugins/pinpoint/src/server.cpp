@@ -1,0 +1,379 @@
+#include "server.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <map>
+#include <mutex>
+
+#include "v1/Service.grpc.pb.h"
+
+namespace trib::pinpoint {
+namespace {
+
+grpc::Status to_status(const Outcome &o) {
+    switch (o.code) {
+    case Outcome::ok: return grpc::Status::OK;
+    case Outcome::invalid_argument: return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, o.message);
+    case Outcome::resource_exhausted: return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, o.message);
+    case Outcome::unimplemented: return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, o.message);
+    }
+    return grpc::Status(grpc::StatusCode::UNKNOWN, o.message);
+}
+
+std::string flatten(const grpc::ByteBuffer &b) {
+    std::vector<grpc::Slice> slices;
+    std::string out;
+    if (!b.Valid() || !b.Dump(&slices).ok()) return out;
+    out.reserve(b.Length());
+    for (auto &s : slices) out.append(reinterpret_cast<const char *>(s.begin()), s.size());
+    return out;
+}
+
+void put_bytes(grpc::ByteBuffer *out, const std::string &bytes) {
+    grpc::Slice s(bytes);
+    *out = grpc::ByteBuffer(&s, 1);
+}
+
+std::string serialize(const google::protobuf::Message &m) { return m.SerializeAsString(); }
+
+bool valid_id(std::string_view s, size_t max_len) {
+    if (s.empty() || s.size() > max_len) return false;
+    for (char c : s)
+        if (!(std::isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-')) return false;
+    return true;
+}
+
+std::multimap<std::string, std::string> metadata_of(grpc::CallbackServerContext *ctx) {
+    std::multimap<std::string, std::string> md;
+    for (auto &kv : ctx->client_metadata())
+        md.emplace(std::string(kv.first.data(), kv.first.size()), std::string(kv.second.data(), kv.second.size()));
+    return md;
+}
+
+}  // namespace
+
+Outcome read_headers(const std::multimap<std::string, std::string> &md, CallHeaders &h) {
+    auto get = [&](const char *k) -> const std::string * {
+        auto it = md.find(k);
+        return it == md.end() ? nullptr : &it->second;
+    };
+    const std::string *agent = get("agentid"), *app = get("applicationname");
+    if (!agent || agent->empty()) return Outcome::Invalid("agentid header is missing");
+    if (!app || app->empty()) return Outcome::Invalid("applicationname header is missing");
+    // Pinpoint agents keep ids within 24 of [a-zA-Z0-9._-]; be lenient on length only.
+    if (!valid_id(*agent, 255)) return Outcome::Invalid("invalid agentid: " + agent->substr(0, 64));
+    if (!valid_id(*app, 255)) return Outcome::Invalid("invalid applicationname: " + app->substr(0, 64));
+    h.agent_id = *agent;
+    h.application_name = *app;
+    if (auto *n = get("agentname")) h.agent_name = n->substr(0, 255);
+    if (auto *s = get("starttime")) {
+        char *end = nullptr;
+        long long v = std::strtoll(s->c_str(), &end, 10);
+        if (end && *end == '\0') h.agent_start_time = v;
+    }
+    return Outcome::Ok();
+}
+
+// ---------------------------------------------------------------- reactors
+
+namespace {
+
+// Client stream of messages of one kind, answered with google.protobuf.Empty at EOF.
+class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+  public:
+    ReadAll(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *response, const Dispatch *dispatch, MessageKind kind,
+            bool needs_headers)
+        : response_(response), dispatch_(dispatch), kind_(kind) {
+        auto h = std::make_shared<CallHeaders>();
+        if (needs_headers) {
+            Outcome o = read_headers(metadata_of(ctx), *h);
+            if (o.code != Outcome::ok) {
+                Finish(to_status(o));
+                return;
+            }
+        }
+        headers_ = std::move(h);
+        StartRead(&buf_);
+    }
+    void OnReadDone(bool ok) override {
+        if (!ok) {  // client half-closed (or the call was cancelled)
+            put_bytes(response_, std::string());
+            Finish(grpc::Status::OK);
+            return;
+        }
+        if (dispatch_) {
+            std::string bytes = flatten(buf_);
+            buf_.Clear();
+            Outcome o = (*dispatch_)(kind_, bytes, headers_);
+            if (o.code != Outcome::ok) {
+                Finish(to_status(o));
+                return;
+            }
+        }
+        StartRead(&buf_);
+    }
+    void OnDone() override { delete this; }
+
+  private:
+    grpc::ByteBuffer *response_;
+    const Dispatch *dispatch_;
+    MessageKind kind_;
+    std::shared_ptr<const CallHeaders> headers_;
+    grpc::ByteBuffer buf_;
+};
+
+// v1.Agent/PingSession: an empty PPing back for every ping; open until the client closes.
+class PingSession : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+  public:
+    explicit PingSession(grpc::CallbackServerContext *ctx) {
+        CallHeaders h;
+        Outcome o = read_headers(metadata_of(ctx), h);
+        if (o.code != Outcome::ok) {
+            Finish(to_status(o));
+            return;
+        }
+        put_bytes(&pong_, std::string());  // PPing has no fields
+        StartRead(&in_);
+    }
+    void OnReadDone(bool ok) override {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!ok) {
+            read_closed_ = true;
+            if (!writing_) finish_locked();
+            return;
+        }
+        if (writing_) ++owed_;
+        else start_write_locked();
+        StartRead(&in_);
+    }
+    void OnWriteDone(bool ok) override {
+        std::lock_guard<std::mutex> g(mu_);
+        writing_ = false;
+        if (ok && owed_ > 0) {
+            --owed_;
+            start_write_locked();
+            return;
+        }
+        if (read_closed_ || !ok) finish_locked();
+    }
+    void OnDone() override { delete this; }
+
+  private:
+    void start_write_locked() {
+        writing_ = true;
+        StartWrite(&pong_);
+    }
+    void finish_locked() {
+        if (finished_) return;
+        finished_ = true;
+        Finish(grpc::Status::OK);
+    }
+    std::mutex mu_;
+    grpc::ByteBuffer in_, pong_;
+    bool writing_ = false, read_closed_ = false, finished_ = false;
+    uint64_t owed_ = 0;
+};
+
+// v1.ProfilerCommandService/HandleCommand(V2): take the handshake and hold the stream
+// (this collector sends no commands) until the client closes it.
+class CommandChannel : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+  public:
+    explicit CommandChannel(grpc::CallbackServerContext *ctx) {
+        CallHeaders h;
+        Outcome o = read_headers(metadata_of(ctx), h);
+        if (o.code != Outcome::ok) {
+            Finish(to_status(o));
+            return;
+        }
+        StartRead(&in_);
+    }
+    void OnReadDone(bool ok) override {
+        if (!ok) {
+            Finish(grpc::Status::OK);
+            return;
+        }
+        v1::PCmdMessage m;
+        std::string bytes = flatten(in_);
+        if (!m.ParseFromString(bytes)) {
+            Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed PCmdMessage"));
+            return;
+        }
+        StartRead(&in_);
+    }
+    void OnDone() override { delete this; }
+
+  private:
+    grpc::ByteBuffer in_;
+};
+
+grpc::ServerUnaryReactor *unary(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req, grpc::ByteBuffer *resp,
+                                const Dispatch &dispatch, MessageKind kind) {
+    auto *r = ctx->DefaultReactor();
+    auto h = std::make_shared<CallHeaders>();
+    Outcome o = read_headers(metadata_of(ctx), *h);
+    if (o.code == Outcome::ok) o = dispatch(kind, flatten(*req), h);
+    if (o.code != Outcome::ok) {
+        r->Finish(to_status(o));
+        return r;
+    }
+    v1::PResult result;
+    result.set_success(true);
+    result.set_message("ok");
+    put_bytes(resp, serialize(result));
+    r->Finish(grpc::Status::OK);
+    return r;
+}
+
+// Command replies: validated for shape, answered with Empty.
+template <class M>
+grpc::ServerUnaryReactor *command_reply(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
+                                        grpc::ByteBuffer *resp, const char *what) {
+    auto *r = ctx->DefaultReactor();
+    M m;
+    if (!m.ParseFromString(flatten(*req))) {
+        r->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("malformed ") + what));
+        return r;
+    }
+    put_bytes(resp, std::string());
+    r->Finish(grpc::Status::OK);
+    return r;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- services
+
+struct GrpcServer::Services {
+    Dispatch dispatch;
+
+    struct SpanSvc : v1::Span::WithRawCallbackMethod_SendSpan<v1::Span::WithRawCallbackMethod_SendSpanBatch<v1::Span::Service>> {
+        const Dispatch *d = nullptr;
+        grpc::ServerReadReactor<grpc::ByteBuffer> *SendSpan(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
+            return new ReadAll(ctx, resp, d, MessageKind::span_message, true);
+        }
+        grpc::ServerUnaryReactor *SendSpanBatch(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
+                                                grpc::ByteBuffer *resp) override {
+            auto *r = ctx->DefaultReactor();
+            auto h = std::make_shared<CallHeaders>();
+            Outcome o = read_headers(metadata_of(ctx), *h);
+            if (o.code == Outcome::ok) o = (*d)(MessageKind::span_batch, flatten(*req), h);
+            if (o.code != Outcome::ok) {
+                r->Finish(to_status(o));
+                return r;
+            }
+            put_bytes(resp, serialize(v1::PSpanResultBatch()));
+            r->Finish(grpc::Status::OK);
+            return r;
+        }
+    } span;
+
+    struct AgentSvc : v1::Agent::WithRawCallbackMethod_RequestAgentInfo<v1::Agent::WithRawCallbackMethod_PingSession<v1::Agent::Service>> {
+        const Dispatch *d = nullptr;
+        grpc::ServerUnaryReactor *RequestAgentInfo(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
+                                                   grpc::ByteBuffer *resp) override {
+            return unary(ctx, req, resp, *d, MessageKind::agent_info);
+        }
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *PingSession(grpc::CallbackServerContext *ctx) override {
+            return new pinpoint::PingSession(ctx);
+        }
+    } agent;
+
+    struct MetadataSvc
+        : v1::Metadata::WithRawCallbackMethod_RequestSqlMetaData<v1::Metadata::WithRawCallbackMethod_RequestSqlUidMetaData<
+              v1::Metadata::WithRawCallbackMethod_RequestApiMetaData<v1::Metadata::WithRawCallbackMethod_RequestStringMetaData<
+                  v1::Metadata::WithRawCallbackMethod_RequestExceptionMetaData<v1::Metadata::Service>>>>> {
+        const Dispatch *d = nullptr;
+        grpc::ServerUnaryReactor *RequestSqlMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return unary(c, q, r, *d, MessageKind::sql_meta);
+        }
+        grpc::ServerUnaryReactor *RequestSqlUidMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return unary(c, q, r, *d, MessageKind::sql_uid_meta);
+        }
+        grpc::ServerUnaryReactor *RequestApiMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return unary(c, q, r, *d, MessageKind::api_meta);
+        }
+        grpc::ServerUnaryReactor *RequestStringMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return unary(c, q, r, *d, MessageKind::string_meta);
+        }
+        grpc::ServerUnaryReactor *RequestExceptionMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return unary(c, q, r, *d, MessageKind::exception_meta);
+        }
+    } metadata;
+
+    struct StatSvc : v1::Stat::WithRawCallbackMethod_SendAgentStat<v1::Stat::Service> {
+        const Dispatch *d = nullptr;
+        grpc::ServerReadReactor<grpc::ByteBuffer> *SendAgentStat(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
+            return new ReadAll(ctx, resp, d, MessageKind::stat_message, true);
+        }
+    } stat;
+
+    struct CommandSvc
+        : v1::ProfilerCommandService::WithRawCallbackMethod_HandleCommand<
+              v1::ProfilerCommandService::WithRawCallbackMethod_HandleCommandV2<
+                  v1::ProfilerCommandService::WithRawCallbackMethod_CommandEcho<
+                      v1::ProfilerCommandService::WithRawCallbackMethod_CommandStreamActiveThreadCount<
+                          v1::ProfilerCommandService::WithRawCallbackMethod_CommandActiveThreadDump<
+                              v1::ProfilerCommandService::WithRawCallbackMethod_CommandActiveThreadLightDump<
+                                  v1::ProfilerCommandService::Service>>>>>> {
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommand(grpc::CallbackServerContext *ctx) override {
+            return new CommandChannel(ctx);
+        }
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommandV2(grpc::CallbackServerContext *ctx) override {
+            return new CommandChannel(ctx);
+        }
+        grpc::ServerUnaryReactor *CommandEcho(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return command_reply<v1::PCmdEchoResponse>(c, q, r, "PCmdEchoResponse");
+        }
+        grpc::ServerReadReactor<grpc::ByteBuffer> *CommandStreamActiveThreadCount(grpc::CallbackServerContext *ctx,
+                                                                                 grpc::ByteBuffer *resp) override {
+            return new ReadAll(ctx, resp, nullptr, MessageKind::stat_message, false);
+        }
+        grpc::ServerUnaryReactor *CommandActiveThreadDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return command_reply<v1::PCmdActiveThreadDumpRes>(c, q, r, "PCmdActiveThreadDumpRes");
+        }
+        grpc::ServerUnaryReactor *CommandActiveThreadLightDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+            return command_reply<v1::PCmdActiveThreadLightDumpRes>(c, q, r, "PCmdActiveThreadLightDumpRes");
+        }
+    } command;
+};
+
+GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn) : cfg_(cfg), services_(new Services) {
+    services_->dispatch = std::move(dispatch);
+    services_->span.d = &services_->dispatch;
+    services_->agent.d = &services_->dispatch;
+    services_->metadata.d = &services_->dispatch;
+    services_->stat.d = &services_->dispatch;
+}
+
+GrpcServer::~GrpcServer() { stop(0); }
+
+void GrpcServer::start() {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(cfg_.address, grpc::InsecureServerCredentials(), &port_);
+    b.SetMaxReceiveMessageSize(int(cfg_.max_message_mb << 20));
+    // Pinpoint agents ping every 30 s (PinpointDefaultChannel); grpc's default would call
+    // that abuse (5 min minimum) and close the connection with ENHANCE_YOUR_CALM.
+    b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+    b.RegisterService(&services_->span);
+    b.RegisterService(&services_->agent);
+    b.RegisterService(&services_->metadata);
+    b.RegisterService(&services_->stat);
+    b.RegisterService(&services_->command);
+    server_ = b.BuildAndStart();
+    if (!server_ || port_ == 0) {
+        server_.reset();
+        throw std::runtime_error("pinpoint: cannot listen on " + cfg_.address + " (address in use or invalid)");
+    }
+}
+
+void GrpcServer::stop(int grace_ms) {
+    if (!server_) return;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+    server_->Wait();
+    server_.reset();
+}
+
+}  // namespace trib::pinpoint

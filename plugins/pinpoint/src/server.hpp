@@ -1,0 +1,49 @@
+// The gRPC server: one port serving v1.Agent, v1.Metadata, v1.Span, v1.Stat and
+// v1.ProfilerCommandService with the callback API. Methods are registered "raw" (payloads
+// as bytes) so the collector parses them itself: a malformed message is the client's
+// INVALID_ARGUMENT, never the library's INTERNAL.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "collector.hpp"
+
+namespace grpc {
+class Server;
+}
+
+namespace trib::pinpoint {
+
+using Dispatch = std::function<Outcome(MessageKind, std::string_view, const std::shared_ptr<const CallHeaders> &)>;
+
+class GrpcServer {
+  public:
+    GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn log);
+    ~GrpcServer();
+    GrpcServer(const GrpcServer &) = delete;
+    GrpcServer &operator=(const GrpcServer &) = delete;
+
+    // Binds `cfg.address`; throws std::runtime_error when it cannot.
+    void start();
+    // Stops accepting, lets running calls finish for up to `grace_ms`, then cancels the
+    // rest (held ping and command streams) and waits for them.
+    void stop(int grace_ms = 2000);
+    int port() const { return port_; }
+
+    struct Services;
+
+  private:
+    const Config &cfg_;
+    std::unique_ptr<Services> services_;
+    std::unique_ptr<grpc::Server> server_;
+    int port_ = 0;
+};
+
+// Validates the call headers Pinpoint requires (agentid, applicationname).
+// Returns an INVALID_ARGUMENT outcome on failure.
+Outcome read_headers(const std::multimap<std::string, std::string> &md, CallHeaders &out);
+
+}  // namespace trib::pinpoint

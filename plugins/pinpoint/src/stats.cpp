@@ -1,0 +1,58 @@
+#include "stats.hpp"
+
+namespace trib::pinpoint {
+namespace {
+
+trib::Point stat_point(const v1::PAgentStat &s, const CallHeaders &h, const MetadataStore &meta) {
+    trib::Point p("pp-agentStats", "metric", s.timestamp() * 1000000);
+    if (s.has_cpuload() || s.has_gc()) p.tag("agent_id", h.agent_id.empty() ? "unknown" : h.agent_id);
+    if (auto info = meta.agent_info(h.agent_id)) {
+        if (!info->hostname.empty()) p.tag("hostname", info->hostname);
+        if (!info->ip.empty()) p.tag("ip", info->ip);
+        if (!info->ports.empty()) p.tag("ports", info->ports);
+        if (info->pid != 0) p.tag("pid", std::to_string(info->pid));
+        if (!info->agent_version.empty()) p.tag("agentVersion", info->agent_version);
+        p.tag("container", info->container ? "true" : "false");
+    }
+    if (s.has_cpuload()) {
+        p.field(trib::Field::Float("SystemCpuLoad", s.cpuload().systemcpuload()));
+        p.field(trib::Field::Float("JvmCpuLoad", s.cpuload().jvmcpuload()));
+    }
+    if (s.has_gc()) {
+        const auto &gc = s.gc();
+        p.field(trib::Field::Int("JvmMemoryHeapUsed", gc.jvmmemoryheapused()));
+        p.field(trib::Field::Int("JvmMemoryHeapMax", gc.jvmmemoryheapmax()));
+        p.field(trib::Field::Int("JvmMemoryNonHeapUsed", gc.jvmmemorynonheapused()));
+        p.field(trib::Field::Int("JvmMemoryNonHeapMax", gc.jvmmemorynonheapmax()));
+        p.field(trib::Field::Int("JvmGcOldCount", gc.jvmgcoldcount()));
+        p.field(trib::Field::Int("JvmGcOldTime", gc.jvmgcoldtime()));
+        if (gc.has_jvmgcdetailed()) {
+            const auto &d = gc.jvmgcdetailed();
+            p.field(trib::Field::Int("GcNewCount", d.jvmgcnewcount()));
+            p.field(trib::Field::Int("GcNewTime", d.jvmgcnewtime()));
+            p.field(trib::Field::Float("PoolCodeCacheUsed", d.jvmpoolcodecacheused()));
+            p.field(trib::Field::Float("PoolNewGenUsed", d.jvmpoolnewgenused()));
+            p.field(trib::Field::Float("PoolOldGenUsed", d.jvmpoololdgenused()));
+            p.field(trib::Field::Float("PoolSurvivorSpaceUsed", d.jvmpoolsurvivorspaceused()));
+            p.field(trib::Field::Float("PoolPermGenUsed", d.jvmpoolpermgenused()));
+            p.field(trib::Field::Float("PoolMetaspaceUsed", d.jvmpoolmetaspaceused()));
+        }
+    }
+    return p;
+}
+
+}  // namespace
+
+std::vector<trib::Point> stat_points(const v1::PStatMessage &msg, const CallHeaders &h, const MetadataStore &meta) {
+    std::vector<trib::Point> out;
+    auto add = [&](const v1::PAgentStat &s) {
+        trib::Point p = stat_point(s, h, meta);
+        if (!p.fields.empty()) out.push_back(std::move(p));  // a point needs at least one field
+    };
+    if (msg.has_agentstat()) add(msg.agentstat());
+    if (msg.has_agentstatbatch())
+        for (auto &s : msg.agentstatbatch().agentstat()) add(s);
+    return out;
+}
+
+}  // namespace trib::pinpoint

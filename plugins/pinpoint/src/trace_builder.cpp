@@ -1,0 +1,485 @@
+#include "trace_builder.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "codes.hpp"
+
+namespace trib::pinpoint {
+namespace {
+
+uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    return h;
+}
+
+uint64_t fnv1a(std::string_view s) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
+    return h;
+}
+
+struct Node {
+    int64_t id = 0;
+    int64_t owner_span = 0;     // events: the span they belong to
+    int32_t async_id = 0;
+    std::string parent;         // parent_id as emitted
+    int64_t parent_node = 0;    // parent id when it may be a node of this trace
+    bool parent_is_id = false;
+    int64_t start_ms = 0, end_ms = 0;
+    const v1::PSpan *span = nullptr;        // entry node
+    const v1::PSpanEvent *event = nullptr;  // event node
+    const v1::PSpanChunk *chunk = nullptr;  // the chunk an event came in, if any
+    const CallHeaders *headers = nullptr;
+    int32_t depth = 1;
+    int32_t sort_a = 0, sort_b = 0;  // (async sequence, sequence)
+};
+
+struct EventSource {
+    const google::protobuf::RepeatedPtrField<v1::PSpanEvent> *events;
+    int64_t base_ms;
+    const v1::PSpanChunk *chunk;
+    const CallHeaders *headers;
+    int32_t async_seq;
+};
+
+// Decodes one delta-encoded event list into nodes (no parents yet).
+void decode(const EventSource &src, const std::string &trace_id, int64_t span_id, int32_t async_id,
+            std::unordered_set<int64_t> &used_ids, std::vector<Node> &out) {
+    std::vector<const v1::PSpanEvent *> evs;
+    evs.reserve(src.events->size());
+    for (auto &e : *src.events) evs.push_back(&e);
+    std::stable_sort(evs.begin(), evs.end(), [](auto *a, auto *b) { return a->sequence() < b->sequence(); });
+    int64_t cur = src.base_ms;
+    for (auto *e : evs) {
+        Node n;
+        cur += e->startelapsed();
+        n.start_ms = cur;
+        n.end_ms = cur + std::max<int64_t>(0, e->endelapsed());
+        n.event = e;
+        n.chunk = src.chunk;
+        n.headers = src.headers;
+        n.owner_span = span_id;
+        n.async_id = async_id;
+        n.depth = e->depth();
+        n.sort_a = src.async_seq;
+        n.sort_b = e->sequence();
+        int64_t id = event_id(trace_id, span_id, async_id, src.async_seq, e->sequence());
+        // Repeated sequence numbers must still give distinct ids.
+        for (uint64_t salt = 1; used_ids.count(id); ++salt) id = int64_t(mix(uint64_t(id), salt) >> 1) | 1;
+        used_ids.insert(id);
+        n.id = id;
+        out.push_back(std::move(n));
+    }
+}
+
+// Assigns depth-based parents over an ordered list; depth 1 hangs under `base`.
+void link_depths(std::vector<Node> &nodes, size_t from, size_t to, int64_t base, bool base_is_node,
+                 const std::string &base_text) {
+    std::stable_sort(nodes.begin() + from, nodes.begin() + to, [](const Node &a, const Node &b) {
+        return a.sort_a != b.sort_a ? a.sort_a < b.sort_a : a.sort_b < b.sort_b;
+    });
+    std::vector<int64_t> stack;  // stack[d-1] = latest event at depth d
+    int32_t prev_depth = 1;
+    for (size_t i = from; i < to; ++i) {
+        Node &n = nodes[i];
+        int32_t d = n.depth == 0 ? prev_depth : n.depth;
+        if (d < 1) d = 1;
+        // A depth deeper than anything seen hangs under the deepest event (bounded stack).
+        if (size_t(d) > stack.size() + 1) d = int32_t(stack.size() + 1);
+        if (d == 1) {
+            n.parent_node = base;
+            n.parent_is_id = base_is_node;
+            n.parent = base_text;
+        } else {
+            n.parent_node = stack[size_t(d) - 2];
+            n.parent_is_id = true;
+            n.parent = std::to_string(n.parent_node);
+        }
+        stack.resize(size_t(d));
+        stack[size_t(d) - 1] = n.id;
+        prev_depth = d;
+        n.depth = d;
+    }
+}
+
+std::string annotation_text(const v1::PAnnotationValue &v) {
+    using V = v1::PAnnotationValue;
+    char buf[64];
+    switch (v.field_case()) {
+    case V::kStringValue: return v.stringvalue();
+    case V::kBoolValue: return v.boolvalue() ? "true" : "false";
+    case V::kIntValue: return std::to_string(v.intvalue());
+    case V::kLongValue: return std::to_string(v.longvalue());
+    case V::kShortValue: return std::to_string(v.shortvalue());
+    case V::kByteValue: return std::to_string(v.bytevalue());
+    case V::kDoubleValue: std::snprintf(buf, sizeof buf, "%.17g", v.doublevalue()); return buf;
+    case V::kBinaryValue: {
+        static const char *d = "0123456789abcdef";
+        std::string out;
+        for (unsigned char c : v.binaryvalue()) { out.push_back(d[c >> 4]); out.push_back(d[c & 15]); }
+        return out;
+    }
+    case V::kIntStringValue:
+        return v.intstringvalue().has_stringvalue() ? v.intstringvalue().stringvalue().value()
+                                                    : std::to_string(v.intstringvalue().intvalue());
+    case V::kStringStringValue: {
+        std::string s = v.stringstringvalue().stringvalue1().value();
+        if (v.stringstringvalue().has_stringvalue2()) s += " " + v.stringstringvalue().stringvalue2().value();
+        return s;
+    }
+    case V::kIntStringStringValue: return v.intstringstringvalue().stringvalue1().value();
+    case V::kLongIntIntByteByteStringValue: return v.longintintbytebytestringvalue().stringvalue().value();
+    case V::kIntBooleanIntBooleanValue:
+        return std::to_string(v.intbooleanintbooleanvalue().intvalue1());
+    case V::kBytesStringStringValue: return v.bytesstringstringvalue().stringvalue1().value();
+    default: return {};
+    }
+}
+
+bool is_http_verb(const std::string &s) {
+    static const char *verbs[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+    for (auto *v : verbs) if (s == v) return true;
+    return false;
+}
+
+std::string one_line(std::string s) {
+    for (auto &c : s) if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
+std::string to_json(const google::protobuf::Message &m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) out.clear();
+    return out;
+}
+
+struct Annotations {
+    std::string api, http_url, http_status, sql_text, http_method;
+    bool sql_known = false;
+};
+
+Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnotation> &anns,
+                             const MetadataStore &meta, const std::string &agent) {
+    Annotations a;
+    for (auto &an : anns) {
+        if (!an.has_value()) continue;
+        switch (an.key()) {
+        case kAnnotationApi: if (a.api.empty()) a.api = annotation_text(an.value()); break;
+        case kAnnotationHttpUrl: if (a.http_url.empty()) a.http_url = annotation_text(an.value()); break;
+        case kAnnotationHttpStatusCode: if (a.http_status.empty()) a.http_status = annotation_text(an.value()); break;
+        case kAnnotationSqlId:
+            if (!a.sql_known && an.value().has_intstringstringvalue()) {
+                if (auto s = meta.sql(agent, an.value().intstringstringvalue().intvalue())) {
+                    a.sql_text = one_line(*s);
+                    a.sql_known = true;
+                }
+            }
+            break;
+        case kAnnotationSql:
+            if (!a.sql_known) { a.sql_text = one_line(annotation_text(an.value())); a.sql_known = !a.sql_text.empty(); }
+            break;
+        default: break;
+        }
+    }
+    if (!a.http_url.empty() && is_http_verb(a.api)) a.http_method = a.api;
+    return a;
+}
+
+void agent_tags(trib::Point &p, const CallHeaders &h, const MetadataStore &meta) {
+    p.tag("agent_id", h.agent_id);
+    if (!h.agent_name.empty()) p.tag("agent_name", h.agent_name);
+    if (auto info = meta.agent_info(h.agent_id)) {
+        if (!info->hostname.empty()) p.tag("hostname", info->hostname);
+        if (!info->ip.empty()) p.tag("ip", info->ip);
+        if (info->pid != 0) p.tag("pid", std::to_string(info->pid));
+        if (!info->ports.empty()) p.tag("ports", info->ports);
+        p.tag("container", info->container ? "true" : "false");
+        if (!info->agent_version.empty()) p.tag("agentVersion", info->agent_version);
+    }
+}
+
+}  // namespace
+
+int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id, int32_t async_seq, int32_t sequence) {
+    uint64_t h = fnv1a(trace_id);
+    h = mix(h, uint64_t(span_id));
+    h = mix(h, uint64_t(uint32_t(async_id)));
+    h = mix(h, uint64_t(uint32_t(async_seq)));
+    h = mix(h, uint64_t(uint32_t(sequence)));
+    int64_t id = int64_t(h >> 1);  // non-negative, like DataKit's int63 ids
+    return id == 0 ? 1 : id;
+}
+
+BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt) {
+    BuiltTrace out;
+    out.index = std::make_shared<LinkIndex>();
+    const std::string &tid = trace.trace_id;
+
+    // Spans by id (first wins), chunks by span id.
+    std::vector<const SpanPiece *> spans;
+    std::unordered_map<int64_t, const SpanPiece *> span_by_id;
+    std::map<int64_t, std::vector<const SpanPiece *>> chunks_by_span;
+    for (auto &p : trace.pieces) {
+        if (p.span) {
+            if (span_by_id.emplace(p.span->spanid(), &p).second) spans.push_back(&p);
+        } else if (p.chunk) {
+            chunks_by_span[p.chunk->spanid()].push_back(&p);
+        }
+    }
+
+    std::vector<Node> nodes;
+    std::unordered_set<int64_t> used_ids;
+    struct Group { size_t from, to; int64_t span_id; int32_t async_id; bool has_span; };
+    std::vector<Group> groups;
+
+    // Entry nodes.
+    for (auto *sp : spans) {
+        const v1::PSpan &s = *sp->span;
+        Node n;
+        n.id = s.spanid();
+        n.span = &s;
+        n.headers = sp->headers.get();
+        n.start_ms = s.starttime();
+        n.end_ms = s.starttime() + std::max<int32_t>(0, s.elapsed());
+        nodes.push_back(std::move(n));
+    }
+    size_t entry_count = nodes.size();
+
+    auto chunk_base = [&](const v1::PSpanChunk &c, const SpanPiece &piece, int64_t span_id) -> int64_t {
+        if (c.keytime() > 0) return c.keytime();
+        auto it = span_by_id.find(span_id);
+        if (it != span_by_id.end()) return it->second->span->starttime();
+        if (trace.earlier) {
+            auto t = trace.earlier->span_times_ms.find(span_id);
+            if (t != trace.earlier->span_times_ms.end()) return t->second.first;
+        }
+        return piece.received_ms;
+    };
+
+    // Each span's own events, joined by its chunks without a localAsyncId.
+    std::set<int64_t> span_ids_with_lists;
+    for (auto *sp : spans) {
+        const v1::PSpan &s = *sp->span;
+        size_t from = nodes.size();
+        decode({&s.spanevent(), s.starttime(), nullptr, sp->headers.get(), 0}, tid, s.spanid(), 0, used_ids, nodes);
+        auto ch = chunks_by_span.find(s.spanid());
+        if (ch != chunks_by_span.end())
+            for (auto *cp : ch->second)
+                if (!cp->chunk->has_localasyncid())
+                    decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, s.spanid()), cp->chunk.get(),
+                            cp->headers.get(), 0}, tid, s.spanid(), 0, used_ids, nodes);
+        groups.push_back({from, nodes.size(), s.spanid(), 0, true});
+        span_ids_with_lists.insert(s.spanid());
+    }
+    // Chunks of spans not in this trace, and async chunks.
+    for (auto &[span_id, list] : chunks_by_span) {
+        std::map<int32_t, std::vector<const SpanPiece *>> async_groups;
+        std::vector<const SpanPiece *> plain;
+        for (auto *cp : list) {
+            if (cp->chunk->has_localasyncid()) async_groups[cp->chunk->localasyncid().asyncid()].push_back(cp);
+            else if (!span_ids_with_lists.count(span_id)) plain.push_back(cp);
+        }
+        if (!plain.empty()) {
+            size_t from = nodes.size();
+            for (auto *cp : plain)
+                decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, span_id), cp->chunk.get(),
+                        cp->headers.get(), 0}, tid, span_id, 0, used_ids, nodes);
+            groups.push_back({from, nodes.size(), span_id, 0, false});
+        }
+        for (auto &[async_id, chunks] : async_groups) {
+            std::stable_sort(chunks.begin(), chunks.end(), [](auto *a, auto *b) {
+                return a->chunk->localasyncid().sequence() < b->chunk->localasyncid().sequence();
+            });
+            size_t from = nodes.size();
+            for (auto *cp : chunks)
+                decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, span_id), cp->chunk.get(),
+                        cp->headers.get(), cp->chunk->localasyncid().sequence()}, tid, span_id, async_id, used_ids, nodes);
+            groups.push_back({from, nodes.size(), span_id, async_id, false});
+        }
+    }
+
+    // Links every event offers: async owners and exit events.
+    auto &idx = *out.index;
+    for (size_t i = entry_count; i < nodes.size(); ++i) {
+        const Node &n = nodes[i];
+        if (n.event->asyncevent() != 0) idx.async_owner.emplace(std::make_pair(n.owner_span, n.event->asyncevent()), n.id);
+        if (n.event->has_nextevent() && n.event->nextevent().has_messageevent()) {
+            int64_t next = n.event->nextevent().messageevent().nextspanid();
+            if (next != 0 && next != -1 && next != n.owner_span) idx.exit_event_by_next_span.emplace(next, n.id);
+        }
+    }
+    for (size_t i = 0; i < entry_count; ++i) idx.span_times_ms[nodes[i].id] = {nodes[i].start_ms, nodes[i].end_ms};
+
+    // Parents of events.
+    for (auto &g : groups) {
+        int64_t base = g.span_id;
+        bool base_is_node = g.has_span;
+        if (g.async_id != 0) {
+            auto key = std::make_pair(g.span_id, g.async_id);
+            auto it = idx.async_owner.find(key);
+            if (it != idx.async_owner.end()) {
+                base = it->second;
+                base_is_node = true;
+            } else if (trace.earlier) {
+                auto e = trace.earlier->async_owner.find(key);
+                if (e != trace.earlier->async_owner.end()) { base = e->second; base_is_node = false; }
+            }
+        }
+        link_depths(nodes, g.from, g.to, base, base_is_node, std::to_string(base));
+    }
+    // Parents of spans.
+    for (size_t i = 0; i < entry_count; ++i) {
+        Node &n = nodes[i];
+        if (n.span->parentspanid() == -1) {
+            n.parent = "0";
+            continue;
+        }
+        auto it = idx.exit_event_by_next_span.find(n.id);
+        if (it != idx.exit_event_by_next_span.end()) {
+            n.parent_node = it->second;
+            n.parent_is_id = true;
+        } else if (trace.earlier && trace.earlier->exit_event_by_next_span.count(n.id)) {
+            n.parent_node = trace.earlier->exit_event_by_next_span.at(n.id);
+        } else {
+            n.parent_node = n.span->parentspanid();
+        }
+        n.parent = std::to_string(n.parent_node);
+    }
+
+    // Widen events to cover their children, children first (breadth-first order reversed).
+    {
+        std::unordered_map<int64_t, size_t> pos;
+        for (size_t i = 0; i < nodes.size(); ++i) pos.emplace(nodes[i].id, i);
+        std::vector<std::vector<size_t>> children(nodes.size());
+        std::vector<char> has_parent(nodes.size(), 0);
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            if (!nodes[i].parent_is_id) continue;
+            auto it = pos.find(nodes[i].parent_node);
+            if (it == pos.end() || it->second == i) continue;
+            children[it->second].push_back(i);
+            has_parent[i] = 1;
+        }
+        std::vector<size_t> order;
+        std::vector<char> seen(nodes.size(), 0);
+        for (size_t i = 0; i < nodes.size(); ++i)
+            if (!has_parent[i]) { order.push_back(i); seen[i] = 1; }
+        for (size_t k = 0; k < order.size(); ++k)
+            for (size_t c : children[order[k]])
+                if (!seen[c]) { seen[c] = 1; order.push_back(c); }
+        for (size_t k = order.size(); k-- > 0;) {
+            Node &n = nodes[order[k]];
+            if (!n.event) continue;
+            for (size_t c : children[order[k]]) n.end_ms = std::max(n.end_ms, nodes[c].end_ms);
+        }
+    }
+
+    // Points.
+    out.points.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        const Node &n = nodes[i];
+        const CallHeaders &h = *n.headers;
+        trib::Point p("pinpointV2", "tracing", n.start_ms * 1000000);
+        std::string resource, operation, error_message, error_type, endpoint, destination;
+        int32_t service_type;
+        bool error = false;
+        Annotations ann;
+        if (n.span) {
+            const v1::PSpan &s = *n.span;
+            service_type = s.servicetype();
+            ann = read_annotations(s.annotation(), meta, h.agent_id);
+            auto api = meta.api(h.agent_id, s.apiid());
+            if (s.has_acceptevent()) {
+                resource = s.acceptevent().rpc();
+                endpoint = s.acceptevent().endpoint();
+            }
+            operation = api ? one_line(api->info) : std::string(service_type_name(service_type));
+            if (resource.empty()) resource = operation;
+            if (s.err() != 0) {
+                error = true;
+                if (s.has_exceptioninfo()) {
+                    error_message = s.exceptioninfo().stringvalue().value();
+                    if (auto cls = meta.string_value(h.agent_id, s.exceptioninfo().intvalue())) error_type = *cls;
+                }
+                if (error_message.empty())
+                    if (auto e = meta.exception(h.agent_id, tid + "/" + std::to_string(s.spanid()))) error_message = *e;
+            }
+            p.tag("span_type", "entry");
+        } else {
+            const v1::PSpanEvent &e = *n.event;
+            service_type = e.servicetype();
+            ann = read_annotations(e.annotation(), meta, h.agent_id);
+            auto api = e.apiid() != 0 ? meta.api(h.agent_id, e.apiid()) : std::nullopt;
+            operation = api ? one_line(api->info) : std::string(service_type_name(service_type));
+            if (ann.sql_known) resource = ann.sql_text;
+            else if (!ann.http_url.empty()) resource = ann.http_method.empty() ? ann.http_url : ann.http_method + " " + ann.http_url;
+            else if (api) resource = one_line(api->info);
+            else if (!ann.api.empty()) resource = ann.api;
+            else if (auto sv = e.apiid() != 0 ? meta.string_value(h.agent_id, e.apiid()) : std::nullopt) resource = *sv;
+            else resource = operation;
+            bool exit = false;
+            if (e.has_nextevent() && e.nextevent().has_messageevent()) {
+                const auto &m = e.nextevent().messageevent();
+                endpoint = m.endpoint();
+                destination = m.destinationid();
+                exit = (m.nextspanid() != 0 && m.nextspanid() != -1) || !m.destinationid().empty();
+            }
+            // Databases (2xxx) and caches/queues (8xxx) are remote calls without a callee span.
+            if ((service_type >= 2000 && service_type < 3000) || (service_type >= 8000 && service_type < 9000)) exit = true;
+            if (e.has_exceptioninfo()) {
+                error = true;
+                error_message = e.exceptioninfo().stringvalue().value();
+                if (auto cls = meta.string_value(h.agent_id, e.exceptioninfo().intvalue())) error_type = *cls;
+            }
+            p.tag("span_type", exit ? "exit" : "local");
+        }
+        p.tag("service", h.application_name);
+        p.tag("source", "pinpointV2");
+        p.tag("source_type", std::string(service_type_name(service_type)));
+        p.tag("operation", operation);
+        p.tag("status", error ? "error" : "ok");
+        if (!endpoint.empty()) p.tag("endpoint", endpoint);
+        if (!destination.empty()) p.tag("destination_id", destination);
+        if (!ann.http_url.empty()) p.tag("http_url", ann.http_url);
+        if (!ann.http_status.empty()) p.tag("http_status_code", ann.http_status);
+        if (!ann.http_method.empty()) p.tag("http_method", ann.http_method);
+        agent_tags(p, h, meta);
+
+        p.field(trib::Field::String("trace_id", tid));
+        p.field(trib::Field::String("span_id", std::to_string(n.id)));
+        p.field(trib::Field::String("parent_id", n.parent.empty() ? "0" : n.parent));
+        p.field(trib::Field::Int("start", n.start_ms * 1000));
+        p.field(trib::Field::Int("duration", (n.end_ms - n.start_ms) * 1000));
+        p.field(trib::Field::String("resource", resource));
+        if (error) {
+            if (!error_message.empty()) p.field(trib::Field::String("error_message", error_message));
+            if (!error_type.empty()) p.field(trib::Field::String("error_type", error_type));
+            out.has_error = true;
+        }
+        if (!opt.del_message) {
+            if (n.span) {
+                v1::PSpan copy = *n.span;
+                copy.clear_spanevent();  // each event is its own point
+                p.field(trib::Field::String("message", to_json(copy)));
+            } else {
+                p.field(trib::Field::String("message", to_json(*n.event)));
+            }
+        }
+        if (n.span && n.span->parentspanid() == -1 && out.root_index < 0) out.root_index = int(out.points.size());
+        out.points.push_back(std::move(p));
+    }
+    return out;
+}
+
+}  // namespace trib::pinpoint

@@ -1,0 +1,44 @@
+// Converts an assembled trace into DataKit tracing points (measurement `pinpointV2`) by
+// Pinpoint's encoding rules (shared/spec/pinpoint.md §4):
+//  - an event starts at the previous event's start plus its startElapsed (the first one
+//    relative to the span's startTime, or to the chunk's keyTime) and lasts endElapsed;
+//  - depth 0 means "as the previous event"; an event's parent is the closest earlier event
+//    one level up, depth 1 hangs under its span;
+//  - chunks join their span by (transaction id, span id); an async chunk's events hang
+//    under the event whose asyncEvent equals the chunk's localAsyncId.asyncId;
+//  - a span is the child of the event whose nextSpanId names it (else of its parent span).
+// Events get stable ids (a hash of trace id, span id, async id and sequence), so the same
+// input gives the same points. A client event cannot end before the call it made: an
+// event's duration is widened to cover its children (Node agents close HTTP-client events
+// when the request is written, endElapsed 0).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tributary/plugin.hpp>
+
+#include "assembler.hpp"
+#include "metadata.hpp"
+
+namespace trib::pinpoint {
+
+struct BuildOptions {
+    bool del_message = false;
+};
+
+struct BuiltTrace {
+    std::vector<trib::Point> points;
+    std::shared_ptr<LinkIndex> index;
+    bool has_error = false;
+    int root_index = -1;  // the root span's entry point in `points`, if present
+};
+
+BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt);
+
+// The stable id of an event.
+int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id, int32_t async_seq, int32_t sequence);
+
+}  // namespace trib::pinpoint
