@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 namespace trib::profiling {
 
@@ -138,6 +139,21 @@ std::string unlz4(std::string_view in, size_t max_output) {
 }
 
 } // namespace
+
+std::string gzip_compress(std::string_view data, int level) {
+    z_stream zs{};
+    if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw std::runtime_error("gzip: cannot initialise zlib");
+    std::unique_ptr<z_stream, int (*)(z_stream *)> guard(&zs, deflateEnd);
+    std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
+    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    zs.next_out = reinterpret_cast<Bytef *>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("gzip: deflate failed");
+    out.resize(zs.total_out);
+    return out;
+}
 
 std::string decompress(std::string_view data, size_t max_output) {
     switch (detect_codec(data)) {

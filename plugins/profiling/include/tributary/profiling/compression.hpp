@@ -18,4 +18,7 @@ const char *codec_name(Codec c);
 // max_output (a zip-bomb guard).
 std::string decompress(std::string_view data, size_t max_output = 256u << 20);
 
+// gzip (RFC 1952) of data, as Go's pprof writer produces.
+std::string gzip_compress(std::string_view data, int level = 6);
+
 } // namespace trib::profiling

@@ -1,0 +1,52 @@
+// [[inputs.profile]] configuration, read from the JSON the host hands to create().
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace trib::profile {
+
+struct GoPullConfig {
+    std::string url;                       // scheme://host:port (path ignored)
+    std::chrono::milliseconds interval{10000};
+    std::string service, env, version;
+    std::vector<std::string> enabled_types; // cpu, goroutine, heap, mutex, block
+    std::map<std::string, std::string> tags;
+    bool tls_open = false;
+    std::string tls_ca, tls_cert, tls_key;
+    bool insecure_skip_verify = false;
+};
+
+struct PyroscopeListenConfig {
+    std::string url; // listen address host:port
+    std::string service, env, version;
+    std::map<std::string, std::string> tags;
+};
+
+struct ProfileConfig {
+    std::vector<std::string> endpoints{"/profiling/v1/input"};
+    uint64_t body_size_limit_mb = 32;
+    bool generate_metrics = true;
+    bool election = true;
+    std::map<std::string, std::string> tags;
+    nlohmann::json io_config = nlohmann::json::object(); // kept for durable delivery
+    std::vector<GoPullConfig> go;
+    std::vector<PyroscopeListenConfig> pyroscope;
+
+    uint64_t body_limit_bytes() const { return body_size_limit_mb * 1024 * 1024; }
+};
+
+// Throws std::invalid_argument naming the key and the reason.
+ProfileConfig parse_config(const std::string &json_text);
+
+// Go-style durations: "10s", "1m30s", "500ms", "2h"; a bare number is seconds.
+std::chrono::milliseconds parse_duration(const std::string &text);
+
+inline const std::vector<std::string> kGoProfileTypes{"cpu", "goroutine", "heap", "mutex", "block"};
+
+} // namespace trib::profile

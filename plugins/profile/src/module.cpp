@@ -1,0 +1,33 @@
+// The `profile` input: DataKit's [[inputs.profile]] (ddtrace uploads on the shared
+// listener, Go pprof pull jobs, pyroscope listeners).
+#include "config.hpp"
+#include "push.hpp"
+
+#include <tributary/plugin.hpp>
+
+#include <memory>
+
+#include "profile_sample_conf.inc"
+
+namespace trib::profile {
+
+class ProfileInput : public trib::Instance {
+  public:
+    ProfileInput(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
+        : Instance(api, ctx, std::move(name)), cfg_(parse_config(config_json)), push_(host(), cfg_) {}
+
+    void start() override {
+        for (auto &ep : cfg_.endpoints)
+            host().add_route("POST", ep, cfg_.body_limit_bytes(),
+                             [this](const trib::HttpRequest &r) { return push_.handle(r); });
+    }
+
+  private:
+    ProfileConfig cfg_;
+    PushHandler push_;
+};
+
+} // namespace trib::profile
+
+TRIB_DEFINE_MODULE(trib::profile::ProfileInput, "profile", "0.1.0", TRIB_KIND_INPUT,
+                   "DataKit profile input: ddtrace profiler uploads and Go pprof pull", profile_sample_conf)

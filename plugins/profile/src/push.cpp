@@ -1,0 +1,83 @@
+#include "push.hpp"
+#include "upload.hpp"
+
+#include <tributary/profiling/compression.hpp>
+#include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/metrics.hpp>
+#include <tributary/profiling/multipart.hpp>
+
+#include <chrono>
+
+namespace trib::profile {
+
+trib::HttpResponse emit_as_http(trib::Host &host, const std::vector<trib::Point> &points) {
+    trib_status st = host.emit(points);
+    switch (st) {
+    case TRIB_OK: {
+        trib::HttpResponse r;
+        r.status = 200;
+        return r;
+    }
+    case TRIB_BACKPRESSURE: {
+        auto r = trib::HttpResponse::text(429, "collector is busy: retry later\n");
+        r.headers.emplace_back("Retry-After", "1");
+        host.counter_add("profile_backpressure", 1);
+        return r;
+    }
+    case TRIB_RETRY: {
+        auto r = trib::HttpResponse::text(503, "collector cannot accept the upload now: retry later\n");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+    }
+    default:
+        return trib::HttpResponse::text(500, "collector rejected the points (status " + std::to_string(int(st)) + ")\n");
+    }
+}
+
+trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
+    std::string_view body = req.body();
+    std::string inflated;
+    std::string_view encoding = req.header("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity") {
+        if (encoding != "gzip" && encoding != "zstd" && encoding != "x-gzip")
+            return trib::HttpResponse::text(415, "unsupported Content-Encoding '" + std::string(encoding) + "'\n");
+        try {
+            inflated = profiling::decompress(body, cfg_.body_limit_bytes());
+        } catch (const profiling::DecodeError &e) {
+            return trib::HttpResponse::text(400, std::string("cannot decode request body: ") + e.what() + "\n");
+        }
+        body = inflated;
+    }
+
+    std::string boundary = profiling::multipart_boundary(req.content_type());
+    if (boundary.empty())
+        return trib::HttpResponse::text(
+            400, "expected Content-Type multipart/form-data with a boundary, got '" + std::string(req.content_type()) + "'\n");
+
+    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<trib::Point> points;
+    try {
+        ParsedUpload parsed = parse_ddtrace_upload(body, boundary);
+        TagPolicy policy{cfg_.tags, host_.global_tags()};
+        profiling::ProfileUpload upload = to_profile_upload(parsed, policy, now_ns);
+        points.push_back(profiling::build_profile_point(upload, profiling::new_profile_id()));
+        if (cfg_.generate_metrics) {
+            // A profile the metrics cannot read must not cost the upload itself.
+            try {
+                if (auto m = profiling::generate_profile_metrics(upload)) points.push_back(std::move(*m));
+            } catch (const std::exception &e) {
+                host_.warn(std::string("generate_metrics: ") + e.what());
+                host_.counter_add("profile_metrics_errors", 1);
+            }
+        }
+    } catch (const profiling::DecodeError &e) {
+        host_.counter_add("profile_bad_requests", 1);
+        return trib::HttpResponse::text(400, std::string("bad profile upload: ") + e.what() + "\n");
+    }
+    auto resp = emit_as_http(host_, points);
+    if (resp.status == 200) host_.counter_add("profile_uploads", 1);
+    return resp;
+}
+
+} // namespace trib::profile

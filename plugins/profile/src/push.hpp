@@ -1,0 +1,24 @@
+// The push endpoint: one ddtrace upload → one `profile` point (+ `profiling_metrics`).
+#pragma once
+
+#include "config.hpp"
+
+#include <tributary/plugin.hpp>
+
+namespace trib::profile {
+
+class PushHandler {
+  public:
+    PushHandler(trib::Host &host, const ProfileConfig &cfg) : host_(host), cfg_(cfg) {}
+    trib::HttpResponse handle(const trib::HttpRequest &req);
+
+  private:
+    trib::Host &host_;
+    const ProfileConfig &cfg_;
+};
+
+// Emits points and maps the host's answer onto HTTP: OK 200, BACKPRESSURE 429 +
+// Retry-After, RETRY 503 + Retry-After, anything else 500.
+trib::HttpResponse emit_as_http(trib::Host &host, const std::vector<trib::Point> &points);
+
+} // namespace trib::profile

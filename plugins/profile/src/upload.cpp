@@ -1,0 +1,224 @@
+#include "upload.hpp"
+
+#include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/language.hpp>
+#include <tributary/profiling/multipart.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace trib::profile {
+
+using profiling::DecodeError;
+
+std::vector<std::pair<std::string, std::string>> split_tag_list(std::string_view s) {
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        size_t comma = s.find(',', pos);
+        if (comma == std::string_view::npos) comma = s.size();
+        std::string_view item = s.substr(pos, comma - pos);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) {
+            size_t colon = item.find(':');
+            if (colon == std::string_view::npos) out.emplace_back(std::string(item), std::string());
+            else out.emplace_back(std::string(item.substr(0, colon)), std::string(item.substr(colon + 1)));
+        }
+        pos = comma + 1;
+    }
+    return out;
+}
+
+namespace {
+
+bool is_event_part(const profiling::MultipartPart &p) {
+    return p.name == "event" || p.name == "event.json" || (p.name.empty() && p.filename == "event.json");
+}
+
+// JSON value → DataKit's metadata string (arrays joined with ',').
+std::string stringify(const nlohmann::json &v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "";
+    if (v.is_array()) {
+        std::string out;
+        for (auto &x : v) {
+            if (!out.empty()) out.push_back(',');
+            out += stringify(x);
+        }
+        return out;
+    }
+    return v.dump();
+}
+
+void add_if_absent(std::map<std::string, std::string> &m, const std::string &k, const std::string &v) {
+    auto it = m.find(k);
+    if (it == m.end()) m.emplace(k, v);
+    else if (it->second.empty()) it->second = v;
+}
+
+// Go v1 form style names files data[cpu.pprof] or data[0] with types[0]=cpu.
+std::string attachment_name(const profiling::MultipartPart &p, const std::map<std::string, std::string> &fields) {
+    std::string name = p.name.empty() ? p.filename : p.name;
+    if (name.size() > 6 && name.rfind("data[", 0) == 0 && name.back() == ']') {
+        std::string inner = name.substr(5, name.size() - 6);
+        if (inner.find('.') != std::string::npos) return inner;
+        auto t = fields.find("types[" + inner + "]");
+        if (t != fields.end() && !t->second.empty()) {
+            std::string type = t->second;
+            for (auto &c : type) if (c == ',') c = '-';
+            return type + ".pprof";
+        }
+    }
+    if (name.empty()) name = "unnamed";
+    return name;
+}
+
+int64_t parse_time(const std::map<std::string, std::string> &md, std::initializer_list<const char *> keys) {
+    for (const char *k : keys) {
+        auto it = md.find(k);
+        if (it == md.end() || it->second.empty()) continue;
+        try {
+            return profiling::parse_rfc3339_ns(it->second);
+        } catch (const DecodeError &e) {
+            throw DecodeError(std::string("field '") + k + "': " + e.what());
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view boundary) {
+    auto parts = profiling::parse_multipart(body, boundary);
+    ParsedUpload out;
+
+    // Form values first: a part without a filename is a field (spec 1.3).
+    std::map<std::string, std::string> fields;
+    std::vector<std::string> tags_list;
+    for (auto &p : parts) {
+        if (!p.filename.empty() || is_event_part(p)) continue;
+        if (p.name == "tags[]") {
+            tags_list.emplace_back(p.data);
+            continue;
+        }
+        auto &slot = fields[p.name];
+        if (!slot.empty()) slot.push_back(',');
+        slot.append(p.data);
+    }
+
+    for (auto &p : parts) {
+        if (is_event_part(p)) {
+            if (!out.has_event) {
+                out.has_event = true;
+                out.event_raw = p.data;
+            }
+            continue;
+        }
+        if (p.filename.empty()) continue;
+        out.files.push_back(UploadFile{attachment_name(p, fields), p.content_type, p.data});
+    }
+
+    if (!tags_list.empty()) {
+        out.form_style = true;
+        // Each tags[] value is one k:v pair, split at the first ':' (a value may hold ',').
+        for (auto &t : tags_list) {
+            size_t colon = t.find(':');
+            std::string k = colon == std::string::npos ? t : t.substr(0, colon);
+            std::string v = colon == std::string::npos ? std::string() : t.substr(colon + 1);
+            out.metadata[k] = v;
+            out.profiler_tags[k] = v;
+        }
+        for (auto &[k, v] : fields) add_if_absent(out.metadata, k, v);
+    } else if (out.has_event) {
+        auto ev = nlohmann::json::parse(out.event_raw, nullptr, false);
+        if (ev.is_discarded()) throw DecodeError("event part is not valid JSON");
+        if (!ev.is_object()) throw DecodeError("event part is not a JSON object");
+        auto tp = ev.find("tags_profiler");
+        if (tp != ev.end()) {
+            if (!tp->is_string()) throw DecodeError("event field 'tags_profiler' is not a string");
+            for (auto &[k, v] : split_tag_list(tp->get_ref<const std::string &>())) {
+                out.metadata[k] = v;
+                out.profiler_tags[k] = v;
+            }
+        }
+        for (auto &[k, v] : ev.items()) {
+            if (k == "tags_profiler") continue;
+            add_if_absent(out.metadata, k, stringify(v));
+        }
+        for (auto &[k, v] : fields) add_if_absent(out.metadata, k, v);
+    } else {
+        throw DecodeError("no 'event' part and no 'tags[]' field: not a profiler upload");
+    }
+
+    if (out.files.empty()) throw DecodeError("no profile attachment in the upload");
+    out.start_ns = parse_time(out.metadata, {"recording-start", "start"});
+    out.end_ns = parse_time(out.metadata, {"recording-end", "end"});
+    return out;
+}
+
+namespace {
+std::string get(const std::map<std::string, std::string> &m, const char *k) {
+    auto it = m.find(k);
+    return it == m.end() ? std::string() : it->second;
+}
+
+std::string format_of(const ParsedUpload &p) {
+    std::string f = get(p.metadata, "format");
+    if (f == "pprof" || f == "jfr") return f;
+    for (auto &file : p.files) {
+        auto ends = [&](std::string_view suf) {
+            return file.name.size() >= suf.size() && file.name.compare(file.name.size() - suf.size(), suf.size(), suf) == 0;
+        };
+        if (ends(".jfr")) return "jfr";
+        if (ends(".pprof")) return "pprof";
+    }
+    return "unknown";
+}
+} // namespace
+
+profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolicy &policy, int64_t now_ns) {
+    profiling::ProfileUpload u;
+    const auto &md = p.metadata;
+
+    // Tags: every profiler tag (tags_profiler / tags[]), and the well-known keys from
+    // the rest of the metadata.
+    for (auto &[k, v] : p.profiler_tags) u.tags[k] = v;
+    for (const char *k : {"host", "service", "env", "runtime", "runtime_os", "runtime_arch", "runtime_version",
+                          "profiler_version"})
+        if (!u.tags.count(k) && !get(md, k).empty()) u.tags[k] = get(md, k);
+    u.tags["language"] = profiling::detect_language({get(md, "language"), get(md, "runtime"), get(md, "family")});
+    // `format` is a field of the point; a tag of the same name would shadow it.
+    u.tags.erase("format");
+    if (u.tags["service"].empty()) u.tags["service"] = "unnamed-service";
+
+    bool changed = false;
+    for (auto &[k, v] : policy.input_tags) {
+        auto it = u.tags.find(k);
+        if (it == u.tags.end() || it->second != v) { u.tags[k] = v; changed = true; }
+    }
+    for (auto &[k, v] : policy.global_tags)
+        if (!u.tags.count(k)) { u.tags[k] = v; changed = true; }
+
+    auto field = [&](const char *name, std::initializer_list<const char *> keys) {
+        for (const char *k : keys)
+            if (auto v = get(md, k); !v.empty()) { u.event_fields[name] = v; return; }
+    };
+    field("runtime_id", {"runtime-id", "runtime_id"});
+    field("pid", {"process_id", "pid"});
+    field("library_ver", {"profiler_version", "library_ver"});
+
+    u.format = format_of(p);
+    u.profiler = "ddtrace";
+    u.end_ns = p.end_ns ? p.end_ns : now_ns;
+    u.start_ns = p.start_ns ? p.start_ns : u.end_ns;
+
+    u.files.reserve(p.files.size());
+    for (auto &f : p.files)
+        u.files.push_back(profiling::ProfileFile{f.name, f.content_type, std::make_shared<const std::string>(f.data)});
+
+    if (p.has_event && !changed) u.event_json = std::string(p.event_raw);
+    else u.event_json = profiling::build_event_json(u);
+    return u;
+}
+
+} // namespace trib::profile

@@ -1,0 +1,408 @@
+#include <tributary/profiling/compression.hpp>
+#include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/language.hpp>
+#include <tributary/profiling/metrics.hpp>
+#include <tributary/profiling/multipart.hpp>
+#include <tributary/profiling/pprof.hpp>
+#include <tributary/profiling/profile_point.hpp>
+
+#include <catch2/catch.hpp>
+#include <lz4frame.h>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+using namespace trib::profiling;
+
+namespace {
+std::string fixture(const std::string &rel) {
+    std::ifstream in(std::string(TRIB_FIXTURES_DIR) + "/" + rel, std::ios::binary);
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string random_bytes(size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::string s(n, '\0');
+    // Half-compressible: runs of a few symbols.
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>("abcdefgh"[rng() % 8] + ((i / 1000) % 3));
+    return s;
+}
+
+std::string gzip_of(const std::string &in) {
+    z_stream zs{};
+    REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(deflateBound(&zs, in.size()) + 64, '\0');
+    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef *>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return out;
+}
+std::string zstd_of(const std::string &in) {
+    std::string out(ZSTD_compressBound(in.size()), '\0');
+    size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3);
+    REQUIRE(!ZSTD_isError(n));
+    out.resize(n);
+    return out;
+}
+std::string lz4_of(const std::string &in) {
+    std::string out(LZ4F_compressFrameBound(in.size(), nullptr), '\0');
+    size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr);
+    REQUIRE(!LZ4F_isError(n));
+    out.resize(n);
+    return out;
+}
+} // namespace
+
+TEST_CASE("codecs are recognised by their magic bytes") {
+    CHECK(detect_codec(fixture("ddtrace-nodejs/part-wall.pprof.gz")) == Codec::gzip);
+    CHECK(detect_codec(fixture("ddtrace-nodejs-zstd/part-wall.pprof.zst")) == Codec::zstd);
+    CHECK(detect_codec(lz4_of("hello")) == Codec::lz4);
+    CHECK(detect_codec("\x0a\x04") == Codec::none);
+    CHECK(detect_codec("") == Codec::none);
+}
+
+TEST_CASE("decompress round-trips gzip, zstd and LZ4 and copies plain data") {
+    std::string data = random_bytes(300000, 7);
+    CHECK(decompress(gzip_of(data)) == data);
+    CHECK(decompress(zstd_of(data)) == data);
+    CHECK(decompress(lz4_of(data)) == data);
+    CHECK(decompress(data) == data);
+    // Two gzip members are one stream.
+    CHECK(decompress(gzip_of("abc") + gzip_of("def")) == "abcdef");
+}
+
+TEST_CASE("decompress refuses corrupt, truncated and oversized input") {
+    std::string data = random_bytes(200000, 3);
+    for (auto compressed : {gzip_of(data), zstd_of(data), lz4_of(data)}) {
+        INFO(codec_name(detect_codec(compressed)));
+        CHECK_THROWS_AS(decompress(compressed.substr(0, compressed.size() / 2)), DecodeError);
+        std::string corrupt = compressed;
+        for (size_t i = 20; i < corrupt.size(); i += 7) corrupt[i] = char(corrupt[i] ^ 0x5a);
+        CHECK_THROWS_AS(decompress(corrupt), DecodeError);
+        CHECK_THROWS_WITH(decompress(compressed, 1000), Catch::Contains("exceeds the limit"));
+        CHECK(decompress(compressed, data.size()) == data); // exactly at the limit is fine
+    }
+    // A zip bomb: 64 MiB of zeros in a few KiB stops at the limit.
+    std::string zeros(64u << 20, '\0');
+    auto bomb = zstd_of(zeros);
+    CHECK(bomb.size() < 10000);
+    CHECK_THROWS_AS(decompress(bomb, 1u << 20), DecodeError);
+}
+
+TEST_CASE("multipart: the recorded dd-trace-js body splits into its parts") {
+    auto body = fixture("ddtrace-nodejs/profiling-input.body.multipart");
+    std::string boundary = multipart_boundary("multipart/form-data; boundary=1a8de2bbf9e4d199");
+    REQUIRE(boundary == "1a8de2bbf9e4d199");
+    auto parts = parse_multipart(body, boundary);
+    REQUIRE(parts.size() == 4);
+    CHECK(parts[0].name == "event");
+    CHECK(parts[0].filename == "event.json");
+    CHECK(parts[0].content_type == "application/json");
+    CHECK(parts[0].data == fixture("ddtrace-nodejs/part-event.json"));
+    CHECK(parts[1].name == "space.pprof");
+    CHECK(parts[1].data == fixture("ddtrace-nodejs/part-space.pprof.gz"));
+    CHECK(parts[2].data == fixture("ddtrace-nodejs/part-events.pprof.gz"));
+    CHECK(parts[3].name == "wall.pprof");
+    CHECK(parts[3].data == fixture("ddtrace-nodejs/part-wall.pprof.gz"));
+    // Views, not copies.
+    CHECK(parts[3].data.data() >= body.data());
+    CHECK(parts[3].data.data() < body.data() + body.size());
+}
+
+TEST_CASE("multipart: boundary parameter forms") {
+    CHECK(multipart_boundary("multipart/form-data; boundary=\"a b;c\"") == "a b;c");
+    CHECK(multipart_boundary("Multipart/Form-Data;boundary=xyz; charset=utf-8") == "xyz");
+    CHECK(multipart_boundary("application/octet-stream").empty());
+    CHECK(multipart_boundary("multipart/form-data").empty());
+    CHECK(multipart_boundary("").empty());
+}
+
+TEST_CASE("multipart: writer output parses back, with a preamble and binary data") {
+    std::string bin;
+    for (int i = 0; i < 256; ++i) bin.push_back(char(i));
+    bin += "\r\n--not-the-boundary\r\n";
+    MultipartWriter w("XyZ123");
+    w.add_field("tags[]", "service:demo");
+    w.add_file("data[cpu.pprof]", "pprof-data", "application/octet-stream", bin);
+    w.add_file("empty", "empty.bin", "", "");
+    std::string body = "preamble text\r\n" + w.finish();
+    auto parts = parse_multipart(body, "XyZ123");
+    REQUIRE(parts.size() == 3);
+    CHECK(parts[0].name == "tags[]");
+    CHECK(parts[0].filename.empty());
+    CHECK(parts[0].data == "service:demo");
+    CHECK(parts[1].name == "data[cpu.pprof]");
+    CHECK(parts[1].filename == "pprof-data");
+    CHECK(parts[1].data == bin);
+    CHECK(parts[2].data.empty());
+}
+
+TEST_CASE("multipart: malformed bodies give DecodeError") {
+    CHECK_THROWS_WITH(parse_multipart("no boundary here", "b"), Catch::Contains("opening boundary"));
+    CHECK_THROWS_WITH(parse_multipart("--b\r\nContent-Disposition: form-data; name=x\r\n\r\nabc", "b"),
+                      Catch::Contains("closing boundary"));
+    CHECK_THROWS_WITH(parse_multipart("--b\r\nContent-Disposition: form-data", "b"), Catch::Contains("not terminated"));
+    CHECK_THROWS_WITH(parse_multipart("--bXX", "b"), Catch::Contains("malformed boundary"));
+    CHECK_THROWS_AS(parse_multipart("--b\r\nbad header\r\n\r\nx\r\n--b--", "b"), DecodeError);
+    CHECK(parse_multipart("--b--\r\n", "b").empty());
+}
+
+// Expected sums come from `go tool pprof -raw <fixture>` (Go 1.19), added up per column;
+// the goroutine count from `protoc --decode_raw` (10 samples: 50+4+4+7×1), which matches
+// "goroutine profile: total 65" in goroutine.debug1.txt (pprof -raw folds two samples).
+TEST_CASE("pprof: sample sums match go tool pprof on the fixtures") {
+    auto heap = parse_pprof(fixture("go-pprof/heap.pb.gz"));
+    CHECK(sum_sample_values(heap, find_sample_type(heap, "alloc_objects")) == 153907);
+    CHECK(sum_sample_values(heap, find_sample_type(heap, "alloc_space")) == 38716926);
+    CHECK(sum_sample_values(heap, find_sample_type(heap, "inuse_objects")) == 8122);
+    CHECK(sum_sample_values(heap, find_sample_type(heap, "inuse_space")) == 24539857);
+    auto cpu = parse_pprof(fixture("go-pprof/cpu.pb.gz"));
+    CHECK(sum_sample_values(cpu, find_sample_type(cpu, "cpu")) == 3280000000LL);
+    CHECK(sample_type_unit(cpu, find_sample_type(cpu, "cpu")) == "nanoseconds");
+    auto block = parse_pprof(fixture("go-pprof/block.pb.gz"));
+    CHECK(sum_sample_values(block, find_sample_type(block, "delay")) == 42492976907LL);
+    auto mutex = parse_pprof(fixture("go-pprof/mutex.pb.gz"));
+    CHECK(sum_sample_values(mutex, find_sample_type(mutex, "delay")) == 105451669);
+    auto gr = parse_pprof(fixture("go-pprof/goroutine.pb.gz"));
+    CHECK(sum_sample_values(gr, find_sample_type(gr, "goroutine")) == 65);
+    auto wall = parse_pprof(fixture("ddtrace-nodejs-zstd/part-wall.pprof.zst"));
+    CHECK(find_sample_type(wall, "wall") == 1);
+    CHECK(find_sample_type(wall, "nope") == -1);
+    CHECK(sum_sample_values(wall, -1) == 0);
+    CHECK_THROWS_AS(parse_pprof("\xff\xff\xff garbage"), DecodeError);
+}
+
+TEST_CASE("language detection is deterministic and never calls javascript java") {
+    for (int i = 0; i < 50; ++i) CHECK(detect_language({"javascript"}) == "nodejs");
+    CHECK(detect_language({"", "nodejs", "node"}) == "nodejs");
+    CHECK(detect_language({"jvm"}) == "java");
+    CHECK(detect_language({"Kotlin"}) == "java");
+    CHECK(detect_language({"scala"}) == "java");
+    CHECK(detect_language({"java"}) == "java");
+    CHECK(detect_language({"CPython"}) == "python");
+    CHECK(detect_language({"python"}) == "python");
+    CHECK(detect_language({"go"}) == "golang");
+    CHECK(detect_language({"golang"}) == "golang");
+    CHECK(detect_language({"mongo"}) == "unknown");
+    CHECK(detect_language({"dotnet"}) == "dotnet");
+    CHECK(detect_language({".NET"}) == "dotnet");
+    CHECK(detect_language({"c#"}) == "dotnet");
+    CHECK(detect_language({"php"}) == "php");
+    CHECK(detect_language({"ruby"}) == "ruby");
+    CHECK(detect_language({"rust"}) == "rust");
+    CHECK(detect_language({"pyroscope-rs"}) == "rust");
+    CHECK(detect_language({"cpp"}) == "cpp");
+    CHECK(detect_language({"C++"}) == "cpp");
+    CHECK(detect_language({"cobol", "go"}) == "golang");
+    CHECK(detect_language({}) == "unknown");
+    CHECK(language_from_spy("gospy") == "golang");
+    CHECK(language_from_spy("javaspy") == "java");
+    CHECK(language_from_spy("nodespy") == "nodejs");
+    CHECK(language_from_spy("pyspy") == "python");
+    CHECK(language_from_spy("rbspy") == "ruby");
+    CHECK(language_from_spy("dotnetspy") == "dotnet");
+    CHECK(language_from_spy("phpspy") == "php");
+    CHECK(language_from_spy("ebpfspy") == "ebpf");
+    CHECK(language_from_spy("pyroscope-rs") == "rust");
+    CHECK(language_from_spy("unknown") == "unknown");
+}
+
+TEST_CASE("RFC3339 times parse and format") {
+    CHECK(parse_rfc3339_ns("2026-11-22T03:03:01.860Z") == 1795316581860000000LL);
+    CHECK(parse_rfc3339_ns("1970-01-01T00:00:00Z") == 0);
+    CHECK(parse_rfc3339_ns("1970-01-01T08:00:01+08:00") == 1000000000LL);
+    CHECK(parse_rfc3339_ns("2026-11-22T03:03:01.123456789Z") % 1000000000LL == 123456789);
+    CHECK(format_rfc3339_nano(1795316581860000000LL) == "2026-11-22T03:03:01.86Z");
+    CHECK(format_rfc3339_nano(0) == "1970-01-01T00:00:00Z");
+    for (auto bad : {"", "2026-11-22", "2026-11-22T03:03:01", "2026-13-22T03:03:01Z", "yesterday",
+                     "2026-11-22T03:03:01.Z", "2026-11-22T03:03:01Zjunk"})
+        CHECK_THROWS_AS(parse_rfc3339_ns(bad), DecodeError);
+}
+
+TEST_CASE("profile point: schema, attachments share the bytes, event.json") {
+    ProfileUpload u;
+    u.tags = {{"service", "svc"}, {"env", "prod"}, {"language", "golang"}};
+    u.event_fields = {{"runtime_id", "r-1"}, {"pid", "42"}, {"library_ver", "1.2.3"}};
+    u.start_ns = 1795316581860000000LL;
+    u.end_ns = u.start_ns + 60'000'000'000LL;
+    u.format = "pprof";
+    u.profiler = "ddtrace";
+    auto cpu = std::make_shared<const std::string>("cpu-bytes");
+    u.files.push_back({"cpu.pprof", "application/octet-stream", cpu});
+    u.files.push_back({"metrics.json", "application/json", std::make_shared<const std::string>("[]")});
+    auto id = new_profile_id();
+    auto p = build_profile_point(u, id);
+    CHECK(p.measurement == "profile");
+    CHECK(p.category == "profiling");
+    CHECK(p.time_ns == u.start_ns);
+    CHECK(*p.find_tag("service") == "svc");
+    CHECK(p.find_field("profile_id")->s == id);
+    CHECK(p.find_field("start")->i == u.start_ns / 1000);
+    CHECK(p.find_field("end")->i == u.end_ns / 1000);
+    CHECK(p.find_field("duration")->i == 60'000'000);
+    CHECK(p.find_field("__file_size")->i == 11);
+    CHECK(p.find_field("pid")->s == "42");
+    CHECK(p.find_field("library_ver")->s == "1.2.3");
+    CHECK(p.find_field("format")->s == "pprof");
+    REQUIRE(p.attachments.size() == 3);
+    CHECK(p.attachments[0].data.get() == cpu.get());
+    CHECK(p.attachments[2].name == "event.json");
+    auto ev = nlohmann::json::parse(*p.attachments[2].data);
+    CHECK(ev["format"] == "pprof");
+    CHECK(ev["language"] == "golang");
+    CHECK(ev["attachments"] == nlohmann::json::array({"cpu.pprof", "metrics.json"}));
+    CHECK(ev["start"] == "2026-11-22T03:03:01.86Z");
+    CHECK(ev["tags_profiler"] == "env:prod,language:golang,service:svc");
+
+    ProfileUpload bare;
+    bare.files.push_back({"x", "", std::make_shared<const std::string>("")});
+    auto q = build_profile_point(bare, new_profile_id());
+    CHECK(*q.find_tag("service") == "unnamed-service");
+}
+
+TEST_CASE("profile ids are UUID v4 and unique") {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        auto id = new_profile_id();
+        REQUIRE(id.size() == 36);
+        CHECK(id[14] == '4');
+        CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+        seen.insert(id);
+    }
+    CHECK(seen.size() == 1000);
+}
+
+namespace {
+ProfileFile file(const std::string &name, const std::string &data) {
+    return ProfileFile{name, "application/octet-stream", std::make_shared<const std::string>(data)};
+}
+double metric(const std::vector<std::pair<std::string, double>> &m, const std::string &k) {
+    for (auto &kv : m)
+        if (kv.first == k) return kv.second;
+    FAIL("metric " << k << " missing");
+    return 0;
+}
+bool has_metric(const std::vector<std::pair<std::string, double>> &m, const std::string &k) {
+    for (auto &kv : m)
+        if (kv.first == k) return true;
+    return false;
+}
+} // namespace
+
+// The expected values are the go tool pprof sums above, divided by hand.
+TEST_CASE("metrics: Go pprof parts and metrics.json") {
+    ProfileUpload u;
+    u.tags = {{"language", "golang"}, {"service", "go-svc"}, {"host", "h1"}};
+    u.start_ns = 1'000'000'000'000LL;
+    u.end_ns = u.start_ns + 10'000'000'000LL; // D = 10 s
+    u.files = {file("cpu.pprof", fixture("go-pprof/cpu.pb.gz")), file("delta-heap.pprof", fixture("go-pprof/heap.pb.gz")),
+               file("delta-mutex.pprof", fixture("go-pprof/mutex.pb.gz")),
+               file("delta-block.pprof", fixture("go-pprof/block.pb.gz")),
+               file("goroutines.pprof", fixture("go-pprof/goroutine.pb.gz"))};
+    auto m = compute_profile_metrics(u);
+    CHECK(metric(m, "prof_go_cpu_cores") == Approx(3280000000.0 / 10e9));
+    CHECK(metric(m, "prof_go_lifetime_heap_objects") == 8122);
+    CHECK(metric(m, "prof_go_lifetime_heap_bytes") == 24539857);
+    CHECK(metric(m, "prof_go_mutex_delay_time") == 105451669);
+    CHECK(metric(m, "prof_go_blocked_time") == 42492976907.0);
+    CHECK(metric(m, "prof_go_num_goroutine") == 65); // DataKit reads "goroutines" and gets 0
+
+    // metrics.json values win over the pprof-derived ones; gc overhead stays a fraction.
+    u.files.push_back(file("metrics.json", R"([["go_num_goroutine",12],["go_gc_pause_time",0.0025],["go_alloc_bytes_per_sec",1000]])"));
+    std::rotate(u.files.begin(), u.files.end() - 1, u.files.end());
+    m = compute_profile_metrics(u);
+    CHECK(metric(m, "prof_go_num_goroutine") == 12);
+    CHECK(metric(m, "prof_go_gc_pause_time") == 0.0025);
+    CHECK(metric(m, "prof_go_cpu_cores_gc_overhead") == 0.0025);
+    CHECK(metric(m, "prof_go_alloc_bytes_total") == Approx(10000));
+
+    auto point = generate_profile_metrics(u);
+    REQUIRE(point);
+    CHECK(point->measurement == "profiling_metrics");
+    CHECK(point->category == "metric");
+    CHECK(point->time_ns == u.end_ns);
+    CHECK(*point->find_tag("service") == "go-svc");
+    CHECK(*point->find_tag("host") == "h1");
+    CHECK(*point->find_tag("language") == "golang");
+    CHECK(point->find_field("prof_go_num_goroutine")->f == 12);
+}
+
+TEST_CASE("metrics: Node wall and space pprofs (gzip and zstd give the same values)") {
+    for (auto dir : {"ddtrace-nodejs", "ddtrace-nodejs-zstd"}) {
+        std::string ext = std::string(dir) == "ddtrace-nodejs" ? ".gz" : ".zst";
+        ProfileUpload u;
+        u.tags = {{"language", "nodejs"}};
+        u.start_ns = parse_rfc3339_ns("2026-11-22T03:03:01.860Z");
+        u.end_ns = parse_rfc3339_ns("2026-11-22T03:03:06.893Z"); // D = 5.033 s
+        u.files = {file("wall.pprof", fixture(std::string(dir) + "/part-wall.pprof" + ext)),
+                   file("space.pprof", fixture(std::string(dir) + "/part-space.pprof" + ext))};
+        auto m = compute_profile_metrics(u);
+        if (std::string(dir) == "ddtrace-nodejs") {
+            CHECK(metric(m, "prof_nodejs_cpu_cores") == Approx(4276422540.0 / 5.033e9));
+            CHECK(metric(m, "prof_nodejs_wall_time") == 4161600000.0);
+            CHECK(metric(m, "prof_nodejs_lifetime_heap_bytes") == 28156498);
+            CHECK(metric(m, "prof_nodejs_lifetime_heap_objects") == 74606);
+        } else {
+            CHECK(metric(m, "prof_nodejs_cpu_cores") > 0);
+            CHECK(metric(m, "prof_nodejs_lifetime_heap_bytes") > 0);
+        }
+    }
+}
+
+TEST_CASE("metrics: Python auto.pprof sample types and units") {
+    // A small pprof written here with the sample types dd-trace-py uses.
+    perftools::profiles::Profile p;
+    p.add_string_table("");
+    auto s = [&](const char *x) { p.add_string_table(x); return p.string_table_size() - 1; };
+    const char *types[][2] = {{"cpu-time", "nanoseconds"}, {"wall-time", "nanoseconds"}, {"alloc-space", "bytes"},
+                              {"alloc-samples", "count"}, {"exception-samples", "count"},
+                              {"lock-acquire-wait", "microseconds"}, {"heap-space", "bytes"}};
+    for (auto &t : types) {
+        auto *st = p.add_sample_type();
+        st->set_type(s(t[0]));
+        st->set_unit(s(t[1]));
+    }
+    for (int i = 1; i <= 2; ++i) {
+        auto *sm = p.add_sample();
+        for (int j = 0; j < 7; ++j) sm->add_value(int64_t(i) * 1000 * (j + 1));
+    }
+    std::string raw;
+    p.SerializeToString(&raw);
+    ProfileUpload u;
+    u.tags = {{"language", "python"}};
+    u.start_ns = 0;
+    u.end_ns = 2'000'000'000; // D = 2 s
+    u.files = {file("code-provenance.json", "{}"), file("auto.pprof", raw)};
+    auto m = compute_profile_metrics(u);
+    CHECK(metric(m, "prof_python_cpu_cores") == Approx(3000.0 / 2e9));
+    CHECK(metric(m, "prof_python_wall_time") == 6000);
+    CHECK(metric(m, "prof_python_alloc_bytes_total") == 9000);
+    CHECK(metric(m, "prof_python_alloc_bytes_per_sec") == 4500);
+    CHECK(metric(m, "prof_python_allocs_per_sec") == 6000);
+    CHECK(metric(m, "prof_python_exceptions_total") == 15000);
+    CHECK(metric(m, "prof_python_lock_acquisition_time") == 18000.0 * 1000); // µs → ns
+    CHECK(metric(m, "prof_python_lifetime_heap_bytes") == 21000);
+    CHECK_FALSE(has_metric(m, "prof_python_lock_hold_time"));
+}
+
+TEST_CASE("metrics: unsupported language gives no point, corrupt pprof throws") {
+    ProfileUpload u;
+    u.tags = {{"language", "ruby"}};
+    u.files = {file("x.pprof", fixture("go-pprof/cpu.pb.gz"))};
+    CHECK_FALSE(generate_profile_metrics(u));
+    u.tags["language"] = "golang";
+    u.files = {file("cpu.pprof", "\x1f\x8b garbage")};
+    CHECK_THROWS_AS(generate_profile_metrics(u), DecodeError);
+}
