@@ -1,6 +1,7 @@
 // The `profile` input: DataKit's [[inputs.profile]] (ddtrace uploads on the shared
 // listener, Go pprof pull jobs, pyroscope listeners).
 #include "config.hpp"
+#include "go_pull.hpp"
 #include "push.hpp"
 
 #include <tributary/plugin.hpp>
@@ -20,11 +21,25 @@ class ProfileInput : public trib::Instance {
         for (auto &ep : cfg_.endpoints)
             host().add_route("POST", ep, cfg_.body_limit_bytes(),
                              [this](const trib::HttpRequest &r) { return push_.handle(r); });
+        for (auto &g : cfg_.go) {
+            pullers_.push_back(std::make_unique<GoPuller>(host(), g, cfg_));
+            pullers_.back()->start();
+        }
+    }
+
+    void stop() override {
+        for (auto &p : pullers_) p->stop();
+        pullers_.clear();
+    }
+
+    void on_leadership(bool) override {
+        for (auto &p : pullers_) p->leadership_changed();
     }
 
   private:
     ProfileConfig cfg_;
     PushHandler push_;
+    std::vector<std::unique_ptr<GoPuller>> pullers_;
 };
 
 } // namespace trib::profile
