@@ -34,7 +34,9 @@ struct EtcdRejected : std::runtime_error {
         : std::runtime_error(message), code(grpc_code) {}
     int code;
 };
+constexpr int kGrpcDeadlineExceeded = 4;
 constexpr int kGrpcNotFound = 5;
+constexpr int kGrpcUnavailable = 14;
 
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -242,10 +244,10 @@ class EtcdElection::Gateway {
             throw EtcdUnavailable("etcd at " + endpoint +
                                   " answered " + std::to_string(status) + " with non-JSON");
         }
-        if (status != 200) throw rejected(parsed, status);
+        if (status != 200) throw_error(parsed, status, endpoint);
         if (auto it = parsed.find("result"); it != parsed.end()) return *it;
         if (auto it = parsed.find("error"); it != parsed.end() && it->is_object())
-            throw rejected(*it, status);
+            throw_error(*it, status, endpoint);
         return parsed;
     }
 
@@ -354,12 +356,18 @@ class EtcdElection::Gateway {
         current_ = (current_ + 1) % endpoints_.size();
     }
 
-    EtcdRejected rejected(const json& error, int status) {
+    // A member without quorum ("etcdserver: no leader") or one that timed out says nothing
+    // about our lease: try the next endpoint. Other errors are answers.
+    [[noreturn]] void throw_error(const json& error, int status, const std::string& endpoint) {
         int code = error.is_object() ? static_cast<int>(int_field(error, "code")) : 0;
         if (code == 0 && error.is_object()) code = static_cast<int>(int_field(error, "grpc_code"));
         std::string message = error.is_object() ? error.value("message", std::string()) : "";
         if (message.empty()) message = "HTTP " + std::to_string(status);
-        return EtcdRejected(code, "etcd: " + message);
+        if (code == kGrpcUnavailable || code == kGrpcDeadlineExceeded) {
+            fail_over();
+            throw EtcdUnavailable(endpoint + ": " + message);
+        }
+        throw EtcdRejected(code, "etcd: " + message);
     }
 
     std::vector<Endpoint> endpoints_;
