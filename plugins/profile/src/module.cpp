@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "go_pull.hpp"
 #include "push.hpp"
+#include "pyroscope_listener.hpp"
 
 #include <tributary/plugin.hpp>
 
@@ -25,11 +26,19 @@ class ProfileInput : public trib::Instance {
             pullers_.push_back(std::make_unique<GoPuller>(host(), g, cfg_));
             pullers_.back()->start();
         }
+        for (auto &p : cfg_.pyroscope) {
+            listeners_.push_back(std::make_unique<PyroscopeListener>(host(), p, cfg_));
+            listeners_.back()->start();
+            host().info("profile: pyroscope listener on " + p.url + " (port " +
+                        std::to_string(listeners_.back()->port()) + ")");
+        }
     }
 
     void stop() override {
         for (auto &p : pullers_) p->stop();
         pullers_.clear();
+        for (auto &l : listeners_) l->stop();
+        listeners_.clear();
     }
 
     void on_leadership(bool) override {
@@ -40,6 +49,7 @@ class ProfileInput : public trib::Instance {
     ProfileConfig cfg_;
     PushHandler push_;
     std::vector<std::unique_ptr<GoPuller>> pullers_;
+    std::vector<std::unique_ptr<PyroscopeListener>> listeners_;
 };
 
 } // namespace trib::profile

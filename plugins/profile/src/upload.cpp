@@ -115,7 +115,7 @@ ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view bounda
             continue;
         }
         if (p.filename.empty()) continue;
-        out.files.push_back(UploadFile{attachment_name(p, fields), p.content_type, p.data});
+        out.files.push_back(UploadFile{attachment_name(p, fields), p.filename, p.content_type, p.data});
     }
 
     if (!tags_list.empty()) {
@@ -165,13 +165,15 @@ std::string get(const std::map<std::string, std::string> &m, const char *k) {
 std::string format_of(const ParsedUpload &p) {
     std::string f = get(p.metadata, "format");
     if (f == "pprof" || f == "jfr") return f;
-    for (auto &file : p.files) {
-        auto ends = [&](std::string_view suf) {
-            return file.name.size() >= suf.size() && file.name.compare(file.name.size() - suf.size(), suf.size(), suf) == 0;
-        };
-        if (ends(".jfr")) return "jfr";
-        if (ends(".pprof")) return "pprof";
-    }
+    // DataKit: the extension of a file's field name, then of its filename.
+    auto ends = [](const std::string &s, std::string_view suf) {
+        return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+    };
+    for (auto &file : p.files)
+        for (const std::string *n : {&file.name, &file.filename}) {
+            if (ends(*n, ".jfr")) return "jfr";
+            if (ends(*n, ".pprof")) return "pprof";
+        }
     return "unknown";
 }
 } // namespace

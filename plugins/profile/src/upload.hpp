@@ -15,6 +15,7 @@ namespace trib::profile {
 
 struct UploadFile {
     std::string name;         // attachment name (part name; data[x.pprof] → x.pprof)
+    std::string filename;     // the part's filename
     std::string content_type;
     std::string_view data;    // view into the request body
 };

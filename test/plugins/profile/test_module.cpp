@@ -5,6 +5,10 @@
 #include <tributary/profiling/multipart.hpp>
 #include <tributary/profiling/profile_point.hpp>
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -369,4 +373,72 @@ TEST_CASE("the module describes itself with DataKit's sample config") {
     CHECK_THAT(sample, Catch::Contains("[[inputs.profile]]"));
     CHECK_THAT(sample, Catch::Contains("endpoints = [\"/profiling/v1/input\"]"));
     CHECK_THAT(sample, Catch::Contains("[[inputs.profile.go]]"));
+}
+
+TEST_CASE("dd-trace-java style upload: JVM metrics through the JFR decoder") {
+    Instance inst;
+    MultipartWriter w("java-b");
+    w.add_file("event", "event.json", "application/json",
+               R"({"attachments":["main.jfr"],"start":"2026-11-22T03:00:00Z","end":"2026-11-22T03:00:05Z",)"
+               R"("family":"java","version":"4","tags_profiler":"service:java-app,language:jvm,runtime:jvm"})");
+    w.add_file("main", "main.jfr", "application/octet-stream", fixture("jfr/acceptance.jfr"));
+    auto r = inst.host.http("POST", "/profiling/v1/input", w.finish(), w.content_type());
+    REQUIRE(r.status == 200);
+    auto pts = inst.host.points();
+    auto &p = only(pts, "profile");
+    CHECK(tag(p, "language") == "java");
+    CHECK(p.find_field("format")->s == "jfr");
+    CHECK(attachment(p, "main").data->size() == fixture("jfr/acceptance.jfr").size());
+    auto &m = only(pts, "profiling_metrics");
+    CHECK(tag(m, "language") == "java");
+    REQUIRE(m.find_field("prof_jvm_cpu_cores"));
+    CHECK(m.find_field("prof_jvm_cpu_cores")->f > 0);
+}
+
+TEST_CASE("[[inputs.profile.pyroscope]]: its own listener serves /ingest") {
+    Instance inst(R"({"tags":{"from_input":"1"},"pyroscope":[{"url":"127.0.0.1:0","service":"pyro-svc","env":"dev","tags":{"k":"v"}}]})");
+    int port = 0;
+    for (auto &l : inst.host.logs())
+        if (auto pos = l.message.find("(port "); pos != std::string::npos) port = std::stoi(l.message.substr(pos + 6));
+    REQUIRE(port > 0);
+    auto req = nlohmann::json::parse(fixture("pyroscope-nodejs/ingest-wall.request.json"));
+    std::string body = fixture("pyroscope-nodejs/ingest-wall.body.pprof.gz");
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    Poco::Net::HTTPRequest hr(Poco::Net::HTTPRequest::HTTP_POST, "/ingest?" + req["query_raw"].get<std::string>(),
+                              Poco::Net::HTTPMessage::HTTP_1_1);
+    hr.setContentType("application/octet-stream");
+    hr.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(hr).write(body.data(), static_cast<std::streamsize>(body.size()));
+    Poco::Net::HTTPResponse resp;
+    std::istream &in = session.receiveResponse(resp);
+    std::string answer((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(answer);
+    REQUIRE(resp.getStatus() == 200);
+    auto pts = inst.host.points();
+    auto &p = only(pts, "profile");
+    CHECK(tag(p, "language") == "nodejs");
+    CHECK(tag(p, "k") == "v");
+    CHECK(tag(p, "from_input") == "1");
+    bool has_body = false;
+    for (auto &a : p.attachments) has_body |= *a.data == body;
+    CHECK(has_body);
+
+    // Anything but the ingest routes is 404 there.
+    Poco::Net::HTTPClientSession s2("127.0.0.1", static_cast<Poco::UInt16>(port));
+    Poco::Net::HTTPRequest get(Poco::Net::HTTPRequest::HTTP_GET, "/", Poco::Net::HTTPMessage::HTTP_1_1);
+    s2.sendRequest(get);
+    Poco::Net::HTTPResponse r2;
+    s2.receiveResponse(r2);
+    CHECK(r2.getStatus() == 404);
+}
+
+TEST_CASE("[[inputs.profile.pyroscope]] on a taken port fails start() with the address") {
+    Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+    std::string url = "127.0.0.1:" + std::to_string(taken.address().port());
+    trib::testing::FakeHost host;
+    std::string err;
+    REQUIRE(host.create(profile_module(), "p", R"({"pyroscope":[{"url":")" + url + R"("}]})", &err) == TRIB_OK);
+    CHECK(host.start(&err) != TRIB_OK);
+    CHECK_THAT(err, Catch::Contains(url));
+    host.stop();
 }
