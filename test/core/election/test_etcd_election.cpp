@@ -308,6 +308,40 @@ TEST_CASE("endpoints: the next one is tried; none reachable means no leader unti
     REQUIRE(wait_until([&] { return b.is_leader(); }, 5s, 20ms));
 }
 
+TEST_CASE("a three-member cluster: losing the member we talk to keeps the leader in office",
+          "[election][etcd]") {
+    trib::test::EtcdCluster cluster(3);
+    Transitions a_calls, b_calls;
+    auto a_options = options_for(cluster.endpoints(), "node-a");
+    a_options.lease_ttl = 3s;
+    auto b_options = options_for({cluster.member(1).endpoint(), cluster.member(2).endpoint()}, "node-b");
+    b_options.lease_ttl = 3s;
+    EtcdElection a(a_options);
+    EtcdElection b(b_options);
+    a.start(a_calls.callback());
+    REQUIRE(wait_until([&] { return a.is_leader(); }, 5s, 20ms));
+    b.start(b_calls.callback());
+    REQUIRE(wait_until([&] { return b.role() == "follower"; }, 5s, 20ms));
+
+    // node-a talks to m0 first; kill it. Two of three members keep quorum and the lease.
+    cluster.member(0).kill();
+    expect_single_leader_for({&a, &b}, 5s);
+    CHECK(a.is_leader());
+    CHECK(a_calls.values() == std::vector<bool>{true});
+    CHECK(b_calls.values().empty());
+
+    // Quorum lost (one of three left): nobody may lead.
+    cluster.member(1).kill();
+    REQUIRE(wait_until([&] { return leaders({&a, &b}) == 0; }, 3s, 10ms));
+    // The callback follows within the fence margin, while the thread's request times out.
+    CHECK(wait_until([&] { return a_calls.values() == std::vector<bool>{true, false}; }, 500ms, 10ms));
+
+    // Quorum back: node-a's lease survived (etcd 3.4 renews leases on a raft leader change).
+    cluster.member(1).start();
+    REQUIRE(wait_until([&] { return leaders({&a, &b}) == 1; }, 10s, 20ms));
+    expect_single_leader_for({&a, &b}, 2s);
+}
+
 TEST_CASE("unusable options are refused with a clear reason", "[election]") {
     auto base = options_for({"http://127.0.0.1:2379"}, "n");
     CHECK_NOTHROW(trib::core::validate(base));
