@@ -93,6 +93,8 @@ int64_t parse_rfc3339_ns(std::string_view s) {
     int h = digits(s, 11, 2), mi = digits(s, 14, 2), se = digits(s, 17, 2);
     if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         throw DecodeError("bad time '" + std::string(s) + "': not RFC3339");
+    // int64 nanoseconds since the epoch end in 2262; before 1970 no profiler uploads.
+    if (y < 1970 || y > 2261) throw DecodeError("bad time '" + std::string(s) + "': year out of range");
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         throw DecodeError("bad time '" + std::string(s) + "': field out of range");
     size_t pos = 19;

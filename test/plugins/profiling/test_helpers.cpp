@@ -227,7 +227,8 @@ TEST_CASE("RFC3339 times parse and format") {
     CHECK(format_rfc3339_nano(1795316581860000000LL) == "2026-11-22T03:03:01.86Z");
     CHECK(format_rfc3339_nano(0) == "1970-01-01T00:00:00Z");
     for (auto bad : {"", "2026-11-22", "2026-11-22T03:03:01", "2026-13-22T03:03:01Z", "yesterday",
-                     "2026-11-22T03:03:01.Z", "2026-11-22T03:03:01Zjunk"})
+                     "2026-11-22T03:03:01.Z", "2026-11-22T03:03:01Zjunk", "9999-01-01T00:00:00Z",
+                     "1969-12-31T23:59:59Z"})
         CHECK_THROWS_AS(parse_rfc3339_ns(bad), DecodeError);
 }
 
