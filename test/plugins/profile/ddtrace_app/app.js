@@ -1,0 +1,15 @@
+// A Node app with CPU and allocation work, profiled by the real dd-trace profiler.
+// Runs for APP_SECONDS (default 9) and then ends by itself, so the profiler sends its
+// last profile too (it does not on process.exit()).
+const tracer = require('dd-trace').init({ profiling: true });
+const seconds = Number(process.env.APP_SECONDS || 9);
+const until = Date.now() + seconds * 1000;
+let keep = [];
+function work() {
+  let x = 0;
+  for (let i = 0; i < 2e6; i++) x += Math.sqrt(i) * Math.sin(i);
+  keep.push(new Array(1000).fill(x));
+  if (keep.length > 200) keep = keep.slice(100);
+  if (Date.now() < until) setTimeout(work, 5);
+}
+work();

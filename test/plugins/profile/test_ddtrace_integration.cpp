@@ -1,0 +1,144 @@
+// The real dd-trace profiler (npm, Node) → a recording proxy written here → the real
+// host (build/bin/tributary with the profile module) → the file sink. The proxy keeps
+// an exact copy of every upload, so the attachments the host wrote can be compared byte
+// for byte with what the client sent.
+#include <tributary/profiling/multipart.hpp>
+#include <trib_test/support.hpp>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <catch2/catch.hpp>
+
+#include <mutex>
+
+using namespace std::chrono_literals;
+namespace tt = trib::test;
+
+namespace {
+
+struct Upload {
+    std::string content_type, body;
+    int host_status = 0;
+};
+
+// Forwards POST /profiling/v1/input to the host and records it; answers the tracer's
+// other calls (traces, stats) itself.
+class RecordingProxy {
+  public:
+    explicit RecordingProxy(std::string target) : target_(std::move(target)) {
+        Poco::Net::ServerSocket sock(Poco::Net::SocketAddress("127.0.0.1", 0));
+        auto *params = new Poco::Net::HTTPServerParams;
+        params->setMaxThreads(4);
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), sock, params);
+        server_->start();
+    }
+    ~RecordingProxy() { server_->stopAll(true); }
+    int port() const { return server_->port(); }
+    std::vector<Upload> uploads() {
+        std::lock_guard<std::mutex> g(mu_);
+        return uploads_;
+    }
+
+  private:
+    struct Handler : Poco::Net::HTTPRequestHandler {
+        RecordingProxy &proxy;
+        explicit Handler(RecordingProxy &p) : proxy(p) {}
+        void handleRequest(Poco::Net::HTTPServerRequest &req, Poco::Net::HTTPServerResponse &resp) override {
+            std::string body((std::istreambuf_iterator<char>(req.stream())), std::istreambuf_iterator<char>());
+            int status = 200;
+            if (req.getURI() == "/profiling/v1/input") {
+                auto r = tt::http("POST", proxy.target_ + "/profiling/v1/input", body, req.getContentType());
+                status = r.status ? r.status : 502;
+                std::lock_guard<std::mutex> g(proxy.mu_);
+                proxy.uploads_.push_back(Upload{req.getContentType(), std::move(body), status});
+            }
+            resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+            resp.setContentLength(2);
+            resp.send() << "{}";
+        }
+    };
+    struct Factory : Poco::Net::HTTPRequestHandlerFactory {
+        RecordingProxy &proxy;
+        explicit Factory(RecordingProxy &p) : proxy(p) {}
+        Poco::Net::HTTPRequestHandler *createRequestHandler(const Poco::Net::HTTPServerRequest &) override {
+            return new Handler(proxy);
+        }
+    };
+    std::string target_;
+    std::mutex mu_;
+    std::vector<Upload> uploads_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+std::string part(const Upload &u, const std::string &name) {
+    auto boundary = trib::profiling::multipart_boundary(u.content_type);
+    for (auto &p : trib::profiling::parse_multipart(u.body, boundary))
+        if (p.name == name) return std::string(p.data);
+    return {};
+}
+
+void run_ddtrace(const std::string &codec, const std::string &magic) {
+    tt::HostOptions opts;
+    opts.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
+    tt::HostProcess host(opts);
+    RecordingProxy proxy("http://127.0.0.1:" + std::to_string(host.port()));
+
+    tt::ChildProcess app({"node", std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/ddtrace_app/app.js"},
+                         {{"NODE_PATH", std::string(TRIB_SOURCE_DIR) + "/test/clients/node_modules"},
+                          {"DD_PROFILING_ENABLED", "true"},
+                          {"DD_TRACE_AGENT_URL", "http://127.0.0.1:" + std::to_string(proxy.port())},
+                          {"DD_PROFILING_UPLOAD_PERIOD", "2"},
+                          {"DD_PROFILING_DEBUG_UPLOAD_COMPRESSION", codec},
+                          {"DD_SERVICE", "int-node"},
+                          {"DD_ENV", "ci-" + codec},
+                          {"DD_VERSION", "3.1.4"},
+                          {"DD_REMOTE_CONFIGURATION_ENABLED", "false"},
+                          {"DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false"},
+                          {"APP_SECONDS", "7"}});
+    auto rc = app.wait(60s);
+    INFO("node log:\n" << app.log() << "\nhost log:\n" << host.log());
+    REQUIRE(rc == 0);
+
+    auto uploads = proxy.uploads();
+    REQUIRE(uploads.size() >= 2);
+    for (auto &u : uploads) CHECK(u.host_status == 200);
+    std::vector<tt::LpPoint> points;
+    REQUIRE(tt::wait_until([&] {
+        points = host.points("profiling", "profile");
+        return points.size() >= uploads.size();
+    }, 15s));
+    CHECK(points.size() == uploads.size());
+
+    for (auto &p : points) {
+        CHECK(p.tag("service") == "int-node");
+        CHECK(p.tag("env") == "ci-" + codec);
+        CHECK(p.tag("version") == "3.1.4");
+        CHECK(p.tag("language") == "nodejs");
+        CHECK(p.field_str("format") == "pprof");
+        std::string dir = host.data_dir() + "/attachments/" + p.field_str("profile_id") + "/";
+        std::string wall = tt::read_file(dir + "wall.pprof");
+        std::string space = tt::read_file(dir + "space.pprof");
+        CHECK(wall.substr(0, magic.size()) == magic);
+        CHECK(tt::file_exists(dir + "event.json"));
+        // The very bytes of one recorded upload.
+        bool matched = false;
+        for (auto &u : uploads)
+            if (part(u, "wall.pprof") == wall) {
+                matched = true;
+                CHECK(part(u, "space.pprof") == space);
+            }
+        CHECK(matched);
+    }
+    CHECK(host.points("metric", "profiling_metrics").size() == points.size());
+}
+
+} // namespace
+
+TEST_CASE("dd-trace (npm) profiler uploads through the real host, gzip") { run_ddtrace("gzip", "\x1f\x8b"); }
+
+TEST_CASE("dd-trace (npm) profiler uploads through the real host, zstd") { run_ddtrace("zstd", "\x28\xb5\x2f\xfd"); }
