@@ -1,0 +1,737 @@
+#!/usr/bin/env python3
+"""Tributary benchmarks: throughput, latency and memory against ceilings measured in the
+same run. Driven by bench/run.sh (see bench/README.md). Prints a markdown table and
+writes JSON (bench/results/latest.json by default)."""
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.environ.get("TRIB_FIXTURES_DIR", "/work/shared/fixtures")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ processes
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A child process in its own process group, stopped (TERM, then KILL) on exit."""
+
+    live = []
+
+    def __init__(self, argv, log_path, env=None, cwd=None):
+        self.argv = argv
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                  start_new_session=True)
+        Proc.live.append(self)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=10):
+        if self.p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+        if self in Proc.live:
+            Proc.live.remove(self)
+        return self.p.returncode
+
+    def tail(self, n=2000):
+        with contextlib.suppress(OSError), open(self.log_path, "rb") as f:
+            data = f.read()
+            return data[-n:].decode(errors="replace")
+        return ""
+
+    @classmethod
+    def stop_all(cls):
+        for p in list(cls.live):
+            p.stop(timeout=5)
+
+
+def http_get(port, path, timeout=2.0):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def http_post(port, path, body=b"", timeout=60.0):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def wait_until(pred, timeout, what, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{what}: process exited early:\n{proc.tail()}")
+        with contextlib.suppress(Exception):
+            if pred():
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}" + (f":\n{proc.tail()}" if proc else ""))
+
+
+def wait_tcp(port, timeout, proc=None):
+    def ok():
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    wait_until(ok, timeout, f"port {port}", proc)
+
+
+def proc_tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+            fields = st[st.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime (all threads)
+    return total / CLK_TCK
+
+
+def rss_kb(pids):
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+    return total
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def machine_info():
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    commit = ""
+    with contextlib.suppress(Exception):
+        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+    nginx_version = ""
+    with contextlib.suppress(Exception):
+        nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_mb": mem, "kernel": os.uname().release,
+            "git_commit": commit, "nginx": nginx_version}
+
+
+# ------------------------------------------------------------------ servers under test
+
+class Nginx:
+    def __init__(self, kind, workdir):
+        self.kind = kind
+        self.port = free_port()
+        self.prefix = os.path.join(workdir, f"nginx-{kind}")
+        os.makedirs(self.prefix, exist_ok=True)
+        self.store = os.path.join(self.prefix, "store")
+        os.makedirs(os.path.join(self.store, ".tmp"), exist_ok=True)
+        for d in (self.prefix, self.store, os.path.join(self.store, ".tmp")):
+            os.chmod(d, 0o777)  # nginx workers run as an unprivileged user when started as root
+        with open(os.path.join(REPO, "bench", "nginx", f"{kind}.conf")) as f:
+            conf = f.read()
+        conf = conf.replace("@PREFIX@", self.prefix).replace("@PORT@", str(self.port)).replace("@STORE@", self.store)
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = Proc(["nginx", "-c", self.conf, "-p", self.prefix], os.path.join(self.prefix, "stdout.log"))
+        wait_tcp(self.port, 10, self.proc)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stop()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+    def pids(self):
+        return proc_tree(self.proc.pid)
+
+
+class Host:
+    """The real host binary with the given conf.d files, file sink, a temp data dir."""
+
+    def __init__(self, build, workdir, name, confd, env=None, tributary_conf="", plugins_dir=None):
+        self.port = free_port()
+        self.dir = os.path.join(workdir, f"host-{name}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(os.path.join(self.dir, "etc", "conf.d"))
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.data)
+        self.config = os.path.join(self.dir, "etc", "tributary.conf")
+        with open(self.config, "w") as f:
+            f.write(tributary_conf)
+        for fname, text in confd.items():
+            with open(os.path.join(self.dir, "etc", "conf.d", fname), "w") as f:
+                f.write(text)
+        self.argv = [os.path.join(build, "bin", "tributary"), "--config", self.config, "--data-dir", self.data,
+                     "--listen", f"127.0.0.1:{self.port}",
+                     "--plugins-dir", plugins_dir or os.path.join(build, "plugins")]
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("ENV_"):
+                del self.env[k]
+        self.env.update(env or {})
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = Proc(self.argv, os.path.join(self.dir, "host.log"), env=self.env)
+        wait_until(lambda: http_get(self.port, "/health")[0] == 200, 20, "host /health", self.proc)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def lp_lines(self, category, measurement):
+        path = os.path.join(self.data, "points", category, f"{measurement}.lp")
+        if not os.path.exists(path):
+            return 0
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+
+
+# ------------------------------------------------------------------ load
+
+def run_http_load(tools, port, method, path, body, headers, conns, duration, warmup, label, threads, chunked=False):
+    argv = [os.path.join(tools, "trib_bench_http"), "--port", str(port), "--method", method, "--path", path,
+            "--body", body, "--connections", str(conns), "--threads", str(threads), "--duration", str(duration),
+            "--warmup", str(warmup), "--label", label]
+    for h in headers:
+        argv += ["--header", h]
+    if chunked:
+        argv.append("--chunked")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + warmup + 60)
+    if r.returncode != 0:
+        raise RuntimeError(f"load generator failed ({label}): {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+def measured(pids_fn, fn):
+    """Runs fn() and returns (its result, CPU seconds the server processes used meanwhile)."""
+    pids = pids_fn()
+    c0 = cpu_seconds(pids)
+    t0 = time.time()
+    res = fn()
+    pids = pids_fn()
+    c1 = cpu_seconds(pids)
+    res["server_cpu_pct"] = round(100.0 * (c1 - c0) / max(1e-9, time.time() - t0), 1)
+    return res
+
+
+def recorded_headers(request_json, drop=("host", "content-length", "transfer-encoding", "connection")):
+    with open(request_json) as f:
+        req = json.load(f)
+    return [f"{k}: {v}" for k, v in req["headers"] if k.lower() not in drop], req
+
+
+# ------------------------------------------------------------------ sections
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.build = os.path.abspath(args.build_dir)
+        self.tools = os.path.join(self.build, "bench", "bin")
+        self.work = tempfile.mkdtemp(prefix="trib-bench-", dir=args.work_dir)
+        self.data = os.path.join(self.work, "data")
+        os.makedirs(self.data)
+        self.duration = args.duration or (3.0 if self.quick else 12.0)
+        self.warmup = 0.5 if self.quick else 2.0
+        self.conns = args.connections
+        self.client_threads = args.client_threads
+        self.results = {"quick": self.quick, "started": datetime.datetime.now().astimezone().isoformat(),
+                        "machine": machine_info(), "load_before": loadavg(), "sections": {}, "skipped": {}}
+        self.load_samples = []
+        self._stop_load = threading.Event()
+        self._load_thread = threading.Thread(target=self._sample_load, daemon=True)
+        self._load_thread.start()
+
+    def _sample_load(self):
+        while not self._stop_load.wait(5):
+            self.load_samples.append(loadavg()[0])
+
+    def host_available(self):
+        return os.path.exists(os.path.join(self.build, "bin", "tributary"))
+
+    def plugin_available(self, name):
+        return os.path.exists(os.path.join(self.build, "plugins", f"{name}.so"))
+
+    def skip(self, section, why):
+        log(f"skip {section}: {why}")
+        self.results["skipped"][section] = why
+
+    # --- inputs for the ingest benchmarks
+    def prepare(self):
+        r = subprocess.run([os.path.join(self.tools, "trib_bench_make_upload"), "--fixtures", FIXTURES,
+                            "--out", self.data], capture_output=True, text=True, check=True)
+        self.results["large_upload"] = json.loads(r.stdout)
+
+    def ingest_matrix(self, section, bodies, host_variants):
+        """bodies: [(name, file, method, path, headers)] for the host; the nginx runs get the
+        same body and headers (discard: same method and path; store: PUT /store/<n>)."""
+        rows = []
+        d, w, c, t = self.duration, self.warmup, self.conns, self.client_threads
+        for bname, bfile, method, path, headers in bodies:
+            with Nginx("discard", self.work) as ng:
+                rows.append(dict(body=bname, target="nginx-discard", **measured(
+                    ng.pids, lambda: run_http_load(self.tools, ng.port, method, path, bfile, headers, c, d, w,
+                                                   f"{section}/{bname}/nginx-discard", t))))
+            with Nginx("store", self.work) as ng:
+                rows.append(dict(body=bname, target="nginx-store", **measured(
+                    ng.pids, lambda: run_http_load(self.tools, ng.port, "PUT", "/store/%d", bfile, headers, c, d, w,
+                                                   f"{section}/{bname}/nginx-store", t))))
+            for vname, confd, category, measurement in host_variants:
+                if not self.host_available():
+                    continue
+                with Host(self.build, self.work, f"{section}-{vname}", confd) as h:
+                    res = measured(h.pids, lambda: run_http_load(self.tools, h.port, method, path, bfile, headers, c,
+                                                                 d, w, f"{section}/{bname}/{vname}", t))
+                    # Every acknowledged upload must reach the file sink: count the lines.
+                    acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
+                    with contextlib.suppress(RuntimeError):
+                        wait_until(lambda: h.lp_lines(category, measurement) >= acked, 30, "file sink catch-up")
+                    res["acknowledged_total"] = acked
+                    res["stored_points"] = h.lp_lines(category, measurement)
+                    res["rss_mb_after"] = round(rss_kb(h.pids()) / 1024, 1)
+                    rows.append(dict(body=bname, target=vname, **res))
+            for r in rows:
+                if r["body"] != bname:
+                    continue
+                for ceiling in ("nginx-store", "nginx-discard"):
+                    base = next(x for x in rows if x["body"] == bname and x["target"] == ceiling)
+                    if base["uploads_per_s"] > 0:
+                        r[f"ratio_{ceiling.replace('-', '_')}"] = round(r["uploads_per_s"] / base["uploads_per_s"], 3)
+        return rows
+
+    def profile_ingest(self):
+        if not self.host_available() or not self.plugin_available("profile"):
+            self.skip("profile_ingest", "host or profile module not built: nginx ceilings only")
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        bodies = [
+            ("dd-trace recorded (16.9 KB)", os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.body.multipart"),
+             "POST", "/profiling/v1/input", hdrs),
+            (f"dd-trace 100 KB-class ({os.path.getsize(os.path.join(self.data, 'ddtrace-large.multipart')) // 1024} KB)",
+             os.path.join(self.data, "ddtrace-large.multipart"), "POST", "/profiling/v1/input", hdrs),
+        ]
+        variants = []
+        for gm in ("false", "true"):
+            variants.append((f"host (generate_metrics={gm})",
+                             {"profile.conf": f'[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n'
+                                              f'  body_size_limit_mb = 32\n  generate_metrics = {gm}\n'},
+                             "profiling", "profile"))
+        self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
+
+    def pyroscope_ingest(self):
+        host_ok = self.host_available() and self.plugin_available("pyroscope")
+        if not host_ok:
+            self.skip("pyroscope_ingest", "host or pyroscope module not built: nginx ceilings only")
+        hdrs, req = recorded_headers(os.path.join(FIXTURES, "pyroscope-nodejs", "ingest-wall.request.json"))
+        path = "/ingest?" + req["query_raw"]
+        bodies = [
+            ("pyroscope recorded (1.6 KB)", os.path.join(FIXTURES, "pyroscope-nodejs", "ingest-wall.body.pprof.gz"),
+             "POST", path, hdrs),
+            (f"pyroscope 100 KB-class ({os.path.getsize(os.path.join(self.data, 'wall-large.pprof.gz')) // 1024} KB)",
+             os.path.join(self.data, "wall-large.pprof.gz"), "POST", path, hdrs),
+        ]
+        variants = [("host", {"pyroscope.conf": '[[inputs.pyroscope]]\n  endpoints = ["/ingest"]\n'},
+                     "profiling", "profile")] if host_ok else []
+        self.results["sections"]["pyroscope_ingest"] = self.ingest_matrix("pyroscope", bodies, variants)
+
+    def pinpoint(self):
+        client = os.path.join(self.tools, "trib_bench_pinpoint_client")
+        if not os.path.exists(client):
+            self.skip("pinpoint", "pinpoint benchmark tools not built (plugins/pinpoint/proto missing)")
+            return
+        bins = os.path.join(FIXTURES, "pinpoint-nodejs", "bin")
+        streams = self.args.streams
+        rows = []
+
+        def drive(port, label):
+            r = subprocess.run([client, "--target", f"127.0.0.1:{port}", "--fixtures-bin", bins, "--streams",
+                                str(streams), "--duration", str(self.duration), "--label", label],
+                               capture_output=True, text=True, timeout=self.duration + 90)
+            if not r.stdout.strip():
+                raise RuntimeError(f"pinpoint client failed ({label}): {r.stderr.strip()}")
+            return json.loads(r.stdout)
+
+        port = free_port()
+        bare = Proc([os.path.join(self.tools, "trib_bench_pinpoint_bare"), "--address", f"127.0.0.1:{port}"],
+                    os.path.join(self.work, "pinpoint-bare.log"))
+        try:
+            wait_tcp(port, 10, bare)
+            rows.append(dict(target="bare gRPC server (parse only)",
+                             **measured(lambda: [bare.pid], lambda: drive(port, "pinpoint/bare"))))
+        finally:
+            bare.stop()
+        if self.host_available() and self.plugin_available("pinpoint"):
+            gport = free_port()
+            conf = {"pinpoint.conf": f'[[inputs.pinpoint]]\n  address = "127.0.0.1:{gport}"\n'}
+            with Host(self.build, self.work, "pinpoint", conf) as h:
+                wait_tcp(gport, 10, h.proc)
+                res = measured(h.pids, lambda: drive(gport, "pinpoint/host"))
+                time.sleep(1.0)
+                res["stored_points"] = h.lp_lines("tracing", "pinpointV2")
+                res["rss_mb_after"] = round(rss_kb(h.pids()) / 1024, 1)
+                rows.append(dict(target="host (pinpoint input, file sink)", **res))
+                if rows[0]["spans_per_s"] > 0:
+                    rows[-1]["ratio_bare"] = round(res["spans_per_s"] / rows[0]["spans_per_s"], 3)
+        else:
+            self.skip("pinpoint_host", "host or pinpoint module not built: bare server only")
+        self.results["sections"]["pinpoint"] = rows
+
+    def decode(self):
+        secs = "0.5" if self.quick else "2"
+        argv = [os.path.join(self.tools, "trib_bench_decode"), "--seconds", secs,
+                "--pprof", os.path.join(self.data, "wall-large.pprof.gz"),
+                "--pprof", os.path.join(FIXTURES, "ddtrace-nodejs", "part-wall.pprof.gz"),
+                "--pprof", os.path.join(FIXTURES, "go-pprof", "heap.pb.gz"),
+                "--upload", os.path.join(self.data, "ddtrace-large.multipart"), "1a8de2bbf9e4d199"]
+        r = subprocess.run(argv, capture_output=True, text=True, check=True)
+        rows = json.loads(r.stdout)
+        base = {x["input"]: x["mb_per_s"] for x in rows if x["step"] == "protobuf_parse"}
+        for x in rows:
+            if x["input"] in base and base[x["input"]] > 0:
+                x["ratio_protobuf"] = round(x["mb_per_s"] / base[x["input"]], 3)
+        self.results["sections"]["decode"] = rows
+
+    def bus(self):
+        plugins = os.path.join(self.build, "bench", "plugins")
+        if not self.host_available() or not os.path.exists(os.path.join(plugins, "bench_emitter.so")):
+            self.skip("bus", "host or bench modules not built")
+            return
+        seconds = 2 if self.quick else 5
+        rows = []
+        conf = {"emitter.conf": "[[inputs.bench_emitter]]\n"}
+        sinks = '[[sinks]]\n  name = "null"\n  type = "bench_null_sink"\n'
+        with Host(self.build, self.work, "bus", conf, tributary_conf=sinks, plugins_dir=plugins) as h:
+            for threads, batch in ((1, 1), (1, 100), (2, 100)):
+                before = self._sink_points(h.port)
+                t0 = time.time()
+                st, body = http_post(h.port, f"/bench/emit?seconds={seconds}&batch={batch}&threads={threads}",
+                                     timeout=seconds + 60)
+                res = json.loads(body)
+                wait_until(lambda: self._sink_points(h.port) - before >= res["points"], 60, "null sink catch-up",
+                           h.proc)
+                elapsed = time.time() - t0
+                rows.append({"threads": threads, "batch": batch, "points": res["points"],
+                             "backpressure": res["backpressure"], "seconds": round(elapsed, 3),
+                             "points_per_s": round(res["points"] / elapsed, 1)})
+        self.results["sections"]["bus"] = rows
+
+    @staticmethod
+    def _sink_points(port):
+        _, text = http_get(port, "/metrics")
+        total = 0.0
+        for line in text.decode().splitlines():
+            if line.startswith("tributary_module_points{") and 'module="bench_null_sink"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def memory(self):
+        if not self.host_available():
+            self.skip("memory", "host not built")
+            return
+        missing = [m for m in ("profile", "pyroscope", "pinpoint") if not self.plugin_available(m)]
+        if missing:
+            self.skip("memory", f"modules not built: {', '.join(missing)}")
+            return
+        gport = free_port()
+        env = {"ENV_DEFAULT_ENABLED_INPUTS": "profile,pyroscope,pinpoint",
+               "ENV_INPUT_PINPOINT_ADDRESS": f"127.0.0.1:{gport}"}
+        res = {}
+        with Host(self.build, self.work, "memory", {}, env=env) as h:
+            wait_tcp(gport, 10, h.proc)
+            time.sleep(2)
+            res["idle_rss_mb"] = round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)
+            res["idle_threads"] = status_kb(h.proc.pid, "Threads")
+            # 10x overload: ten times the connections of the throughput runs, all sending the
+            # 100 KB-class dd-trace upload, plus Pyroscope uploads and pinpoint streams at once.
+            seconds = self.args.overload_seconds or (10 if self.quick else 60)
+            samples = []
+            stop = threading.Event()
+
+            def sample():
+                t0 = time.time()
+                while not stop.is_set():
+                    with contextlib.suppress(OSError):
+                        samples.append((round(time.time() - t0, 2), round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)))
+                    stop.wait(0.5)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+            phdrs, preq = recorded_headers(os.path.join(FIXTURES, "pyroscope-nodejs", "ingest-wall.request.json"))
+            jobs = []
+            outputs = {}
+
+            def job(name, fn):
+                def run():
+                    try:
+                        outputs[name] = fn()
+                    except Exception as e:  # reported, the run goes on
+                        outputs[name] = {"error": str(e)}
+                t = threading.Thread(target=run)
+                jobs.append(t)
+                t.start()
+
+            conns = self.conns * 10
+            job("profile", lambda: run_http_load(self.tools, h.port, "POST", "/profiling/v1/input",
+                                                 os.path.join(self.data, "ddtrace-large.multipart"), hdrs,
+                                                 conns, seconds, 0, "overload/profile", 2))
+            job("pyroscope", lambda: run_http_load(self.tools, h.port, "POST", "/ingest?" + preq["query_raw"],
+                                                   os.path.join(self.data, "wall-large.pprof.gz"), phdrs,
+                                                   max(1, conns // 4), seconds, 0, "overload/pyroscope", 1))
+            client = os.path.join(self.tools, "trib_bench_pinpoint_client")
+            if os.path.exists(client):
+                def pp():
+                    r = subprocess.run([client, "--target", f"127.0.0.1:{gport}", "--fixtures-bin",
+                                        os.path.join(FIXTURES, "pinpoint-nodejs", "bin"), "--streams",
+                                        str(self.args.streams * 4), "--duration", str(seconds)],
+                                       capture_output=True, text=True, timeout=seconds + 120)
+                    return json.loads(r.stdout) if r.stdout.strip() else {"error": r.stderr.strip()}
+                job("pinpoint", pp)
+            for t in jobs:
+                t.join()
+            time.sleep(2)
+            stop.set()
+            sampler.join()
+            res["overload_seconds"] = seconds
+            res["overload_connections"] = {"profile": conns, "pyroscope": max(1, conns // 4),
+                                           "pinpoint_streams": self.args.streams * 4}
+            res["overload_results"] = outputs
+            res["peak_rss_mb"] = max(v for _, v in samples) if samples else None
+            res["vmhwm_mb"] = round(status_kb(h.proc.pid, "VmHWM") / 1024, 1)
+            res["final_rss_mb"] = samples[-1][1] if samples else None
+            res["rss_samples"] = samples
+            res["host_alive"] = h.proc.alive()
+        self.results["sections"]["memory"] = res
+
+    def finish(self):
+        self._stop_load.set()
+        self.results["load_after"] = loadavg()
+        self.results["load_1m_samples"] = self.load_samples
+        self.results["finished"] = datetime.datetime.now().astimezone().isoformat()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(x, nd=1):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{nd}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def markdown(results):
+    out = []
+    m = results["machine"]
+    loads = results.get("load_1m_samples") or []
+    out.append(f"Machine: {m['nproc']} × {m['cpu_model']}, {m['mem_mb']} MB RAM, kernel {m['kernel']}, "
+               f"commit {m['git_commit']}, {m['nginx']}. Load average (1 min) before {results['load_before'][0]}, "
+               f"during {min(loads) if loads else '–'}–{max(loads) if loads else '–'}, after "
+               f"{results.get('load_after', ['–'])[0]}. Mode: {'--quick' if results['quick'] else 'full'}.")
+    out.append("")
+    for key, title in (("profile_ingest", "Profile ingest (POST /profiling/v1/input)"),
+                       ("pyroscope_ingest", "Pyroscope ingest (POST /ingest)")):
+        rows = results["sections"].get(key)
+        if not rows:
+            continue
+        out.append(f"### {title}")
+        out.append("")
+        out.append("| body | target | uploads/s | MB/s | p50 ms | p99 ms | server CPU % | ÷ nginx-store | ÷ nginx-discard | non-2xx | stored |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            non2xx = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300) + r.get("errors", 0)
+            stored = f"{r['stored_points']}/{r['acknowledged_total']}" if "stored_points" in r else ""
+            out.append(f"| {r['body']} | {r['target']} | {fmt(r['uploads_per_s'])} | {fmt(r['mb_per_s'])} | "
+                       f"{fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r['server_cpu_pct'])} | "
+                       f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
+                       f"{non2xx} | {stored} |")
+        out.append("")
+    rows = results["sections"].get("pinpoint")
+    if rows:
+        out.append("### Pinpoint spans (v1.Span/SendSpan streams)")
+        out.append("")
+        out.append("| target | streams | span messages/s | server CPU % | ÷ bare | stream status | stored points |")
+        out.append("|---|---:|---:|---:|---:|---|---:|")
+        for r in rows:
+            out.append(f"| {r['target']} | {r['streams']} | {fmt(r['spans_per_s'])} | {fmt(r['server_cpu_pct'])} | "
+                       f"{fmt(r.get('ratio_bare'), 2)} | {', '.join(f'{k}×{v}' for k, v in r['status'].items())} | "
+                       f"{r.get('stored_points', '')} |")
+        out.append("")
+    rows = results["sections"].get("decode")
+    if rows:
+        out.append("### pprof decode (one thread; MB/s of uncompressed pprof)")
+        out.append("")
+        out.append("| input | uncompressed bytes | step | MB/s | ÷ libprotobuf ParseFromString |")
+        out.append("|---|---:|---|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['input']} | {fmt(r['uncompressed_bytes'])} | {r['step']} | {fmt(r['mb_per_s'])} | "
+                       f"{fmt(r.get('ratio_protobuf'), 2)} |")
+        out.append("")
+    rows = results["sections"].get("bus")
+    if rows:
+        out.append("### Bus through the ABI (emit → router → null sink module)")
+        out.append("")
+        out.append("| emitting threads | points per batch | points/s | backpressure answers |")
+        out.append("|---:|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['threads']} | {r['batch']} | {fmt(r['points_per_s'])} | {r['backpressure']} |")
+        out.append("")
+    mem = results["sections"].get("memory")
+    if mem:
+        out.append("### Memory (host with profile, pyroscope and pinpoint inputs)")
+        out.append("")
+        ov = mem["overload_results"]
+        def ok_rate(name):
+            r = ov.get(name, {})
+            if "uploads_per_s" in r:
+                non = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300)
+                return f"{fmt(r['uploads_per_s'])}/s ok, {non} non-2xx"
+            if "spans_per_s" in r:
+                return f"{fmt(r['spans_per_s'])} spans/s"
+            return r.get("error", "–")
+        out.append("| idle RSS MB | peak RSS MB (overload) | VmHWM MB | final RSS MB | overload | profile | pyroscope | pinpoint |")
+        out.append("|---:|---:|---:|---:|---|---|---|---|")
+        c = mem["overload_connections"]
+        out.append(f"| {fmt(mem['idle_rss_mb'])} | {fmt(mem['peak_rss_mb'])} | {fmt(mem['vmhwm_mb'])} | "
+                   f"{fmt(mem['final_rss_mb'])} | {mem['overload_seconds']} s, {c['profile']}+{c['pyroscope']} "
+                   f"HTTP conns, {c['pinpoint_streams']} streams | {ok_rate('profile')} | {ok_rate('pyroscope')} | "
+                   f"{ok_rate('pinpoint')} |")
+        series = mem["rss_samples"]
+        step = max(1, len(series) // 12)
+        out.append("")
+        out.append("RSS over the overload (s → MB): " + ", ".join(f"{t:g}→{v:g}" for t, v in series[::step]))
+        out.append("")
+    if results["skipped"]:
+        out.append("Skipped: " + "; ".join(f"{k}: {v}" for k, v in results["skipped"].items()))
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="short runs (< 3 minutes in all)")
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "latest.json"))
+    ap.add_argument("--work-dir", default=None, help="where temp data dirs go (default: system temp)")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory")
+    ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
+    ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
+    ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
+    ap.add_argument("--streams", type=int, default=4, help="pinpoint streams (agents)")
+    ap.add_argument("--overload-seconds", type=float, default=0)
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    b = Bench(args)
+    steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
+             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory)]
+    try:
+        b.prepare()
+        for name, fn in steps:
+            if only and name not in only:
+                continue
+            log(f"{name} ...")
+            t0 = time.time()
+            try:
+                fn()
+            except Exception as e:  # one broken section must not hide the others' figures
+                log(f"{name} failed: {e}")
+                b.results["skipped"][name] = f"failed: {e}"
+            log(f"{name} done in {time.time() - t0:.0f} s")
+    finally:
+        Proc.stop_all()
+        b.finish()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(b.results, f, indent=1)
+    md = markdown(b.results)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+        f.write(md + "\n")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
