@@ -4,10 +4,14 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#ifdef TRIB_UPSTREAM_HTTPS
 #include <Poco/Net/HTTPSClientSession.h>
+#endif
+#include <Poco/DeflatingStream.h>
+#include <Poco/InflatingStream.h>
+#include <Poco/StreamCopier.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Timespan.h>
-#include <zlib.h>
 
 #include <unistd.h>
 
@@ -18,10 +22,19 @@
 #include <istream>
 #include <ostream>
 #include <random>
+#include <sstream>
 
 namespace trib::core {
 
 std::string UpstreamUrl::origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+bool upstream_https_supported() {
+#ifdef TRIB_UPSTREAM_HTTPS
+    return true;
+#else
+    return false;
+#endif
+}
 
 UpstreamUrl parse_upstream_url(std::string_view url) {
     UpstreamUrl u;
@@ -31,6 +44,8 @@ UpstreamUrl parse_upstream_url(std::string_view url) {
     for (auto &c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (u.scheme != "http" && u.scheme != "https")
         throw std::invalid_argument("'" + std::string(url) + "': scheme must be http or https");
+    if (u.scheme == "https" && !upstream_https_supported())
+        throw std::invalid_argument("'" + std::string(url) + "': https needs a build linked with Poco NetSSL (TRIB_UPSTREAM_HTTPS)");
     std::string_view rest = url.substr(p + 3);
     size_t q = rest.find('?');
     if (q != std::string_view::npos) {
@@ -123,8 +138,11 @@ HttpPostResult UpstreamHttpClient::post(const std::string &path_and_query, const
         bool reused = session_ != nullptr;
         try {
             if (!session_) {
+#ifdef TRIB_UPSTREAM_HTTPS
                 if (base_.scheme == "https") session_ = std::make_unique<Poco::Net::HTTPSClientSession>(base_.host, base_.port);
-                else session_ = std::make_unique<Poco::Net::HTTPClientSession>(base_.host, base_.port);
+                else
+#endif
+                    session_ = std::make_unique<Poco::Net::HTTPClientSession>(base_.host, base_.port);
                 session_->setKeepAlive(true);
                 session_->setTimeout(Poco::Timespan(static_cast<long>(timeout_.count() / 1000),
                                                     static_cast<long>((timeout_.count() % 1000) * 1000)));
@@ -167,42 +185,24 @@ HttpPostResult UpstreamHttpClient::post(const std::string &path_and_query, const
 }
 
 std::string gzip_compress(std::string_view in) {
-    z_stream zs{};
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        throw std::runtime_error("gzip: deflateInit2 failed");
-    std::string out;
-    out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef *>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    int rc = deflate(&zs, Z_FINISH);
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) throw std::runtime_error("gzip: deflate failed");
-    out.resize(zs.total_out);
-    return out;
+    std::ostringstream out;
+    {
+        Poco::DeflatingOutputStream gz(out, Poco::DeflatingStreamBuf::STREAM_GZIP, Z_DEFAULT_COMPRESSION);
+        gz.write(in.data(), static_cast<std::streamsize>(in.size()));
+        gz.close();
+    }
+    return std::move(out).str();
 }
 
 std::string gzip_decompress(std::string_view in) {
-    z_stream zs{};
-    if (inflateInit2(&zs, 15 + 32) != Z_OK) throw std::runtime_error("gunzip: inflateInit2 failed");
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
+    std::istringstream src{std::string(in)};
+    Poco::InflatingInputStream gz(src, Poco::InflatingStreamBuf::STREAM_GZIP);
     std::string out;
-    char buf[65536];
-    int rc;
-    do {
-        zs.next_out = reinterpret_cast<Bytef *>(buf);
-        zs.avail_out = sizeof buf;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END) {
-            inflateEnd(&zs);
-            throw std::runtime_error("gunzip: corrupt data");
-        }
-        out.append(buf, sizeof buf - zs.avail_out);
-    } while (rc != Z_STREAM_END && (zs.avail_in > 0 || zs.avail_out == 0));
-    inflateEnd(&zs);
-    if (rc != Z_STREAM_END) throw std::runtime_error("gunzip: truncated data");
+    try {
+        Poco::StreamCopier::copyToString(gz, out);
+    } catch (const Poco::Exception &e) {
+        throw std::runtime_error("gunzip: " + e.displayText());
+    }
     return out;
 }
 

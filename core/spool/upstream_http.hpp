@@ -29,6 +29,9 @@ struct UpstreamUrl {
     std::string origin() const;
 };
 
+// Whether https:// upstreams work in this build (Poco NetSSL linked, TRIB_UPSTREAM_HTTPS).
+bool upstream_https_supported();
+
 // Throws std::invalid_argument with the reason for anything but http(s)://host[:port][/path][?query].
 UpstreamUrl parse_upstream_url(std::string_view url);
 

@@ -1,0 +1,41 @@
+// An input instance's disk spool (DataKit's io_config, pinpoint's storage): emit() appends
+// the batch and answers OK once it is durable, BACKPRESSURE when the spool is full (the
+// input turns it into 429 / RESOURCE_EXHAUSTED); workers move records from the spool to
+// the bus, retrying while the bus pushes back.
+#pragma once
+
+#include "delivery_metrics.hpp"
+#include "spool_config.hpp"
+
+#include <tributary/plugin.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trib::core {
+
+class InputSpool {
+  public:
+    // to_bus: hands points to the bus (OK / BACKPRESSURE / INVALID_ARGUMENT, err says why).
+    using ToBus = std::function<trib_status(std::vector<trib::Point> &&points, std::string &err)>;
+    using Log = SpoolDelivery::Log;
+
+    InputSpool(std::string instance_id, SpoolSetup setup, ToBus to_bus, Log log);
+    ~InputSpool();
+
+    trib_status accept(const std::vector<trib::Point> &points, std::string &err);
+    void start();
+    void stop();
+
+    const Spool &spool() const { return *spool_; }
+    const SpoolDelivery &delivery() const { return *delivery_; }
+
+  private:
+    std::unique_ptr<Spool> spool_;
+    std::unique_ptr<SpoolDelivery> delivery_;
+    DeliveryMetricsRegistration metrics_;
+};
+
+} // namespace trib::core
