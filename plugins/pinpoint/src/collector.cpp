@@ -1,7 +1,11 @@
 #include "collector.hpp"
 
 #include <chrono>
+#include <cstdio>
 
+#include <nlohmann/json.hpp>
+
+#include "record_file.hpp"
 #include "stats.hpp"
 
 namespace trib::pinpoint {
@@ -74,7 +78,9 @@ Outcome Collector::emit_points(std::vector<trib::Point> points) {
             log_(TRIB_LOG_WARN, "pinpoint: host backpressure and retry backlog full; dropped " +
                                     std::to_string(points.size()) + " points");
         }
-        return Outcome::Exhausted("collector is applying backpressure; retry later");
+        Outcome o = Outcome::Exhausted("collector is applying backpressure; retry later");
+        o.consumed = true;
+        return o;
     }
     counter_("points_dropped", double(points.size()));
     log_(TRIB_LOG_ERROR, "pinpoint: host refused " + std::to_string(points.size()) + " points (status " +
@@ -224,6 +230,77 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
     } catch (const std::bad_alloc &) {
         return Outcome::Exhausted("out of memory while handling the message");
     }
+}
+
+void Collector::save_backlog(const std::string &path) {
+    std::lock_guard<std::mutex> g(backlog_mu_);
+    if (backlog_.empty()) {
+        std::remove(path.c_str());
+        return;
+    }
+    RecordWriter w;
+    w.open(path + ".tmp", true);
+    for (auto &batch : backlog_) {
+        nlohmann::json pts = nlohmann::json::array();
+        for (auto &p : batch) {
+            nlohmann::json tags = nlohmann::json::array(), fields = nlohmann::json::array();
+            for (auto &t : p.tags) tags.push_back({t.first, t.second});
+            for (auto &f : p.fields) {
+                nlohmann::json v;
+                switch (f.type) {
+                case TRIB_FIELD_INT: v = f.i; break;
+                case TRIB_FIELD_UINT: v = f.u; break;
+                case TRIB_FIELD_FLOAT: v = f.f; break;
+                case TRIB_FIELD_BOOL: v = f.b; break;
+                default: v = f.s; break;
+                }
+                fields.push_back({f.key, int(f.type), v});
+            }
+            pts.push_back({p.measurement, p.category, p.time_ns, tags, fields});
+        }
+        auto cbor = nlohmann::json::to_cbor(pts);
+        w.append(std::string(cbor.begin(), cbor.end()));
+    }
+    w.sync();
+    w.close();
+    std::rename((path + ".tmp").c_str(), path.c_str());
+    log_(TRIB_LOG_WARN, "pinpoint: host still refuses points at stop; kept " + std::to_string(backlog_points_) +
+                            " points in " + path + " for the next start");
+}
+
+void Collector::load_backlog(const std::string &path) {
+    size_t loaded = 0;
+    read_records(path, 0, [&](std::string_view rec, uint64_t) {
+        nlohmann::json pts = nlohmann::json::from_cbor(rec, true, false);
+        if (!pts.is_array()) return;
+        std::vector<trib::Point> batch;
+        try {
+            for (auto &j : pts) {
+                trib::Point p(j.at(0).get<std::string>(), j.at(1).get<std::string>(), j.at(2).get<int64_t>());
+                for (auto &t : j.at(3)) p.tags.emplace_back(t.at(0).get<std::string>(), t.at(1).get<std::string>());
+                for (auto &f : j.at(4)) {
+                    std::string k = f.at(0).get<std::string>();
+                    switch (f.at(1).get<int>()) {
+                    case TRIB_FIELD_INT: p.fields.push_back(trib::Field::Int(k, f.at(2).get<int64_t>())); break;
+                    case TRIB_FIELD_UINT: p.fields.push_back(trib::Field::Uint(k, f.at(2).get<uint64_t>())); break;
+                    case TRIB_FIELD_FLOAT: p.fields.push_back(trib::Field::Float(k, f.at(2).get<double>())); break;
+                    case TRIB_FIELD_BOOL: p.fields.push_back(trib::Field::Bool(k, f.at(2).get<bool>())); break;
+                    case TRIB_FIELD_BYTES: p.fields.push_back(trib::Field::Bytes(k, f.at(2).get<std::string>())); break;
+                    default: p.fields.push_back(trib::Field::String(k, f.at(2).get<std::string>())); break;
+                    }
+                }
+                batch.push_back(std::move(p));
+            }
+        } catch (const nlohmann::json::exception &) {
+            return;  // a damaged batch is skipped
+        }
+        loaded += batch.size();
+        std::lock_guard<std::mutex> g(backlog_mu_);
+        backlog_points_ += batch.size();
+        backlog_.push_back(std::move(batch));
+    });
+    std::remove(path.c_str());
+    if (loaded) log_(TRIB_LOG_INFO, "pinpoint: " + std::to_string(loaded) + " points from the last run wait for the host");
 }
 
 void Collector::tick() {

@@ -27,6 +27,9 @@ namespace trib::pinpoint {
 struct Outcome {
     enum Code { ok, invalid_argument, resource_exhausted, unimplemented } code = ok;
     std::string message;
+    // RESOURCE_EXHAUSTED only: the message was taken apart anyway (its points wait in the
+    // retry backlog), so it must not be handed in again.
+    bool consumed = false;
     static Outcome Ok() { return {}; }
     static Outcome Invalid(std::string m) { return {invalid_argument, std::move(m)}; }
     static Outcome Exhausted(std::string m) { return {resource_exhausted, std::move(m)}; }
@@ -65,6 +68,9 @@ class Collector {
 
     // Whether the host refused points that still wait for a retry.
     bool backlogged() const;
+    // The retry backlog survives a clean restart: written at stop, emitted first at start.
+    void save_backlog(const std::string &path);
+    void load_backlog(const std::string &path);
     const Assembler &assembler() const { return assembler_; }
 
   private:

@@ -155,7 +155,7 @@ void DurableQueue::run() {
                 // Backpressure from the host: keep the record and try again shortly.
                 for (;;) {
                     Outcome o = handler_(kind, in, h);
-                    if (o.code != Outcome::resource_exhausted) break;
+                    if (o.code != Outcome::resource_exhausted || o.consumed) break;
                     std::unique_lock<std::mutex> g(mu_);
                     if (cv_.wait_for(g, std::chrono::milliseconds(200), [&] { return stopping_; })) {
                         interrupted = true;

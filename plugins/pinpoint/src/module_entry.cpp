@@ -31,6 +31,7 @@ class PinpointInput : public trib::Instance {
     void start() override {
         std::string data = host().data_dir();
         meta_.open(data.empty() ? std::string() : data + "/metadata");
+        if (!data.empty()) collector_->load_backlog(data + "/backlog.log");
         Dispatch dispatch = [this](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &h) {
             return collector_->handle(k, b, h);
         };
@@ -59,6 +60,8 @@ class PinpointInput : public trib::Instance {
         if (server_) server_->stop(2000);
         if (queue_) queue_->stop();
         collector_->flush_all();
+        std::string data = host().data_dir();
+        if (!data.empty()) collector_->save_backlog(data + "/backlog.log");
         meta_.close();
     }
 

@@ -1,0 +1,279 @@
+// The real pinpoint.so in a FakeHost, driven over gRPC with raw bytes: the recorded
+// pinpoint-node-agent session (golden), restarts, bad input, backpressure, held streams.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "test_helpers.hpp"
+#include "trace_checks.hpp"
+
+using namespace pinpoint_test;
+using nlohmann::json;
+
+namespace {
+
+std::map<std::string, std::string> node_headers() {
+    return {{"agentid", "acc-node-1"}, {"applicationname", "acceptance-node"}, {"starttime", "1795316601123"}};
+}
+
+// A root span with `events` events (sequence i, depth 1, startElapsed 0, endElapsed 0).
+std::string span_with_events(int64_t span_id, int events) {
+    Wire tx;
+    tx.bytes(1, "acc-node-1").i(2, 1795316601123).i(3, 777);
+    Wire span;
+    span.i(1, 1).msg(2, tx).sf64(3, span_id).sf64(4, -1).i(5, 1795316700000).i(6, 5).i(8, 1400);
+    Wire accept;
+    accept.bytes(1, "/big");
+    span.msg(9, accept);
+    for (int k = 0; k < events; ++k) {
+        Wire e;
+        e.i(1, k).i(2, 1).i(3, 0).i(4, 0).s32(5, 5000);
+        span.msg(13, e);
+    }
+    Wire m;
+    m.msg(1, span);
+    return m.out;
+}
+
+void wait_points(trib::testing::FakeHost &h, size_t n, int ms = 5000) {
+    trib::test::wait_until([&] { return h.points().size() >= n; }, std::chrono::milliseconds(ms), std::chrono::milliseconds(10));
+}
+
+}  // namespace
+
+TEST_CASE("golden: the recorded node agent session gives the reference points", "[pinpoint][golden]") {
+    Running r;
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    auto msgs = recorded_messages();
+    REQUIRE(msgs.size() == 17);
+    for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK);
+
+    // 4 traces x (2 entries + 3 events) + 1 agent stat.
+    wait_points(r.host, 21);
+    auto pts = r.host.points();
+    CHECK(pts.size() == 21);
+
+    std::string hint;
+    bool golden_ok = matches_golden("nodejs_session.reference", render(pts), &hint);
+    INFO(hint);
+    CHECK(golden_ok);
+
+    auto traces = group_traces(pts);
+    REQUIRE(traces.size() == 4);
+    for (auto &[id, t] : traces) {
+        CHECK(t.points.size() == 5);
+        check_up_down_trace(id, t);
+    }
+    CHECK(traces.count("acc-node-1^1795316601123^0") == 1);
+
+    // The agent stat: single agentStat form (DataKit ignores it), with agent-info tags.
+    int stats = 0;
+    for (auto &p : pts) {
+        if (p.measurement != "pp-agentStats") continue;
+        ++stats;
+        CHECK(p.category == "metric");
+        CHECK(tag(p, "agent_id") == "acc-node-1");
+        CHECK(tag(p, "hostname") == "vm");
+        CHECK(tag(p, "pid") == "21917");
+        CHECK(tag(p, "agentVersion") == "0.8.7");
+        CHECK(tag(p, "container") == "true");
+        CHECK(p.find_field("JvmMemoryHeapUsed")->i == 24963056);
+        CHECK(p.find_field("JvmMemoryHeapMax")->i == 54550528);
+        CHECK(p.find_field("JvmCpuLoad")->f == Approx(0.8087264381091469));
+        CHECK(p.time_ns == 1795316607148LL * 1000000);
+    }
+    CHECK(stats == 1);
+}
+
+TEST_CASE("metadata survives a restart between metadata and spans", "[pinpoint]") {
+    trib::test::TempDir data("pp-restart");
+    auto msgs = recorded_messages();
+    std::vector<Recorded> meta, spans;
+    for (auto &m : msgs) (m.rpc.rfind("v1.Span/", 0) == 0 ? spans : meta).push_back(m);
+    {
+        Running r(json::object(), data.path());
+        REQUIRE(r.status == TRIB_OK);
+        RawClient c(r.target());
+        for (auto &res : replay(c, meta)) CHECK(res.code == grpc::StatusCode::OK);
+    }
+    Running r(json::object(), data.path());
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    for (auto &res : replay(c, spans)) CHECK(res.code == grpc::StatusCode::OK);
+    wait_points(r.host, 20);
+    auto pts = r.host.points();
+    auto traces = group_traces(pts);
+    REQUIRE(traces.size() == 4);
+    for (auto &[id, t] : traces) {
+        check_up_down_trace(id, t);
+        for (auto *p : t.points) {
+            if (tag(*p, "span_type") == "entry") CHECK(tag(*p, "hostname") == "vm");  // agent info too
+            if (tag(*p, "source_type") == "ASYNC") CHECK(str_field(*p, "resource") == "Asynchronous Invocation");
+        }
+    }
+}
+
+TEST_CASE("bad input gets a clear status and the server keeps serving", "[pinpoint][bad]") {
+    Running r;
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    auto h = node_headers();
+
+    SECTION("malformed protobuf on the span stream") {
+        auto res = c.client_stream("/v1.Span/SendSpan", h, {std::string("\x0a\xff\xff\xff\xff\x0f garbage", 15)});
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK_THAT(res.message, Catch::Contains("malformed PSpanMessage"));
+    }
+    SECTION("malformed protobuf on a unary call") {
+        auto res = c.unary("/v1.Metadata/RequestApiMetaData", h, std::string("\x12\x50short", 7));
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK_THAT(res.message, Catch::Contains("malformed PApiMetaData"));
+    }
+    SECTION("missing agentid") {
+        auto hh = h;
+        hh.erase("agentid");
+        auto res = c.client_stream("/v1.Span/SendSpan", hh, {span_with_events(1, 1)});
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK(res.message == "agentid header is missing");
+        res = c.unary("/v1.Agent/RequestAgentInfo", hh, "");
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK(c.bidi_echo("/v1.Agent/PingSession", hh, {""}).code == grpc::StatusCode::INVALID_ARGUMENT);
+    }
+    SECTION("missing applicationname") {
+        auto hh = h;
+        hh.erase("applicationname");
+        auto res = c.client_stream("/v1.Stat/SendAgentStat", hh, {""});
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK(res.message == "applicationname header is missing");
+    }
+    SECTION("a span with 100,000 events is refused under the default limit") {
+        auto res = c.client_stream("/v1.Span/SendSpan", h, {span_with_events(42, 100000)});
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK_THAT(res.message, Catch::Contains("100000 events") && Catch::Contains("max_span_events"));
+    }
+    SECTION("unsupported span version") {
+        Wire span;
+        span.i(1, 2).sf64(3, 9).sf64(4, -1);
+        Wire m;
+        m.msg(1, span);
+        auto res = c.client_stream("/v1.Span/SendSpan", h, {m.out});
+        CHECK(res.code == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK_THAT(res.message, Catch::Contains("version 2"));
+    }
+    // Whatever came before, the same server still answers properly.
+    CHECK(c.bidi_echo("/v1.Agent/PingSession", h, {"", "", ""}).responses == 3);
+    auto ok = c.client_stream("/v1.Span/SendSpan", h, {span_with_events(7, 3)});
+    CHECK(ok.code == grpc::StatusCode::OK);
+    wait_points(r.host, 4);
+    CHECK(r.host.points().size() == 4);
+}
+
+TEST_CASE("a span with 100,000 events is converted when the limit allows it", "[pinpoint][bad]") {
+    Running r(json{{"max_span_events", 200000}, {"del_message", true}});
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    auto t0 = std::chrono::steady_clock::now();
+    auto res = c.client_stream("/v1.Span/SendSpan", node_headers(), {span_with_events(42, 100000)}, 60000);
+    REQUIRE(res.code == grpc::StatusCode::OK);
+    auto pts = r.host.points();
+    CHECK(pts.size() == 100001);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    WARN("100,000-event span converted in " << ms << " ms");
+    for (size_t i = 0; i < pts.size(); i += 9973) CHECK(str_field(pts[i], "trace_id") == "acc-node-1^1795316601123^777");
+}
+
+TEST_CASE("host backpressure answers RESOURCE_EXHAUSTED and the points follow later", "[pinpoint]") {
+    Running r;
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    r.host.set_backpressure(true);
+    auto res = c.client_stream("/v1.Span/SendSpan", node_headers(), {span_with_events(5, 2)});
+    CHECK(res.code == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(r.host.points().empty());
+    // While the host stays full, new spans are refused before they are taken apart.
+    res = c.client_stream("/v1.Span/SendSpan", node_headers(), {span_with_events(6, 2)});
+    CHECK(res.code == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    r.host.set_backpressure(false);
+    r.host.fire_timers();  // the retry
+    CHECK(r.host.points().size() == 3);
+}
+
+TEST_CASE("held streams: ping answered every time, command channel held, echo answered", "[pinpoint]") {
+    Running r;
+    REQUIRE(r.status == TRIB_OK);
+    RawClient c(r.target());
+    auto h = node_headers();
+    auto ping = c.bidi_echo("/v1.Agent/PingSession", h, std::vector<std::string>(5, ""));
+    CHECK(ping.code == grpc::StatusCode::OK);
+    CHECK(ping.responses == 5);
+
+    // HandleCommandV2: the handshake is taken and the stream stays open (no answer, no end).
+    {
+        grpc::ClientContext ctx;
+        for (auto &kv : h) ctx.AddMetadata(kv.first, kv.second);
+        ctx.AddMetadata("supportcommandcode", "740;710;730;750");
+        grpc::internal::RpcMethod m("/v1.ProfilerCommandService/HandleCommandV2", grpc::internal::RpcMethod::BIDI_STREAMING);
+        auto ch = grpc::CreateChannel(r.target(), grpc::InsecureChannelCredentials());
+        std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> rw(
+            grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(ch.get(), m, &ctx));
+        Wire hs, cmd;
+        hs.u(1, 710);
+        cmd.msg(1, hs);
+        CHECK(rw->Write(to_buffer(cmd.out)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // DataKit would have closed it by now
+        CHECK(rw->Write(to_buffer(cmd.out)));
+        rw->WritesDone();
+        grpc::ByteBuffer in;
+        CHECK_FALSE(rw->Read(&in));
+        CHECK(rw->Finish().ok());
+    }
+    Wire echo;
+    echo.bytes(2, "hello");
+    CHECK(c.unary("/v1.ProfilerCommandService/CommandEcho", h, echo.out).code == grpc::StatusCode::OK);
+    CHECK(c.unary("/v1.Metadata/RequestSqlUidMetaData", h, Wire().bytes(1, "\x01\x02").bytes(2, "select 1").out).code ==
+          grpc::StatusCode::OK);
+}
+
+TEST_CASE("storage: messages queued on disk are replayed after a restart", "[pinpoint][storage]") {
+    trib::test::TempDir data("pp-storage");
+    auto msgs = recorded_messages();
+    json cfg{{"storage", {{"path", "pp_storage"}, {"capacity", 16}}}};
+    {
+        Running r(cfg, data.path());
+        REQUIRE(r.status == TRIB_OK);
+        r.host.set_backpressure(true);  // nothing leaves the queue
+        RawClient c(r.target());
+        for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK);  // queued = accepted
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        CHECK(r.host.points().empty());
+    }
+    CHECK(trib::test::file_exists(data.sub("pp_storage/queue.log")));
+    Running r(cfg, data.path());
+    REQUIRE(r.status == TRIB_OK);
+    wait_points(r.host, 21, 10000);
+    auto pts = r.host.points();
+    auto traces = group_traces(pts);
+    CHECK(traces.size() == 4);
+    for (auto &[id, t] : traces) check_up_down_trace(id, t);
+}
+
+TEST_CASE("config errors are reported by key", "[pinpoint][config]") {
+    trib::testing::FakeHost host;
+    std::string err;
+    CHECK(host.create(load_module(), "x", R"({"close_resource":{"svc":["(unclosed"]}})", &err) == TRIB_INVALID_ARGUMENT);
+    CHECK_THAT(err, Catch::Contains("close_resource.svc"));
+    CHECK(host.create(load_module(), "x", R"({"sampler":{"sampling_rate":2}})", &err) == TRIB_INVALID_ARGUMENT);
+    CHECK_THAT(err, Catch::Contains("sampler.sampling_rate"));
+}
+
+TEST_CASE("a port already taken fails start with a clear message", "[pinpoint][config]") {
+    Running first;
+    REQUIRE(first.status == TRIB_OK);
+    trib::testing::FakeHost host;
+    std::string err;
+    REQUIRE(host.create(load_module(), "second", json{{"address", first.target()}}.dump(), &err) == TRIB_OK);
+    CHECK(host.start(&err) != TRIB_OK);
+    CHECK_THAT(err, Catch::Contains(first.target()));
+    host.destroy();
+}
