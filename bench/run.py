@@ -281,10 +281,15 @@ def run_http_load(tools, port, method, path, body, headers, conns, duration, war
         argv += ["--header", h]
     if chunked:
         argv.append("--chunked")
+    t0, c0 = time.time(), os.times()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + warmup + 60)
+    c1 = os.times()
     if r.returncode != 0:
         raise RuntimeError(f"load generator failed ({label}): {r.stderr.strip()}")
-    return json.loads(r.stdout)
+    res = json.loads(r.stdout)
+    client_cpu = (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
+    res["client_cpu_pct"] = round(100.0 * client_cpu / max(1e-9, time.time() - t0), 1)
+    return res
 
 
 def measured(pids_fn, fn):
@@ -314,6 +319,7 @@ class Bench:
         self.build = os.path.abspath(args.build_dir)
         self.tools = os.path.join(self.build, "bench", "bin")
         self.work = tempfile.mkdtemp(prefix="trib-bench-", dir=args.work_dir)
+        os.chmod(self.work, 0o755)  # nginx workers (an unprivileged user) must reach their dirs
         self.data = os.path.join(self.work, "data")
         os.makedirs(self.data)
         self.duration = args.duration or (3.0 if self.quick else 12.0)
@@ -469,10 +475,10 @@ class Bench:
                 "--upload", os.path.join(self.data, "ddtrace-large.multipart"), "1a8de2bbf9e4d199"]
         r = subprocess.run(argv, capture_output=True, text=True, check=True)
         rows = json.loads(r.stdout)
-        base = {x["input"]: x["mb_per_s"] for x in rows if x["step"] == "protobuf_parse"}
+        base = {x["input"]: x["mb_per_cpu_s"] for x in rows if x["step"] == "protobuf_parse"}
         for x in rows:
             if x["input"] in base and base[x["input"]] > 0:
-                x["ratio_protobuf"] = round(x["mb_per_s"] / base[x["input"]], 3)
+                x["ratio_protobuf"] = round(x["mb_per_cpu_s"] / base[x["input"]], 3)
         self.results["sections"]["decode"] = rows
 
     def bus(self):
@@ -621,13 +627,15 @@ def markdown(results):
             continue
         out.append(f"### {title}")
         out.append("")
-        out.append("| body | target | uploads/s | MB/s | p50 ms | p99 ms | server CPU % | ÷ nginx-store | ÷ nginx-discard | non-2xx | stored |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| body | target | uploads/s | MB/s | p50 ms | p99 ms | server CPU % | uploads per server CPU-s | client CPU % | ÷ nginx-store | ÷ nginx-discard | non-2xx | stored |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             non2xx = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300) + r.get("errors", 0)
             stored = f"{r['stored_points']}/{r['acknowledged_total']}" if "stored_points" in r else ""
             out.append(f"| {r['body']} | {r['target']} | {fmt(r['uploads_per_s'])} | {fmt(r['mb_per_s'])} | "
                        f"{fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r['server_cpu_pct'])} | "
+                       f"{fmt(r['uploads_per_s'] * 100 / r['server_cpu_pct'] if r['server_cpu_pct'] > 0 else None, 0)} | "
+                       f"{fmt(r['client_cpu_pct'])} | "
                        f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
                        f"{non2xx} | {stored} |")
         out.append("")
@@ -644,13 +652,13 @@ def markdown(results):
         out.append("")
     rows = results["sections"].get("decode")
     if rows:
-        out.append("### pprof decode (one thread; MB/s of uncompressed pprof)")
+        out.append("### pprof decode (one thread; MB of uncompressed pprof per CPU-second and per wall-second)")
         out.append("")
-        out.append("| input | uncompressed bytes | step | MB/s | ÷ libprotobuf ParseFromString |")
-        out.append("|---|---:|---|---:|---:|")
+        out.append("| input | uncompressed bytes | step | MB/CPU-s | MB/wall-s | ÷ libprotobuf ParseFromString (CPU) |")
+        out.append("|---|---:|---|---:|---:|---:|")
         for r in rows:
-            out.append(f"| {r['input']} | {fmt(r['uncompressed_bytes'])} | {r['step']} | {fmt(r['mb_per_s'])} | "
-                       f"{fmt(r.get('ratio_protobuf'), 2)} |")
+            out.append(f"| {r['input']} | {fmt(r['uncompressed_bytes'])} | {r['step']} | {fmt(r['mb_per_cpu_s'])} | "
+                       f"{fmt(r['mb_per_wall_s'])} | {fmt(r.get('ratio_protobuf'), 2)} |")
         out.append("")
     rows = results["sections"].get("bus")
     if rows:
@@ -696,7 +704,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs (< 3 minutes in all)")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "latest.json"))
-    ap.add_argument("--work-dir", default=None, help="where temp data dirs go (default: system temp)")
+    ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+                    help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
+                         "those of the disk)")
     ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")

@@ -8,7 +8,8 @@
 //   trib_parse_gzip   trib::profiling::parse_pprof(gzip)              — what an upload costs
 // and for the dd-trace upload (event + every part) the whole generate_metrics step:
 //   trib_metrics      trib::profiling::compute_profile_metrics(upload)
-// MB/s are always of uncompressed pprof bytes, so rows compare like for like.
+// MB/s are always of uncompressed pprof bytes, so rows compare like for like, per second
+// of the thread's CPU time (robust on a shared machine) and per second of wall time.
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/metrics.hpp>
 #include <tributary/profiling/multipart.hpp>
@@ -16,6 +17,7 @@
 #include <tributary/profiling/profile_point.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -37,20 +39,33 @@ std::string read_file(const std::string &p) {
     return ss.str();
 }
 
-// Runs fn repeatedly for at least min_seconds (after one warm-up call); returns MB/s of
-// `bytes_per_call`.
-double measure(double min_seconds, size_t bytes_per_call, const std::function<void()> &fn, uint64_t &calls_out) {
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+struct Rate {
+    double cpu_mb_per_s;  // per second of this thread's CPU time: robust on a busy machine
+    double wall_mb_per_s; // per second of wall time
+    uint64_t calls;
+};
+
+// Runs fn repeatedly for at least min_seconds of CPU time (after one warm-up call).
+Rate measure(double min_seconds, size_t bytes_per_call, const std::function<void()> &fn) {
     fn();
     uint64_t calls = 0;
-    auto t0 = Clock::now();
-    double elapsed = 0;
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu_seconds();
+    double cpu = 0;
     do {
         for (int i = 0; i < 8; ++i) fn();
         calls += 8;
-        elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-    } while (elapsed < min_seconds);
-    calls_out = calls;
-    return double(bytes_per_call) * double(calls) / elapsed / 1e6;
+        cpu = thread_cpu_seconds() - c0;
+    } while (cpu < min_seconds);
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double mb = double(bytes_per_call) * double(calls) / 1e6;
+    return {mb / cpu, mb / wall, calls};
 }
 
 volatile int64_t g_sink; // keeps results observable so the work is not optimised away
@@ -58,8 +73,7 @@ volatile int64_t g_sink; // keeps results observable so the work is not optimise
 struct Row {
     std::string input, step;
     size_t bytes;
-    double mb_per_s;
-    uint64_t calls;
+    Rate rate;
 };
 
 } // namespace
@@ -86,19 +100,20 @@ int main(int argc, char **argv) {
             std::string gz = read_file(path);
             std::string raw = trib::profiling::decompress(gz);
             std::string name = path.substr(path.find_last_of('/') + 1);
-            uint64_t calls = 0;
-            double v = measure(seconds, raw.size(), [&] {
+            rows.push_back({name, "protobuf_parse", raw.size(), measure(seconds, raw.size(), [&] {
                 perftools::profiles::Profile p;
                 if (!p.ParseFromString(raw)) throw std::runtime_error("libprotobuf rejected " + path);
                 g_sink = p.sample_size();
-            }, calls);
-            rows.push_back({name, "protobuf_parse", raw.size(), v, calls});
-            v = measure(seconds, raw.size(), [&] { g_sink = trib::profiling::parse_pprof(raw).sample_size(); }, calls);
-            rows.push_back({name, "trib_parse_raw", raw.size(), v, calls});
-            v = measure(seconds, raw.size(), [&] { g_sink = int64_t(trib::profiling::decompress(gz).size()); }, calls);
-            rows.push_back({name, "zlib_inflate", raw.size(), v, calls});
-            v = measure(seconds, raw.size(), [&] { g_sink = trib::profiling::parse_pprof(gz).sample_size(); }, calls);
-            rows.push_back({name, "trib_parse_gzip", raw.size(), v, calls});
+            })});
+            rows.push_back({name, "trib_parse_raw", raw.size(), measure(seconds, raw.size(), [&] {
+                g_sink = trib::profiling::parse_pprof(raw).sample_size();
+            })});
+            rows.push_back({name, "zlib_inflate", raw.size(), measure(seconds, raw.size(), [&] {
+                g_sink = int64_t(trib::profiling::decompress(gz).size());
+            })});
+            rows.push_back({name, "trib_parse_gzip", raw.size(), measure(seconds, raw.size(), [&] {
+                g_sink = trib::profiling::parse_pprof(gz).sample_size();
+            })});
         }
         if (!upload_body.empty()) {
             std::string body = read_file(upload_body);
@@ -120,19 +135,18 @@ int main(int argc, char **argv) {
             }
             auto metrics = trib::profiling::compute_profile_metrics(up);
             if (metrics.empty()) throw std::runtime_error("generate_metrics derived nothing from " + upload_body);
-            uint64_t calls = 0;
-            double v = measure(seconds, raw_total, [&] {
-                g_sink = int64_t(trib::profiling::compute_profile_metrics(up).size());
-            }, calls);
             std::string name = upload_body.substr(upload_body.find_last_of('/') + 1);
-            rows.push_back({name, "trib_metrics", raw_total, v, calls});
+            rows.push_back({name, "trib_metrics", raw_total, measure(seconds, raw_total, [&] {
+                g_sink = int64_t(trib::profiling::compute_profile_metrics(up).size());
+            })});
         }
         std::printf("[");
         for (size_t i = 0; i < rows.size(); ++i) {
             auto &r = rows[i];
-            std::printf("%s{\"input\":\"%s\",\"step\":\"%s\",\"uncompressed_bytes\":%zu,\"mb_per_s\":%.1f,\"calls\":%llu}",
-                        i ? ",\n" : "", r.input.c_str(), r.step.c_str(), r.bytes, r.mb_per_s,
-                        static_cast<unsigned long long>(r.calls));
+            std::printf("%s{\"input\":\"%s\",\"step\":\"%s\",\"uncompressed_bytes\":%zu,\"mb_per_cpu_s\":%.1f,"
+                        "\"mb_per_wall_s\":%.1f,\"calls\":%llu}",
+                        i ? ",\n" : "", r.input.c_str(), r.step.c_str(), r.bytes, r.rate.cpu_mb_per_s,
+                        r.rate.wall_mb_per_s, static_cast<unsigned long long>(r.rate.calls));
         }
         std::printf("]\n");
         return 0;
