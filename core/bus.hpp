@@ -1,0 +1,142 @@
+// The bus: many producers (module emit calls) hand owned points to it; it accounts their
+// memory against a ceiling and routes them by category and measurement to each sink's own
+// bounded queue and thread (SinkWorker), so a slow sink does not stall the others. When
+// the ceiling would be crossed, emit answers BACKPRESSURE at once: it never blocks and the
+// queues never grow past the ceiling.
+#pragma once
+
+#include "config.hpp"
+#include "sink.hpp"
+
+#include <tributary/plugin.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace trib::core {
+
+// Rough bytes a point holds in memory (strings, fields, attachment data).
+uint64_t estimate_point_bytes(const trib::Point &p);
+
+class MemoryAccount {
+  public:
+    explicit MemoryAccount(uint64_t limit) : limit_(limit) {}
+    bool try_reserve(uint64_t bytes);
+    void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_acq_rel); }
+    uint64_t used() const { return used_.load(std::memory_order_acquire); }
+    uint64_t peak() const { return peak_.load(std::memory_order_acquire); }
+    uint64_t limit() const { return limit_; }
+
+  private:
+    uint64_t limit_;
+    std::atomic<uint64_t> used_{0};
+    std::atomic<uint64_t> peak_{0};
+};
+
+// Points held by the bus; releases its bytes from the account when the last sink is done.
+struct Batch {
+    std::vector<trib::Point> points;
+    uint64_t bytes = 0;
+    MemoryAccount *account = nullptr;
+    Batch() = default;
+    Batch(const Batch &) = delete;
+    Batch &operator=(const Batch &) = delete;
+    ~Batch() {
+        if (account) account->release(bytes);
+    }
+};
+
+struct SinkFilter {
+    std::vector<std::string> categories;   // empty = all
+    std::vector<std::string> measurements; // empty = all
+    bool matches(const trib::Point &p) const;
+};
+
+struct SinkStats {
+    std::atomic<uint64_t> received_points{0}; // routed into the queue
+    std::atomic<uint64_t> written_points{0};
+    std::atomic<uint64_t> dropped_points{0};
+    std::atomic<uint64_t> retries{0};
+    std::atomic<uint64_t> written_batches{0};
+    std::atomic<uint64_t> queued_bytes{0};
+    std::atomic<uint64_t> written_bytes{0};
+};
+
+class SinkWorker {
+  public:
+    SinkWorker(std::unique_ptr<Sink> sink, std::string type, SinkFilter filter, const BusConfig &cfg);
+    ~SinkWorker();
+    SinkWorker(const SinkWorker &) = delete;
+    SinkWorker &operator=(const SinkWorker &) = delete;
+
+    const std::string &name() const { return sink_->name(); }
+    const std::string &type() const { return type_; }
+    const SinkFilter &filter() const { return filter_; }
+    const SinkStats &stats() const { return stats_; }
+    size_t queue_batches() const;
+    size_t queue_points() const;
+
+    void start();
+    void push(std::shared_ptr<const Batch> batch);
+    // Stop taking work, write what is queued (retrying until `deadline`, then dropping
+    // what is left, counted), flush. Returns when the thread is done or `hard_deadline`
+    // passed (false: the sink is stuck in write()).
+    void begin_drain(std::chrono::steady_clock::time_point deadline);
+    bool wait_drained(std::chrono::steady_clock::time_point hard_deadline);
+
+  private:
+    void loop();
+    void deliver(const Batch &batch);
+    void flush_sink();
+
+    std::unique_ptr<Sink> sink_;
+    std::string type_;
+    SinkFilter filter_;
+    BusConfig cfg_;
+    SinkStats stats_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::shared_ptr<const Batch>> queue_;
+    size_t queued_points_ = 0;
+    bool stopping_ = false;
+    bool done_ = false;
+    std::chrono::steady_clock::time_point deadline_{};
+    std::thread thread_;
+};
+
+class Bus {
+  public:
+    explicit Bus(const BusConfig &cfg);
+    ~Bus();
+
+    void add_sink(std::unique_ptr<Sink> sink, std::string type, SinkFilter filter);
+    void start();
+
+    // Takes the points (already tagged). OK: queued for every matching sink.
+    // BACKPRESSURE: over the memory ceiling or shutting down; nothing was taken.
+    // INVALID_ARGUMENT: the batch alone is larger than the ceiling (err says so).
+    trib_status emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, std::string &err);
+
+    // No more emits; drain every sink (see SinkWorker::drain). false when a sink is stuck.
+    bool shutdown();
+
+    const MemoryAccount &memory() const { return account_; }
+    const std::vector<std::unique_ptr<SinkWorker>> &sinks() const { return sinks_; }
+    uint64_t unrouted_points() const { return unrouted_.load(); }
+
+  private:
+    BusConfig cfg_;
+    MemoryAccount account_;
+    std::vector<std::unique_ptr<SinkWorker>> sinks_;
+    std::atomic<bool> closed_{false};
+    std::atomic<uint64_t> unrouted_{0};
+};
+
+} // namespace trib::core

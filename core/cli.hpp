@@ -1,0 +1,27 @@
+// Command-line flags. Flags beat environment variables, which beat files.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trib::core {
+
+struct CliOptions {
+    std::optional<std::string> config_file;
+    std::optional<std::string> conf_d;
+    std::optional<std::string> plugins_dir;
+    std::optional<std::string> data_dir;
+    std::optional<std::string> listen;
+    bool check_config = false;
+    bool list_plugins = false;
+    bool version = false;
+    bool help = false;
+};
+
+// Throws std::invalid_argument naming the flag on an unknown flag or a missing value.
+// Accepts "--flag value" and "--flag=value".
+CliOptions parse_cli(const std::vector<std::string> &args);
+std::string cli_usage();
+
+} // namespace trib::core

@@ -1,0 +1,90 @@
+// The host's configuration: tributary.conf + environment + flags (flags beat env, env beats
+// the file), and the inputs' [[inputs.<name>]] tables from conf.d/**/*.conf (with the
+// ENV_DEFAULT_ENABLED_INPUTS and ENV_INPUT_<NAME>_<FIELD> rules) as JSON objects.
+// Every error message names the file or variable, the key and the reason.
+#pragma once
+
+#include "cli.hpp"
+#include "election_factory.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace trib::core {
+
+using Env = std::map<std::string, std::string>;
+Env current_env();
+
+struct BusConfig {
+    uint64_t max_memory_bytes = 256ull << 20; // [bus] max_memory_mb
+    std::chrono::milliseconds shutdown_timeout{30000}; // [bus] shutdown_timeout_ms: drain limit at exit
+    std::chrono::milliseconds retry_initial{100};      // [bus] retry_initial_ms
+    std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
+};
+
+struct SinkConfig {
+    std::string name;
+    std::string type;
+    std::vector<std::string> categories;   // empty = all
+    std::vector<std::string> measurements; // empty = all
+    nlohmann::json table;                  // the whole [[sinks]] table, for the sink itself
+    std::string source;                    // "<file>: sinks[<i>]" for messages
+};
+
+struct HostConfig {
+    std::string config_file; // empty: none given
+    std::string conf_d;      // empty: none
+    std::string listen = "0.0.0.0:9529";
+    std::string data_dir = "data";
+    std::string plugins_dir;
+    std::string log_level = "info";
+    uint64_t http_max_body_bytes = 64ull << 20; // [http] max_body_mb: default route body limit
+    std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
+    BusConfig bus;
+    ElectionConfig election;
+    std::vector<SinkConfig> sinks; // never empty after loading: default one file sink
+    bool sinks_defaulted = false;
+};
+
+// Splits "HOST:PORT" ("[v6]:PORT", ":PORT" = all interfaces); false when malformed.
+bool split_listen(const std::string &listen, std::string &host, uint16_t &port);
+
+// Reads everything but the inputs. Problems are appended to `errors`; the result holds
+// defaults where a value was wrong. default_plugins_dir: used when neither flag nor file
+// sets one.
+HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::string &default_plugins_dir,
+                            std::vector<std::string> &errors);
+
+// What the config layer needs to know about a loaded input module.
+struct InputModuleInfo {
+    std::string name;
+    std::string sample_config; // TOML with [[inputs.<name>]]
+};
+
+struct InputConfig {
+    std::string module;
+    std::string instance;           // "0", "1", ... per module, in file order
+    nlohmann::json table;           // the [[inputs.<name>]] table after env overrides
+    std::vector<std::pair<std::string, std::string>> tags; // the table's `tags`
+    bool election = true;           // the table's `election` (default true)
+    std::string source;             // file (or env variable) it came from
+};
+
+// Reads conf.d/**/*.conf, applies ENV_DEFAULT_ENABLED_INPUTS and ENV_INPUT_<NAME>_<FIELD>.
+// Unknown input names are errors naming the file and key; warnings are for the log.
+std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::vector<InputModuleInfo> &modules,
+                                            const Env &env, std::vector<std::string> &errors,
+                                            std::vector<std::string> &warnings);
+
+// ENV_INPUT_<NAME>_<FIELD> value converted to the type `key` has in `current` (or in the
+// module's sample); throws std::invalid_argument naming the variable and the key.
+nlohmann::json convert_env_value(const std::string &variable, const std::string &key, const std::string &value,
+                                 const nlohmann::json *existing);
+
+} // namespace trib::core

@@ -1,0 +1,300 @@
+#include "host.hpp"
+
+#include "election_factory.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
+#include "sink_factory.hpp"
+#include "sinks/module_sink.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+
+#ifndef TRIB_HOST_VERSION
+#define TRIB_HOST_VERSION "0.0.0"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace trib::core {
+
+const char *host_version() { return TRIB_HOST_VERSION; }
+
+HostApp::HostApp(CliOptions cli, Env env, std::string default_plugins_dir)
+    : cli_(std::move(cli)), env_(std::move(env)), default_plugins_dir_(std::move(default_plugins_dir)) {}
+
+HostApp::~HostApp() {
+    if (bus_ || http_ || !inputs_.empty()) shutdown();
+}
+
+const LoadedModule *find_module(const LoadResult &r, const std::string &name) {
+    for (auto &m : r.modules)
+        if (m.name == name) return &m;
+    return nullptr;
+}
+
+bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string> &warnings) {
+    cfg_ = load_host_config(cli_, env_, default_plugins_dir_, errors);
+    set_log_level(log_level_from_name(cfg_.log_level, TRIB_LOG_INFO));
+    loaded_ = load_modules(cfg_.plugins_dir);
+    std::vector<InputModuleInfo> input_modules;
+    for (auto &m : loaded_.modules)
+        if (m.kind == TRIB_KIND_INPUT) input_modules.push_back({m.name, m.sample_config});
+    inputs_cfg_ = load_input_configs(cfg_, input_modules, env_, errors, warnings);
+
+    for (auto &s : cfg_.sinks) {
+        if (builtin_sink_type_known(s.type)) continue;
+        const LoadedModule *m = find_module(loaded_, s.type);
+        if (m && m->kind == TRIB_KIND_SINK) continue;
+        std::string known;
+        for (auto &t : builtin_sink_types()) known += (known.empty() ? "" : ", ") + t;
+        for (auto &mm : loaded_.modules)
+            if (mm.kind == TRIB_KIND_SINK) known += ", " + mm.name;
+        errors.push_back(s.source + ": key 'type': unknown sink type '" + s.type + "' (known: " + known + ")");
+    }
+    if (cfg_.election.enable && !election_backend_known(cfg_.election.backend))
+        errors.push_back((cfg_.config_file.empty() ? std::string("election") : cfg_.config_file) +
+                         ": [election] key 'backend': backend '" + cfg_.election.backend +
+                         "' is not available in this build");
+    return errors.empty();
+}
+
+int HostApp::run() {
+    if (cli_.list_plugins) return list_plugins();
+    if (cli_.check_config) return check_config();
+    return serve();
+}
+
+int HostApp::list_plugins() {
+    std::vector<std::string> errors;
+    cfg_ = load_host_config(cli_, env_, default_plugins_dir_, errors);
+    loaded_ = load_modules(cfg_.plugins_dir);
+    std::printf("%-16s %-10s %-6s %-5s %s\n", "NAME", "VERSION", "KIND", "ABI", "FILE");
+    for (auto &m : loaded_.modules)
+        std::printf("%-16s %-10s %-6s %u.%-3u %s\n", m.name.c_str(), m.version.c_str(),
+                    m.kind == TRIB_KIND_SINK ? "sink" : "input", m.abi_major, m.abi_minor, m.file.c_str());
+    for (auto &p : loaded_.problems) std::fprintf(stderr, "refused: %s\n", p.c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
+int HostApp::check_config() {
+    std::vector<std::string> errors, warnings;
+    prepare(errors, warnings);
+    for (auto &p : loaded_.problems) std::fprintf(stderr, "module refused: %s\n", p.c_str());
+    for (auto &w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    for (auto &e : errors) std::fprintf(stderr, "config error: %s\n", e.c_str());
+    if (!errors.empty()) {
+        std::fprintf(stderr, "%zu configuration error(s)\n", errors.size());
+        return 1;
+    }
+    std::printf("configuration OK: %zu input instance(s), %zu sink(s), %zu module(s)\n", inputs_cfg_.size(),
+                cfg_.sinks.size(), loaded_.modules.size());
+    return 0;
+}
+
+int HostApp::serve() {
+    std::vector<std::string> errors, warnings;
+    prepare(errors, warnings);
+    for (auto &p : loaded_.problems) log_error("loader", p);
+    for (auto &w : warnings) log_warn("config", w);
+    if (!errors.empty()) {
+        for (auto &e : errors) log_error("config", e);
+        return 1;
+    }
+    std::error_code ec;
+    fs::create_directories(cfg_.data_dir, ec);
+    if (ec) {
+        log_error("host", "cannot create data dir " + cfg_.data_dir + ": " + ec.message());
+        return 1;
+    }
+
+    timers_ = std::make_unique<TimerService>();
+    bus_ = std::make_unique<Bus>(cfg_.bus);
+    try {
+        election_ = make_election(cfg_.election);
+    } catch (const std::exception &e) {
+        log_error("election", e.what());
+        return 1;
+    }
+    std::string listen_host;
+    uint16_t listen_port = 0;
+    split_listen(cfg_.listen, listen_host, listen_port);
+    http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http_max_body_bytes,
+                                         [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
+    services_.bus = bus_.get();
+    services_.http = http_.get();
+    services_.timers = timers_.get();
+    services_.global_tags = cfg_.global_tags;
+    services_.data_dir = cfg_.data_dir;
+    Election *el = election_.get();
+    services_.is_leader = [el] { return el->is_leader(); };
+
+    // Sinks first, so nothing an input emits has nowhere to go.
+    SinkContext sctx{cfg_.data_dir};
+    for (auto &s : cfg_.sinks) {
+        try {
+            std::unique_ptr<Sink> sink;
+            if (builtin_sink_type_known(s.type)) {
+                sink = make_builtin_sink(s, sctx);
+            } else {
+                const LoadedModule *m = find_module(loaded_, s.type);
+                auto inst = std::make_unique<ModuleInstance>(services_, *m, s.name, s.table,
+                                                             std::vector<std::pair<std::string, std::string>>{}, false);
+                std::string err;
+                if (!inst->create(err) || !inst->start(err)) {
+                    log_error("sink " + s.name, m->file + ": " + err);
+                    continue;
+                }
+                sink = wrap_in_spool(std::make_unique<ModuleSink>(s.name, *inst), s, sctx);
+                sink_modules_.push_back(std::move(inst));
+            }
+            bus_->add_sink(std::move(sink), s.type, SinkFilter{s.categories, s.measurements});
+        } catch (const std::exception &e) {
+            log_error("sink " + s.name, e.what());
+        }
+    }
+    bus_->start();
+
+    try {
+        http_->start();
+    } catch (const std::exception &e) {
+        log_error("http", e.what());
+        shutdown();
+        return 1;
+    }
+    log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
+
+    std::set<std::string> whitelist(cfg_.election.whitelist.begin(), cfg_.election.whitelist.end());
+    for (auto &ic : inputs_cfg_) {
+        const LoadedModule *m = find_module(loaded_, ic.module);
+        bool elect = ic.election && (whitelist.empty() || whitelist.count(ic.module));
+        auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
+        std::string err;
+        if (!inst->create(err)) {
+            log_error(inst->id(), m->file + ": create failed (" + ic.source + "): " + err);
+            continue;
+        }
+        if (!inst->start(err)) {
+            log_error(inst->id(), m->file + ": start failed (" + ic.source + "): " + err);
+            inst->stop_and_destroy();
+            continue;
+        }
+        log_info(inst->id(), "started (" + m->file + ")");
+        inputs_.push_back(std::move(inst));
+    }
+
+    election_->start([this](bool leader) {
+        std::lock_guard<std::mutex> lk(leadership_mu_);
+        leadership_events_.push_back(leader);
+    });
+    // Inputs outside the election always lead.
+    for (auto &i : inputs_)
+        if (!i->takes_part_in_election()) i->notify_leadership(true);
+
+    {
+        std::unique_lock<std::shared_mutex> lk(state_mu_);
+        ready_ = true;
+    }
+    log_info("host", "ready: " + std::to_string(inputs_.size()) + " input instance(s), " +
+                         std::to_string(bus_->sinks().size()) + " sink(s)");
+    wait_for_stop();
+    log_info("host", "stopping");
+    shutdown();
+    log_info("host", drained_cleanly_ ? "stopped" : "stopped; some sinks did not drain");
+    return drained_cleanly_ ? 0 : 1;
+}
+
+void HostApp::wait_for_stop() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    for (;;) {
+        std::deque<bool> events;
+        {
+            std::lock_guard<std::mutex> lk(leadership_mu_);
+            events.swap(leadership_events_);
+        }
+        for (bool leader : events) {
+            log_info("election", leader ? "this host leads" : "this host no longer leads");
+            for (auto &i : inputs_)
+                if (i->takes_part_in_election()) i->notify_leadership(leader);
+        }
+        if (stop_requested_) return;
+        timespec ts{0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&set, nullptr, &ts);
+        if (sig == SIGTERM || sig == SIGINT) return;
+    }
+}
+
+void HostApp::shutdown() {
+    {
+        std::unique_lock<std::shared_mutex> lk(state_mu_);
+        ready_ = false;
+    }
+    // Inputs first (each: routes removed, timers stopped, stop(), destroy()), newest first.
+    for (auto it = inputs_.rbegin(); it != inputs_.rend(); ++it) (*it)->stop_and_destroy();
+    if (election_) election_->stop();
+    if (bus_) drained_cleanly_ = bus_->shutdown() && drained_cleanly_;
+    if (!drained_cleanly_) return; // a sink thread is stuck in write(): main exits without unwinding
+    for (auto it = sink_modules_.rbegin(); it != sink_modules_.rend(); ++it) (*it)->stop_and_destroy();
+    if (http_) http_->stop();
+    if (timers_) timers_->shutdown();
+    inputs_.clear();
+    bus_.reset();
+    sink_modules_.clear();
+    http_.reset();
+}
+
+std::string HostApp::health_json(bool &ready) {
+    ready = ready_.load();
+    json inputs = json::array();
+    if (ready) for (auto &i : inputs_) {
+        std::string reason = i->health();
+        inputs.push_back({{"module", i->module().name},
+                          {"instance", i->instance_name()},
+                          {"running", i->running()},
+                          {"healthy", reason.empty()},
+                          {"reason", reason}});
+    }
+    json sinks = json::array();
+    if (bus_)
+        for (auto &s : bus_->sinks())
+            sinks.push_back({{"name", s->name()}, {"type", s->type()}, {"queue_points", s->queue_points()}});
+    json j = {{"live", true},
+              {"ready", ready},
+              {"role", election_ ? election_->role() : "none"},
+              {"election", election_ ? election_->backend() : "none"},
+              {"version", host_version()},
+              {"inputs", inputs},
+              {"sinks", sinks}};
+    if (bus_)
+        j["bus"] = {{"memory_bytes", bus_->memory().used()}, {"memory_limit_bytes", bus_->memory().limit()}};
+    return j.dump();
+}
+
+std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method, const std::string &path) {
+    if (path != "/health" && path != "/metrics") return std::nullopt;
+    std::shared_lock<std::shared_mutex> lk(state_mu_);
+    if (method != "GET" && method != "HEAD")
+        return BuiltinResponse{405, "text/plain; charset=utf-8", "use GET\n"};
+    if (path == "/health") {
+        bool ready = false;
+        std::string body = health_json(ready);
+        return BuiltinResponse{ready ? 200 : 503, "application/json", body};
+    }
+    static const std::vector<std::unique_ptr<ModuleInstance>> none;
+    return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                           bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_,
+                                                 http_->stats(), election_.get())
+                                : std::string()};
+}
+
+} // namespace trib::core

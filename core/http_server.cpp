@@ -1,0 +1,296 @@
+#include "http_server.hpp"
+
+#include "log.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+
+#include <chrono>
+#include <mutex>
+#include <cstring>
+#include <thread>
+
+namespace trib::core {
+
+namespace {
+
+// What a handler answered through trib_http_response::respond.
+struct ResponseState {
+    bool responded = false;
+    uint32_t status = 500;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+void respond_fn(trib_http_response *self, uint32_t status, trib_str content_type, const trib_header *headers,
+                size_t header_count, trib_bytes body) {
+    auto *st = static_cast<ResponseState *>(self->host_private);
+    st->responded = true;
+    st->status = status;
+    st->content_type.assign(content_type.ptr ? content_type.ptr : "", content_type.ptr ? content_type.len : 0);
+    st->headers.clear();
+    if (headers)
+        for (size_t i = 0; i < header_count; ++i) {
+            const trib_header *h = TRIB_AT(trib_header, headers, i);
+            st->headers.emplace_back(std::string(h->name.ptr ? h->name.ptr : "", h->name.ptr ? h->name.len : 0),
+                                     std::string(h->value.ptr ? h->value.ptr : "", h->value.ptr ? h->value.len : 0));
+        }
+    st->body.assign(body.ptr ? reinterpret_cast<const char *>(body.ptr) : "", body.ptr ? body.len : 0);
+}
+
+bool iequals(const std::string &a, const char *b) {
+    size_t n = std::strlen(b);
+    if (a.size() != n) return false;
+    for (size_t i = 0; i < n; ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+}
+
+class RequestHandler final : public Poco::Net::HTTPRequestHandler {
+  public:
+    explicit RequestHandler(HttpServer &server) : server_(server) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest &req, Poco::Net::HTTPServerResponse &resp) override {
+        auto &stats = server_.mutable_stats();
+        stats.requests++;
+        const std::string &uri = req.getURI();
+        size_t q = uri.find('?');
+        std::string path = uri.substr(0, q);
+        std::string query = q == std::string::npos ? std::string() : uri.substr(q + 1);
+        const std::string &method = req.getMethod();
+
+        if (auto b = server_.builtin()(method, path)) {
+            send(resp, b->status, b->content_type, {}, b->body);
+            return;
+        }
+        bool path_known = false;
+        std::string allowed;
+        auto route = server_.find(method, path, path_known, allowed);
+        if (!route) {
+            if (path_known) {
+                resp.set("Allow", allowed);
+                send_text(resp, 405, "method " + method + " not allowed on " + path + "\n");
+            } else {
+                stats.status_404++;
+                send_text(resp, 404, "no route for " + path + "\n");
+            }
+            return;
+        }
+
+        uint64_t limit = route->max_body_bytes ? route->max_body_bytes : server_.default_max_body();
+        std::string body;
+        if (req.hasContentLength()) {
+            auto len = req.getContentLength64();
+            if (len > 0 && static_cast<uint64_t>(len) > limit) {
+                too_large(resp, limit);
+                return;
+            }
+            if (len > 0) body.reserve(static_cast<size_t>(len));
+        }
+        std::istream &in = req.stream();
+        char buf[65536];
+        while (in) {
+            in.read(buf, sizeof buf);
+            std::streamsize n = in.gcount();
+            if (n <= 0) break;
+            if (body.size() + static_cast<uint64_t>(n) > limit) {
+                too_large(resp, limit);
+                return;
+            }
+            body.append(buf, static_cast<size_t>(n));
+        }
+        stats.body_bytes += body.size();
+
+        std::vector<std::pair<std::string, std::string>> hdr_store(req.begin(), req.end());
+        std::vector<trib_header> hdrs;
+        hdrs.reserve(hdr_store.size());
+        for (auto &h : hdr_store)
+            hdrs.push_back(trib_header{sizeof(trib_header), {h.first.data(), h.first.size()}, {h.second.data(), h.second.size()}});
+        std::string content_type = req.get("Content-Type", "");
+        std::string remote = req.clientAddress().toString();
+
+        trib_http_request creq{};
+        creq.struct_size = sizeof creq;
+        creq.method = {method.data(), method.size()};
+        creq.path = {path.data(), path.size()};
+        creq.query = {query.data(), query.size()};
+        creq.content_type = {content_type.data(), content_type.size()};
+        creq.headers = hdrs.empty() ? nullptr : hdrs.data();
+        creq.header_count = hdrs.size();
+        creq.body = {reinterpret_cast<const uint8_t *>(body.data()), body.size()};
+        creq.remote_addr = {remote.data(), remote.size()};
+
+        ResponseState st;
+        trib_http_response cresp{};
+        cresp.struct_size = sizeof cresp;
+        cresp.respond = &respond_fn;
+        cresp.host_private = &st;
+        try {
+            route->handler(route->user, &creq, &cresp);
+        } catch (...) {
+            st = ResponseState{};
+            st.responded = true;
+            st.status = 500;
+            st.body = "handler failed\n";
+        }
+        if (!st.responded) {
+            st.status = 500;
+            st.content_type = "text/plain; charset=utf-8";
+            st.body = "handler gave no response\n";
+        }
+        if (st.status == 429) stats.status_429++;
+        if (st.status >= 500) stats.status_5xx++;
+        send(resp, static_cast<int>(st.status), st.content_type, st.headers, st.body);
+    }
+
+  private:
+    void too_large(Poco::Net::HTTPServerResponse &resp, uint64_t limit) {
+        server_.mutable_stats().status_413++;
+        // The rest of the body is not read, so the connection cannot be reused.
+        resp.setKeepAlive(false);
+        send_text(resp, 413, "request body larger than " + std::to_string(limit) + " bytes\n");
+    }
+    static void send_text(Poco::Net::HTTPServerResponse &resp, int status, const std::string &text) {
+        send(resp, status, "text/plain; charset=utf-8", {}, text);
+    }
+    static void send(Poco::Net::HTTPServerResponse &resp, int status, const std::string &content_type,
+                     const std::vector<std::pair<std::string, std::string>> &headers, const std::string &body) {
+        resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+        if (!content_type.empty()) resp.setContentType(content_type);
+        for (auto &h : headers) {
+            if (iequals(h.first, "Content-Length") || iequals(h.first, "Transfer-Encoding") ||
+                iequals(h.first, "Connection"))
+                continue;
+            if (iequals(h.first, "Content-Type")) resp.setContentType(h.second);
+            else resp.add(h.first, h.second);
+        }
+        resp.sendBuffer(body.data(), body.size());
+    }
+
+    HttpServer &server_;
+};
+
+class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
+  public:
+    explicit HandlerFactory(HttpServer &s) : server_(s) {}
+    Poco::Net::HTTPRequestHandler *createRequestHandler(const Poco::Net::HTTPServerRequest &) override {
+        return new RequestHandler(server_);
+    }
+
+  private:
+    HttpServer &server_;
+};
+
+// Each keep-alive connection holds a thread for its life, so the pool is larger than
+// the core count: enough for a test's (or a small fleet's) concurrent agents.
+Poco::ThreadPool &server_pool() {
+    static Poco::ThreadPool pool("http", 4, 64, 60);
+    return pool;
+}
+
+} // namespace
+
+HttpServer::HttpServer(std::string host, uint16_t port, uint64_t default_max_body, BuiltinHandler builtin)
+    : host_(std::move(host)), port_(port), default_max_body_(default_max_body), builtin_(std::move(builtin)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+    try {
+        Poco::Net::SocketAddress addr(host_, port_);
+        Poco::Net::ServerSocket socket;
+        socket.bind(addr, true);
+        socket.listen(256);
+        auto *params = new Poco::Net::HTTPServerParams;
+        params->setKeepAlive(true);
+        params->setMaxKeepAliveRequests(0); // unlimited
+        params->setKeepAliveTimeout(Poco::Timespan(10, 0));
+        params->setMaxThreads(64);
+        params->setMaxQueued(512);
+        params->setTimeout(Poco::Timespan(60, 0));
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(*this), server_pool(), socket, params);
+        server_->start();
+        port_ = socket.address().port();
+    } catch (const Poco::Exception &e) {
+        throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
+    }
+}
+
+void HttpServer::stop() {
+    if (!server_) return;
+    server_->stopAll(true);
+    server_.reset();
+}
+
+bool HttpServer::add_route(const Route &route, std::string &err) {
+    if (route.path.empty() || route.path[0] != '/') {
+        err = "route path must start with '/': '" + route.path + "'";
+        return false;
+    }
+    if (!route.handler) {
+        err = "route " + route.path + " has no handler";
+        return false;
+    }
+    if (route.path == "/health" || route.path == "/metrics") {
+        err = "route " + route.path + " is the host's own";
+        return false;
+    }
+    std::unique_lock<std::shared_mutex> lk(mu_);
+    auto &list = routes_[route.path];
+    for (auto &r : list)
+        if (r->method.empty() || route.method.empty() || r->method == route.method) {
+            err = "route " + (route.method.empty() ? std::string("*") : route.method) + " " + route.path +
+                  " is already registered by " + r->owner;
+            return false;
+        }
+    list.push_back(std::make_shared<const Route>(route));
+    return true;
+}
+
+void HttpServer::remove_routes(const std::string &owner) {
+    std::vector<std::shared_ptr<const Route>> removed;
+    {
+        std::unique_lock<std::shared_mutex> lk(mu_);
+        for (auto it = routes_.begin(); it != routes_.end();) {
+            auto &list = it->second;
+            for (auto r = list.begin(); r != list.end();) {
+                if ((*r)->owner == owner) {
+                    removed.push_back(*r);
+                    r = list.erase(r);
+                } else {
+                    ++r;
+                }
+            }
+            it = list.empty() ? routes_.erase(it) : std::next(it);
+        }
+    }
+    // A running handler holds its route; wait for those to finish (bounded).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (auto &r : removed)
+        while (r.use_count() > 1 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+std::shared_ptr<const Route> HttpServer::find(const std::string &method, const std::string &path, bool &path_known,
+                                              std::string &allowed) const {
+    std::shared_lock<std::shared_mutex> lk(mu_);
+    auto it = routes_.find(path);
+    path_known = it != routes_.end();
+    if (!path_known) return nullptr;
+    for (auto &r : it->second) {
+        if (r->method.empty() || r->method == method) return r;
+        allowed += (allowed.empty() ? "" : ", ") + r->method;
+    }
+    return nullptr;
+}
+
+} // namespace trib::core

@@ -1,0 +1,85 @@
+// The host's one HTTP listener (Poco), shared by every module through route registration.
+// Keep-alive; the whole body is read into one buffer (chunked bodies joined); a route's
+// body limit answers 413 before the handler; unknown paths 404, wrong methods 405.
+// Built-in routes (/health, /metrics) come from a callback.
+#pragma once
+
+#include <tributary/plugin.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace trib::core {
+
+struct Route {
+    std::string method; // empty = any
+    std::string path;
+    uint64_t max_body_bytes = 0;
+    trib_http_handler_fn handler = nullptr;
+    void *user = nullptr;
+    std::string owner; // "<module>/<instance>"
+};
+
+struct BuiltinResponse {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+};
+using BuiltinHandler = std::function<std::optional<BuiltinResponse>(const std::string &method, const std::string &path)>;
+
+struct HttpStats {
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> status_404{0};
+    std::atomic<uint64_t> status_413{0};
+    std::atomic<uint64_t> status_429{0};
+    std::atomic<uint64_t> status_5xx{0};
+    std::atomic<uint64_t> body_bytes{0};
+};
+
+class HttpServer {
+  public:
+    HttpServer(std::string host, uint16_t port, uint64_t default_max_body, BuiltinHandler builtin);
+    ~HttpServer();
+
+    // Binds and starts; throws std::runtime_error naming the address on failure.
+    void start();
+    // Stops accepting and closes connections (waits a little for running handlers).
+    void stop();
+
+    // false with err when method+path is taken.
+    bool add_route(const Route &route, std::string &err);
+    // Removes every route of `owner`, then waits until none of its handlers still runs.
+    void remove_routes(const std::string &owner);
+
+    const HttpStats &stats() const { return stats_; }
+    uint16_t port() const { return port_; }
+
+    // Used by the request handler.
+    std::shared_ptr<const Route> find(const std::string &method, const std::string &path, bool &path_known,
+                                      std::string &allowed) const;
+    const BuiltinHandler &builtin() const { return builtin_; }
+    uint64_t default_max_body() const { return default_max_body_; }
+    HttpStats &mutable_stats() { return stats_; }
+
+  private:
+    std::string host_;
+    uint16_t port_;
+    uint64_t default_max_body_;
+    BuiltinHandler builtin_;
+    mutable std::shared_mutex mu_;
+    std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_; // by path
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    HttpStats stats_;
+};
+
+} // namespace trib::core

@@ -1,0 +1,68 @@
+// tributary: the collector host. See host.hpp for the run order and cli.cpp for flags.
+#include "cli.hpp"
+#include "config.hpp"
+#include "host.hpp"
+#include "log.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace {
+
+// build/bin/tributary → build/plugins: modules beside the binary's folder.
+std::string default_plugins_dir() {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return "plugins";
+    return (exe.parent_path().parent_path() / "plugins").string();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    // SIGTERM/SIGINT are taken synchronously by the control thread (sigtimedwait); block
+    // them before any thread starts so no other thread receives them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    trib::core::CliOptions cli;
+    try {
+        cli = trib::core::parse_cli(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "tributary: %s\n%s", e.what(), trib::core::cli_usage().c_str());
+        return 2;
+    }
+    if (cli.help) {
+        std::fputs(trib::core::cli_usage().c_str(), stdout);
+        return 0;
+    }
+    if (cli.version) {
+        std::printf("tributary %s (module ABI %d.%d)\n", trib::core::host_version(), TRIB_ABI_MAJOR,
+                    TRIB_ABI_MINOR_CURRENT);
+        return 0;
+    }
+    int code = 1;
+    auto *app = new trib::core::HostApp(cli, trib::core::current_env(), default_plugins_dir());
+    try {
+        code = app->run();
+    } catch (const std::exception &e) {
+        trib::core::log_error("host", std::string("fatal: ") + e.what());
+        std::fflush(nullptr);
+        _exit(1);
+    }
+    if (!app->drained_cleanly()) {
+        // A sink is stuck in write(): unwinding would wait for it forever.
+        std::fflush(nullptr);
+        _exit(code ? code : 1);
+    }
+    delete app;
+    return code;
+}

@@ -1,0 +1,153 @@
+#include "metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace trib::core {
+
+std::string prometheus_name(std::string_view raw) {
+    std::string out;
+    for (char c : raw) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':';
+        out.push_back(ok ? c : '_');
+    }
+    if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(out.begin(), '_');
+    return out;
+}
+
+std::string prometheus_label(std::string_view raw) {
+    std::string out;
+    for (char c : raw) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out.push_back(c);
+    }
+    return out;
+}
+
+namespace {
+
+struct Writer {
+    std::string out;
+    std::map<std::string, bool> declared;
+    void declare(const std::string &name, const char *type, const char *help) {
+        if (declared[name]) return;
+        declared[name] = true;
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    void sample(const std::string &name, const std::string &labels, double v) {
+        out += name;
+        if (!labels.empty()) out += "{" + labels + "}";
+        out += ' ';
+        out += fmt::format("{}", v);
+        out += '\n';
+    }
+};
+
+std::string instance_labels(const ModuleInstance &i) {
+    return fmt::format("module=\"{}\",instance=\"{}\"", prometheus_label(i.module().name),
+                       prometheus_label(i.instance_name()));
+}
+
+} // namespace
+
+std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &inputs,
+                           const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
+                           const HttpStats &http, const Election *election) {
+    Writer w;
+    struct InputMetric {
+        const char *name;
+        const char *help;
+        uint64_t (*get)(const InstanceStats &);
+    };
+    static const InputMetric input_metrics[] = {
+        {"tributary_input_points_received_total", "Points a module instance offered through emit",
+         [](const InstanceStats &s) { return s.received_points.load(); }},
+        {"tributary_input_points_emitted_total", "Points the bus accepted from a module instance",
+         [](const InstanceStats &s) { return s.emitted_points.load(); }},
+        {"tributary_input_points_dropped_total", "Points refused (backpressure or invalid)",
+         [](const InstanceStats &s) { return s.dropped_points.load(); }},
+        {"tributary_input_backpressure_total", "emit calls answered BACKPRESSURE",
+         [](const InstanceStats &s) { return s.backpressure.load(); }},
+        {"tributary_input_bytes_emitted_total", "Bytes of points the bus accepted",
+         [](const InstanceStats &s) { return s.emitted_bytes.load(); }},
+    };
+    for (auto &m : input_metrics) {
+        w.declare(m.name, "counter", m.help);
+        for (auto &i : inputs) w.sample(m.name, instance_labels(*i), static_cast<double>(m.get(i->stats())));
+    }
+    w.declare("tributary_input_up", "gauge", "1 when the module instance is running");
+    for (auto &i : inputs) w.sample("tributary_input_up", instance_labels(*i), i->running() ? 1 : 0);
+
+    struct SinkMetric {
+        const char *name;
+        const char *type;
+        const char *help;
+        double (*get)(const SinkWorker &);
+    };
+    static const SinkMetric sink_metrics[] = {
+        {"tributary_sink_points_received_total", "counter", "Points routed to the sink's queue",
+         [](const SinkWorker &s) { return double(s.stats().received_points.load()); }},
+        {"tributary_sink_points_written_total", "counter", "Points the sink wrote",
+         [](const SinkWorker &s) { return double(s.stats().written_points.load()); }},
+        {"tributary_sink_points_dropped_total", "counter", "Points the sink dropped (permanent errors, shutdown)",
+         [](const SinkWorker &s) { return double(s.stats().dropped_points.load()); }},
+        {"tributary_sink_retries_total", "counter", "Writes retried after RETRY/BACKPRESSURE",
+         [](const SinkWorker &s) { return double(s.stats().retries.load()); }},
+        {"tributary_sink_bytes_written_total", "counter", "Bytes of points the sink wrote",
+         [](const SinkWorker &s) { return double(s.stats().written_bytes.load()); }},
+        {"tributary_sink_queue_batches", "gauge", "Batches waiting in the sink's queue",
+         [](const SinkWorker &s) { return double(s.queue_batches()); }},
+        {"tributary_sink_queue_points", "gauge", "Points waiting in the sink's queue",
+         [](const SinkWorker &s) { return double(s.queue_points()); }},
+        {"tributary_sink_queue_bytes", "gauge", "Bytes waiting in the sink's queue",
+         [](const SinkWorker &s) { return double(s.stats().queued_bytes.load()); }},
+    };
+    for (auto &m : sink_metrics) {
+        w.declare(m.name, m.type, m.help);
+        for (auto &s : bus.sinks())
+            w.sample(m.name, fmt::format("sink=\"{}\",type=\"{}\"", prometheus_label(s->name()), prometheus_label(s->type())),
+                     m.get(*s));
+    }
+
+    w.declare("tributary_bus_memory_bytes", "gauge", "Bytes of points held by the bus");
+    w.sample("tributary_bus_memory_bytes", "", double(bus.memory().used()));
+    w.declare("tributary_bus_memory_peak_bytes", "gauge", "Highest bytes held by the bus since start");
+    w.sample("tributary_bus_memory_peak_bytes", "", double(bus.memory().peak()));
+    w.declare("tributary_bus_memory_limit_bytes", "gauge", "The bus memory ceiling");
+    w.sample("tributary_bus_memory_limit_bytes", "", double(bus.memory().limit()));
+    w.declare("tributary_bus_points_unrouted_total", "counter", "Points no sink's categories/measurements matched");
+    w.sample("tributary_bus_points_unrouted_total", "", double(bus.unrouted_points()));
+
+    w.declare("tributary_http_requests_total", "counter", "Requests on the shared listener");
+    w.sample("tributary_http_requests_total", "", double(http.requests.load()));
+    w.declare("tributary_http_responses_total", "counter", "Responses by notable status");
+    w.sample("tributary_http_responses_total", "code=\"404\"", double(http.status_404.load()));
+    w.sample("tributary_http_responses_total", "code=\"413\"", double(http.status_413.load()));
+    w.sample("tributary_http_responses_total", "code=\"429\"", double(http.status_429.load()));
+    w.sample("tributary_http_responses_total", "code=\"5xx\"", double(http.status_5xx.load()));
+    w.declare("tributary_http_body_bytes_total", "counter", "Request body bytes read for module routes");
+    w.sample("tributary_http_body_bytes_total", "", double(http.body_bytes.load()));
+
+    if (election) {
+        w.declare("tributary_election_leader", "gauge", "1 when this host leads");
+        w.sample("tributary_election_leader", fmt::format("backend=\"{}\"", prometheus_label(election->backend())),
+                 election->is_leader() ? 1 : 0);
+    }
+
+    // Module self-metrics (counter_add), inputs and sink modules alike, grouped by family.
+    std::map<std::string, std::vector<std::pair<std::string, double>>> families;
+    for (auto *list : {&inputs, &sink_modules})
+        for (auto &i : *list)
+            for (auto &[name, value] : i->counters())
+                families["tributary_module_" + prometheus_name(name)].emplace_back(instance_labels(*i), value);
+    for (auto &[metric, samples] : families) {
+        w.declare(metric, "counter", "Module self-metric (counter_add)");
+        for (auto &[labels, value] : samples) w.sample(metric, labels, value);
+    }
+    return w.out;
+}
+
+} // namespace trib::core

@@ -1,0 +1,25 @@
+// /metrics: the host's own counters in Prometheus text format.
+#pragma once
+
+#include "bus.hpp"
+#include "election.hpp"
+#include "http_server.hpp"
+#include "instance.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trib::core {
+
+// Prometheus metric name from a module's counter name: [a-zA-Z0-9_:], not starting with
+// a digit.
+std::string prometheus_name(std::string_view raw);
+// A label value with \\, \" and \n escaped.
+std::string prometheus_label(std::string_view raw);
+
+std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &inputs,
+                           const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
+                           const HttpStats &http, const Election *election);
+
+} // namespace trib::core

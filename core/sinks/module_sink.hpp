@@ -1,0 +1,22 @@
+// A sink module (kind TRIB_KIND_SINK) seen as a core Sink: each batch goes to the module's
+// write() as a borrowed trib_batch view.
+#pragma once
+
+#include "../instance.hpp"
+#include "../sink.hpp"
+
+namespace trib::core {
+
+class ModuleSink final : public Sink {
+  public:
+    // `instance` is created and started by the host and outlives this sink.
+    ModuleSink(std::string name, ModuleInstance &instance) : name_(std::move(name)), instance_(instance) {}
+    const std::string &name() const override { return name_; }
+    trib_status write(const std::vector<trib::Point> &batch, std::string &err) override;
+
+  private:
+    std::string name_;
+    ModuleInstance &instance_;
+};
+
+} // namespace trib::core
