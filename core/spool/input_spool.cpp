@@ -9,13 +9,14 @@ InputSpool::InputSpool(std::string instance_id, SpoolSetup setup, ToBus to_bus, 
     spool_ = std::make_unique<Spool>(setup.spool);
     delivery_ = std::make_unique<SpoolDelivery>(
         "input " + instance_id, *spool_,
-        [to_bus = std::move(to_bus)](const std::vector<trib::Point> &batch, std::string &err) {
+        SpoolDelivery::DeliverAsync([to_bus = std::move(to_bus)](const std::vector<trib::Point> &batch, std::string &err,
+                                                                  std::function<void()> done) {
             std::vector<trib::Point> copy = batch;
-            trib_status st = to_bus(std::move(copy), err);
+            trib_status st = to_bus(std::move(copy), err, std::move(done));
             // The bus refuses only when full (retry) or when a batch can never fit.
             if (st == TRIB_INVALID_ARGUMENT) return TRIB_PERMANENT;
             return st;
-        },
+        }),
         setup.retry, setup.workers, log);
     metrics_ = DeliveryMetricsRegistration("input", instance_id, spool_.get(), delivery_.get());
 }

@@ -1,7 +1,9 @@
 // An input instance's disk spool (DataKit's io_config, pinpoint's storage): emit() appends
 // the batch and answers OK once it is durable, BACKPRESSURE when the spool is full (the
 // input turns it into 429 / RESOURCE_EXHAUSTED); workers move records from the spool to
-// the bus, retrying while the bus pushes back.
+// the bus, retrying while the bus pushes back. A record leaves the spool only once every
+// sink is done with its points (the bus calls `on_released`), so a kill -9 while points
+// sit in the bus's memory loses nothing: they are delivered again after the restart.
 #pragma once
 
 #include "delivery_metrics.hpp"
@@ -18,8 +20,10 @@ namespace trib::core {
 
 class InputSpool {
   public:
-    // to_bus: hands points to the bus (OK / BACKPRESSURE / INVALID_ARGUMENT, err says why).
-    using ToBus = std::function<trib_status(std::vector<trib::Point> &&points, std::string &err)>;
+    // to_bus: hands points to the bus (OK / BACKPRESSURE / INVALID_ARGUMENT, err says why);
+    // after OK the bus calls on_released once no sink needs the points any more.
+    using ToBus = std::function<trib_status(std::vector<trib::Point> &&points, std::string &err,
+                                            std::function<void()> on_released)>;
     using Log = SpoolDelivery::Log;
 
     InputSpool(std::string instance_id, SpoolSetup setup, ToBus to_bus, Log log);

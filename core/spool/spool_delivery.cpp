@@ -5,13 +5,29 @@
 namespace trib::core {
 
 SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers, Log log)
-    : name_(std::move(name)), spool_(spool), deliver_(std::move(deliver)), retry_(retry),
-      workers_count_(workers == 0 ? 1 : workers), log_(std::move(log)) {
+    : SpoolDelivery(std::move(name), spool,
+                    DeliverAsync([deliver = std::move(deliver)](const std::vector<trib::Point> &batch, std::string &err,
+                                                                std::function<void()> done) {
+                        trib_status st = deliver(batch, err);
+                        if (st == TRIB_OK) done();
+                        return st;
+                    }),
+                    retry, workers, std::move(log)) {}
+
+SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers, Log log)
+    : name_(std::move(name)), spool_(spool), deliver_(std::move(deliver)),
+      ack_target_(std::make_shared<AckTarget>()), retry_(retry), workers_count_(workers == 0 ? 1 : workers),
+      log_(std::move(log)) {
+    ack_target_->spool = &spool_;
     if (retry_.initial_backoff.count() <= 0) retry_.initial_backoff = std::chrono::milliseconds(1);
     if (retry_.max_backoff < retry_.initial_backoff) retry_.max_backoff = retry_.initial_backoff;
 }
 
-SpoolDelivery::~SpoolDelivery() { stop(); }
+SpoolDelivery::~SpoolDelivery() {
+    stop();
+    std::lock_guard<std::mutex> lk(ack_target_->mu);
+    ack_target_->spool = nullptr;
+}
 
 void SpoolDelivery::log(trib_log_level lvl, const std::string &msg) const {
     if (log_) log_(lvl, name_ + ": " + msg);
@@ -74,14 +90,17 @@ void SpoolDelivery::worker_main(unsigned index) {
         for (uint32_t attempt = 1;; ++attempt) {
             std::string err;
             trib_status st;
+            auto done = [target = ack_target_, id = rec->id] {
+                std::lock_guard<std::mutex> lk(target->mu);
+                if (target->spool) target->spool->ack(id);
+            };
             try {
-                st = deliver_(batch, err);
+                st = deliver_(batch, err, done);
             } catch (const std::exception &e) {
                 st = TRIB_RETRY;
                 err = e.what();
             }
             if (st == TRIB_OK) {
-                spool_.ack(rec->id);
                 std::lock_guard<std::mutex> lk(mu_);
                 ++stats_.delivered_records;
                 stats_.delivered_points += batch.size();

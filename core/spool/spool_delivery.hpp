@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,9 +43,15 @@ struct DeliveryStats {
 class SpoolDelivery {
   public:
     using Deliver = std::function<trib_status(const std::vector<trib::Point> &batch, std::string &err)>;
+    // Hands the batch on; when it answers OK, the record is acknowledged only once `done`
+    // is called (from any thread, at most once, possibly after this object is gone): e.g.
+    // when every sink has finished with the points.
+    using DeliverAsync =
+        std::function<trib_status(const std::vector<trib::Point> &batch, std::string &err, std::function<void()> done)>;
     using Log = std::function<void(trib_log_level, const std::string &)>;
 
     SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers = 1, Log log = {});
+    SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers = 1, Log log = {});
     ~SpoolDelivery();
     SpoolDelivery(const SpoolDelivery &) = delete;
     SpoolDelivery &operator=(const SpoolDelivery &) = delete;
@@ -63,8 +70,14 @@ class SpoolDelivery {
     void log(trib_log_level lvl, const std::string &msg) const;
 
     std::string name_;
+    // Late `done` calls find the spool through this, cleared when the delivery goes away.
+    struct AckTarget {
+        std::mutex mu;
+        Spool *spool;
+    };
     Spool &spool_;
-    Deliver deliver_;
+    DeliverAsync deliver_;
+    std::shared_ptr<AckTarget> ack_target_;
     RetryPolicy retry_;
     unsigned workers_count_;
     Log log_;

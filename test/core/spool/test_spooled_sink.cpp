@@ -124,14 +124,16 @@ TEST_CASE("input spool: emit is acknowledged once spooled and reaches the bus de
     std::mutex mu;
     std::vector<int64_t> bus;
     std::atomic<int> refusals{3};
+    std::vector<std::function<void()>> held; // "sinks still working on these points"
     InputSpool in("profile/0", *setup,
-                  [&](std::vector<trib::Point> &&pts, std::string &err) {
+                  [&](std::vector<trib::Point> &&pts, std::string &err, std::function<void()> released) {
                       if (refusals.fetch_sub(1) > 0) {
                           err = "bus full";
                           return TRIB_BACKPRESSURE;
                       }
                       std::lock_guard<std::mutex> lk(mu);
                       for (auto &p : pts) bus.push_back(p.time_ns);
+                      held.push_back(std::move(released));
                       return TRIB_OK;
                   },
                   {});
@@ -142,6 +144,14 @@ TEST_CASE("input spool: emit is acknowledged once spooled and reaches the bus de
         std::lock_guard<std::mutex> lk(mu);
         return bus.size() == 20;
     }));
+    // Handed to the bus but not released: still pending in the spool.
+    CHECK(in.spool().stats().pending_bytes > 0);
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        for (auto &r : held) r();
+    }
+    CHECK(in.spool().stats().pending_bytes == 0);
+    CHECK(in.spool().stats().acked_records == 20);
     in.stop();
     CHECK(in.delivery().stats().retries >= 3);
     CHECK(render_delivery_metrics().find("owner=\"input\",name=\"profile/0\"") != std::string::npos);
@@ -170,4 +180,30 @@ TEST_CASE("spool config: DataKit keys and errors naming the key", "[spool_config
     CHECK(s.spool.policy == SpoolFullPolicy::drop_oldest);
     CHECK(s.spool.fsync_interval_ms == 500);
     CHECK(s.spool.fsync_bytes == 1048576);
+}
+
+TEST_CASE("input spool: a release arriving after shutdown is harmless and the record comes again", "[input_spool]") {
+    TempDir tmp;
+    auto setup = input_spool_setup({{"io_config", {{"cache_capacity_mb", 1}, {"upload_workers", 1}}}}, tmp.path.string(), "c");
+    std::vector<std::function<void()>> held;
+    std::mutex mu;
+    std::atomic<int> seen{0};
+    auto to_bus = [&](std::vector<trib::Point> &&, std::string &, std::function<void()> released) {
+        std::lock_guard<std::mutex> lk(mu);
+        held.push_back(std::move(released));
+        ++seen;
+        return TRIB_OK;
+    };
+    {
+        InputSpool in("pinpoint/0", *setup, to_bus, {});
+        in.start();
+        std::string err;
+        REQUIRE(in.accept({pt(1)}, err) == TRIB_OK);
+        REQUIRE(wait_until([&] { return seen == 1; }));
+    }
+    for (auto &r : held) r(); // the spool is gone: nothing happens
+    InputSpool again("pinpoint/0", *setup, to_bus, {});
+    again.start();
+    REQUIRE(wait_until([&] { return seen == 2; })); // not acknowledged before: delivered again
+    again.stop();
 }
