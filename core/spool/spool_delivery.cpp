@@ -36,6 +36,8 @@ void SpoolDelivery::log(trib_log_level lvl, const std::string &msg) const {
 void SpoolDelivery::start() {
     std::lock_guard<std::mutex> lk(mu_);
     if (!workers_.empty()) return;
+    // Records handed out by an earlier run of this delivery and never acknowledged come first.
+    spool_.rewind_unacked();
     stopping_ = false;
     for (unsigned i = 0; i < workers_count_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
 }
@@ -49,8 +51,8 @@ void SpoolDelivery::stop() {
     }
     stop_cv_.notify_all();
     for (auto &t : ws) t.join();
-    // Records handed out but not acknowledged go back to the head of the queue.
-    spool_.rewind_unacked();
+    // Records handed on but not yet released stay in flight: their late acknowledgements
+    // (e.g. while the bus drains at shutdown) still retire them.
 }
 
 DeliveryStats SpoolDelivery::stats() const {

@@ -58,7 +58,8 @@ class SpoolDelivery {
 
     void start();
     // Stops the workers: an attempt in progress finishes, a backoff wait is cut short, and
-    // whatever is not acknowledged stays in the spool for the next start.
+    // whatever is not acknowledged stays in the spool for the next start. Acknowledgements
+    // of records already handed on are still taken while this object lives.
     void stop();
 
     DeliveryStats stats() const;
