@@ -1,0 +1,36 @@
+// libFuzzer: pprof decoding as /ingest and the push API see it, through PyroscopeIngest
+// with an in-memory host (the fake host of the SDK).
+#include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/pprof.hpp>
+#include <tributary/profiling/pyroscope_ingest.hpp>
+#include <tributary/testing/fake_host.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    std::string body(reinterpret_cast<const char *>(data), size);
+    try {
+        (void)trib::profiling::parse_pprof(body, 16u << 20);
+    } catch (const trib::profiling::DecodeError &) {
+    }
+    static trib::testing::FakeHost fake;
+    static trib::Host host(fake.api(), fake.ctx());
+    static trib::profiling::PyroscopeIngest ingest(host, {});
+    fake.clear_points();
+    trib_http_request req{};
+    req.struct_size = sizeof req;
+    req.method = trib::view("POST");
+    req.path = trib::view("/ingest");
+    req.query = trib::view("name=fuzz.app%7Bk%3Dv%7D&format=pprof&spyName=gospy&from=1&until=2");
+    req.content_type = trib::view("binary/octet-stream");
+    req.body = trib::bytes_view(body);
+    auto r = ingest.handle_ingest(trib::HttpRequest(req));
+    if (r.status != 200 && r.status != 400) __builtin_trap();
+    req.path = trib::view(trib::profiling::PyroscopeIngest::kPushPath);
+    req.query = trib::view("");
+    req.content_type = trib::view("application/proto");
+    auto pr = ingest.handle_push(trib::HttpRequest(req));
+    if (pr.status != 200 && pr.status != 400) __builtin_trap();
+    return 0;
+}
