@@ -1,0 +1,56 @@
+// Backend "etcd" through the host's factory, configured as [election] in tributary.conf is.
+#include "etcd_server.hpp"
+
+#include <election_factory.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("the factory builds the etcd backend from [election]", "[election][etcd]") {
+    trib::test::EtcdServer etcd;
+    trib::core::ElectionConfig config;
+    config.enable = true;
+    config.backend = "etcd";
+    config.endpoints = {etcd.endpoint()};
+    config.ns = "trib-factory";
+    config.host_id = "factory-host";
+    config.table = {{"lease_ttl", "2s"}};
+    REQUIRE(trib::core::election_backend_known("etcd"));
+
+    auto election = trib::core::make_election(config);
+    REQUIRE(election);
+    CHECK(election->backend() == "etcd");
+    CHECK(election->role() == "stopped");
+    std::vector<bool> told;
+    election->start([&](bool leading) { told.push_back(leading); });
+    REQUIRE(trib::test::wait_until([&] { return election->is_leader(); }, 5s, 20ms));
+    CHECK(election->role() == "leader");
+    election->stop();
+    CHECK(told == std::vector<bool>{true, false});
+    CHECK_FALSE(election->is_leader());
+}
+
+TEST_CASE("the factory refuses unusable [election] etcd settings with the reason",
+          "[election]") {
+    trib::core::ElectionConfig config;
+    config.enable = true;
+    config.backend = "etcd";
+    config.endpoints = {"http://127.0.0.1:2379"};
+
+    auto bad_ttl = config;
+    bad_ttl.table = {{"lease_ttl", "5 parsecs"}};
+    CHECK_THROWS_WITH(trib::core::make_election(bad_ttl), Catch::Contains("lease_ttl"));
+    auto tiny_ttl = config;
+    tiny_ttl.table = {{"lease_ttl", "300ms"}};
+    CHECK_THROWS_WITH(trib::core::make_election(tiny_ttl), Catch::Contains("at least 1s"));
+    auto no_endpoints = config;
+    no_endpoints.endpoints.clear();
+    CHECK_THROWS_AS(trib::core::make_election(no_endpoints), std::runtime_error);
+    auto minutes = config;
+    minutes.table = {{"lease_ttl", "1m30s"}};
+    CHECK_NOTHROW(trib::core::make_election(minutes));
+}
