@@ -137,7 +137,7 @@ int HostApp::serve() {
     services_.is_leader = [el] { return el->is_leader(); };
 
     // Sinks first, so nothing an input emits has nowhere to go.
-    SinkContext sctx{cfg_.data_dir};
+    SinkContext sctx{cfg_.data_dir, cfg_.global_tags};
     for (auto &s : cfg_.sinks) {
         try {
             std::unique_ptr<Sink> sink;

@@ -24,7 +24,7 @@ void append_escaped(std::string &out, std::string_view s, bool escape_equals) {
             break;
         case '\n':
         case '\r':
-            out.push_back(' ');
+            out += "\\ ";
             break;
         default:
             out.push_back(c);

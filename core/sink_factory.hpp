@@ -12,11 +12,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace trib::core {
 
 struct SinkContext {
     std::string data_dir; // the host's --data-dir
+    std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
 };
 
 using SinkTypeFactory = std::function<std::unique_ptr<Sink>(const SinkConfig &, const SinkContext &)>;

@@ -1,0 +1,198 @@
+#include <catch2/catch.hpp>
+#include <bus.hpp>
+#include <trib_test/support.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace trib::core;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A sink that records what it got and can be held (blocked in write) or made to fail.
+class RecordingSink final : public Sink {
+  public:
+    explicit RecordingSink(std::string name) : name_(std::move(name)) {}
+    const std::string &name() const override { return name_; }
+    trib_status write(const std::vector<trib::Point> &batch, std::string &err) override {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return !blocked_; });
+        if (retries_left_ > 0) {
+            --retries_left_;
+            err = "try later";
+            return TRIB_RETRY;
+        }
+        for (auto &p : batch) measurements_.push_back(p.measurement);
+        return TRIB_OK;
+    }
+    void block(bool b) {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            blocked_ = b;
+        }
+        cv_.notify_all();
+    }
+    void fail_times(int n) {
+        std::lock_guard<std::mutex> lk(mu_);
+        retries_left_ = n;
+    }
+    size_t count() {
+        std::lock_guard<std::mutex> lk(mu_);
+        return measurements_.size();
+    }
+    std::vector<std::string> got() {
+        std::lock_guard<std::mutex> lk(mu_);
+        return measurements_;
+    }
+
+  private:
+    std::string name_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool blocked_ = false;
+    int retries_left_ = 0;
+    std::vector<std::string> measurements_;
+};
+
+std::vector<trib::Point> make_points(size_t n, const std::string &measurement = "cpu",
+                                     const std::string &category = "metric", size_t payload = 100) {
+    std::vector<trib::Point> v;
+    for (size_t i = 0; i < n; ++i) {
+        trib::Point p(measurement, category, int64_t(i));
+        p.field(trib::Field::String("payload", std::string(payload, 'x')));
+        v.push_back(std::move(p));
+    }
+    return v;
+}
+
+BusConfig small_bus(uint64_t bytes) {
+    BusConfig c;
+    c.max_memory_bytes = bytes;
+    c.retry_initial = 10ms;
+    c.retry_max = 50ms;
+    c.shutdown_timeout = 2000ms;
+    return c;
+}
+
+} // namespace
+
+TEST_CASE("a blocked sink does not stop another sink", "[core][bus]") {
+    Bus bus(small_bus(64 << 20));
+    auto slow = std::make_unique<RecordingSink>("slow");
+    auto fast = std::make_unique<RecordingSink>("fast");
+    auto *slow_p = slow.get();
+    auto *fast_p = fast.get();
+    slow_p->block(true);
+    bus.add_sink(std::move(slow), "test", {});
+    bus.add_sink(std::move(fast), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    for (int i = 0; i < 10; ++i) REQUIRE(bus.emit(make_points(100), bytes, err) == TRIB_OK);
+    CHECK(trib::test::wait_until([&] { return fast_p->count() == 1000; }, 5000ms, 5ms));
+    CHECK(slow_p->count() == 0);
+    slow_p->block(false);
+    CHECK(trib::test::wait_until([&] { return slow_p->count() == 1000; }, 5000ms, 5ms));
+    CHECK(bus.shutdown());
+}
+
+TEST_CASE("a full bus answers BACKPRESSURE and memory stays under the ceiling", "[core][bus]") {
+    const uint64_t ceiling = 256 * 1024;
+    Bus bus(small_bus(ceiling));
+    auto sink = std::make_unique<RecordingSink>("stuck");
+    auto *sink_p = sink.get();
+    sink_p->block(true);
+    bus.add_sink(std::move(sink), "test", {});
+    bus.start();
+
+    // Several producers push until refused.
+    std::atomic<uint64_t> accepted{0}, refused{0};
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 4; ++t)
+        producers.emplace_back([&] {
+            for (int i = 0; i < 200; ++i) {
+                uint64_t bytes = 0;
+                std::string err;
+                trib_status st = bus.emit(make_points(10, "cpu", "metric", 200), bytes, err);
+                if (st == TRIB_OK) accepted += 10;
+                else if (st == TRIB_BACKPRESSURE) refused++;
+                else FAIL("unexpected status " << st << " " << err);
+            }
+        });
+    for (auto &t : producers) t.join();
+    CHECK(refused > 0);
+    CHECK(accepted > 0);
+    CHECK(bus.memory().peak() <= ceiling);
+    CHECK(bus.memory().used() <= ceiling);
+
+    // Once the sink moves again everything accepted arrives and memory is released.
+    sink_p->block(false);
+    CHECK(trib::test::wait_until([&] { return sink_p->count() == accepted.load(); }, 10000ms, 5ms));
+    CHECK(trib::test::wait_until([&] { return bus.memory().used() == 0; }, 5000ms, 5ms));
+    uint64_t bytes = 0;
+    std::string err;
+    CHECK(bus.emit(make_points(10), bytes, err) == TRIB_OK);
+    CHECK(bus.shutdown());
+}
+
+TEST_CASE("a batch larger than the whole ceiling is refused as invalid, not retried forever", "[core][bus]") {
+    Bus bus(small_bus(10 * 1024));
+    bus.add_sink(std::make_unique<RecordingSink>("s"), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    CHECK(bus.emit(make_points(1, "cpu", "metric", 20 * 1024), bytes, err) == TRIB_INVALID_ARGUMENT);
+    CHECK_THAT(err, Catch::Contains("ceiling"));
+}
+
+TEST_CASE("routing by category and measurement; RETRY is retried", "[core][bus]") {
+    Bus bus(small_bus(64 << 20));
+    auto metrics = std::make_unique<RecordingSink>("metrics");
+    auto cpu_only = std::make_unique<RecordingSink>("cpu");
+    auto all = std::make_unique<RecordingSink>("all");
+    auto *m = metrics.get();
+    auto *c = cpu_only.get();
+    auto *a = all.get();
+    a->fail_times(3);
+    bus.add_sink(std::move(metrics), "test", SinkFilter{{"metric"}, {}});
+    bus.add_sink(std::move(cpu_only), "test", SinkFilter{{}, {"cpu"}});
+    bus.add_sink(std::move(all), "test", SinkFilter{});
+    bus.start();
+    auto pts = make_points(2, "cpu", "metric");
+    auto mem = make_points(1, "mem", "metric");
+    auto prof = make_points(1, "profile", "profiling");
+    pts.insert(pts.end(), mem.begin(), mem.end());
+    pts.insert(pts.end(), prof.begin(), prof.end());
+    uint64_t bytes = 0;
+    std::string err;
+    REQUIRE(bus.emit(std::move(pts), bytes, err) == TRIB_OK);
+    CHECK(bus.shutdown());
+    CHECK(m->got() == std::vector<std::string>{"cpu", "cpu", "mem"});
+    CHECK(c->got() == std::vector<std::string>{"cpu", "cpu"});
+    CHECK(a->got() == std::vector<std::string>{"cpu", "cpu", "mem", "profile"});
+    CHECK(bus.sinks()[2]->stats().retries.load() == 3);
+    CHECK(bus.memory().used() == 0);
+}
+
+TEST_CASE("shutdown drains every queued point into the sinks", "[core][bus]") {
+    Bus bus(small_bus(64 << 20));
+    auto s = std::make_unique<RecordingSink>("s");
+    auto *sp = s.get();
+    sp->block(true);
+    bus.add_sink(std::move(s), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    for (int i = 0; i < 50; ++i) REQUIRE(bus.emit(make_points(20), bytes, err) == TRIB_OK);
+    std::thread unblock([&] {
+        std::this_thread::sleep_for(100ms);
+        sp->block(false);
+    });
+    CHECK(bus.shutdown());
+    unblock.join();
+    CHECK(sp->count() == 1000);
+    CHECK(bus.emit(make_points(1), bytes, err) == TRIB_BACKPRESSURE); // closed
+}

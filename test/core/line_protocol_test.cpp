@@ -1,0 +1,76 @@
+#include <catch2/catch.hpp>
+#include <line_protocol.hpp>
+#include <trib_test/support.hpp>
+
+#include <cmath>
+#include <limits>
+
+using trib::Field;
+using trib::Point;
+using trib::core::to_line_protocol;
+
+TEST_CASE("line protocol: field types", "[core][lp]") {
+    Point p("cpu", "metric", 1700000000123456789);
+    p.tag("host", "a");
+    p.field(Field::Int("i", -42));
+    p.field(Field::Uint("u", 18446744073709551615ull));
+    p.field(Field::Float("f", 0.1));
+    p.field(Field::Float("whole", 2.0));
+    p.field(Field::Bool("yes", true));
+    p.field(Field::Bool("no", false));
+    p.field(Field::String("s", "text"));
+    CHECK(to_line_protocol(p) ==
+          "cpu,host=a i=-42i,u=18446744073709551615u,f=0.1,whole=2,yes=true,no=false,s=\"text\" 1700000000123456789\n");
+}
+
+TEST_CASE("line protocol: escaping of spaces, commas, equals, quotes and backslashes", "[core][lp]") {
+    Point p("my meas,x=1", "metric", 5);
+    p.tag("tag key,=", "va lue,=x");
+    p.field(Field::String("field key=,", "say \"hi\" C:\\dir\\"));
+    std::string line = to_line_protocol(p);
+    CHECK(line == "my\\ meas\\,x=1,tag\\ key\\,\\==va\\ lue\\,\\=x field\\ key\\=\\,=\"say \\\"hi\\\" C:\\\\dir\\\\\" 5\n");
+    // And a reader gets the original values back.
+    auto pts = trib::test::parse_line_protocol(line);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].measurement == "my meas,x=1");
+    CHECK(pts[0].tag("tag key,=") == "va lue,=x");
+    CHECK(pts[0].field_str("field key=,") == "say \"hi\" C:\\dir\\");
+}
+
+TEST_CASE("line protocol: floats print shortest round-trip", "[core][lp]") {
+    for (double v : {0.1, 1.0 / 3.0, 1e-300, 123456789.125, -0.0, 6.02214076e23}) {
+        Point p("m", "metric", 1);
+        p.field(Field::Float("v", v));
+        auto pts = trib::test::parse_line_protocol(to_line_protocol(p));
+        REQUIRE(pts.size() == 1);
+        CHECK(pts[0].field_float("v") == v);
+    }
+}
+
+TEST_CASE("line protocol: bytes are base64, unrepresentable fields and empty points are skipped", "[core][lp]") {
+    Point p("m", "metric", 1);
+    p.field(Field::Bytes("b", std::string("\x00\xff\x10hello", 8)));
+    p.field(Field::Float("nan", std::nan("")));
+    p.field(Field::Float("inf", std::numeric_limits<double>::infinity()));
+    CHECK(to_line_protocol(p) == "m b=\"AP8QaGVsbG8=\" 1\n");
+
+    Point only_nan("m", "metric", 1);
+    only_nan.field(Field::Float("nan", std::nan("")));
+    std::string out = "keep\n";
+    CHECK_FALSE(trib::core::append_line_protocol(out, only_nan));
+    CHECK(out == "keep\n");
+    CHECK(to_line_protocol(Point("m", "metric", 1)).empty());
+}
+
+TEST_CASE("line protocol: empty tag values are left out and newlines in tags do not break lines", "[core][lp]") {
+    Point p("m", "metric", 1);
+    p.tag("empty", "");
+    p.tag("multi", "a\nb");
+    p.field(Field::String("s", "line1\nline2"));
+    std::string line = to_line_protocol(p);
+    CHECK(line == "m,multi=a\\ b s=\"line1\nline2\" 1\n");
+    auto pts = trib::test::parse_line_protocol(line);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].field_str("s") == "line1\nline2");
+    CHECK_FALSE(pts[0].has_tag("empty"));
+}
