@@ -203,7 +203,17 @@ void Bus::start() {
     for (auto &s : sinks_) s->start();
 }
 
-trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, std::string &err) {
+namespace {
+struct ReleaseToken {
+    std::function<void()> on_released;
+    ~ReleaseToken() {
+        if (on_released) on_released();
+    }
+};
+} // namespace
+
+trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, std::string &err,
+                      std::function<void()> on_released) {
     bytes_out = 0;
     if (closed_.load()) {
         err = "shutting down";
@@ -243,6 +253,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
     uint64_t unrouted = static_cast<uint64_t>(std::count(routed.begin(), routed.end(), false));
     if (plans.empty()) {
         unrouted_ += unrouted;
+        if (on_released) on_released();
         return TRIB_OK;
     }
     // Subset copies share attachment data with the original but are counted in full:
@@ -261,6 +272,8 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
     }
     unrouted_ += unrouted;
     bytes_out = total;
+    std::shared_ptr<void> token;
+    if (on_released) token = std::make_shared<ReleaseToken>(ReleaseToken{std::move(on_released)});
     std::shared_ptr<Batch> shared;
     for (auto &p : plans) {
         if (p.all) continue;
@@ -269,6 +282,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
         for (size_t i : p.subset) b->points.push_back(points[i]);
         b->bytes = p.bytes;
         b->account = &account_;
+        b->release_token = token;
         p.sink->push(std::move(b));
     }
     if (any_all) {
@@ -276,6 +290,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
         shared->points = std::move(points);
         shared->bytes = total;
         shared->account = &account_;
+        shared->release_token = token;
         for (auto &p : plans)
             if (p.all) p.sink->push(shared);
     }

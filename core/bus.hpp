@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,10 @@ struct Batch {
     std::vector<trib::Point> points;
     uint64_t bytes = 0;
     MemoryAccount *account = nullptr;
+    // Shared by every batch made from one emit; its owner's callback runs when the last
+    // of them is gone, i.e. when no sink needs the points any more (an input spool then
+    // retires its record).
+    std::shared_ptr<void> release_token;
     Batch() = default;
     Batch(const Batch &) = delete;
     Batch &operator=(const Batch &) = delete;
@@ -122,7 +127,9 @@ class Bus {
     // Takes the points (already tagged). OK: queued for every matching sink.
     // BACKPRESSURE: over the memory ceiling or shutting down; nothing was taken.
     // INVALID_ARGUMENT: the batch alone is larger than the ceiling (err says so).
-    trib_status emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, std::string &err);
+    // on_released (optional): called once, after OK, when every sink is done with the points.
+    trib_status emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, std::string &err,
+                     std::function<void()> on_released = {});
 
     // No more emits; drain every sink (see SinkWorker::drain). false when a sink is stuck.
     bool shutdown();

@@ -84,6 +84,31 @@ bool ModuleInstance::create(std::string &err) {
         err = "cannot create state dir " + state_dir_ + ": " + ec.message();
         return false;
     }
+    if (module_.kind == TRIB_KIND_INPUT && services_.bus) {
+        try {
+            auto setup = input_spool_setup(nlohmann::json::parse(config_json_.empty() ? "{}" : config_json_),
+                                           services_.data_dir, (fs::path(state_dir_) / "spool").string());
+            if (setup) {
+                std::string source = id();
+                spool_ = std::make_unique<InputSpool>(
+                    source, std::move(*setup),
+                    [this](std::vector<trib::Point> &&points, std::string &e, std::function<void()> released) {
+                        size_t n = points.size();
+                        uint64_t bytes = 0;
+                        trib_status st = services_.bus->emit(std::move(points), bytes, e, std::move(released));
+                        if (st == TRIB_OK) {
+                            stats_.emitted_points += n;
+                            stats_.emitted_bytes += bytes;
+                        }
+                        return st;
+                    },
+                    [source](trib_log_level lvl, const std::string &msg) { log_message(lvl, source, msg); });
+            }
+        } catch (const std::exception &e) {
+            err = std::string("disk spool: ") + e.what();
+            return false;
+        }
+    }
     char buf[1024] = {0};
     void *inst = nullptr;
     trib_status st = module_.desc->create(&g_api, ctx_.get(), trib_str{name_.data(), name_.size()},
@@ -102,6 +127,7 @@ bool ModuleInstance::start(std::string &err) {
         err = "not created";
         return false;
     }
+    if (spool_) spool_->start(); // records spooled before a restart flow again first
     char buf[1024] = {0};
     trib_status st = module_.desc->start(instance_, buf, sizeof buf);
     if (st != TRIB_OK) {
@@ -132,6 +158,7 @@ void ModuleInstance::stop_and_destroy() {
     for (auto t : timers) services_.timers->stop(t);
     if (started_) module_.desc->stop(instance_);
     started_ = false;
+    if (spool_) spool_->stop(); // what is still spooled is delivered after the next start
     module_.desc->destroy(instance_);
     instance_ = nullptr;
 }
@@ -173,10 +200,18 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     size_t n = points.size();
     uint64_t bytes = 0;
     std::string err;
-    trib_status st = services_.bus->emit(std::move(points), bytes, err);
+    trib_status st;
+    if (spool_) {
+        // Acknowledged once durable in the spool; its workers count the points emitted.
+        st = spool_->accept(points, err);
+    } else {
+        st = services_.bus->emit(std::move(points), bytes, err);
+        if (st == TRIB_OK) {
+            stats_.emitted_points += n;
+            stats_.emitted_bytes += bytes;
+        }
+    }
     if (st == TRIB_OK) {
-        stats_.emitted_points += n;
-        stats_.emitted_bytes += bytes;
     } else {
         stats_.dropped_points += n;
         if (st == TRIB_BACKPRESSURE) stats_.backpressure++;

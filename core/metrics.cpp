@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include "spool/delivery_metrics.hpp"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -147,6 +149,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.declare(metric, "counter", "Module self-metric (counter_add)");
         for (auto &[labels, value] : samples) w.sample(metric, labels, value);
     }
+    // Disk spools (sinks' [sinks.spool], inputs' io_config/storage): drops, retries, quarantine.
+    w.out += render_delivery_metrics();
     return w.out;
 }
 
