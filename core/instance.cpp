@@ -211,8 +211,7 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
             stats_.emitted_bytes += bytes;
         }
     }
-    if (st == TRIB_OK) {
-    } else {
+    if (st != TRIB_OK) {
         stats_.dropped_points += n;
         if (st == TRIB_BACKPRESSURE) stats_.backpressure++;
         else log(TRIB_LOG_WARN, "emit refused: " + err);
