@@ -292,12 +292,37 @@ def run_http_load(tools, port, method, path, body, headers, conns, duration, war
     return res
 
 
-def measured(pids_fn, fn):
-    """Runs fn() and returns (its result, CPU seconds the server processes used meanwhile)."""
+PERF_DIR = None  # set by --perf: host runs are recorded with perf, reports written here
+
+
+def perf_report_path(label):
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+    return os.path.join(PERF_DIR, f"perf-{safe}")
+
+
+def measured(pids_fn, fn, perf_label=None):
+    """Runs fn() and returns its result plus server_cpu_pct: the CPU the server processes
+    used meanwhile, in % of one core. With --perf and a perf_label, the first server process
+    is sampled with perf meanwhile and a flat report is written next to the results."""
     pids = pids_fn()
+    perf = None
+    if PERF_DIR and perf_label and shutil.which("perf"):
+        data = perf_report_path(perf_label) + ".data"
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(pids[0]), "-o", data],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     c0 = cpu_seconds(pids)
     t0 = time.time()
-    res = fn()
+    try:
+        res = fn()
+    finally:
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+    if perf:
+        with open(perf_report_path(perf_label) + ".txt", "w") as out:
+            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "1",
+                            "-g", "none", "--sort", "dso,symbol"], stdout=out, stderr=subprocess.DEVNULL)
+        os.unlink(data)
     pids = pids_fn()
     c1 = cpu_seconds(pids)
     res["server_cpu_pct"] = round(100.0 * (c1 - c0) / max(1e-9, time.time() - t0), 1)
@@ -372,7 +397,8 @@ class Bench:
                     continue
                 with Host(self.build, self.work, f"{section}-{vname}", confd) as h:
                     res = measured(h.pids, lambda: run_http_load(self.tools, h.port, method, path, bfile, headers, c,
-                                                                 d, w, f"{section}/{bname}/{vname}", t))
+                                                                 d, w, f"{section}/{bname}/{vname}", t),
+                                   perf_label=f"{section}-{bname.split(' (')[0]}-{vname}")
                     # Every acknowledged upload must reach the file sink: count the lines.
                     acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
                     with contextlib.suppress(RuntimeError):
@@ -455,7 +481,7 @@ class Bench:
             conf = {"pinpoint.conf": f'[[inputs.pinpoint]]\n  address = "127.0.0.1:{gport}"\n'}
             with Host(self.build, self.work, "pinpoint", conf) as h:
                 wait_tcp(gport, 10, h.proc)
-                res = measured(h.pids, lambda: drive(gport, "pinpoint/host"))
+                res = measured(h.pids, lambda: drive(gport, "pinpoint/host"), perf_label="pinpoint-host")
                 time.sleep(1.0)
                 res["stored_points"] = h.lp_lines("tracing", "pinpointV2")
                 res["rss_mb_after"] = round(rss_kb(h.pids()) / 1024, 1)
@@ -713,7 +739,13 @@ def main():
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
     ap.add_argument("--streams", type=int, default=4, help="pinpoint streams (agents)")
     ap.add_argument("--overload-seconds", type=float, default=0)
+    ap.add_argument("--perf", action="store_true",
+                    help="sample the host with perf during its runs; flat reports go beside --out")
     args = ap.parse_args()
+    if args.perf:
+        global PERF_DIR
+        PERF_DIR = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(PERF_DIR, exist_ok=True)
     only = set(filter(None, args.only.split(",")))
     b = Bench(args)
     steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
