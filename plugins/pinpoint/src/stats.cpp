@@ -1,10 +1,14 @@
 #include "stats.hpp"
 
+#include <algorithm>
+
 namespace trib::pinpoint {
 namespace {
 
 trib::Point stat_point(const v1::PAgentStat &s, const CallHeaders &h, const MetadataStore &meta) {
-    trib::Point p("pp-agentStats", "metric", s.timestamp() * 1000000);
+    // Clamped so the ns conversion cannot overflow on a bogus timestamp.
+    const int64_t ms = std::clamp<int64_t>(s.timestamp(), 0, 4000000000000);
+    trib::Point p("pp-agentStats", "metric", ms * 1000000);
     if (s.has_cpuload() || s.has_gc()) p.tag("agent_id", h.agent_id.empty() ? "unknown" : h.agent_id);
     if (auto info = meta.agent_info(h.agent_id)) {
         if (!info->hostname.empty()) p.tag("hostname", info->hostname);

@@ -28,6 +28,11 @@ uint64_t fnv1a(std::string_view s) {
     return h;
 }
 
+// Times are clamped to +-4e12 ms (about 127 years around the epoch) so every sum and the
+// ns/us conversions below stay inside int64 whatever a client sends.
+constexpr int64_t kMaxMs = 4000000000000;
+int64_t clamp_ms(int64_t v) { return v < -kMaxMs ? -kMaxMs : v > kMaxMs ? kMaxMs : v; }
+
 struct Node {
     int64_t id = 0;
     int64_t owner_span = 0;     // events: the span they belong to
@@ -59,12 +64,12 @@ void decode(const EventSource &src, const std::string &trace_id, int64_t span_id
     evs.reserve(src.events->size());
     for (auto &e : *src.events) evs.push_back(&e);
     std::stable_sort(evs.begin(), evs.end(), [](auto *a, auto *b) { return a->sequence() < b->sequence(); });
-    int64_t cur = src.base_ms;
+    int64_t cur = clamp_ms(src.base_ms);
     for (auto *e : evs) {
         Node n;
-        cur += e->startelapsed();
+        cur = clamp_ms(cur + e->startelapsed());
         n.start_ms = cur;
-        n.end_ms = cur + std::max<int64_t>(0, e->endelapsed());
+        n.end_ms = clamp_ms(cur + std::max<int64_t>(0, e->endelapsed()));
         n.event = e;
         n.chunk = src.chunk;
         n.headers = src.headers;
@@ -251,8 +256,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         n.id = s.spanid();
         n.span = &s;
         n.headers = sp->headers.get();
-        n.start_ms = s.starttime();
-        n.end_ms = s.starttime() + std::max<int32_t>(0, s.elapsed());
+        n.start_ms = clamp_ms(s.starttime());
+        n.end_ms = clamp_ms(n.start_ms + std::max<int32_t>(0, s.elapsed()));
         nodes.push_back(std::move(n));
     }
     size_t entry_count = nodes.size();
