@@ -135,8 +135,7 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
         INFO("host log:\n" << log);
         REQUIRE_FALSE(refusal.empty());
         CHECK(std::regex_search(refusal, std::regex("ABI|abi")));
-        CHECK(std::regex_search(refusal, std::regex("major")));
-        CHECK(refusal.find('2') != std::string::npos);
+        CHECK(std::regex_search(refusal, std::regex(R"(major\D*2)")));
         CHECK_FALSE(fs::exists(wrong_major_marker));
     }
 
@@ -210,9 +209,21 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
     }
     for (auto &j : json_lines(json_path, "example_echo")) CHECK(j["tags"]["team"] == "sdk");
 
-    // Over the route's body limit: 413 from the host, before the module.
-    auto big = http("POST", host.url("/example/echo"), std::string(70 * 1024, 'x'), "text/plain");
-    CHECK(big.status == 413);
+    // Over the route's body limit (max_body_bytes, 64 KiB by default): 413 from the host,
+    // before the module. The host answers without reading the rest of the body and closes;
+    // curl, like real agents, reads that early answer, where a client that insists on
+    // sending the whole body first may only see the reset.
+    {
+        const std::string big = scratch.sub("big.txt");
+        write_file(big, std::string(70 * 1024, 'x'));
+        ChildProcess curl({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/plain",
+                           "--data-binary", "@" + big, host.url("/example/echo")});
+        auto rc = curl.wait(20000ms);
+        INFO("curl: " << curl.log());
+        REQUIRE(rc.has_value());
+        CHECK(curl.log().find("413") == 0);
+        CHECK(host.points("metric", "example_echo").size() == 2);
+    }
 
     // /metrics names every module that loaded.
     auto metrics = http("GET", host.url("/metrics"));
@@ -241,17 +252,10 @@ TEST_CASE("--list-plugins shows the out-of-tree modules with their ABI versions"
     REQUIRE(rc.has_value());
     std::string out = list.log();
     INFO(out);
-    std::istringstream lines(out);
-    std::string line;
-    bool input = false, sink = false, old_minor = false, wrong = false;
-    while (std::getline(lines, line)) {
-        if (line.find("example_input") != std::string::npos) input = line.find("input") != std::string::npos && line.find("1.1") != std::string::npos;
-        if (line.find("example_sink") != std::string::npos) sink = line.find("sink") != std::string::npos;
-        if (line.find("abi_old_minor") != std::string::npos) old_minor = line.find("1.0") != std::string::npos;
-        if (line.find("abi_wrong_major") != std::string::npos) wrong = true;
-    }
-    CHECK(input);
-    CHECK(sink);
-    CHECK(old_minor);
-    CHECK(wrong); // named (as refused) rather than silently skipped
+    // Issue 2: name, version, kind, ABI version and file, in that order.
+    CHECK(std::regex_search(out, std::regex(R"(example_input\s+1\.0\.0\s+input\s+1\.1\s+\S*example_input\.so)")));
+    CHECK(std::regex_search(out, std::regex(R"(example_sink\s+1\.0\.0\s+sink\s+1\.1\s+\S*example_sink\.so)")));
+    CHECK(std::regex_search(out, std::regex(R"(abi_old_minor\s+1\.0\.0\s+input\s+1\.0\s+\S*abi_old_minor\.so)")));
+    // The wrong-major module is named with its reason rather than silently skipped.
+    CHECK(std::regex_search(out, std::regex(R"(abi_wrong_major\.so.*major 2)")));
 }
