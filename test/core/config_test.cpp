@@ -232,3 +232,23 @@ TEST_CASE("a wrong type in an ENV_INPUT_ JSON value names the variable and key",
     CHECK(any_contains(errors, {"ENV_INPUT_PROFILE_GO", "'go'", "list"}));
     CHECK(any_contains(errors, {"ENV_INPUT_PINPOINT_STORAGE_MAX", "'storage_max'", "integer"}));
 }
+
+TEST_CASE("--conf-d overrides the conf.d beside the config file", "[core][config]") {
+    TempDir d;
+    write_file(d.sub("tributary.conf"), "");
+    CliOptions cli = with_config(d.sub("tributary.conf"));
+    cli.conf_d = d.sub("elsewhere");
+    std::vector<std::string> errors;
+    HostConfig cfg = load_host_config(cli, {}, "", errors);
+    CHECK(cfg.conf_d == d.sub("elsewhere"));
+}
+
+TEST_CASE("command-line flags parse in both forms and reject unknown flags", "[core][config][cli]") {
+    CliOptions c = parse_cli({"--config", "a.conf", "--listen=127.0.0.1:1", "--check-config", "--data-dir", "d"});
+    CHECK(*c.config_file == "a.conf");
+    CHECK(*c.listen == "127.0.0.1:1");
+    CHECK(*c.data_dir == "d");
+    CHECK(c.check_config);
+    CHECK_THROWS_WITH(parse_cli({"--bogus"}), Catch::Contains("--bogus"));
+    CHECK_THROWS_WITH(parse_cli({"--config"}), Catch::Contains("--config") && Catch::Contains("value"));
+}

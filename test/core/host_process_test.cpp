@@ -3,6 +3,11 @@
 #include <catch2/catch.hpp>
 #include <trib_test/support.hpp>
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
@@ -336,4 +341,66 @@ TEST_CASE("host: --list-plugins prints name, version, kind, ABI and file", "[cor
     CHECK_THAT(out, Catch::Contains("test_input") && Catch::Contains("1.0.0") && Catch::Contains("input") &&
                         Catch::Contains("1.1") && Catch::Contains("trib_core_test_input.so"));
     CHECK_THAT(out, Catch::Contains("test_sink") && Catch::Contains("sink"));
+}
+
+TEST_CASE("host: keep-alive connections and chunked bodies from many clients at once", "[core][host][http]") {
+    HostOptions o = base_options();
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    const int clients = 16, requests = 20;
+    std::atomic<int> ok{0}, reused{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c)
+        threads.emplace_back([&, c] {
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(host.port()));
+            session.setKeepAlive(true);
+            for (int r = 0; r < requests; ++r) {
+                Poco::Net::HTTPRequest req("POST", "/test/emit", Poco::Net::HTTPMessage::HTTP_1_1);
+                req.setKeepAlive(true);
+                std::string body = lp_batch((c * requests + r) * 10, 10, "ka");
+                if (r % 2) req.setChunkedTransferEncoding(true);
+                else req.setContentLength(static_cast<std::streamsize>(body.size()));
+                std::ostream &os = session.sendRequest(req);
+                // Two writes so a chunked body really arrives in more than one chunk.
+                os.write(body.data(), 7);
+                os.flush();
+                os.write(body.data() + 7, static_cast<std::streamsize>(body.size() - 7));
+                Poco::Net::HTTPResponse resp;
+                std::istream &is = session.receiveResponse(resp);
+                std::string text;
+                Poco::StreamCopier::copyToString(is, text);
+                if (resp.getStatus() == 200 && text == "10\n") ok++;
+                if (resp.getKeepAlive()) reused++;
+            }
+        });
+    for (auto &t : threads) t.join();
+    CHECK(ok == clients * requests);
+    CHECK(reused == clients * requests);
+    std::vector<LpPoint> pts;
+    CHECK(wait_until([&] { return (pts = host.points("metric", "ka")).size() == size_t(clients * requests * 10); }, 10000ms));
+    std::set<int64_t> seqs;
+    for (auto &p : pts) seqs.insert(p.field_int("seq"));
+    CHECK(seqs.size() == size_t(clients * requests * 10));
+    CHECK(host.stop() == 0);
+}
+
+TEST_CASE("host: a route taken by another instance fails that instance's start only", "[core][host]") {
+    HostOptions o = base_options();
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n  path = \"/same\"\n[[inputs.test_input]]\n  path = \"/same\"\n";
+    HostProcess host(o);
+    CHECK(http("POST", host.url("/same"), "x v=1i 1\n").status == 200);
+    CHECK_THAT(host.log(), Catch::Contains("test_input/1") && Catch::Contains("already registered by test_input/0"));
+    auto health = http("GET", host.url("/health"));
+    CHECK(health.status == 200);
+    CHECK_THAT(health.body, Catch::Contains("\"instance\":\"0\""));
+    CHECK_THAT(health.body, !Catch::Contains("\"instance\":\"1\""));
+    CHECK(host.stop() == 0);
+}
+
+TEST_CASE("configs/tributary.conf, the shipped sample, is valid", "[core][host][config]") {
+    ChildProcess p({TRIB_BUILD_DIR "/bin/tributary", "--config", TRIB_SOURCE_DIR "/configs/tributary.conf",
+                    "--plugins-dir", kPlugins, "--check-config"});
+    auto st = p.wait(20000ms);
+    INFO(p.log());
+    CHECK(st == 0);
 }
