@@ -319,9 +319,13 @@ def measured(pids_fn, fn, perf_label=None):
             perf.send_signal(signal.SIGINT)
             perf.wait(60)
     if perf:
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "0.8",
+                              "-g", "none", "--sort", "dso,symbol"], capture_output=True, text=True)
         with open(perf_report_path(perf_label) + ".txt", "w") as out:
-            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "1",
-                            "-g", "none", "--sort", "dso,symbol"], stdout=out, stderr=subprocess.DEVNULL)
+            for line in rep.stdout.splitlines():
+                line = line.rstrip().rstrip("-").rstrip()
+                if line and not line.startswith("#"):
+                    out.write(line[:220] + "\n")
         os.unlink(data)
     pids = pids_fn()
     c1 = cpu_seconds(pids)
@@ -482,8 +486,15 @@ class Bench:
             with Host(self.build, self.work, "pinpoint", conf) as h:
                 wait_tcp(gport, 10, h.proc)
                 res = measured(h.pids, lambda: drive(gport, "pinpoint/host"), perf_label="pinpoint-host")
-                time.sleep(1.0)
-                res["stored_points"] = h.lp_lines("tracing", "pinpointV2")
+                # Spans wait in the assembler for the rest of their trace: wait until the
+                # file sink stops growing (2 s without a new line, 60 s at most).
+                last, stable_since, deadline = -1, time.time(), time.time() + 60
+                while time.time() < deadline and time.time() - stable_since < 2:
+                    n = h.lp_lines("tracing", "pinpointV2")
+                    if n != last:
+                        last, stable_since = n, time.time()
+                    time.sleep(0.25)
+                res["stored_points"] = last
                 res["rss_mb_after"] = round(rss_kb(h.pids()) / 1024, 1)
                 rows.append(dict(target="host (pinpoint input, file sink)", **res))
                 if rows[0]["spans_per_s"] > 0:
@@ -493,7 +504,7 @@ class Bench:
         self.results["sections"]["pinpoint"] = rows
 
     def decode(self):
-        secs = "0.5" if self.quick else "2"
+        secs = "0.3" if self.quick else "1"
         argv = [os.path.join(self.tools, "trib_bench_decode"), "--seconds", secs,
                 "--pprof", os.path.join(self.data, "wall-large.pprof.gz"),
                 "--pprof", os.path.join(FIXTURES, "ddtrace-nodejs", "part-wall.pprof.gz"),
