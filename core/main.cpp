@@ -64,5 +64,8 @@ int main(int argc, char **argv) {
         _exit(code ? code : 1);
     }
     delete app;
-    return code;
+    // Everything is drained and flushed. Skip static destructors: Poco's connection pool
+    // would wait out idle keep-alive connections before the process could exit.
+    std::fflush(nullptr);
+    _exit(code);
 }

@@ -217,9 +217,13 @@ TEST_CASE("host: a full bus answers 429 with Retry-After and memory stays under 
     CHECK(host.stop() == 0);
 }
 
-TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the file sink after exit",
+TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the sinks after exit",
           "[core][host]") {
+    // A slow second sink guarantees points are still queued when SIGTERM arrives.
+    TempDir work;
     HostOptions o = base_options();
+    o.config_text = "[[sinks]]\ntype = \"file\"\n[[sinks]]\nname = \"slow\"\ntype = \"test_sink\"\npath = \"" +
+                    work.sub("slow.lp") + "\"\ndelay_ms = 30\n";
     o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
     HostProcess host(o);
     std::atomic<bool> stop{false};
@@ -240,17 +244,22 @@ TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the f
             }
         });
     REQUIRE(wait_until([&] { std::lock_guard<std::mutex> lk(mu); return accepted.size() >= 5000; }, 20000ms, 10ms));
+    double queued = metric_value(http("GET", host.url("/metrics")).body, "tributary_sink_queue_points", "sink=\"slow\"");
     int status = host.stop(SIGTERM);
     stop = true;
     for (auto &t : clients) t.join();
     CHECK(status == 0);
-    auto pts = read_points(host.data_dir(), "metric", "m");
-    std::set<int> written;
-    for (auto &p : pts) written.insert(static_cast<int>(p.field_int("seq")));
-    INFO("accepted " << accepted.size() << ", written " << written.size());
-    for (int s : accepted)
-        if (!written.count(s)) FAIL("accepted point seq=" << s << " is missing from the file sink");
-    CHECK(written.size() >= accepted.size());
+    CHECK(queued > 0);
+    auto check_all = [&](const std::vector<LpPoint> &pts, const char *sink) {
+        std::set<int> written;
+        for (auto &p : pts) written.insert(static_cast<int>(p.field_int("seq")));
+        INFO(sink << ": accepted " << accepted.size() << ", written " << written.size());
+        for (int s : accepted)
+            if (!written.count(s)) FAIL("accepted point seq=" << s << " is missing from sink " << sink);
+        CHECK(written.size() >= accepted.size());
+    };
+    check_all(read_points(host.data_dir(), "metric", "m"), "file");
+    check_all(parse_line_protocol(read_file(work.sub("slow.lp"))), "slow");
     CHECK_THAT(host.log(), Catch::Contains("stopped"));
 }
 

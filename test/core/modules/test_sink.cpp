@@ -1,6 +1,6 @@
 // A sink module for the host's own tests: appends every point as line protocol to `path`.
 // While the file `block_file` exists, write() blocks (a stuck downstream); while
-// `retry_file` exists, write() answers RETRY.
+// `retry_file` exists, write() answers RETRY. `delay_ms` makes every write that slow.
 #include <tributary/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -35,10 +35,12 @@ class TestSink final : public trib::Instance {
         path_ = cfg.value("path", std::string());
         block_file_ = cfg.value("block_file", std::string());
         retry_file_ = cfg.value("retry_file", std::string());
+        delay_ms_ = cfg.value("delay_ms", 0);
         if (path_.empty()) throw std::runtime_error("test_sink needs `path`");
     }
 
     void write(const trib_batch &batch) override {
+        if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
         while (exists(block_file_)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (exists(retry_file_)) throw trib::StatusError(TRIB_RETRY, "retry_file present");
         std::string out;
@@ -74,6 +76,7 @@ class TestSink final : public trib::Instance {
 
   private:
     std::string path_, block_file_, retry_file_;
+    int delay_ms_ = 0;
 };
 
 } // namespace
