@@ -44,7 +44,12 @@ if ((with_tests)); then
   (cd test/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-cmake_args=(-S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-((with_tests)) && cmake_args+=(-DTRIB_BUILD_FUZZ=ON)
-cmake "${cmake_args[@]}"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
+
+# The libFuzzer targets need clang: a second build dir that builds only them.
+if ((with_tests)); then
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTRIB_BUILD_FUZZ=ON -DTRIB_BUILD_BENCH=OFF
+  cmake --build build-fuzz --target fuzz_all -j"$(nproc)"
+fi

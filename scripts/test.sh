@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-cd build
-ctest --output-on-failure --timeout 600 -j2 "$@"
+# Unit, golden and integration tests; then every fuzzer for a bounded time.
+ctest --test-dir build --output-on-failure --timeout 600 -j2 "$@"
+ctest --test-dir build-fuzz --output-on-failure --timeout 300 -j2 -L fuzz
