@@ -142,3 +142,35 @@ void run_ddtrace(const std::string &codec, const std::string &magic) {
 TEST_CASE("dd-trace (npm) profiler uploads through the real host, gzip") { run_ddtrace("gzip", "\x1f\x8b"); }
 
 TEST_CASE("dd-trace (npm) profiler uploads through the real host, zstd") { run_ddtrace("zstd", "\x28\xb5\x2f\xfd"); }
+
+TEST_CASE("the sample config (ENV_DEFAULT_ENABLED_INPUTS=profile): replay, 400 and 413 from the real host") {
+    tt::HostOptions opts;
+    opts.env["ENV_DEFAULT_ENABLED_INPUTS"] = "profile";
+    opts.env["ENV_INPUT_PROFILE_BODY_SIZE_LIMIT_MB"] = "2";
+    tt::HostProcess host(opts);
+    std::string dir = std::string(TRIB_FIXTURES_DIR) + "/ddtrace-nodejs/";
+    std::string body = tt::read_file(dir + "profiling-input.body.multipart");
+    auto r = tt::http("POST", host.url("/profiling/v1/input"), body, "multipart/form-data; boundary=1a8de2bbf9e4d199");
+    INFO(host.log());
+    CHECK(r.status == 200);
+    std::vector<tt::LpPoint> pts;
+    REQUIRE(tt::wait_until([&] { return !(pts = host.points("profiling", "profile")).empty(); }, 10s));
+    CHECK(pts[0].tag("service") == "acceptance-node");
+    CHECK(pts[0].tag("language") == "nodejs");
+    std::string att = host.data_dir() + "/attachments/" + pts[0].field_str("profile_id") + "/";
+    CHECK(tt::read_file(att + "wall.pprof") == tt::read_file(dir + "part-wall.pprof.gz"));
+
+    auto bad = tt::http("POST", host.url("/profiling/v1/input"), "{}", "application/json");
+    CHECK(bad.status == 400);
+    CHECK_THAT(bad.body, Catch::Contains("multipart/form-data"));
+    // The host answers 413 before reading the body; curl reads that early answer where a
+    // client that insists on sending everything first sees a reset.
+    tt::TempDir tmp("profile-413");
+    tt::write_file(tmp.sub("big"), std::string(3u << 20, 'x'));
+    tt::ChildProcess curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                           "Content-Type: multipart/form-data; boundary=1a8de2bbf9e4d199", "--data-binary",
+                           "@" + tmp.sub("big"), host.url("/profiling/v1/input")});
+    REQUIRE(curl.wait(30s).has_value());
+    CHECK(curl.log().find("413") != std::string::npos);
+    CHECK(host.points("profiling", "profile").size() == 1);
+}
