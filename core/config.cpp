@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "log.hpp"
+#include "spool/upstream_http.hpp"
 #include "toml_json.hpp"
 
 #include <cpptoml.h>
@@ -150,9 +151,23 @@ void read_election(const json &t, const std::string &where, ElectionConfig &e, s
     r.str("backend", e.backend);
     r.string_list("endpoints", e.endpoints);
     r.str("namespace", e.ns);
-    int64_t ttl = 0;
-    if (r.positive_int("lease_ttl", ttl)) e.lease_ttl_s = static_cast<int>(ttl);
+    if (r.has("lease_ttl")) {
+        // A duration ("5s", "1500ms") or a number of seconds; etcd counts whole seconds.
+        const json &v = t.at("lease_ttl");
+        try {
+            std::chrono::milliseconds ttl{0};
+            if (v.is_number()) ttl = std::chrono::milliseconds(static_cast<int64_t>(v.get<double>() * 1000));
+            else if (v.is_string()) ttl = parse_duration(v.get<std::string>());
+            else throw std::invalid_argument("expected a duration such as \"5s\", got " + json_type_name(v));
+            if (ttl < std::chrono::seconds(1)) throw std::invalid_argument("must be at least 1s");
+            e.lease_ttl_s = static_cast<int>((ttl.count() + 999) / 1000);
+        } catch (const std::invalid_argument &ex) {
+            errors.push_back(where + ": [election] key 'lease_ttl': " + ex.what());
+        }
+    }
+    // Host names allowed to lead (DataKit's node_whitelist); empty: every host.
     r.string_list("whitelist", e.whitelist);
+    r.string_list("node_whitelist", e.whitelist);
     if (e.backend != "none" && e.backend != "etcd")
         errors.push_back(where + ": [election] key 'backend': unknown backend '" + e.backend + "' (none, etcd)");
 }
@@ -274,6 +289,25 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         else errors.push_back("ENV_ENABLE_ELECTION: value '" + *v + "': expected true or false");
     }
     if (auto v = env_get("ENV_NAMESPACE"); v && !v->empty()) cfg.election.ns = *v;
+    if (auto v = env_get("ENV_ELECTION_NODE_WHITELIST"); v && !trim(*v).empty()) {
+        // As DataKit: a JSON list '["node-a","node-b"]' or node-a,node-b.
+        const std::string text = trim(*v);
+        if (text.front() == '[') {
+            json list = json::parse(text, nullptr, false);
+            bool ok = list.is_array();
+            std::vector<std::string> names;
+            if (ok)
+                for (auto &item : list) {
+                    if (!item.is_string()) { ok = false; break; }
+                    names.push_back(item.get<std::string>());
+                }
+            if (ok) cfg.election.whitelist = std::move(names);
+            else errors.push_back("ENV_ELECTION_NODE_WHITELIST: value '" + text +
+                                  "': expected a JSON list of host names or name,name");
+        } else {
+            cfg.election.whitelist = split_list(text);
+        }
+    }
     if (auto v = env_get("TRIBUTARY_LOG_LEVEL"); v && !v->empty()) cfg.log_level = *v;
 
     // ---- the flags

@@ -21,7 +21,7 @@ struct ElectionConfig {
     std::vector<std::string> endpoints; // e.g. ["http://127.0.0.1:2379"]
     std::string ns = "default";         // [election] namespace / ENV_NAMESPACE
     int lease_ttl_s = 10;               // [election] lease_ttl (seconds)
-    std::vector<std::string> whitelist; // inputs that take part in election (empty = all)
+    std::vector<std::string> whitelist; // host names that may lead (node_whitelist; empty = all)
     std::string host_id;                // this host's identity in the campaign (hostname)
     nlohmann::json table = nlohmann::json::object(); // the whole [election] table
 };

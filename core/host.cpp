@@ -171,10 +171,10 @@ int HostApp::serve() {
     }
     log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
 
-    std::set<std::string> whitelist(cfg_.election.whitelist.begin(), cfg_.election.whitelist.end());
     for (auto &ic : inputs_cfg_) {
         const LoadedModule *m = find_module(loaded_, ic.module);
-        bool elect = ic.election && (whitelist.empty() || whitelist.count(ic.module));
+        // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
+        bool elect = ic.election;
         auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
         std::string err;
         if (!inst->create(err)) {

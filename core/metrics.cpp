@@ -137,6 +137,11 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.declare("tributary_election_leader", "gauge", "1 when this host leads");
         w.sample("tributary_election_leader", fmt::format("backend=\"{}\"", prometheus_label(election->backend())),
                  election->is_leader() ? 1 : 0);
+        w.declare("tributary_election_role", "gauge", "1 for this host's election role (leader, follower, candidate, observer)");
+        w.sample("tributary_election_role",
+                 fmt::format("backend=\"{}\",role=\"{}\"", prometheus_label(election->backend()),
+                             prometheus_label(election->role())),
+                 1);
     }
 
     // Module self-metrics (counter_add), inputs and sink modules alike, grouped by family.

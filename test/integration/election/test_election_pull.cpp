@@ -83,14 +83,19 @@ class PprofTarget {
     std::unique_ptr<ChildProcess> process_;
 };
 
-HostOptions host_options(const EtcdServer& etcd, const PprofTarget& target) {
+// Every host has the same job; only its name differs. node-c is not on the whitelist.
+HostOptions host_options(const EtcdServer& etcd, const PprofTarget& target,
+                         const std::string& host_name) {
     HostOptions options;
-    options.config_text = "[election]\n"
+    options.config_text = "[global_tags]\n"
+                          "host = \"" + host_name + "\"\n"
+                          "[election]\n"
                           "enable = true\n"
                           "backend = \"etcd\"\n"
                           "endpoints = [\"" + etcd.endpoint() + "\"]\n"
                           "namespace = \"trib-it-pull\"\n"
-                          "lease_ttl = 2\n";
+                          "lease_ttl = \"2s\"\n"
+                          "node_whitelist = [\"node-a\", \"node-b\"]\n";
     options.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n"
                                             "  endpoints = [\"/profiling/v1/input\"]\n"
                                             "  election = true\n"
@@ -145,8 +150,10 @@ std::int64_t first_hit_after(const PprofTarget& target, std::int64_t since_ns,
 TEST_CASE("election on etcd: one host pulls; the job follows the leader", "[integration][election]") {
     EtcdServer etcd;
     PprofTarget target;
-    HostProcess a(host_options(etcd, target));
-    HostProcess b(host_options(etcd, target));
+    HostProcess a(host_options(etcd, target, "node-a"));
+    HostProcess b(host_options(etcd, target, "node-b"));
+    HostProcess c(host_options(etcd, target, "node-c"));
+    CHECK(role_of(c) == "observer");
 
     // --- exactly one pulls
     const auto started = wall_ns();
@@ -161,6 +168,10 @@ TEST_CASE("election on etcd: one host pulls; the job follows the leader", "[inte
         REQUIRE(a_pulls != b_pulls);
         CHECK(role_of(a_pulls ? a : b) == "leader");
         CHECK(role_of(a_pulls ? b : a) == "follower");
+        const auto metrics = trib::test::http("GET", (a_pulls ? a : b).url("/metrics")).body;
+        CHECK(metrics.find("tributary_election_leader{backend=\"etcd\"} 1") != std::string::npos);
+        CHECK(metrics.find("tributary_election_role{backend=\"etcd\",role=\"leader\"} 1") !=
+              std::string::npos);
     }
     HostProcess* leader = pulled_points(a) > 0 ? &a : &b;
     HostProcess* follower = leader == &a ? &b : &a;
@@ -234,4 +245,8 @@ TEST_CASE("election on etcd: one host pulls; the job follows the leader", "[inte
     CHECK(handover_hit - terminated <= ns(2s));
     REQUIRE(wait_until([&] { return pulled_points(*follower) > before_term; }, 5s, 50ms));
     CHECK(role_of(*follower) == "leader");
+
+    // The host outside the whitelist never pulled, whoever led.
+    CHECK(pulled_points(c) == 0);
+    CHECK(role_of(c) == "observer");
 }
