@@ -307,8 +307,13 @@ typedef const trib_module_t *(*trib_module_entry_fn)(uint32_t host_abi_major,
 typedef uint32_t (*trib_module_abi_major_fn)(void);
 
 /* Declares the ABI probe; use once per module. */
+#ifdef __cplusplus
+#define TRIB_DECLARE_ABI_PROBE() \
+    extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }
+#else
 #define TRIB_DECLARE_ABI_PROBE() \
     TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }
+#endif
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -339,8 +340,9 @@ class Host {
         BatchView v(points);
         return api_->emit(ctx_, v.get());
     }
+    // Single point: copies it once into a one-element vector (attachment bytes are shared,
+    // not copied). Prefer emit(vector) for batches.
     trib_status emit(const Point &p) const {
-        // Copy-free single-point path: build the view over a one-element vector.
         std::vector<Point> one;
         one.reserve(1);
         one.push_back(p);
@@ -382,10 +384,15 @@ class Host {
         uint64_t id = api_->timer_start(ctx_, period_ms, [](void *u) {
             try { (*static_cast<std::function<void()> *>(u))(); } catch (...) {}
         }, owned.get());
-        timers_.push_back(std::move(owned));
+        if (id == 0) throw StatusError(TRIB_FATAL, "the host refused to start a timer");
+        timers_[id] = std::move(owned);
         return id;
     }
-    void stop_timer(uint64_t id) { api_->timer_stop(ctx_, id); }
+    // Returns once the callback is not running; then frees it.
+    void stop_timer(uint64_t id) {
+        api_->timer_stop(ctx_, id);
+        timers_.erase(id);
+    }
 
     // Minor-1 services; harmless no-ops on a minor-0 host.
     void counter_add(std::string_view name, double delta) const {
@@ -428,7 +435,7 @@ class Host {
     const trib_host_api_t *api_;
     trib_host_ctx *ctx_;
     std::vector<std::unique_ptr<RouteState>> routes_;
-    std::vector<std::unique_ptr<std::function<void()>>> timers_;
+    std::map<uint64_t, std::unique_ptr<std::function<void()>>> timers_;
 };
 
 // ------------------------------------------------------------------ module adapter
@@ -465,6 +472,9 @@ trib_status guarded(char *err, size_t cap, F &&f) {
     } catch (const StatusError &e) {
         write_error(err, cap, e.what());
         return e.status;
+    } catch (const std::bad_alloc &) {
+        write_error(err, cap, "out of memory");
+        return TRIB_RETRY;
     } catch (const std::exception &e) {
         write_error(err, cap, e.what());
         return TRIB_INVALID_ARGUMENT;
@@ -507,6 +517,9 @@ struct Adapter {
             return TRIB_RETRY;
         } catch (const std::exception &e) {
             write_error(msg, cap, e.what());
+            return TRIB_FATAL;
+        } catch (...) {
+            write_error(msg, cap, "unknown error");
             return TRIB_FATAL;
         }
     }

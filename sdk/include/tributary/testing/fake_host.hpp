@@ -93,6 +93,12 @@ class FakeHost {
     // --- lifecycle of one module instance (descriptor linked in or loaded with load_so)
     trib_status create(const trib_module_t *mod, std::string_view name, std::string_view config_json,
                        std::string *err_out = nullptr) {
+        destroy(); // one instance per FakeHost: a second create() replaces the first
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            routes_.clear();
+            timers_.clear();
+        }
         mod_ = mod;
         char err[1024] = {0};
         trib_status st = mod->create(&api_, &ctx_, view(name), view(config_json), &instance_, err, sizeof err);
@@ -128,7 +134,11 @@ class FakeHost {
         void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!h) { if (err) *err = dlerror(); return nullptr; }
         auto probe = reinterpret_cast<trib_module_abi_major_fn>(dlsym(h, TRIB_ABI_PROBE_SYMBOL));
-        if (!probe || probe() != TRIB_ABI_MAJOR) { if (err) *err = "ABI major mismatch or probe missing"; return nullptr; }
+        if (!probe) { if (err) *err = "missing symbol " TRIB_ABI_PROBE_SYMBOL; return nullptr; }
+        if (uint32_t major = probe(); major != TRIB_ABI_MAJOR) {
+            if (err) *err = "ABI major " + std::to_string(major) + ", host speaks " + std::to_string(TRIB_ABI_MAJOR);
+            return nullptr;
+        }
         auto entry = reinterpret_cast<trib_module_entry_fn>(dlsym(h, TRIB_ENTRY_SYMBOL));
         if (!entry) { if (err) *err = "no entry symbol"; return nullptr; }
         return entry(TRIB_ABI_MAJOR, TRIB_ABI_MINOR);
@@ -166,7 +176,9 @@ class FakeHost {
         FakeResponse out;
         if (route.max_body_bytes && body.size() > route.max_body_bytes) { out.status = 413; out.body = "body too large"; return out; }
         std::vector<trib_header> hs;
-        if (!content_type.empty()) headers.emplace_back("Content-Type", std::string(content_type));
+        bool has_ct = false;
+        for (auto &h : headers) has_ct = has_ct || HttpRequest::iequals(h.first, "Content-Type");
+        if (!content_type.empty() && !has_ct) headers.emplace_back("Content-Type", std::string(content_type));
         for (auto &h : headers) hs.push_back(trib_header{sizeof(trib_header), view(h.first), view(h.second)});
         trib_http_request req{};
         req.struct_size = sizeof req;
