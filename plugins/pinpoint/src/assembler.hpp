@@ -39,6 +39,7 @@ struct SpanPiece {
     std::shared_ptr<const CallHeaders> headers;
     int64_t received_ms = 0;
     size_t bytes = 0;
+    uint64_t source = 0;  // durable-queue record it came from (offset + 1); 0 = none
 };
 
 // What a converted trace tells pieces that arrive after it.

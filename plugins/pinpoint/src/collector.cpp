@@ -49,21 +49,44 @@ bool Collector::backlogged() const {
     return !backlog_.empty();
 }
 
+void Collector::pin(uint64_t source) {
+    if (!source) return;
+    std::lock_guard<std::mutex> g(pins_mu_);
+    pins_.insert(source);
+}
+
+void Collector::unpin(const std::vector<uint64_t> &sources) {
+    if (sources.empty()) return;
+    std::lock_guard<std::mutex> g(pins_mu_);
+    for (uint64_t s : sources)
+        if (auto it = pins_.find(s); it != pins_.end()) pins_.erase(it);
+}
+
+uint64_t Collector::oldest_unfinished_source() const {
+    std::lock_guard<std::mutex> g(pins_mu_);
+    return pins_.empty() ? 0 : *pins_.begin();
+}
+
 bool Collector::retry_backlog() {
     std::lock_guard<std::mutex> g(backlog_mu_);
     while (!backlog_.empty()) {
-        if (emit_(backlog_.front()) == TRIB_BACKPRESSURE) return false;
-        backlog_points_ -= backlog_.front().size();
+        if (emit_(backlog_.front().points) == TRIB_BACKPRESSURE) return false;
+        backlog_points_ -= backlog_.front().points.size();
+        unpin(backlog_.front().sources);
         backlog_.pop_front();
     }
     return true;
 }
 
-Outcome Collector::emit_points(std::vector<trib::Point> points) {
-    if (points.empty()) return Outcome::Ok();
+Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources) {
+    if (points.empty()) {
+        unpin(sources);
+        return Outcome::Ok();
+    }
     trib_status st = emit_(points);
     if (st == TRIB_OK) {
         counter_("points_emitted", double(points.size()));
+        unpin(sources);
         return Outcome::Ok();
     }
     if (st == TRIB_BACKPRESSURE) {
@@ -72,8 +95,9 @@ Outcome Collector::emit_points(std::vector<trib::Point> points) {
         std::lock_guard<std::mutex> g(backlog_mu_);
         if (backlog_points_ + points.size() <= kMaxBacklogPoints) {
             backlog_points_ += points.size();
-            backlog_.push_back(std::move(points));
+            backlog_.push_back(Refused{std::move(points), std::move(sources)});
         } else {
+            unpin(sources);
             counter_("points_dropped", double(points.size()));
             log_(TRIB_LOG_WARN, "pinpoint: host backpressure and retry backlog full; dropped " +
                                     std::to_string(points.size()) + " points");
@@ -82,6 +106,7 @@ Outcome Collector::emit_points(std::vector<trib::Point> points) {
         o.consumed = true;
         return o;
     }
+    unpin(sources);
     counter_("points_dropped", double(points.size()));
     log_(TRIB_LOG_ERROR, "pinpoint: host refused " + std::to_string(points.size()) + " points (status " +
                              std::to_string(int(st)) + ")");
@@ -93,16 +118,20 @@ Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
     int64_t t = now();
     for (auto &r : ready) {
         if (r.pieces.empty()) continue;
+        std::vector<uint64_t> sources;
+        for (auto &p : r.pieces)
+            if (p.source) sources.push_back(p.source);
         BuiltTrace built = build_trace(r, meta_, build_opt_);
         assembler_.remember(r.trace_id, built.index, t);
         if (r.expired) counter_("traces_incomplete", 1);
         FilterVerdict v = filter_.apply(built, r.trace_id, t);
         if (v != FilterVerdict::keep) {
+            unpin(sources);
             counter_(v == FilterVerdict::closed_resource ? "traces_closed_resource" : "traces_sampled_out", 1);
             continue;
         }
         counter_("traces_emitted", 1);
-        Outcome o = emit_points(std::move(built.points));
+        Outcome o = emit_points(std::move(built.points), std::move(sources));
         if (o.code != Outcome::ok) result = o;
     }
     return result;
@@ -122,12 +151,15 @@ Outcome Collector::check_span_limits(const v1::PSpanMessage &m) const {
     return Outcome::Ok();
 }
 
-Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes) {
+Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes,
+                           uint64_t source) {
     if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
     const int64_t t = now();
     SpanPiece piece;
     piece.headers = h;
     piece.received_ms = t;
+    piece.source = source;
+    pin(source);
     piece.bytes = bytes + 256;
     const v1::PTransactionId *tx = nullptr;
     if (m.has_span()) {
@@ -146,14 +178,15 @@ Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<cons
     return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
 }
 
-Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &h) {
+Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &h,
+                          uint64_t source) {
     try {
         switch (kind) {
         case MessageKind::span_message: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
             v1::PSpanMessage m;
             if (!parse(m, bytes)) return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
-            return on_span(m, h, bytes.size());
+            return on_span(m, h, bytes.size(), source);
         }
         case MessageKind::span_batch: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
@@ -163,7 +196,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
                 if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
             Outcome result;
             for (auto &m : b.span()) {
-                Outcome o = on_span(m, h, size_t(m.ByteSizeLong()));
+                Outcome o = on_span(m, h, size_t(m.ByteSizeLong()), source);
                 if (o.code != Outcome::ok) result = o;
             }
             return result;
@@ -172,7 +205,8 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
             v1::PStatMessage m;
             if (!parse(m, bytes)) return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
-            return emit_points(stat_points(m, *h, meta_));
+            pin(source);
+            return emit_points(stat_points(m, *h, meta_), source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
         }
         case MessageKind::agent_info: {
             v1::PAgentInfo m;
@@ -240,9 +274,9 @@ void Collector::save_backlog(const std::string &path) {
     }
     RecordWriter w;
     w.open(path + ".tmp", true);
-    for (auto &batch : backlog_) {
+    for (auto &refused : backlog_) {
         nlohmann::json pts = nlohmann::json::array();
-        for (auto &p : batch) {
+        for (auto &p : refused.points) {
             nlohmann::json tags = nlohmann::json::array(), fields = nlohmann::json::array();
             for (auto &t : p.tags) tags.push_back({t.first, t.second});
             for (auto &f : p.fields) {
@@ -264,6 +298,7 @@ void Collector::save_backlog(const std::string &path) {
     w.sync();
     w.close();
     std::rename((path + ".tmp").c_str(), path.c_str());
+    for (auto &refused : backlog_) unpin(refused.sources);  // durable in the file now
     log_(TRIB_LOG_WARN, "pinpoint: host still refuses points at stop; kept " + std::to_string(backlog_points_) +
                             " points in " + path + " for the next start");
 }
@@ -297,7 +332,7 @@ void Collector::load_backlog(const std::string &path) {
         loaded += batch.size();
         std::lock_guard<std::mutex> g(backlog_mu_);
         backlog_points_ += batch.size();
-        backlog_.push_back(std::move(batch));
+        backlog_.push_back(Refused{std::move(batch), {}});
     });
     std::remove(path.c_str());
     if (loaded) log_(TRIB_LOG_INFO, "pinpoint: " + std::to_string(loaded) + " points from the last run wait for the host");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,12 @@ class Collector {
               ClockFn clock = nullptr);
 
     // Parses and handles one message of `kind`. Never throws for bad client data.
-    Outcome handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &headers);
+    // `source` names the durable-queue record the message came from (offset + 1, 0 = none):
+    // such records stay "unfinished" until every point made from them was accepted.
+    Outcome handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &headers,
+                   uint64_t source = 0);
+    // The smallest source still waiting in the assembler or the retry backlog; 0 = none.
+    uint64_t oldest_unfinished_source() const;
 
     // Timer: converts traces whose wait ran out and retries refused emits.
     void tick();
@@ -74,10 +80,13 @@ class Collector {
     const Assembler &assembler() const { return assembler_; }
 
   private:
-    Outcome on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes);
+    Outcome on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes,
+                    uint64_t source);
     Outcome check_span_limits(const v1::PSpanMessage &m) const;
     Outcome emit_ready(std::vector<ReadyTrace> ready);
-    Outcome emit_points(std::vector<trib::Point> points);
+    Outcome emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources = {});
+    void pin(uint64_t source);
+    void unpin(const std::vector<uint64_t> &sources);
     bool retry_backlog();
     int64_t now() const;
 
@@ -92,8 +101,15 @@ class Collector {
     BuildOptions build_opt_;
 
     mutable std::mutex backlog_mu_;
-    std::deque<std::vector<trib::Point>> backlog_;  // refused by the host, retried on tick
+    struct Refused {
+        std::vector<trib::Point> points;
+        std::vector<uint64_t> sources;
+    };
+    std::deque<Refused> backlog_;  // refused by the host, retried on tick
     size_t backlog_points_ = 0;
+
+    mutable std::mutex pins_mu_;
+    std::multiset<uint64_t> pins_;
 };
 
 }  // namespace trib::pinpoint

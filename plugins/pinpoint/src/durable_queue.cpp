@@ -32,8 +32,10 @@ bool get_str(std::string_view &in, std::string &s) {
 
 }  // namespace
 
-DurableQueue::DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log)
-    : dir_(std::move(dir)), capacity_(capacity_bytes), handler_(std::move(handler)), log_(std::move(log)) {
+DurableQueue::DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log,
+                           Unfinished unfinished)
+    : dir_(std::move(dir)), capacity_(capacity_bytes), handler_(std::move(handler)), log_(std::move(log)),
+      unfinished_(std::move(unfinished)) {
     path_ = dir_ + "/queue.log";
     cursor_path_ = dir_ + "/queue.cursor";
 }
@@ -56,6 +58,19 @@ void DurableQueue::save_cursor(uint64_t offset) {
     std::error_code ec;
     std::filesystem::rename(tmp, cursor_path_, ec);
 }
+
+uint64_t DurableQueue::replay_position() {
+    uint64_t pos;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        pos = read_offset_;
+    }
+    if (unfinished_)
+        if (uint64_t oldest = unfinished_(); oldest != 0 && oldest - 1 < pos) pos = oldest - 1;
+    return pos;
+}
+
+void DurableQueue::commit() { save_cursor(replay_position()); }
 
 void DurableQueue::start() {
     std::filesystem::create_directories(dir_);
@@ -141,7 +156,10 @@ void DurableQueue::run() {
             writer_.sync();
         }
         bool interrupted = false;
+        uint64_t record_start = offset;
         read_records(path_, offset, [&](std::string_view rec, uint64_t next) {
+            const uint64_t source = record_start + 1;
+            record_start = next;
             if (interrupted || next > end) return;
             std::string_view in = rec;
             auto h = std::make_shared<CallHeaders>();
@@ -154,7 +172,7 @@ void DurableQueue::run() {
                 in.remove_prefix(8);
                 // Backpressure from the host: keep the record and try again shortly.
                 for (;;) {
-                    Outcome o = handler_(kind, in, h);
+                    Outcome o = handler_(kind, in, h, source);
                     if (o.code != Outcome::resource_exhausted || o.consumed) break;
                     std::unique_lock<std::mutex> g(mu_);
                     if (cv_.wait_for(g, std::chrono::milliseconds(200), [&] { return stopping_; })) {
@@ -167,6 +185,7 @@ void DurableQueue::run() {
             read_offset_ = next;
         });
         uint64_t done;
+        const uint64_t oldest = unfinished_ ? unfinished_() : 0;
         {
             std::lock_guard<std::mutex> g(mu_);
             if (!interrupted && read_offset_ == offset) {
@@ -176,12 +195,13 @@ void DurableQueue::run() {
                 read_offset_ = end;
             }
             done = read_offset_;
-            // Fully read and large: start the file over.
-            if (done == writer_.size() && done >= kRewindAt) {
+            // Fully read, nothing downstream still needs it, and large: start the file over.
+            if (done == writer_.size() && done >= kRewindAt && oldest == 0) {
                 writer_.open(path_, true);
                 read_offset_ = done = 0;
             }
         }
+        if (oldest != 0 && oldest - 1 < done) done = oldest - 1;
         save_cursor(done);
         if (interrupted) return;
     }

@@ -1,9 +1,9 @@
 // `[storage]`: received messages are appended to a file queue (length-prefixed, CRC-checked
 // records) before the client is answered, and a worker thread feeds them to the collector.
-// The read position is saved beside the queue, so messages not yet processed when the
-// process stops or dies are replayed at the next start. Messages already handed to the
-// collector but still waiting for the rest of their trace are not replayed after a crash
-// (a clean stop converts them).
+// The replay position is saved beside the queue: the oldest record whose points were not
+// all accepted by the host yet (a span waiting for its root, points refused under
+// backpressure), so after a crash the queue replays from there. Replay is at-least-once:
+// records after that position whose traces were already emitted are emitted again.
 #pragma once
 
 #include <atomic>
@@ -21,15 +21,22 @@ namespace trib::pinpoint {
 
 class DurableQueue {
   public:
-    using Handler = std::function<Outcome(MessageKind, std::string_view, const std::shared_ptr<const CallHeaders> &)>;
+    // The last argument is the record's source id (offset + 1) for Collector::handle.
+    using Handler =
+        std::function<Outcome(MessageKind, std::string_view, const std::shared_ptr<const CallHeaders> &, uint64_t)>;
+    // The oldest source id still unfinished downstream (0 = none).
+    using Unfinished = std::function<uint64_t()>;
 
-    DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log);
+    DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log,
+                 Unfinished unfinished = nullptr);
     ~DurableQueue();
 
     // Opens the queue (creating `dir`) and starts the worker, which first replays what is left.
     void start();
     // Stops the worker after the record in hand; the rest stays queued.
     void stop();
+    // Saves the replay position; call after stop() once downstream flushed what it held.
+    void commit();
 
     // Appends one message. RESOURCE_EXHAUSTED when the queue holds `capacity` bytes.
     Outcome push(MessageKind kind, std::string_view bytes, const CallHeaders &headers);
@@ -41,12 +48,14 @@ class DurableQueue {
   private:
     void run();
     void save_cursor(uint64_t offset);
+    uint64_t replay_position();
     uint64_t load_cursor() const;
 
     std::string dir_, path_, cursor_path_;
     uint64_t capacity_;
     Handler handler_;
     Collector::LogFn log_;
+    Unfinished unfinished_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     RecordWriter writer_;

@@ -39,8 +39,12 @@ class PinpointInput : public trib::Instance {
             std::filesystem::path p(cfg_.storage_path);
             if (p.is_relative() && !data.empty()) p = std::filesystem::path(data) / p;
             queue_ = std::make_unique<DurableQueue>(
-                p.lexically_normal().string(), cfg_.storage_capacity_mb << 20, dispatch,
-                [this](trib_log_level l, const std::string &m) { host().log(l, m); });
+                p.lexically_normal().string(), cfg_.storage_capacity_mb << 20,
+                [this](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &h, uint64_t src) {
+                    return collector_->handle(k, b, h, src);
+                },
+                [this](trib_log_level l, const std::string &m) { host().log(l, m); },
+                [this] { return collector_->oldest_unfinished_source(); });
             queue_->start();
             dispatch = [this](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &h) {
                 return queue_->push(k, b, *h);
@@ -62,6 +66,7 @@ class PinpointInput : public trib::Instance {
         collector_->flush_all();
         std::string data = host().data_dir();
         if (!data.empty()) collector_->save_backlog(data + "/backlog.log");
+        if (queue_) queue_->commit();
         meta_.close();
     }
 

@@ -424,7 +424,7 @@ TEST_CASE("durable queue: unprocessed records are replayed after a restart", "[p
     std::vector<std::string> seen;
     std::mutex mu;
     std::atomic<bool> refuse{true};
-    auto handler = [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &h) {
+    auto handler = [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &h, uint64_t) {
         if (refuse) return Outcome::Exhausted("full");
         std::lock_guard<std::mutex> g(mu);
         seen.push_back(std::to_string(int(k)) + ":" + h->agent_id + ":" + std::string(b));
@@ -506,4 +506,41 @@ TEST_CASE("agent stats from agentStat and agentStatBatch", "[pinpoint][unit]") {
     REQUIRE(pts.size() == 3);
     CHECK(pts[2].find_field("SystemCpuLoad")->f == Approx(0.2));
     CHECK(pts[1].find_field("JvmMemoryHeapUsed") == nullptr);  // no gc group sent
+}
+
+TEST_CASE("durable queue: a span still waiting for its root is replayed after a crash", "[pinpoint][unit]") {
+    trib::test::TempDir dir("pp-queue-pin");
+    SampleTrace t;
+    v1::PSpan root = t.root;
+    root.mutable_spanevent()->RemoveLast();  // root + child make a complete trace
+    auto noop_log = [](trib_log_level, const std::string &) {};
+    CallHeaders hd = *headers();
+    {
+        Harness h;
+        DurableQueue q(dir.path(), 1 << 20,
+                       [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
+                           return h.c->handle(k, b, hh, src);
+                       },
+                       noop_log, [&] { return h.c->oldest_unfinished_source(); });
+        q.start();
+        REQUIRE(q.push(MessageKind::span_message, bytes_of(t.child), hd).code == Outcome::ok);
+        REQUIRE(q.wait_drained(5000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a worker pass saves the cursor
+        CHECK(h.c->oldest_unfinished_source() == 1);
+        q.stop();  // a crash: no flush, no commit
+        CHECK(h.points.empty());
+    }
+    Harness h;
+    DurableQueue q(dir.path(), 1 << 20,
+                   [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
+                       return h.c->handle(k, b, hh, src);
+                   },
+                   noop_log, [&] { return h.c->oldest_unfinished_source(); });
+    q.start();
+    REQUIRE(q.push(MessageKind::span_message, bytes_of(root), hd).code == Outcome::ok);
+    REQUIRE(q.wait_drained(5000));
+    REQUIRE(h.points.size() == 5);  // the replayed child linked under the root's exit event
+    CHECK(h.c->oldest_unfinished_source() == 0);
+    q.stop();
+    q.commit();
 }
