@@ -12,7 +12,9 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <istream>
+#include <thread>
 
 namespace trib::profile {
 
@@ -20,9 +22,13 @@ namespace {
 
 class IngestHandler : public Poco::Net::HTTPRequestHandler {
   public:
-    IngestHandler(profiling::PyroscopeIngest &ingest, uint64_t limit) : ingest_(ingest), limit_(limit) {}
+    IngestHandler(profiling::PyroscopeIngest &ingest, uint64_t limit, std::atomic<int> &in_flight)
+        : ingest_(ingest), limit_(limit), in_flight_(in_flight) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest &req, Poco::Net::HTTPServerResponse &resp) override {
+        // stop() waits for this count to drop to zero, so no emit follows it.
+        in_flight_.fetch_add(1);
+        struct Done { std::atomic<int> &n; ~Done() { n.fetch_sub(1); } } done{in_flight_};
         Poco::URI uri(req.getURI());
         std::string path = uri.getPath();
         bool is_ingest = path == "/ingest";
@@ -82,18 +88,21 @@ class IngestHandler : public Poco::Net::HTTPRequestHandler {
 
     profiling::PyroscopeIngest &ingest_;
     uint64_t limit_;
+    std::atomic<int> &in_flight_;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    Factory(profiling::PyroscopeIngest &ingest, uint64_t limit) : ingest_(ingest), limit_(limit) {}
+    Factory(profiling::PyroscopeIngest &ingest, uint64_t limit, std::atomic<int> &in_flight)
+        : ingest_(ingest), limit_(limit), in_flight_(in_flight) {}
     Poco::Net::HTTPRequestHandler *createRequestHandler(const Poco::Net::HTTPServerRequest &) override {
-        return new IngestHandler(ingest_, limit_);
+        return new IngestHandler(ingest_, limit_, in_flight_);
     }
 
   private:
     profiling::PyroscopeIngest &ingest_;
     uint64_t limit_;
+    std::atomic<int> &in_flight_;
 };
 
 // "0.0.0.0:4040", ":4040", "http://0.0.0.0:4040" → a socket address.
@@ -124,7 +133,7 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
         auto *params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(8);
         params->setKeepAlive(true);
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ingest_, body_limit_), socket, params);
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ingest_, body_limit_, in_flight_), socket, params);
     } catch (const Poco::Exception &e) {
         throw std::runtime_error("inputs.profile.pyroscope: cannot listen on '" + cfg.url + "': " + e.displayText());
     }
@@ -135,7 +144,10 @@ PyroscopeListener::~PyroscopeListener() { stop(); }
 void PyroscopeListener::start() { server_->start(); }
 
 void PyroscopeListener::stop() {
-    if (server_) server_->stopAll(true);
+    if (!server_) return;
+    server_->stopAll(true);
+    // Handlers already past accept may still be emitting; wait for them (bounded).
+    for (int i = 0; i < 3000 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 uint16_t PyroscopeListener::port() const { return server_->port(); }

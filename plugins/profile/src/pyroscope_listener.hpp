@@ -6,6 +6,7 @@
 
 #include <tributary/plugin.hpp>
 
+#include <atomic>
 #include <memory>
 
 namespace Poco::Net { class HTTPServer; }
@@ -28,6 +29,7 @@ class PyroscopeListener {
     uint16_t port() const;
 
   private:
+    std::atomic<int> in_flight_{0}; // declared first: the server's handlers refer to it
     std::unique_ptr<profiling::PyroscopeIngest> ingest_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     uint64_t body_limit_;
