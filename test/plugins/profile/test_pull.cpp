@@ -131,3 +131,48 @@ TEST_CASE("go pull: all five profiles arrive from a real Go program, only while 
     CHECK(pulls_served(port) == settled);
     CHECK(host.points().size() == settled_points);
 }
+
+TEST_CASE("go pull over HTTPS: verified by default, tls_ca trusts the server, insecure_skip_verify skips") {
+    tt::TempDir tmp("profile-go-tls");
+    std::string app = tmp.sub("go_pprof_app");
+    {
+        tt::ChildProcess build({"go", "build", "-o", app, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
+                               {{"GO111MODULE", "off"}});
+        REQUIRE(build.wait(180s) == 0);
+        tt::ChildProcess cert({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tmp.sub("key.pem"),
+                               "-out", tmp.sub("cert.pem"), "-days", "1", "-subj", "/CN=localhost", "-addext",
+                               "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+        auto rc = cert.wait(60s);
+        INFO(cert.log());
+        REQUIRE(rc == 0);
+    }
+    int port = tt::free_port();
+    tt::ChildProcess go({app, "127.0.0.1:" + std::to_string(port), tmp.sub("cert.pem"), tmp.sub("key.pem")});
+    std::this_thread::sleep_for(1s);
+
+    auto run = [&](const std::string &tls_keys) {
+        trib::testing::FakeHost host;
+        std::string cfg = R"({"election": false, "go": [{"url": "https://localhost:)" + std::to_string(port) +
+                          R"(", "service": "tls", "enabled_types": ["goroutine"])" + tls_keys + "}]}";
+        std::string err;
+        REQUIRE(host.create(profile_module(), "tls", cfg, &err) == TRIB_OK);
+        REQUIRE(host.start(&err) == TRIB_OK);
+        bool got = tt::wait_until([&] { return !host.points().empty(); }, 8s);
+        std::string logs;
+        for (auto &l : host.logs()) logs += l.message + "\n";
+        host.stop();
+        return std::make_pair(got, logs);
+    };
+
+    auto [unverified, log1] = run("");
+    CHECK_FALSE(unverified); // a self-signed certificate is refused
+    CHECK_THAT(log1, Catch::Contains("goroutine"));
+
+    auto [with_ca, log2] = run(R"(, "tls_ca": ")" + tmp.sub("cert.pem") + "\"");
+    INFO(log2);
+    CHECK(with_ca);
+
+    auto [skipped, log3] = run(R"(, "insecure_skip_verify": true)");
+    INFO(log3);
+    CHECK(skipped);
+}

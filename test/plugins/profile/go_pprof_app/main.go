@@ -1,6 +1,7 @@
 // A Go program serving net/http/pprof with CPU, allocation, goroutine, mutex and block
 // activity. Usage: go_pprof_app <listen-addr>. GET /pulls answers how many
 // /debug/pprof/ requests it has served (so tests can prove nothing was pulled).
+// go_pprof_app <listen-addr> <cert.pem> <key.pem> serves HTTPS instead.
 package main
 
 import (
@@ -71,7 +72,13 @@ func main() {
 		}
 		pprofMux.ServeHTTP(w, r)
 	})
-	if err := http.ListenAndServe(os.Args[1], handler); err != nil {
+	var err error
+	if len(os.Args) > 3 {
+		err = http.ListenAndServeTLS(os.Args[1], os.Args[2], os.Args[3], handler)
+	} else {
+		err = http.ListenAndServe(os.Args[1], handler)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
