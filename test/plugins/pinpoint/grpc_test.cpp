@@ -277,3 +277,43 @@ TEST_CASE("a port already taken fails start with a clear message", "[pinpoint][c
     CHECK_THAT(err, Catch::Contains(first.target()));
     host.destroy();
 }
+
+TEST_CASE("the real host restarted between metadata and spans still resolves names", "[pinpoint][host]") {
+    const std::string host_bin = TRIB_BUILD_DIR "/bin/tributary";
+    if (!trib::test::file_exists(host_bin)) {
+        WARN("skipped: " << host_bin << " is not built");
+        return;
+    }
+    int pp_port = trib::test::free_port();
+    trib::test::HostOptions o;
+    o.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
+    trib::test::HostProcess host(o);
+    auto msgs = recorded_messages();
+    std::vector<Recorded> meta, spans;
+    for (auto &m : msgs) (m.rpc.rfind("v1.Span/", 0) == 0 ? spans : meta).push_back(m);
+    {
+        RawClient c("127.0.0.1:" + std::to_string(pp_port));
+        for (auto &res : replay(c, meta)) CHECK(res.code == grpc::StatusCode::OK);
+    }
+    host.restart();
+    RawClient c("127.0.0.1:" + std::to_string(pp_port));
+    REQUIRE(c.wait_connected(10000));
+    for (auto &res : replay(c, spans)) CHECK(res.code == grpc::StatusCode::OK);
+    std::vector<trib::test::LpPoint> lps;
+    trib::test::wait_until([&] {
+        lps = host.points("tracing", "pinpointV2");
+        return lps.size() >= 20;
+    }, std::chrono::milliseconds(10000));
+    INFO("host log:\n" << host.log());
+    REQUIRE(lps.size() == 20);
+    int resolved = 0;
+    for (auto &p : lps) {
+        if (p.tag("span_type") == "entry") {
+            CHECK(p.tag("operation") == "Node Server Process");
+            CHECK(p.tag("hostname") == "vm");
+            ++resolved;
+        }
+        if (p.tag("source_type") == "ASYNC") CHECK(p.field_str("resource") == "Asynchronous Invocation");
+    }
+    CHECK(resolved == 8);
+}
