@@ -517,7 +517,7 @@ void EtcdElection::run() {
             }
             sleep_until(Clock::now() + retry_interval_);
         } catch (const std::exception& e) {
-            log("debug", e.what());
+            note_etcd_failure(e.what());
             if (!is_leader()) set_role("candidate");
             sleep_until(Clock::now() + retry_interval_);
         }
@@ -534,12 +534,29 @@ void EtcdElection::run() {
     set_role("stopped");
 }
 
+void EtcdElection::note_etcd_failure(const std::string& what) {
+    if (etcd_failing_) {
+        log("debug", what);
+        return;
+    }
+    etcd_failing_ = true;
+    log("warn", "cannot reach etcd (" + what + "); retrying. A leader steps down when its lease "
+                "can no longer be renewed in time");
+}
+
+void EtcdElection::note_etcd_answered() {
+    if (!etcd_failing_) return;
+    etcd_failing_ = false;
+    log("info", "etcd answers again via " + gateway_->current_endpoint());
+}
+
 void EtcdElection::run_observer() {
     while (!stopping_.load()) {
         try {
             observe_leader();
+            note_etcd_answered();
         } catch (const std::exception& e) {
-            log("debug", e.what());
+            note_etcd_failure(e.what());
         }
         sleep_until(Clock::now() + options_.lease_ttl / 3);
     }
@@ -570,6 +587,7 @@ void EtcdElection::campaign_step() {
         {"max_create_revision", std::to_string(lease_->create_revision - 1)},
     };
     const json predecessors = gateway_->call("/v3/kv/range", predecessor_query, request_timeout());
+    note_etcd_answered();
     if (const json* predecessor = first_kv(predecessors)) {
         set_leader(false);
         set_role("follower");
@@ -655,9 +673,10 @@ void EtcdElection::keep_alive_if_due() {
                                 request_timeout());
     } catch (const EtcdUnavailable& e) {
         lease_->next_keep_alive = Clock::now() + retry_interval_;
-        log("debug", std::string("keep-alive failed: ") + e.what());
+        note_etcd_failure(std::string("keep-alive: ") + e.what());
         return;
     }
+    note_etcd_answered();
     const auto ttl = int_field(answer, "TTL");
     if (ttl <= 0) {
         log("info", "lease " + std::to_string(lease_->id) + " expired; joining again");

@@ -86,10 +86,14 @@ class EtcdElection final : public Election {
     void sleep_until(std::chrono::steady_clock::time_point until);
     std::chrono::milliseconds request_timeout() const;
     void log(const char* level, const std::string& message) const;
+    // Reachability changes are logged once (warn / info); repeats go to debug.
+    void note_etcd_failure(const std::string& what);
+    void note_etcd_answered();
 
     EtcdElectionOptions options_;
     bool eligible_ = true;
     std::chrono::milliseconds retry_interval_{};
+    bool etcd_failing_ = false; // election thread only
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Lease> lease_;
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -169,7 +170,19 @@ TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one le
           "[election][etcd]") {
     EtcdServer etcd;
     Transitions a_calls, b_calls;
-    EtcdElection a(options_for({etcd.endpoint()}, "node-a"));
+    std::mutex log_mutex;
+    std::vector<std::string> a_log; // warnings and info lines of node-a
+    auto a_options = options_for({etcd.endpoint()}, "node-a");
+    a_options.log = [&](const std::string& level, const std::string& message) {
+        std::lock_guard lock(log_mutex);
+        if (level != "debug") a_log.push_back(level + ": " + message);
+    };
+    auto a_log_count = [&](const std::string& part) {
+        std::lock_guard lock(log_mutex);
+        return std::count_if(a_log.begin(), a_log.end(),
+                             [&](auto& line) { return line.find(part) != std::string::npos; });
+    };
+    EtcdElection a(a_options);
     EtcdElection b(options_for({etcd.endpoint()}, "node-b"));
     a.start(a_calls.callback());
     b.start(b_calls.callback());
@@ -198,9 +211,13 @@ TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one le
         std::this_thread::sleep_for(50ms);
     }
 
+    // The operator is told once that etcd is gone, not on every retry.
+    CHECK(a_log_count("warn: election[etcd trib-test]: cannot reach etcd") == 1);
+
     etcd.start();
     REQUIRE(wait_until([&] { return leaders({&a, &b}) == 1; }, 10s, 20ms));
     expect_single_leader_for({&a, &b}, 3s);
+    CHECK(a_log_count("etcd answers again") == 1);
 }
 
 TEST_CASE("a hung etcd (SIGSTOP): the leader steps down before its lease can expire",
