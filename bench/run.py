@@ -559,11 +559,21 @@ class Bench:
         if missing:
             self.skip("memory", f"modules not built: {', '.join(missing)}")
             return
+        # The full run repeats the overload with glibc limited to 2 malloc arenas: the
+        # difference is what per-thread arenas (fragmentation) add to the peak.
+        variants = [list(self.args.host_env)]
+        if not self.quick and not self.args.host_env:
+            variants.append(["MALLOC_ARENA_MAX=2"])
+        self.results["sections"]["memory"] = [self.memory_once(v) for v in variants]
+
+    def memory_once(self, host_env):
         gport = free_port()
         env = {"ENV_DEFAULT_ENABLED_INPUTS": "profile,pyroscope,pinpoint",
                "ENV_INPUT_PINPOINT_ADDRESS": f"127.0.0.1:{gport}"}
-        res = {}
-        with Host(self.build, self.work, "memory", {}, env=env) as h:
+        env.update(kv.split("=", 1) for kv in host_env)
+        conf = f"[bus]\n  max_memory_mb = {self.args.bus_memory_mb}\n" if self.args.bus_memory_mb else ""
+        res = {"host_env": " ".join(host_env) or "–", "bus_max_memory_mb": self.args.bus_memory_mb or "default"}
+        with Host(self.build, self.work, "memory", {}, env=env, tributary_conf=conf) as h:
             wait_tcp(gport, 10, h.proc)
             time.sleep(2)
             res["idle_rss_mb"] = round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)
@@ -628,7 +638,7 @@ class Bench:
             res["final_rss_mb"] = samples[-1][1] if samples else None
             res["rss_samples"] = samples
             res["host_alive"] = h.proc.alive()
-        self.results["sections"]["memory"] = res
+        return res
 
     def finish(self):
         self._stop_load.set()
@@ -706,31 +716,36 @@ def markdown(results):
         for r in rows:
             out.append(f"| {r['threads']} | {r['batch']} | {fmt(r['points_per_s'])} | {r['backpressure']} |")
         out.append("")
-    mem = results["sections"].get("memory")
-    if mem:
+    mems = results["sections"].get("memory")
+    if mems:
         out.append("### Memory (host with profile, pyroscope and pinpoint inputs)")
         out.append("")
-        ov = mem["overload_results"]
-        def ok_rate(name):
-            r = ov.get(name, {})
-            if "uploads_per_s" in r:
-                non = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300)
-                return f"{fmt(r['uploads_per_s'])}/s ok, {non} non-2xx"
-            if "spans_per_s" in r:
-                return f"{fmt(r['spans_per_s'])} spans/s"
-            return r.get("error", "–")
-        out.append("| idle RSS MB | peak RSS MB (overload) | VmHWM MB | final RSS MB | overload | profile | pyroscope | pinpoint |")
-        out.append("|---:|---:|---:|---:|---|---|---|---|")
-        c = mem["overload_connections"]
-        out.append(f"| {fmt(mem['idle_rss_mb'])} | {fmt(mem['peak_rss_mb'])} | {fmt(mem['vmhwm_mb'])} | "
-                   f"{fmt(mem['final_rss_mb'])} | {mem['overload_seconds']} s, {c['profile']}+{c['pyroscope']} "
-                   f"HTTP conns, {c['pinpoint_streams']} streams | {ok_rate('profile')} | {ok_rate('pyroscope')} | "
-                   f"{ok_rate('pinpoint')} |")
-        series = mem["rss_samples"]
-        step = max(1, len(series) // 12)
+        out.append("| host env | idle RSS MB | peak RSS MB (overload) | VmHWM MB | final RSS MB | overload | profile | pyroscope | pinpoint |")
+        out.append("|---|---:|---:|---:|---:|---|---|---|---|")
+        for mem in mems:
+            ov = mem["overload_results"]
+
+            def ok_rate(name):
+                r = ov.get(name, {})
+                if "uploads_per_s" in r:
+                    non = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300)
+                    return f"{fmt(r['uploads_per_s'])}/s ok, {non} non-2xx"
+                if "spans_per_s" in r:
+                    return (f"{fmt(r['spans_per_s'])} spans/s acknowledged, {fmt(r['sent'])} sent; streams ended "
+                            + ", ".join(f"{k}×{v}" for k, v in r["status"].items()))
+                return r.get("error", "–")
+            c = mem["overload_connections"]
+            out.append(f"| {mem['host_env']} | {fmt(mem['idle_rss_mb'])} | {fmt(mem['peak_rss_mb'])} | "
+                       f"{fmt(mem['vmhwm_mb'])} | {fmt(mem['final_rss_mb'])} | {mem['overload_seconds']} s, "
+                       f"{c['profile']}+{c['pyroscope']} HTTP conns, {c['pinpoint_streams']} streams | "
+                       f"{ok_rate('profile')} | {ok_rate('pyroscope')} | {ok_rate('pinpoint')} |")
         out.append("")
-        out.append("RSS over the overload (s → MB): " + ", ".join(f"{t:g}→{v:g}" for t, v in series[::step]))
-        out.append("")
+        for mem in mems:
+            series = mem["rss_samples"]
+            step = max(1, len(series) // 12)
+            out.append(f"RSS over the overload, host env {mem['host_env']} (s → MB): "
+                       + ", ".join(f"{t:g}→{v:g}" for t, v in series[::step]))
+            out.append("")
     if results["skipped"]:
         out.append("Skipped: " + "; ".join(f"{k}: {v}" for k, v in results["skipped"].items()))
     return "\n".join(out)
@@ -750,6 +765,10 @@ def main():
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
     ap.add_argument("--streams", type=int, default=4, help="pinpoint streams (agents)")
     ap.add_argument("--overload-seconds", type=float, default=0)
+    ap.add_argument("--bus-memory-mb", type=int, default=0,
+                    help="memory section: the host's [bus] max_memory_mb (default: the host's default)")
+    ap.add_argument("--host-env", action="append", default=[], metavar="K=V",
+                    help="memory section: extra environment for the host (e.g. MALLOC_ARENA_MAX=2)")
     ap.add_argument("--perf", action="store_true",
                     help="sample the host with perf during its runs; flat reports go beside --out")
     args = ap.parse_args()
