@@ -160,6 +160,8 @@ Spool::~Spool() {
     }
     close_reader_locked();
     persist_ack_locked();
+    if (!orphaned_.empty())
+        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) + " record(s) handed out before their segment was dropped were not delivered");
     if (ack_fd_ >= 0) ::close(ack_fd_);
     if (lock_fd_ >= 0) ::close(lock_fd_); // releases the flock
 }
@@ -363,10 +365,12 @@ bool Spool::drop_oldest_locked(uint64_t need) {
         uint64_t from = seq == commit_seq_ ? commit_off_ : 0;
         uint64_t lost = count_records_locked(seq, from, seg.size);
         uint64_t lost_bytes = seg.size - from;
-        // Records already acknowledged out of order are not lost.
+        // Records already acknowledged out of order are not lost; records handed out and
+        // not yet acknowledged are still with the consumer (orphaned, see ack/set_aside).
         for (auto it = in_flight_.begin(); it != in_flight_.end();) {
             if (it->first.segment != seq) { ++it; continue; }
-            if (it->second && lost) --lost;
+            if (lost) --lost;
+            if (!it->second) orphaned_.insert(it->first);
             it = in_flight_.erase(it);
         }
         delete_segment_locked(seq);
@@ -574,7 +578,14 @@ void Spool::keep_in_quarantine_locked(const std::string &file_name, std::string_
 void Spool::set_aside(const SpoolRecord &record, const std::string &why) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = in_flight_.find(record.id);
-    if (it == in_flight_.end() || it->second) return;
+    if (it == in_flight_.end()) {
+        if (orphaned_.erase(record.id)) {
+            ++stats_.dropped_records;
+            stats_.dropped_bytes += record.payload.size() + kHeaderBytes;
+        }
+        return;
+    }
+    if (it->second) return;
     ++stats_.set_aside_records;
     std::string name = "refused-" + segment_path(record.id.segment).stem().string() + "-" + std::to_string(record.id.offset) + ".rec";
     log(TRIB_LOG_ERROR, "record refused for good (" + why + "): kept as quarantine/" + name);
@@ -671,7 +682,11 @@ std::optional<SpoolRecord> Spool::next(std::chrono::milliseconds wait) {
 void Spool::ack(const SpoolRecordId &id) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = in_flight_.find(id);
-    if (it == in_flight_.end() || it->second) return;
+    if (it == in_flight_.end()) {
+        if (orphaned_.erase(id)) ++stats_.acked_records; // delivered although its segment was dropped
+        return;
+    }
+    if (it->second) return;
     it->second = true;
     ++stats_.acked_records;
     advance_commit_locked();
@@ -681,6 +696,10 @@ void Spool::rewind_unacked() {
     std::lock_guard<std::mutex> lk(mu_);
     advance_commit_locked();
     in_flight_.clear();
+    if (!orphaned_.empty())
+        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) + " record(s) handed out before their segment was dropped were not delivered");
+    stats_.dropped_records += orphaned_.size();
+    orphaned_.clear();
     read_seq_ = commit_seq_;
     read_off_ = commit_off_;
 }

@@ -183,6 +183,9 @@ class Spool {
     uint64_t read_seq_ = 0, read_off_ = 0;  // next record to hand out
     uint64_t commit_seq_ = 0, commit_off_ = 0; // everything before is acknowledged
     std::map<SpoolRecordId, bool> in_flight_; // id -> acknowledged
+    // Handed out, then their segment was dropped: the consumer still holds them and may yet
+    // deliver them, so they count as dropped only if it gives them up.
+    std::set<SpoolRecordId> orphaned_;
     int reader_fd_ = -1;
     uint64_t reader_fd_seq_ = 0;
     bool closed_ = false;

@@ -153,3 +153,40 @@ TEST_CASE("delivery: stop during an outage keeps the records for the next start"
     d.stop();
     CHECK(delivered == 10);
 }
+
+TEST_CASE("delivery: drop_oldest under an outage: delivered + dropped = appended", "[delivery]") {
+    TempDir tmp;
+    auto o = opts(tmp.path);
+    o.capacity_bytes = 64 << 10;
+    o.segment_bytes = 8 << 10;
+    o.policy = SpoolFullPolicy::drop_oldest;
+    Spool spool(o);
+    std::atomic<bool> up{false};
+    std::mutex mu;
+    std::set<int64_t> seen;
+    SpoolDelivery d("test", spool,
+                    [&](const std::vector<trib::Point> &b, std::string &err) {
+                        if (!up) {
+                            err = "down";
+                            return TRIB_RETRY;
+                        }
+                        std::lock_guard<std::mutex> lk(mu);
+                        seen.insert(b.at(0).find_field("v")->i);
+                        return TRIB_OK;
+                    },
+                    RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(5), 0});
+    d.start();
+    const int n = 2000;
+    for (int i = 0; i < n; ++i) {
+        auto b = batch(i);
+        b[0].field(trib::Field::String("pad", std::string(200, 'x')));
+        REQUIRE(spool.append(encode_points(b)) == TRIB_OK);
+        if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    up = true;
+    REQUIRE(wait_until([&] { return spool.stats().pending_bytes == 0; }));
+    d.stop();
+    std::lock_guard<std::mutex> lk(mu);
+    INFO("delivered " << seen.size() << " dropped " << spool.stats().dropped_records);
+    CHECK(seen.size() + spool.stats().dropped_records == size_t(n));
+}
