@@ -151,8 +151,8 @@ Outcome Collector::check_span_limits(const v1::PSpanMessage &m) const {
     return Outcome::Ok();
 }
 
-Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes,
-                           uint64_t source) {
+Outcome Collector::on_span(const std::shared_ptr<const void> &owner, const v1::PSpanMessage &m,
+                           const std::shared_ptr<const CallHeaders> &h, size_t bytes, uint64_t source) {
     if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
     const int64_t t = now();
     SpanPiece piece;
@@ -163,14 +163,14 @@ Outcome Collector::on_span(const v1::PSpanMessage &m, const std::shared_ptr<cons
     piece.bytes = bytes + 256;
     const v1::PTransactionId *tx = nullptr;
     if (m.has_span()) {
-        auto s = std::make_shared<v1::PSpan>(m.span());
+        std::shared_ptr<const v1::PSpan> s(owner, &m.span());
         if (s->has_transactionid()) tx = &s->transactionid();
         std::string id = trace_id_of(tx, *h);
         piece.span = std::move(s);
         counter_("spans_received", 1);
         return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
     }
-    auto c = std::make_shared<v1::PSpanChunk>(m.spanchunk());
+    std::shared_ptr<const v1::PSpanChunk> c(owner, &m.spanchunk());
     if (c->has_transactionid()) tx = &c->transactionid();
     std::string id = trace_id_of(tx, *h);
     piece.chunk = std::move(c);
@@ -184,19 +184,19 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
         switch (kind) {
         case MessageKind::span_message: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
-            v1::PSpanMessage m;
-            if (!parse(m, bytes)) return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
-            return on_span(m, h, bytes.size(), source);
+            auto m = std::make_shared<v1::PSpanMessage>();
+            if (!parse(*m, bytes)) return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
+            return on_span(m, *m, h, bytes.size(), source);
         }
         case MessageKind::span_batch: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
-            v1::PSpanMessageBatch b;
-            if (!parse(b, bytes)) return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
-            for (auto &m : b.span())
+            auto b = std::make_shared<v1::PSpanMessageBatch>();
+            if (!parse(*b, bytes)) return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
+            for (auto &m : b->span())
                 if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
             Outcome result;
-            for (auto &m : b.span()) {
-                Outcome o = on_span(m, h, size_t(m.ByteSizeLong()), source);
+            for (auto &m : b->span()) {
+                Outcome o = on_span(b, m, h, size_t(m.ByteSizeLong()), source);
                 if (o.code != Outcome::ok) result = o;
             }
             return result;

@@ -80,8 +80,9 @@ class Collector {
     const Assembler &assembler() const { return assembler_; }
 
   private:
-    Outcome on_span(const v1::PSpanMessage &m, const std::shared_ptr<const CallHeaders> &h, size_t bytes,
-                    uint64_t source);
+    // `owner` keeps `m` alive; pieces alias into it instead of copying the span.
+    Outcome on_span(const std::shared_ptr<const void> &owner, const v1::PSpanMessage &m,
+                    const std::shared_ptr<const CallHeaders> &h, size_t bytes, uint64_t source);
     Outcome check_span_limits(const v1::PSpanMessage &m) const;
     Outcome emit_ready(std::vector<ReadyTrace> ready);
     Outcome emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources = {});
