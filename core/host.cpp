@@ -293,7 +293,7 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
     static const std::vector<std::unique_ptr<ModuleInstance>> none;
     return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                            bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_,
-                                                 http_->stats(), election_.get())
+                                                 http_->stats(), election_.get(), &loaded_.modules)
                                 : std::string()};
 }
 

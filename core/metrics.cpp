@@ -57,8 +57,20 @@ std::string instance_labels(const ModuleInstance &i) {
 
 std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &inputs,
                            const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
-                           const HttpStats &http, const Election *election) {
+                           const HttpStats &http, const Election *election,
+                           const std::vector<LoadedModule> *loaded_modules) {
     Writer w;
+    if (loaded_modules) {
+        // Every loaded module, with or without a running instance.
+        w.declare("tributary_module_info", "gauge", "A loaded module (value 1)");
+        for (auto &m : *loaded_modules)
+            w.sample("tributary_module_info",
+                     fmt::format("module=\"{}\",version=\"{}\",kind=\"{}\",abi=\"{}.{}\",file=\"{}\"",
+                                 prometheus_label(m.name), prometheus_label(m.version),
+                                 m.kind == TRIB_KIND_SINK ? "sink" : "input", m.abi_major, m.abi_minor,
+                                 prometheus_label(m.file)),
+                     1);
+    }
     struct InputMetric {
         const char *name;
         const char *help;
