@@ -208,7 +208,9 @@ void HttpServer::start() {
     try {
         Poco::Net::SocketAddress addr(host_, port_);
         Poco::Net::ServerSocket socket;
-        socket.bind(addr, true);
+        // SO_REUSEADDR (restart while old connections linger) but not SO_REUSEPORT: a second
+        // host on the same port must fail, not share the traffic.
+        socket.bind(addr, true, false);
         socket.listen(256);
         auto *params = new Poco::Net::HTTPServerParams;
         params->setKeepAlive(true);

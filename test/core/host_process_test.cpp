@@ -416,3 +416,30 @@ TEST_CASE("configs/tributary.conf, the shipped sample, is valid", "[core][host][
     INFO(p.log());
     CHECK(st == 0);
 }
+
+TEST_CASE("host: a listen address in use is a clear error and exit 1", "[core][host]") {
+    HostProcess first(base_options());
+    HostOptions o = base_options();
+    o.extra_args = {"--listen", "127.0.0.1:" + std::to_string(first.port())}; // the last --listen wins
+    HostProcess second;
+    CHECK_THROWS_WITH(second.start(o), Catch::Contains("cannot listen on 127.0.0.1:" + std::to_string(first.port())) &&
+                                           Catch::Contains("exited with status 1"));
+    CHECK(first.stop() == 0);
+}
+
+TEST_CASE("HostProcess: restart keeps data dir and port; kill9 reports the signal", "[core][host][support]") {
+    HostOptions o = base_options();
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    int port = host.port();
+    std::string data = host.data_dir();
+    REQUIRE(http("POST", host.url("/test/emit"), "r v=1i 1\n").status == 200);
+    host.restart();
+    CHECK(host.port() == port);
+    CHECK(host.data_dir() == data);
+    REQUIRE(http("POST", host.url("/test/emit"), "r v=2i 2\n").status == 200);
+    CHECK(wait_until([&] { return host.points("metric", "r").size() == 2; }, 10000ms));
+    host.kill9();
+    CHECK(host.stop() == 128 + SIGKILL);
+    CHECK_FALSE(host.running());
+}
