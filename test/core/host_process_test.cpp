@@ -443,3 +443,21 @@ TEST_CASE("HostProcess: restart keeps data dir and port; kill9 reports the signa
     CHECK(host.stop() == 128 + SIGKILL);
     CHECK_FALSE(host.running());
 }
+
+TEST_CASE("host: stdout sink and routing by category and measurement", "[core][host]") {
+    HostOptions o = base_options();
+    o.config_text = "[[sinks]]\nname = \"console\"\ntype = \"stdout\"\nmeasurements = [\"shown\"]\n"
+                    "[[sinks]]\ntype = \"file\"\ncategories = [\"tracing\"]\n";
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    REQUIRE(http("POST", host.url("/test/emit?category=tracing"), "shown,k=v x=1i 11\nhidden x=2i 12\n").status == 200);
+    REQUIRE(http("POST", host.url("/test/emit?category=metric"), "shown x=3i 13\n").status == 200);
+    std::vector<LpPoint> traced;
+    REQUIRE(wait_until([&] { return (traced = host.points("tracing")).size() == 2; }, 10000ms));
+    CHECK(host.points("metric").empty());
+    CHECK(wait_until([&] { return host.log().find("shown,k=v,") != std::string::npos; }, 10000ms));
+    CHECK(host.stop() == 0);
+    std::string log = host.log();
+    CHECK(log.find("hidden") == std::string::npos);
+    CHECK(log.find(" x=3i 13\n") != std::string::npos);
+}
