@@ -13,7 +13,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   zlib1g-dev libzstd-dev liblz4-dev catch2)
-test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps)
+test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl)
 
 sudo_cmd=()
 [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
