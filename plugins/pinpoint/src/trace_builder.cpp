@@ -1,6 +1,5 @@
 #include "trace_builder.hpp"
 
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <unordered_set>
 
 #include "codes.hpp"
+#include "json_writer.hpp"
 
 namespace trib::pinpoint {
 namespace {
@@ -162,13 +162,6 @@ std::string one_line(std::string s) {
     return s;
 }
 
-std::string to_json(const google::protobuf::Message &m) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions o;
-    o.preserve_proto_field_names = true;
-    if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) out.clear();
-    return out;
-}
 
 struct Annotations {
     std::string api, http_url, http_status, sql_text, http_method;
@@ -202,17 +195,22 @@ Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnot
     return a;
 }
 
-void agent_tags(trib::Point &p, const CallHeaders &h, const MetadataStore &meta) {
-    p.tag("agent_id", h.agent_id);
-    if (!h.agent_name.empty()) p.tag("agent_name", h.agent_name);
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
+// The tags every point of one agent carries (looked up once per trace and agent).
+Tags agent_tags(const CallHeaders &h, const MetadataStore &meta) {
+    Tags t;
+    t.emplace_back("agent_id", h.agent_id);
+    if (!h.agent_name.empty()) t.emplace_back("agent_name", h.agent_name);
     if (auto info = meta.agent_info(h.agent_id)) {
-        if (!info->hostname.empty()) p.tag("hostname", info->hostname);
-        if (!info->ip.empty()) p.tag("ip", info->ip);
-        if (info->pid != 0) p.tag("pid", std::to_string(info->pid));
-        if (!info->ports.empty()) p.tag("ports", info->ports);
-        p.tag("container", info->container ? "true" : "false");
-        if (!info->agent_version.empty()) p.tag("agentVersion", info->agent_version);
+        if (!info->hostname.empty()) t.emplace_back("hostname", info->hostname);
+        if (!info->ip.empty()) t.emplace_back("ip", info->ip);
+        if (info->pid != 0) t.emplace_back("pid", std::to_string(info->pid));
+        if (!info->ports.empty()) t.emplace_back("ports", info->ports);
+        t.emplace_back("container", info->container ? "true" : "false");
+        if (!info->agent_version.empty()) t.emplace_back("agentVersion", info->agent_version);
     }
+    return t;
 }
 
 }  // namespace
@@ -392,10 +390,13 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
 
     // Points.
     out.points.reserve(nodes.size());
+    std::unordered_map<const CallHeaders *, Tags> agent_tag_cache;
     for (size_t i = 0; i < nodes.size(); ++i) {
         const Node &n = nodes[i];
         const CallHeaders &h = *n.headers;
         trib::Point p("pinpointV2", "tracing", n.start_ms * 1000000);
+        p.tags.reserve(24);
+        p.fields.reserve(10);
         std::string resource, operation, error_message, error_type, endpoint, destination;
         int32_t service_type;
         bool error = false;
@@ -420,7 +421,7 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 if (error_message.empty())
                     if (auto e = meta.exception(h.agent_id, tid + "/" + std::to_string(s.spanid()))) error_message = *e;
             }
-            p.tag("span_type", "entry");
+            p.tags.emplace_back("span_type", "entry");
         } else {
             const v1::PSpanEvent &e = *n.event;
             service_type = e.servicetype();
@@ -447,38 +448,40 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 error_message = e.exceptioninfo().stringvalue().value();
                 if (auto cls = meta.string_value(h.agent_id, e.exceptioninfo().intvalue())) error_type = *cls;
             }
-            p.tag("span_type", exit ? "exit" : "local");
+            p.tags.emplace_back("span_type", exit ? "exit" : "local");
         }
-        p.tag("service", h.application_name);
-        p.tag("source", "pinpointV2");
-        p.tag("source_type", std::string(service_type_name(service_type)));
-        p.tag("operation", operation);
-        p.tag("status", error ? "error" : "ok");
-        if (!endpoint.empty()) p.tag("endpoint", endpoint);
-        if (!destination.empty()) p.tag("destination_id", destination);
-        if (!ann.http_url.empty()) p.tag("http_url", ann.http_url);
-        if (!ann.http_status.empty()) p.tag("http_status_code", ann.http_status);
-        if (!ann.http_method.empty()) p.tag("http_method", ann.http_method);
-        agent_tags(p, h, meta);
+        p.tags.emplace_back("service", h.application_name);
+        p.tags.emplace_back("source", "pinpointV2");
+        p.tags.emplace_back("source_type", std::string(service_type_name(service_type)));
+        p.tags.emplace_back("operation", operation);
+        p.tags.emplace_back("status", error ? "error" : "ok");
+        if (!endpoint.empty()) p.tags.emplace_back("endpoint", endpoint);
+        if (!destination.empty()) p.tags.emplace_back("destination_id", destination);
+        if (!ann.http_url.empty()) p.tags.emplace_back("http_url", ann.http_url);
+        if (!ann.http_status.empty()) p.tags.emplace_back("http_status_code", ann.http_status);
+        if (!ann.http_method.empty()) p.tags.emplace_back("http_method", ann.http_method);
+        auto cached = agent_tag_cache.find(&h);
+        if (cached == agent_tag_cache.end()) cached = agent_tag_cache.emplace(&h, agent_tags(h, meta)).first;
+        // Keys differ from the ones set above, so append without the uniqueness scan.
+        p.tags.insert(p.tags.end(), cached->second.begin(), cached->second.end());
 
-        p.field(trib::Field::String("trace_id", tid));
-        p.field(trib::Field::String("span_id", std::to_string(n.id)));
-        p.field(trib::Field::String("parent_id", n.parent.empty() ? "0" : n.parent));
-        p.field(trib::Field::Int("start", n.start_ms * 1000));
-        p.field(trib::Field::Int("duration", (n.end_ms - n.start_ms) * 1000));
-        p.field(trib::Field::String("resource", resource));
+        p.fields.push_back(trib::Field::String("trace_id", tid));
+        p.fields.push_back(trib::Field::String("span_id", std::to_string(n.id)));
+        p.fields.push_back(trib::Field::String("parent_id", n.parent.empty() ? "0" : n.parent));
+        p.fields.push_back(trib::Field::Int("start", n.start_ms * 1000));
+        p.fields.push_back(trib::Field::Int("duration", (n.end_ms - n.start_ms) * 1000));
+        p.fields.push_back(trib::Field::String("resource", resource));
         if (error) {
-            if (!error_message.empty()) p.field(trib::Field::String("error_message", error_message));
-            if (!error_type.empty()) p.field(trib::Field::String("error_type", error_type));
+            if (!error_message.empty()) p.fields.push_back(trib::Field::String("error_message", error_message));
+            if (!error_type.empty()) p.fields.push_back(trib::Field::String("error_type", error_type));
             out.has_error = true;
         }
         if (!opt.del_message) {
             if (n.span) {
-                v1::PSpan copy = *n.span;
-                copy.clear_spanevent();  // each event is its own point
-                p.field(trib::Field::String("message", to_json(copy)));
+                // Without spanEvent (13): each event is its own point.
+                p.fields.push_back(trib::Field::String("message", to_json(*n.span, v1::PSpan::kSpanEventFieldNumber)));
             } else {
-                p.field(trib::Field::String("message", to_json(*n.event)));
+                p.fields.push_back(trib::Field::String("message", to_json(*n.event)));
             }
         }
         if (n.span && n.span->parentspanid() == -1 && out.root_index < 0) out.root_index = int(out.points.size());

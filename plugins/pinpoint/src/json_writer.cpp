@@ -1,0 +1,153 @@
+#include "json_writer.hpp"
+
+#include <google/protobuf/descriptor.h>
+
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+namespace trib::pinpoint {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+void append_string(std::string_view s, std::string &out) {
+    static const char *hex = "0123456789abcdef";
+    out.push_back('"');
+    size_t run = 0;  // start of the pending run of characters that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            out += "\\u00";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out.push_back('"');
+}
+
+void append_base64(std::string_view s, std::string &out) {
+    static const char *tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.push_back('"');
+    size_t i = 0;
+    for (; i + 2 < s.size(); i += 3) {
+        uint32_t v = uint32_t(uint8_t(s[i])) << 16 | uint32_t(uint8_t(s[i + 1])) << 8 | uint8_t(s[i + 2]);
+        out.push_back(tbl[v >> 18]);
+        out.push_back(tbl[(v >> 12) & 63]);
+        out.push_back(tbl[(v >> 6) & 63]);
+        out.push_back(tbl[v & 63]);
+    }
+    if (i < s.size()) {
+        uint32_t v = uint32_t(uint8_t(s[i])) << 16 | (i + 1 < s.size() ? uint32_t(uint8_t(s[i + 1])) << 8 : 0);
+        out.push_back(tbl[v >> 18]);
+        out.push_back(tbl[(v >> 12) & 63]);
+        out.push_back(i + 1 < s.size() ? tbl[(v >> 6) & 63] : '=');
+        out.push_back('=');
+    }
+    out.push_back('"');
+}
+
+template <class T>
+void append_number(T v, std::string &out) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+void append_double(double d, std::string &out) {
+    if (std::isnan(d)) { out += "\"NaN\""; return; }
+    if (std::isinf(d)) { out += d > 0 ? "\"Infinity\"" : "\"-Infinity\""; return; }
+    append_number(d, out);  // shortest round-trip form
+}
+
+bool is_wrapper(const google::protobuf::Descriptor *d) {
+    return d->file()->name() == "google/protobuf/wrappers.proto";
+}
+
+void append_value(const Message &m, const Reflection *r, const FieldDescriptor *f, int index, std::string &out) {
+    const bool rep = index >= 0;
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: append_number(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out); break;
+    case FieldDescriptor::CPPTYPE_UINT32: append_number(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out); break;
+    case FieldDescriptor::CPPTYPE_INT64:
+        out.push_back('"');
+        append_number(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f), out);
+        out.push_back('"');
+        break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+        out.push_back('"');
+        append_number(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f), out);
+        out.push_back('"');
+        break;
+    case FieldDescriptor::CPPTYPE_DOUBLE: append_double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), out); break;
+    case FieldDescriptor::CPPTYPE_FLOAT: append_double(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), out); break;
+    case FieldDescriptor::CPPTYPE_BOOL: out += (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false"; break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+        const auto *e = rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f);
+        append_string(e->name(), out);
+        break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+        std::string scratch;
+        const std::string &s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
+        if (f->type() == FieldDescriptor::TYPE_BYTES) append_base64(s, out);
+        else append_string(s, out);
+        break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+        const Message &sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+        if (is_wrapper(sub.GetDescriptor())) {
+            const FieldDescriptor *vf = sub.GetDescriptor()->FindFieldByNumber(1);
+            append_value(sub, sub.GetReflection(), vf, -1, out);
+        } else {
+            append_json(sub, out);
+        }
+        break;
+    }
+    }
+}
+
+}  // namespace
+
+void append_json(const Message &m, std::string &out, int skip_field) {
+    const Reflection *r = m.GetReflection();
+    std::vector<const FieldDescriptor *> fields;
+    r->ListFields(m, &fields);  // set fields, by field number
+    out.push_back('{');
+    bool first = true;
+    for (const FieldDescriptor *f : fields) {
+        if (f->number() == skip_field) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        append_string(f->name(), out);
+        out.push_back(':');
+        if (f->is_repeated()) {
+            out.push_back('[');
+            int n = r->FieldSize(m, f);
+            for (int i = 0; i < n; ++i) {
+                if (i) out.push_back(',');
+                append_value(m, r, f, i, out);
+            }
+            out.push_back(']');
+        } else {
+            append_value(m, r, f, -1, out);
+        }
+    }
+    out.push_back('}');
+}
+
+}  // namespace trib::pinpoint
