@@ -317,3 +317,43 @@ TEST_CASE("the real host restarted between metadata and spans still resolves nam
     }
     CHECK(resolved == 8);
 }
+
+TEST_CASE("the real host: DataKit's ENV_INPUT_PINPOINT_* variables reach the module", "[pinpoint][host][env]") {
+    const std::string host_bin = TRIB_BUILD_DIR "/bin/tributary";
+    if (!trib::test::file_exists(host_bin)) {
+        WARN("skipped: " << host_bin << " is not built");
+        return;
+    }
+    auto msgs = recorded_messages();
+    auto run = [&](std::map<std::string, std::string> env) {
+        int pp_port = trib::test::free_port();
+        trib::test::HostOptions o;
+        o.env = std::move(env);
+        o.env["ENV_DEFAULT_ENABLED_INPUTS"] = "pinpoint";
+        o.env["ENV_INPUT_PINPOINT_ADDRESS"] = "127.0.0.1:" + std::to_string(pp_port);
+        trib::test::HostProcess host(o);
+        RawClient c("127.0.0.1:" + std::to_string(pp_port));
+        REQUIRE(c.wait_connected(10000));
+        for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK);
+        trib::test::wait_until([&] { return !host.points("metric", "pp-agentStats").empty(); }, std::chrono::milliseconds(10000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // spans are emitted before the stat
+        INFO("host log:\n" << host.log());
+        return host.points("tracing", "pinpointV2");
+    };
+    SECTION("SAMPLER=0 drops every (error-free) trace") {
+        auto pts = run({{"ENV_INPUT_PINPOINT_SAMPLER", "0"}});
+        CHECK(pts.empty());
+    }
+    SECTION("DEL_MESSAGE, TAGS (JSON) and CLOSE_RESOURCE (JSON)") {
+        auto pts = run({{"ENV_INPUT_PINPOINT_DEL_MESSAGE", "true"},
+                        {"ENV_INPUT_PINPOINT_TAGS", R"({"team":"core"})"},
+                        {"ENV_INPUT_PINPOINT_CLOSE_RESOURCE", R"({"*":["/nothing-matches"]})"}});
+        REQUIRE(pts.size() == 20);
+        for (auto &p : pts) {
+            CHECK_FALSE(p.has_field("message"));
+            CHECK(p.tag("team") == "core");
+        }
+        auto closed = run({{"ENV_INPUT_PINPOINT_CLOSE_RESOURCE", R"({"acceptance-node":["/u."]})"}});
+        CHECK(closed.empty());
+    }
+}
