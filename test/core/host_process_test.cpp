@@ -461,3 +461,21 @@ TEST_CASE("host: stdout sink and routing by category and measurement", "[core][h
     CHECK(log.find("hidden") == std::string::npos);
     CHECK(log.find(" x=3i 13\n") != std::string::npos);
 }
+
+TEST_CASE("host: while draining at shutdown /health answers 503 and the drain waits for a slow sink",
+          "[core][host]") {
+    TempDir work;
+    write_file(work.sub("block"), "");
+    HostOptions o = base_options();
+    o.config_text = "[bus]\nshutdown_timeout_ms = 20000\n[[sinks]]\nname = \"slow\"\ntype = \"test_sink\"\npath = \"" +
+                    work.sub("slow.lp") + "\"\nblock_file = \"" + work.sub("block") + "\"\n";
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    REQUIRE(http("POST", host.url("/test/emit"), lp_batch(0, 50)).status == 200);
+    ::kill(host.pid(), SIGTERM);
+    CHECK(wait_until([&] { return http("GET", host.url("/health"), "", "", {}, 1000).status == 503; }, 10000ms, 20ms));
+    CHECK(host.running()); // still draining: the sink is blocked
+    std::remove(work.sub("block").c_str());
+    CHECK(host.stop() == 0);
+    CHECK(parse_line_protocol(read_file(work.sub("slow.lp"))).size() == 50);
+}
