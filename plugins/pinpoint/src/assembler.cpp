@@ -103,8 +103,9 @@ std::vector<ReadyTrace> Assembler::add(std::string trace_id, SpanPiece piece, in
         }
         it->second.bytes += piece.bytes;
         bytes_ += piece.bytes;
+        if (piece.span && piece.span->parentspanid() == -1) it->second.has_root = true;
         it->second.pieces.push_back(std::move(piece));
-        if (trace_is_complete(it->second.pieces)) out.push_back(take(s, trace_id, false));
+        if (it->second.has_root && trace_is_complete(it->second.pieces)) out.push_back(take(s, trace_id, false));
     }
     // Over the memory bound: convert the oldest waiting traces early, shard by shard.
     for (size_t i = 0; i < kShards && bytes_.load() > opt_.max_bytes; ++i) {

@@ -87,6 +87,7 @@ class Assembler {
         std::vector<SpanPiece> pieces;
         int64_t first_ms = 0;
         uint64_t bytes = 0;
+        bool has_root = false;  // completeness is only worth checking once the root is here
     };
     struct Remembered {
         std::shared_ptr<const LinkIndex> index;
