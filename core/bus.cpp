@@ -204,11 +204,16 @@ void Bus::start() {
 }
 
 namespace {
+// Runs the callback when the last batch holding it is gone. Not copyable: a copy's
+// destructor would run the callback early.
 struct ReleaseToken {
-    std::function<void()> on_released;
+    explicit ReleaseToken(std::function<void()> cb) : on_released(std::move(cb)) {}
+    ReleaseToken(const ReleaseToken &) = delete;
+    ReleaseToken &operator=(const ReleaseToken &) = delete;
     ~ReleaseToken() {
         if (on_released) on_released();
     }
+    std::function<void()> on_released;
 };
 } // namespace
 
@@ -273,7 +278,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
     unrouted_ += unrouted;
     bytes_out = total;
     std::shared_ptr<void> token;
-    if (on_released) token = std::make_shared<ReleaseToken>(ReleaseToken{std::move(on_released)});
+    if (on_released) token = std::make_shared<ReleaseToken>(std::move(on_released));
     std::shared_ptr<Batch> shared;
     for (auto &p : plans) {
         if (p.all) continue;
