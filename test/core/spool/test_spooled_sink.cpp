@@ -207,3 +207,57 @@ TEST_CASE("input spool: a release arriving after shutdown is harmless and the re
     REQUIRE(wait_until([&] { return seen == 2; })); // not acknowledged before: delivered again
     again.stop();
 }
+
+#include "core/bus.hpp"
+
+namespace {
+// A sink that holds every write until released, to observe when the bus lets go of points.
+class GateSink : public Sink {
+  public:
+    const std::string &name() const override { return name_; }
+    trib_status write(const std::vector<trib::Point> &batch, std::string &) override {
+        std::unique_lock<std::mutex> lk(mu);
+        cv.wait(lk, [&] { return open; });
+        written += batch.size();
+        return TRIB_OK;
+    }
+    void release() {
+        std::lock_guard<std::mutex> lk(mu);
+        open = true;
+        cv.notify_all();
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    size_t written = 0;
+
+  private:
+    std::string name_ = "gate";
+};
+} // namespace
+
+TEST_CASE("bus: on_released runs only after every sink finished with the points", "[bus][input_spool]") {
+    BusConfig cfg;
+    Bus bus(cfg);
+    auto a = std::make_unique<GateSink>();
+    auto b = std::make_unique<GateSink>();
+    GateSink *ga = a.get(), *gb = b.get();
+    bus.add_sink(std::move(a), "gate", SinkFilter{});
+    bus.add_sink(std::move(b), "gate", SinkFilter{{"metric"}, {}}); // takes a subset (own copy)
+    bus.start();
+    std::atomic<int> released{0};
+    std::vector<trib::Point> pts = {pt(1), pt(2)};
+    pts[1].category = "metric";
+    uint64_t bytes = 0;
+    std::string err;
+    REQUIRE(bus.emit(std::move(pts), bytes, err, [&] { ++released; }) == TRIB_OK);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(released == 0);
+    ga->release();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(released == 0); // the second sink still holds its copy
+    gb->release();
+    REQUIRE(wait_until([&] { return released == 1; }));
+    bus.shutdown();
+    CHECK(released == 1);
+}

@@ -135,6 +135,8 @@ void require_all_delivered(const InfluxServer &influx, const std::string &run, c
     }, timeout, std::chrono::milliseconds(500));
     std::vector<int64_t> missing;
     std::set_difference(acked.begin(), acked.end(), have.begin(), have.end(), std::back_inserter(missing));
+    INFO("last acknowledged " << (acked.empty() ? -1 : *acked.rbegin()) << ", last in InfluxDB "
+                              << (have.empty() ? -1 : *have.rbegin()));
     INFO("acknowledged " << acked.size() << ", in InfluxDB " << have.size() << ", missing " << missing.size()
                          << (missing.empty() ? "" : " (first " + std::to_string(missing.front()) + ")"));
     REQUIRE(missing.empty());
@@ -190,6 +192,7 @@ TEST_CASE("delivery: kill -9 of the host mid-load, every acknowledged point arri
     }
     REQUIRE(acked.size() > 1000);
     host.restart();
+    INFO("host log after restart:\n" << host.log());
     require_all_delivered(influx, "kill", acked, std::chrono::seconds(60));
 }
 
