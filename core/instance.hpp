@@ -95,7 +95,7 @@ class ModuleInstance {
     mutable std::mutex mu_;
     std::map<std::string, double> counters_;
     std::set<uint64_t> timers_;
-    // The instance's disk spool (io_config / storage), when configured: emit appends to it
+    // The instance's disk spool (io_config), when configured: emit appends to it
     // and its workers feed the bus. Lives until the instance is destroyed, after the bus
     // drained, so releases during the drain still retire records.
     std::unique_ptr<InputSpool> spool_;

@@ -1,4 +1,4 @@
-// An input instance's disk spool (DataKit's io_config, pinpoint's storage): emit() appends
+// An input instance's disk spool (DataKit's io_config): emit() appends
 // the batch and answers OK once it is durable, BACKPRESSURE when the spool is full (the
 // input turns it into 429 / RESOURCE_EXHAUSTED); workers move records from the spool to
 // the bus, retrying while the bus pushes back. A record leaves the spool only once every

@@ -118,30 +118,6 @@ std::optional<SpoolSetup> input_spool_setup(const nlohmann::json &input, const s
         common_keys(t, table, s);
         return s;
     }
-    if (auto it = input.find("storage"); it != input.end() && !it->is_null()) {
-        const std::string table = "storage";
-        nlohmann::json t = *it;
-        // ENV_INPUT_PINPOINT_STORAGE may carry {"storage": path, "capacity": MB}.
-        if (t.is_string()) {
-            try {
-                t = nlohmann::json::parse(t.get<std::string>());
-            } catch (...) {
-                throw std::invalid_argument("'storage' must be a table or JSON {\"path\":..,\"capacity\":..}");
-            }
-        }
-        if (!t.is_object()) throw std::invalid_argument("'storage' must be a table");
-        auto path = string_key(t, table, "path");
-        if (!path) path = string_key(t, table, "storage");
-        s.spool.dir = resolve(path.value_or(default_dir), data_dir);
-        s.spool.capacity_bytes = 5120ull << 20;
-        if (auto v = number_key(t, table, "capacity", 0.0625)) s.spool.capacity_bytes = static_cast<uint64_t>(*v * (1 << 20));
-        s.workers = 1; // spans of one trace stay in order
-        s.retry.initial_backoff = std::chrono::milliseconds(50);
-        s.retry.max_backoff = std::chrono::milliseconds(2000);
-        s.spool.fsync_interval_ms = 0;
-        common_keys(t, table, s);
-        return s;
-    }
     return std::nullopt;
 }
 

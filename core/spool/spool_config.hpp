@@ -3,7 +3,8 @@
 //                                 segment_mb, retry_initial_ms, retry_max_ms, max_attempts, workers
 //   [inputs.<x>.io_config]        DataKit: cache_path, cache_capacity_mb, clear_cache_on_start,
 //                                 upload_workers, send_timeout, send_retry_count (+ policy, fsync_*)
-//   [inputs.pinpoint.storage]     DataKit: path, capacity (MB)
+// pinpoint's [inputs.pinpoint.storage] is not read here: the pinpoint module queues the raw
+// gRPC messages on disk itself (as DataKit does), so the host adds no second spool.
 #pragma once
 
 #include "spool.hpp"
@@ -26,7 +27,7 @@ struct SpoolSetup {
 // `path` is taken relative to data_dir. Throws std::invalid_argument naming the key.
 SpoolSetup sink_spool_setup(const nlohmann::json &spool_table, const std::string &data_dir, const std::string &default_dir);
 
-// The input instance's spool, if its table has `io_config` or `storage`; nullopt otherwise.
+// The input instance's spool, if its table has `io_config`; nullopt otherwise.
 // Throws std::invalid_argument naming the key.
 std::optional<SpoolSetup> input_spool_setup(const nlohmann::json &input_table, const std::string &data_dir,
                                             const std::string &default_dir);
