@@ -22,7 +22,7 @@ using Env = std::map<std::string, std::string>;
 Env current_env();
 
 struct BusConfig {
-    uint64_t max_memory_bytes = 256ull << 20; // [bus] max_memory_mb
+    uint64_t max_memory_bytes = 128ull << 20; // [bus] max_memory_mb
     std::chrono::milliseconds shutdown_timeout{30000}; // [bus] shutdown_timeout_ms: drain limit at exit
     std::chrono::milliseconds retry_initial{100};      // [bus] retry_initial_ms
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms

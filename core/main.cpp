@@ -4,10 +4,12 @@
 #include "host.hpp"
 #include "log.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -32,6 +34,10 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    // glibc gives each busy thread its own malloc arena; with one HTTP thread per
+    // connection that made RSS grow far past the bus ceiling under overload (bench/).
+    // Two arenas keep it flat; MALLOC_ARENA_MAX in the environment still wins.
+    if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 
     trib::core::CliOptions cli;
     try {
