@@ -82,10 +82,12 @@ class Replay {
             Base b;
             if (m.has_span()) {
                 m.mutable_span()->mutable_transactionid()->set_agentid(agent_id);
-                b = {m.span().transactionid().sequence(), m.span().spanid(), m.span().parentspanid()};
+                b = {m.span().transactionid().sequence(), m.span().spanid(), m.span().parentspanid(), {}};
+                record_next_span_ids(m.span().spanevent(), b);
             } else if (m.has_spanchunk()) {
                 m.mutable_spanchunk()->mutable_transactionid()->set_agentid(agent_id);
-                b = {m.spanchunk().transactionid().sequence(), m.spanchunk().spanid(), -1};
+                b = {m.spanchunk().transactionid().sequence(), m.spanchunk().spanid(), -1, {}};
+                record_next_span_ids(m.spanchunk().spanevent(), b);
             }
             base_.push_back(b);
         }
@@ -102,7 +104,25 @@ class Replay {
   private:
     struct Base {
         int64_t sequence = 0, span_id = 0, parent_span_id = -1;
+        std::vector<int64_t> next_span_ids; // per event; 0/-1 = "none" (left alone)
     };
+    template <class Events>
+    static void record_next_span_ids(const Events &events, Base &b) {
+        for (auto &e : events)
+            b.next_span_ids.push_back(e.has_nextevent() && e.nextevent().has_messageevent()
+                                          ? e.nextevent().messageevent().nextspanid()
+                                          : 0);
+    }
+    // The caller's exit event names the callee span by nextSpanId: shift it with the span
+    // ids, or every replayed trace waits for a child that never comes.
+    template <class Events>
+    static void shift_next_span_ids(Events *events, const Base &b, int64_t shift) {
+        for (int j = 0; j < events->size() && size_t(j) < b.next_span_ids.size(); ++j) {
+            int64_t id = b.next_span_ids[size_t(j)];
+            if (id == 0 || id == -1) continue;
+            events->Mutable(j)->mutable_nextevent()->mutable_messageevent()->set_nextspanid(id + shift);
+        }
+    }
     void renumber() {
         const int64_t shift = round_ * 1'000'003;
         for (size_t i = 0; i < msgs_.size(); ++i) {
@@ -113,10 +133,12 @@ class Replay {
                 s->mutable_transactionid()->set_sequence(b.sequence + round_ * 1000);
                 s->set_spanid(b.span_id + shift);
                 if (b.parent_span_id != -1) s->set_parentspanid(b.parent_span_id + shift);
+                shift_next_span_ids(s->mutable_spanevent(), b, shift);
             } else if (m.has_spanchunk()) {
                 auto *c = m.mutable_spanchunk();
                 c->mutable_transactionid()->set_sequence(b.sequence + round_ * 1000);
                 c->set_spanid(b.span_id + shift);
+                shift_next_span_ids(c->mutable_spanevent(), b, shift);
             }
         }
     }
