@@ -11,7 +11,10 @@
 namespace trib::pinpoint {
 namespace {
 
-constexpr size_t kMaxBacklogPoints = 200000;
+// Points the host refused, kept for the retry timer. A span point with its message is
+// ~1–2 KB, so 200,000 held several hundred MB under overload (bench/ memory run); the
+// bus already holds up to its ceiling, so a short backlog is enough to ride out bursts.
+constexpr size_t kMaxBacklogPoints = 20000;
 
 template <class M>
 bool parse(M &m, std::string_view bytes) {
