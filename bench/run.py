@@ -126,11 +126,11 @@ def proc_tree(pid):
                 st = f.read()
             ppid = int(st[st.rindex(")") + 2:].split()[1])
             children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
-        todo.extend(children.get(p, []))
+        pending.extend(children.get(p, []))
     return out
 
 
