@@ -37,7 +37,7 @@ extern "C" {
 #ifndef TRIB_ABI_MAJOR
 #define TRIB_ABI_MAJOR 1
 #endif
-#define TRIB_ABI_MINOR_CURRENT 1
+#define TRIB_ABI_MINOR_CURRENT 2
 #ifndef TRIB_ABI_TARGET_MINOR
 #define TRIB_ABI_TARGET_MINOR TRIB_ABI_MINOR_CURRENT
 #endif
@@ -45,7 +45,8 @@ extern "C" {
 /* Minor history:
  *   1.0  base ABI
  *   1.1  trib_module_t.on_leadership, trib_module_t.health;
- *        trib_host_api_t.counter_add, trib_host_api_t.data_dir */
+ *        trib_host_api_t.counter_add, trib_host_api_t.data_dir
+ *   1.2  trib_host_api_t.memory_reserve, trib_host_api_t.memory_release */
 
 #if defined(_WIN32)
 #define TRIB_EXPORT __declspec(dllexport)
@@ -250,6 +251,19 @@ typedef struct trib_host_api {
      * (<data-dir>/state/<module>/<instance>); created by the host. View valid for the
      * instance's lifetime. */
     trib_str (*data_dir)(trib_host_ctx *ctx);
+#endif
+
+#if TRIB_ABI_TARGET_MINOR >= 2
+    /* Any thread. Takes `bytes` from the host-wide budget for data in flight (request
+     * bodies the host or a module holds, decompressed parts, decoded profiles), so that
+     * many large requests at once cannot exhaust memory. OK: reserved — the caller must
+     * give exactly the same amount back with memory_release once the memory is freed.
+     * BACKPRESSURE: the budget is spent right now, nothing was reserved; answer the client
+     * with a retry (HTTP 429 + Retry-After / gRPC RESOURCE_EXHAUSTED). INVALID_ARGUMENT:
+     * `bytes` alone exceeds the whole budget, so retrying cannot help (HTTP 413). */
+    trib_status (*memory_reserve)(trib_host_ctx *ctx, uint64_t bytes);
+    /* Any thread. Returns bytes taken with memory_reserve. */
+    void (*memory_release)(trib_host_ctx *ctx, uint64_t bytes);
 #endif
 } trib_host_api_t;
 
