@@ -6,7 +6,9 @@
 #   <prefix>/lib/tributary/*.so           helper libraries (the modules' RUNPATH is $ORIGIN/..)
 #   <sysconfdir>/tributary/tributary.conf and conf.d/<input>/*.conf.sample
 #   <localstatedir>/lib/tributary         the default data dir
-# With prefix /usr, GNUInstallDirs makes sysconfdir /etc and localstatedir /var.
+# With prefix /usr, GNUInstallDirs makes sysconfdir /etc and localstatedir /var. The host
+# keeps the prefix given at configure time: `cmake --install --prefix X` moves the files,
+# not the paths compiled in (configure with -DCMAKE_INSTALL_PREFIX=X instead).
 include(GNUInstallDirs)
 set(TRIB_INSTALL_PKGLIBDIR lib/tributary)
 set(TRIB_INSTALL_PLUGINDIR ${TRIB_INSTALL_PKGLIBDIR}/plugins)
