@@ -11,7 +11,7 @@ namespace trib::core {
 namespace fs = std::filesystem;
 
 DefaultPaths installed_paths() {
-    return DefaultPaths{true, TRIB_INSTALL_PLUGINS_DIR, TRIB_INSTALL_DATA_DIR, TRIB_INSTALL_CONFIG_FILE};
+    return DefaultPaths{TRIB_INSTALL_PLUGINS_DIR, TRIB_INSTALL_DATA_DIR, TRIB_INSTALL_CONFIG_FILE};
 }
 
 namespace {

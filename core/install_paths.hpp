@@ -13,7 +13,6 @@
 namespace trib::core {
 
 struct DefaultPaths {
-    bool installed = false;    // false: running from a build tree
     std::string plugins_dir;   // where modules are loaded from
     std::string data_dir;      // file sink output, spools, module state
     std::string config_file;   // read when --config is not given and the file exists; empty: none
