@@ -37,8 +37,11 @@ done
 extra=$(cd "$root/usr/lib/tributary/plugins" && ls | grep -vxE 'profile\.so|pyroscope\.so|pinpoint\.so|viewer\.so' || true)
 [[ -z $extra ]] || fail "unexpected files in /usr/lib/tributary/plugins: $extra"
 # Each package holds its own part only.
-dpkg-deb -c "$dev_deb" | grep -qE '\./usr/(bin|lib/tributary)/' && fail "tributary-dev ships host files"
-dpkg-deb -c "$deb" | grep -qE '\./usr/include/' && fail "tributary ships SDK headers"
+# (Outputs are read whole: with pipefail, `producer | grep -q` fails when grep stops early.)
+dev_files=$(dpkg-deb -c "$dev_deb")
+host_files=$(dpkg-deb -c "$deb")
+grep -qE '\./usr/(bin|lib/tributary)/' <<<"$dev_files" && fail "tributary-dev ships host files"
+grep -qE '\./usr/include/' <<<"$host_files" && fail "tributary ships SDK headers"
 echo "layout: ok"
 
 # ---- control data: conffiles, maintainer scripts, version
@@ -141,14 +144,16 @@ while IFS=$'\t' read -r rel name path; do
   fi
   pkg=${owner[$path]:-}
   [[ -n $pkg ]] || fail "$rel loads $path, which no Debian package owns"
-  if readelf -d "$root$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -qxF -- "$name"; then
+  needed=$(readelf -d "$root$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  if grep -qxF -- "$name" <<<"$needed"; then
     grep -qx -- "$pkg" <<<"$direct" || fail "$rel needs $name ($pkg), which Depends does not name"
   else
     grep -qx -- "$pkg" <<<"$closure" || fail "$rel loads $name ($pkg), which Depends does not pull"
   fi
 done <<<"$loads"
 for m in profile pyroscope; do
-  ldd "$root/usr/lib/tributary/plugins/$m.so" | grep -qF "libtrib_profiling.so => $root/usr/lib/tributary/plugins/../libtrib_profiling.so" ||
+  module_deps=$(ldd "$root/usr/lib/tributary/plugins/$m.so")
+  grep -qF "libtrib_profiling.so => $root/usr/lib/tributary/plugins/../libtrib_profiling.so" <<<"$module_deps" ||
     fail "$m.so does not find libtrib_profiling.so beside its plugins dir (RUNPATH \$ORIGIN/..)"
 done
 echo "Depends cover the ${#paths[@]} libraries the ${#elves[@]} ELF files load: ok"
@@ -173,5 +178,7 @@ cp -r "$root/etc/tributary" "$TEST_TMP/etc"
 for s in "$TEST_TMP"/etc/conf.d/*/*.conf.sample; do cp "$s" "${s%.sample}"; done
 check=$(TRIBUTARY_INSTALL_ROOT=$root "$host" --config "$TEST_TMP/etc/tributary.conf" --data-dir "$TEST_TMP/data" \
   --check-config 2>&1) || fail "the packaged config with its samples is refused: $check"
-grep -qF "configuration OK: 3 input instance(s)" <<<"$check" || fail "unexpected --check-config answer: $check"
+tables=$(cat "$TEST_TMP"/etc/conf.d/*/*.conf | grep -cE '^\[\[inputs\.')
+((tables >= 3)) || fail "the packaged samples hold $tables [[inputs.*]] tables, expected one per input"
+grep -qF "configuration OK: $tables input instance(s)" <<<"$check" || fail "unexpected --check-config answer: $check"
 echo "unpacked host: ok"
