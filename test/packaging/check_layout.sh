@@ -181,4 +181,10 @@ check=$(TRIBUTARY_INSTALL_ROOT=$root "$host" --config "$TEST_TMP/etc/tributary.c
 tables=$(cat "$TEST_TMP"/etc/conf.d/*/*.conf | grep -cE '^\[\[inputs\.')
 ((tables >= 3)) || fail "the packaged samples hold $tables [[inputs.*]] tables, expected one per input"
 grep -qF "configuration OK: $tables input instance(s)" <<<"$check" || fail "unexpected --check-config answer: $check"
+# With no flags at all the host reads its compiled-in config, /etc/tributary/tributary.conf,
+# and conf.d beside it (here under the unpacked root): one sample turned on, one instance.
+cp "$root/etc/tributary/conf.d/profile/profile.conf.sample" "$root/etc/tributary/conf.d/profile/profile.conf"
+check=$(TRIBUTARY_INSTALL_ROOT=$root "$host" --check-config 2>&1) || fail "the default config is refused: $check"
+grep -qF "configuration OK: 1 input instance(s)" <<<"$check" ||
+  fail "the host without --config did not read /etc/tributary/tributary.conf and its conf.d: $check"
 echo "unpacked host: ok"
