@@ -102,9 +102,11 @@ closure=$(dpkg-query -W -f='${Package}\t${Depends}, ${Pre-Depends}\n' | awk -F'\
 mapfile -t elves < <(find "$root/usr/bin" "$root/usr/lib/tributary" -type f \( -path '*/bin/*' -o -name '*.so' \) | sort)
 ((${#elves[@]} >= 5)) || fail "expected the host, three modules and the helper library, found ${elves[*]}"
 loads=
+declare -A needed_by # the libraries each ELF file names itself (NEEDED), the rest come through them
 for elf in "${elves[@]}"; do
   rel=${elf#"$root"}
   deps=$(ldd "$elf") || fail "ldd $rel failed"
+  needed_by[$rel]=$(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
   if grep -q 'not found' <<<"$deps"; then
     fail "$rel: libraries not found:"$'\n'"$(grep 'not found' <<<"$deps")"
   fi
@@ -144,8 +146,7 @@ while IFS=$'\t' read -r rel name path; do
   fi
   pkg=${owner[$path]:-}
   [[ -n $pkg ]] || fail "$rel loads $path, which no Debian package owns"
-  needed=$(readelf -d "$root$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-  if grep -qxF -- "$name" <<<"$needed"; then
+  if grep -qxF -- "$name" <<<"${needed_by[$rel]}"; then
     grep -qx -- "$pkg" <<<"$direct" || fail "$rel needs $name ($pkg), which Depends does not name"
   else
     grep -qx -- "$pkg" <<<"$closure" || fail "$rel loads $name ($pkg), which Depends does not pull"
