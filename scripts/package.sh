@@ -81,7 +81,8 @@ stage tributary-dev sdk
 find "$work/debian/tributary/usr/lib" -name '*.so' -exec chmod 0644 {} +
 
 # tributary: Depends from the ELF files' NEEDED libraries (shlibs/symbols files of the
-# installed runtime packages); libtrib_profiling.so is found in the package itself.
+# installed runtime packages); libtrib_profiling.so is found in the package itself (its
+# "can't extract name and version" warning is expected: a private library has no SONAME version).
 cd "$work"
 mapfile -t elves < <(find debian/tributary -type f \( -path '*/bin/*' -o -name '*.so' \))
 dpkg-shlibdeps -Tdebian/tributary.substvars "${elves[@]}"
