@@ -1,6 +1,8 @@
 # tributary_add_module(<name> SOURCES ... [LIBS ...])
 # Builds a loadable module <name>.so into build/plugins/ with hidden visibility, linked
 # against the SDK headers only (plus the given libraries). One line per module folder.
+# RUNPATH: build/plugins/../lib in the build tree; installed, helper libraries sit in the
+# folder above the plugins dir (/usr/lib/tributary beside /usr/lib/tributary/plugins).
 function(tributary_add_module name)
   cmake_parse_arguments(M "" "" "SOURCES;LIBS" ${ARGN})
   add_library(${name} MODULE ${M_SOURCES})
@@ -12,7 +14,7 @@ function(tributary_add_module name)
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     BUILD_RPATH "$ORIGIN/../lib"
-    INSTALL_RPATH "$ORIGIN/../lib")
+    INSTALL_RPATH "$ORIGIN/..")
   target_link_libraries(${name} PRIVATE tributary_sdk ${M_LIBS})
 endfunction()
 

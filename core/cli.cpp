@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "install_paths.hpp"
+
 #include <stdexcept>
 
 namespace trib::core {
@@ -39,13 +41,17 @@ CliOptions parse_cli(const std::vector<std::string> &args) {
 }
 
 std::string cli_usage() {
+    const DefaultPaths installed = installed_paths();
     return "usage: tributary [--config FILE] [--conf-d DIR] [--plugins-dir DIR] [--data-dir DIR]\n"
            "                 [--listen HOST:PORT] [--check-config] [--list-plugins] [--version] [--help]\n"
            "\n"
-           "  --config FILE       tributary.conf (inputs in conf.d/ beside it)\n"
+           "  --config FILE       tributary.conf (inputs in conf.d/ beside it; installed default:\n"
+           "                      " + installed.config_file + " when it exists)\n"
            "  --conf-d DIR        directory of [[inputs.<name>]] *.conf files (recursive)\n"
-           "  --plugins-dir DIR   where modules (*.so) are loaded from (default: ../plugins beside the binary)\n"
-           "  --data-dir DIR      file sink output, spools and module state (default: ./data)\n"
+           "  --plugins-dir DIR   where modules (*.so) are loaded from (default: ../plugins beside the binary\n"
+           "                      in a build tree, else " + installed.plugins_dir + ")\n"
+           "  --data-dir DIR      file sink output, spools and module state (default: ./data in a build tree,\n"
+           "                      else " + installed.data_dir + ")\n"
            "  --listen HOST:PORT  shared HTTP listener (default 0.0.0.0:9529)\n"
            "  --check-config      validate the configuration and exit (1 with every error)\n"
            "  --list-plugins      print name, version, kind, ABI version and file of every module\n"

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "install_paths.hpp"
 #include "log.hpp"
 #include "spool/upstream_http.hpp"
 #include "toml_json.hpp"
@@ -214,6 +215,7 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
                             std::vector<std::string> &errors) {
     HostConfig cfg;
     cfg.plugins_dir = default_plugins_dir;
+    cfg.data_dir = default_paths().data_dir;
     json file = json::object();
     std::string where = "tributary.conf";
     if (cli.config_file) {

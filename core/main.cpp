@@ -2,6 +2,7 @@
 #include "cli.hpp"
 #include "config.hpp"
 #include "host.hpp"
+#include "install_paths.hpp"
 #include "log.hpp"
 
 #include <malloc.h>
@@ -12,18 +13,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-
-namespace {
-
-// build/bin/tributary → build/plugins: modules beside the binary's folder.
-std::string default_plugins_dir() {
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) return "plugins";
-    return (exe.parent_path().parent_path() / "plugins").string();
-}
-
-} // namespace
 
 int main(int argc, char **argv) {
     // SIGTERM/SIGINT are taken synchronously by the control thread (sigtimedwait); block
@@ -55,8 +44,14 @@ int main(int argc, char **argv) {
                     TRIB_ABI_MINOR_CURRENT);
         return 0;
     }
+    // Installed, the host reads /etc/tributary/tributary.conf (and conf.d/ beside it) when
+    // no --config is given; a build tree keeps running without a config file.
+    const auto &defaults = trib::core::default_paths();
+    std::error_code ec;
+    if (!cli.config_file && !defaults.config_file.empty() && std::filesystem::exists(defaults.config_file, ec))
+        cli.config_file = defaults.config_file;
     int code = 1;
-    auto *app = new trib::core::HostApp(cli, trib::core::current_env(), default_plugins_dir());
+    auto *app = new trib::core::HostApp(cli, trib::core::current_env(), defaults.plugins_dir);
     try {
         code = app->run();
     } catch (const std::exception &e) {

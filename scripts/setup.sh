@@ -2,7 +2,8 @@
 # Installs what Tributary needs from Debian's packages and builds it into build/.
 #   scripts/setup.sh           build dependencies, then build
 #   scripts/setup.sh --test    also the real servers and clients the tests drive
-#                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, the npm agents)
+#                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, the npm agents,
+#                              and dpkg-dev, lintian, systemd-analyze for the package tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,8 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   zlib1g-dev libzstd-dev liblz4-dev catch2)
-test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl)
+test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl
+  dpkg-dev lintian systemd)
 
 sudo_cmd=()
 [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
@@ -44,7 +46,9 @@ if ((with_tests)); then
   (cd test/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Prefix /usr: the host compiles in its installed paths, and scripts/package.sh packages
+# this build tree as is (/usr/bin, /usr/lib/tributary/plugins, /etc/tributary, /var/lib/tributary).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
 cmake --build build -j"$(nproc)"
 
 # The libFuzzer targets need clang: a second build dir that builds only them.
