@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace trib::core {
@@ -22,12 +23,15 @@ namespace {
 // applies its own header limits (400).
 constexpr size_t kPeekBytes = 16384;
 
-constexpr const char kTimeoutResponse[] =
-    "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 33\r\nConnection: close\r\n\r\n"
-    "request header not received in time\n";
-constexpr const char kBusyResponse[] =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 28\r\nRetry-After: 1\r\n"
-    "Connection: close\r\n\r\ntoo many connections, retry\n";
+// A whole response for a connection that is closed right after it.
+std::string closing_response(std::string_view status, std::string_view extra_headers, std::string_view text) {
+    return "HTTP/1.1 " + std::string(status) + "\r\nContent-Type: text/plain\r\nContent-Length: " +
+           std::to_string(text.size()) + "\r\n" + std::string(extra_headers) + "Connection: close\r\n\r\n" +
+           std::string(text);
+}
+const std::string kTimeoutResponse = closing_response("408 Request Timeout", "", "request header not received in time\n");
+const std::string kBusyResponse =
+    closing_response("503 Service Unavailable", "Retry-After: 1\r\n", "too many connections, retry\n");
 
 bool header_complete(std::string_view peeked) {
     return peeked.find("\r\n\r\n") != std::string_view::npos || peeked.find("\n\n") != std::string_view::npos;
@@ -108,6 +112,7 @@ void ConnectionFront::front_loop() {
             int fd = events[i].data.fd;
             if (fd == wake_fd_) continue;
             if (fd == listen_fd_) accept_all();
+            else if (!parked_.count(fd)) continue; // handed over earlier in this batch: a worker's now
             else if (events[i].events & (EPOLLERR | EPOLLHUP)) {
                 unpark(fd);
                 ::close(fd);
@@ -203,9 +208,9 @@ bool ConnectionFront::evict_oldest_parked() {
     return false;
 }
 
-void ConnectionFront::close_with(int fd, const char *response) {
+void ConnectionFront::close_with(int fd, const std::string &response) {
     // Best effort, never blocking: the client is idle or slow by definition.
-    [[maybe_unused]] auto n = ::send(fd, response, std::strlen(response), MSG_DONTWAIT | MSG_NOSIGNAL);
+    [[maybe_unused]] auto n = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     ::close(fd);
 }
 
@@ -236,12 +241,13 @@ void ConnectionFront::worker_loop() {
         lk.unlock();
         int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (own >= 0) {
+            // A client that resets or times out ends here; that is its business, not a warning.
             try {
                 serve_(own);
             } catch (const std::exception &e) {
-                log_warn("http", std::string("connection failed: ") + e.what());
+                log_debug("http", std::string("connection ended: ") + e.what());
             } catch (...) {
-                log_warn("http", "connection failed");
+                log_debug("http", "connection ended");
             }
         }
         lk.lock();

@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -69,7 +70,7 @@ class ConnectionFront {
     void expire_parked();
     bool evict_oldest_parked();
     void unpark(int fd);
-    void close_with(int fd, const char *response);
+    void close_with(int fd, const std::string &response);
     void hand_to_worker(int fd);
     void worker_loop();
 

@@ -2,33 +2,33 @@
 
 namespace trib::core {
 
+bool MemoryAccount::try_reserve(uint64_t bytes) {
+    uint64_t cur = used_.load(std::memory_order_acquire);
+    for (;;) {
+        if (cur + bytes > limit_) return false;
+        if (used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_acq_rel)) break;
+    }
+    uint64_t now = cur + bytes;
+    uint64_t pk = peak_.load(std::memory_order_relaxed);
+    while (now > pk && !peak_.compare_exchange_weak(pk, now, std::memory_order_relaxed)) {
+    }
+    return true;
+}
+
+void MemoryAccount::release(uint64_t bytes) {
+    uint64_t cur = used_.load(std::memory_order_acquire);
+    while (!used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel)) {
+    }
+}
+
 trib_status MemoryBudget::reserve(uint64_t bytes) {
-    if (bytes == 0) return TRIB_OK;
-    if (bytes > limit_) {
+    if (bytes > account_.limit()) {
         refused_too_large_.fetch_add(1, std::memory_order_relaxed);
         return TRIB_INVALID_ARGUMENT;
     }
-    uint64_t cur = used_.load(std::memory_order_relaxed);
-    for (;;) {
-        if (cur + bytes > limit_) {
-            refused_busy_.fetch_add(1, std::memory_order_relaxed);
-            return TRIB_BACKPRESSURE;
-        }
-        if (used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
-    }
-    uint64_t now = cur + bytes;
-    uint64_t p = peak_.load(std::memory_order_relaxed);
-    while (now > p && !peak_.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
-    }
-    return TRIB_OK;
-}
-
-void MemoryBudget::release(uint64_t bytes) {
-    // A module that gives back more than it took must not wrap the counter.
-    uint64_t cur = used_.load(std::memory_order_relaxed);
-    while (!used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed)) {
-    }
+    if (account_.try_reserve(bytes)) return TRIB_OK;
+    refused_busy_.fetch_add(1, std::memory_order_relaxed);
+    return TRIB_BACKPRESSURE;
 }
 
 trib_status MemoryReservation::grow(uint64_t bytes) {

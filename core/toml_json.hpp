@@ -43,7 +43,8 @@ void check_toml_depth(std::string_view text, const std::string &where);
 template <class Json = nlohmann::json>
 Json parse_json_bounded(std::string_view text, size_t max_depth = kMaxConfigDepth) {
     return Json::parse(text, [max_depth](int depth, typename Json::parse_event_t, Json &) {
-        if (depth > static_cast<int>(max_depth))
+        // nlohmann counts from 0: the outermost value is depth 0.
+        if (depth >= static_cast<int>(max_depth))
             throw std::invalid_argument("JSON nested deeper than " + std::to_string(max_depth) + " levels");
         return true;
     });

