@@ -132,7 +132,10 @@ void ConnectionFront::accept_all() {
             if (errno == EMFILE || errno == ENFILE) {
                 // Out of descriptors: make room from the idlest, or the listen queue spins.
                 if (evict_oldest_parked()) continue;
-                log_warn("http", "cannot accept: out of file descriptors");
+                // Nothing to close: the listening socket stays readable, so wait a little
+                // rather than spin until a served connection ends.
+                log_debug("http", "cannot accept: out of file descriptors");
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
             return; // EAGAIN: all taken
         }

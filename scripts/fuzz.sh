@@ -50,14 +50,14 @@ run_one() {
   local bin=$1 t corpus work artifacts
   t=$(basename "$bin")
   corpus=$(corpus_of "$t")
-  mkdir -p "$corpus"
   artifacts="$root/$build_dir/fuzz-artifacts/$t"
   mkdir -p "$artifacts"
   if ((ci)); then
     work="$tmp/$t"
     mkdir -p "$work"
-    cp -r "$corpus/." "$work/"
+    if [[ -d $corpus ]]; then cp -r "$corpus/." "$work/"; fi
   else
+    mkdir -p "$corpus"
     work=$corpus
   fi
   # -timeout: one input taking 10 s is a finding (a hang), as is 1 GiB of RSS.
