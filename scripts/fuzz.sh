@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer binary (build-fuzz/bin/fuzz_*) for N minutes each, with its corpus
+# Runs every libFuzzer binary (build-fuzz/bin/*fuzz_*) for N minutes each, with its corpus
 # kept in the tree at test/fuzz/<area>/corpus/<target>/.
 #
 #   scripts/fuzz.sh --minutes N [--jobs J] [--only TARGET] [--ci] [--build-dir DIR]
@@ -27,19 +27,20 @@ while (($#)); do
 done
 seconds=$(awk -v m="$minutes" 'BEGIN { s = int(m * 60 + 0.5); if (s < 1) s = 1; print s }')
 
-if ! compgen -G "$build_dir/bin/fuzz_*" >/dev/null; then
+if ! compgen -G "$build_dir/bin/*fuzz_*" >/dev/null; then
   echo "fuzz.sh: no fuzzers in $build_dir/bin; building them"
   [[ -f $build_dir/build.ninja ]] || CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRIB_BUILD_FUZZ=ON -DTRIB_BUILD_BENCH=OFF
   cmake --build "$build_dir" --target fuzz_all -j"$(nproc)"
 fi
 
-# test/fuzz/<area>/corpus/<target>: where it already is, else <area> from fuzz_<area>_*.
+# test/fuzz/<area>/corpus/<target>: where it already is, else <area> from the name
+# (fuzz_<area>_* or <area>_fuzz_*).
 corpus_of() {
-  local t=$1 found
+  local t=$1 found area
   found=$(find test/fuzz -mindepth 3 -maxdepth 3 -type d -path "*/corpus/$t" | head -1)
   if [[ -n $found ]]; then echo "$found"; return; fi
-  local area=${t#fuzz_}; area=${area%%_*}
+  if [[ $t == fuzz_* ]]; then area=${t#fuzz_}; area=${area%%_*}; else area=${t%%_fuzz_*}; fi
   [[ -d test/fuzz/$area ]] || area=misc
   echo "test/fuzz/$area/corpus/$t"
 }
@@ -72,7 +73,7 @@ run_one() {
 }
 
 bins=()
-for bin in "$build_dir"/bin/fuzz_*; do
+for bin in "$build_dir"/bin/*fuzz_*; do
   [[ -x $bin && -f $bin ]] || continue
   [[ -z $only || $(basename "$bin") == "$only" ]] || continue
   bins+=("$bin")
