@@ -16,18 +16,6 @@ uint64_t estimate_point_bytes(const trib::Point &p) {
     return n;
 }
 
-bool MemoryAccount::try_reserve(uint64_t bytes) {
-    uint64_t cur = used_.load(std::memory_order_acquire);
-    for (;;) {
-        if (cur + bytes > limit_) return false;
-        if (used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_acq_rel)) break;
-    }
-    uint64_t now = cur + bytes;
-    uint64_t pk = peak_.load(std::memory_order_relaxed);
-    while (now > pk && !peak_.compare_exchange_weak(pk, now, std::memory_order_relaxed)) {}
-    return true;
-}
-
 bool SinkFilter::matches(const trib::Point &p) const {
     if (!categories.empty() && std::find(categories.begin(), categories.end(), p.category) == categories.end())
         return false;

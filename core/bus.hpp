@@ -6,6 +6,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "memory_budget.hpp"
 #include "sink.hpp"
 
 #include <tributary/plugin.hpp>
@@ -25,21 +26,6 @@ namespace trib::core {
 
 // Rough bytes a point holds in memory (strings, fields, attachment data).
 uint64_t estimate_point_bytes(const trib::Point &p);
-
-class MemoryAccount {
-  public:
-    explicit MemoryAccount(uint64_t limit) : limit_(limit) {}
-    bool try_reserve(uint64_t bytes);
-    void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_acq_rel); }
-    uint64_t used() const { return used_.load(std::memory_order_acquire); }
-    uint64_t peak() const { return peak_.load(std::memory_order_acquire); }
-    uint64_t limit() const { return limit_; }
-
-  private:
-    uint64_t limit_;
-    std::atomic<uint64_t> used_{0};
-    std::atomic<uint64_t> peak_{0};
-};
 
 // Points held by the bus; releases its bytes from the account when the last sink is done.
 struct Batch {

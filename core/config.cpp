@@ -6,6 +6,7 @@
 #include "toml_json.hpp"
 
 #include <cpptoml.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,17 @@ struct TableReader {
     std::vector<std::string> &errors;
 
     bool has(const char *k) const { return t.is_object() && t.contains(k); }
+    void known_keys(std::initializer_list<const char *> keys) const {
+        for (auto it = t.begin(); it != t.end(); ++it) {
+            bool known = false;
+            std::string list;
+            for (const char *k : keys) {
+                known |= it.key() == k;
+                list += (list.empty() ? "" : ", ") + std::string(k);
+            }
+            if (!known) errors.push_back(where + ": key '" + it.key() + "': unknown key (known: " + list + ")");
+        }
+    }
     void bad(const std::string &k, const std::string &expected) const {
         errors.push_back(where + ": key '" + k + "': expected " + expected + ", got " + json_type_name(t.at(k)));
     }
@@ -199,6 +211,9 @@ void read_sinks(const json &v, const std::string &where, HostConfig &cfg, std::v
         r.str("name", s.name);
         r.string_list("categories", s.categories);
         r.string_list("measurements", s.measurements);
+        // A host key: the sink itself never sees it.
+        r.boolean("optional", s.optional);
+        s.table.erase("optional");
         if (t.contains("spool") && !t.at("spool").is_object())
             errors.push_back(src + ": key 'spool': expected a table ([sinks.spool]), got " + json_type_name(t.at("spool")));
         if (!names.insert(s.name).second) {
@@ -233,13 +248,14 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
 
     // ---- the file
     static const std::set<std::string> known_keys = {"listen", "data_dir", "plugins_dir", "global_tags", "bus",
-                                                     "election", "sinks", "log_level", "http"};
+                                                     "election", "sinks", "log_level", "http", "limits"};
     for (auto it = file.begin(); it != file.end(); ++it)
         if (!known_keys.count(it.key()))
             errors.push_back(where + ": key '" + it.key() + "': unknown key (known: listen, data_dir, plugins_dir, "
-                                     "log_level, [global_tags], [http], [bus], [election], [[sinks]])");
+                                     "log_level, [global_tags], [http], [limits], [bus], [election], [[sinks]])");
     TableReader top{file, where, errors};
     top.str("listen", cfg.listen);
+    if (file.contains("listen")) cfg.listen_source = where + ": key 'listen'";
     top.str("data_dir", cfg.data_dir);
     top.str("plugins_dir", cfg.plugins_dir);
     top.str("log_level", cfg.log_level);
@@ -249,8 +265,23 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         if (!h.is_object()) errors.push_back(where + ": key 'http': expected a table, got " + json_type_name(h));
         else {
             TableReader r{h, where + ": [http]", errors};
-            int64_t mb = 0;
-            if (r.positive_int("max_body_mb", mb)) cfg.http_max_body_bytes = static_cast<uint64_t>(mb) << 20;
+            r.known_keys({"max_body_mb", "max_connections", "header_timeout_s", "idle_timeout_s", "read_timeout_s"});
+            int64_t v = 0;
+            if (r.positive_int("max_body_mb", v)) cfg.http.max_body_bytes = static_cast<uint64_t>(v) << 20;
+            if (r.positive_int("max_connections", v)) cfg.http.max_connections = static_cast<size_t>(v);
+            if (r.positive_int("header_timeout_s", v)) cfg.http.header_timeout = std::chrono::seconds(v);
+            if (r.positive_int("idle_timeout_s", v)) cfg.http.idle_timeout = std::chrono::seconds(v);
+            if (r.positive_int("read_timeout_s", v)) cfg.http.read_timeout = std::chrono::seconds(v);
+        }
+    }
+    if (file.contains("limits")) {
+        const json &l = file.at("limits");
+        if (!l.is_object()) errors.push_back(where + ": key 'limits': expected a table, got " + json_type_name(l));
+        else {
+            TableReader r{l, where + ": [limits]", errors};
+            r.known_keys({"inflight_memory_mb"});
+            int64_t v = 0;
+            if (r.positive_int("inflight_memory_mb", v)) cfg.inflight_memory_bytes = static_cast<uint64_t>(v) << 20;
         }
     }
     if (file.contains("bus")) {
@@ -275,7 +306,10 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         auto it = env.find(k);
         return it == env.end() ? nullptr : &it->second;
     };
-    if (auto v = env_get("ENV_HTTP_LISTEN"); v && !v->empty()) cfg.listen = *v;
+    if (auto v = env_get("ENV_HTTP_LISTEN"); v && !v->empty()) {
+        cfg.listen = *v;
+        cfg.listen_source = "ENV_HTTP_LISTEN";
+    }
     if (auto v = env_get("ENV_GLOBAL_HOST_TAGS")) {
         for (auto &item : split_list(*v)) {
             size_t eq = item.find('=');
@@ -295,7 +329,12 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         // As DataKit: a JSON list '["node-a","node-b"]' or node-a,node-b.
         const std::string text = trim(*v);
         if (text.front() == '[') {
-            json list = json::parse(text, nullptr, false);
+            json list;
+            try {
+                list = parse_json_bounded(text);
+            } catch (const std::exception &) {
+                list = nullptr;
+            }
             bool ok = list.is_array();
             std::vector<std::string> names;
             if (ok)
@@ -313,14 +352,18 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
     if (auto v = env_get("TRIBUTARY_LOG_LEVEL"); v && !v->empty()) cfg.log_level = *v;
 
     // ---- the flags
-    if (cli.listen) cfg.listen = *cli.listen;
+    if (cli.listen) {
+        cfg.listen = *cli.listen;
+        cfg.listen_source = "--listen";
+    }
     if (cli.data_dir) cfg.data_dir = *cli.data_dir;
     if (cli.plugins_dir) cfg.plugins_dir = *cli.plugins_dir;
     if (cli.conf_d) cfg.conf_d = *cli.conf_d;
 
     std::string h;
     uint16_t p = 0;
-    if (!split_listen(cfg.listen, h, p)) errors.push_back("listen: '" + cfg.listen + "' is not HOST:PORT");
+    if (!split_listen(cfg.listen, h, p))
+        errors.push_back(cfg.listen_source + ": '" + cfg.listen + "' is not HOST:PORT (port 1-65535)");
 
     bool has_host = false;
     for (auto &kv : cfg.global_tags) has_host |= kv.first == "host";
@@ -349,7 +392,7 @@ json convert_env_value(const std::string &variable, const std::string &key, cons
     };
     auto parse_json = [&](const char *expected) -> json {
         try {
-            return json::parse(value);
+            return parse_json_bounded(value);
         } catch (const std::exception &e) {
             fail(std::string("expected ") + expected + " as JSON: " + e.what());
         }
@@ -397,7 +440,7 @@ json convert_env_value(const std::string &variable, const std::string &key, cons
     std::string t = trim(value);
     if (!t.empty() && (t.front() == '{' || t.front() == '[')) {
         try {
-            return json::parse(t);
+            return parse_json_bounded(t);
         } catch (const std::exception &e) {
             fail(std::string("looks like JSON but does not parse: ") + e.what());
         }
@@ -411,6 +454,68 @@ std::string env_name_of(const std::string &module) {
     std::string n;
     for (char c : module) n.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     return n;
+}
+
+// conf.d/**/*.conf, following symlinks, but each directory and each file (by device and
+// inode) once: `self -> .` or `up -> ..` would otherwise loop for ever. Bounded in depth,
+// file count and total size so a misplaced link cannot make loading unbounded.
+constexpr size_t kMaxConfDirDepth = 16;
+constexpr size_t kMaxConfFiles = 1000;
+constexpr uint64_t kMaxConfTotalBytes = 64ull << 20;
+
+std::vector<std::string> list_conf_files(const std::string &root, std::vector<std::string> &errors,
+                                         std::vector<std::string> &warnings) {
+    std::vector<std::string> files;
+    std::set<std::pair<dev_t, ino_t>> seen_dirs, seen_files;
+    uint64_t total_bytes = 0;
+    struct Pending {
+        fs::path dir;
+        size_t depth;
+    };
+    std::vector<Pending> pending{{fs::path(root), 0}};
+    while (!pending.empty()) {
+        Pending cur = std::move(pending.back());
+        pending.pop_back();
+        struct stat st {};
+        if (::stat(cur.dir.c_str(), &st) != 0) continue;
+        if (!seen_dirs.insert({st.st_dev, st.st_ino}).second) {
+            warnings.push_back(cur.dir.string() + ": directory already read (a symlink loop?); skipped");
+            continue;
+        }
+        if (cur.depth > kMaxConfDirDepth) {
+            errors.push_back(cur.dir.string() + ": conf.d nested deeper than " + std::to_string(kMaxConfDirDepth) +
+                             " directories");
+            continue;
+        }
+        std::error_code ec;
+        std::vector<fs::path> entries;
+        for (auto it = fs::directory_iterator(cur.dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+            entries.push_back(it->path());
+        if (ec) errors.push_back(cur.dir.string() + ": cannot read directory: " + ec.message());
+        std::sort(entries.begin(), entries.end());
+        for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+            struct stat est {};
+            if (::stat(it->c_str(), &est) != 0) continue; // dangling link
+            if (S_ISDIR(est.st_mode)) {
+                pending.push_back({*it, cur.depth + 1});
+            } else if (S_ISREG(est.st_mode) && it->extension() == ".conf") {
+                if (!seen_files.insert({est.st_dev, est.st_ino}).second) {
+                    warnings.push_back(it->string() + ": same file as one already read; skipped");
+                    continue;
+                }
+                total_bytes += static_cast<uint64_t>(est.st_size);
+                if (files.size() >= kMaxConfFiles || total_bytes > kMaxConfTotalBytes) {
+                    errors.push_back(root + ": more than " + std::to_string(kMaxConfFiles) + " files or " +
+                                     std::to_string(kMaxConfTotalBytes >> 20) + " MiB of *.conf; stopped at " +
+                                     it->string());
+                    return files;
+                }
+                files.push_back(it->string());
+            }
+        }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
 }
 
 // Collects the [[inputs.<name>]] tables of one parsed file.
@@ -465,12 +570,7 @@ std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::v
     if (!host.conf_d.empty()) {
         std::error_code ec;
         if (fs::is_directory(host.conf_d, ec)) {
-            std::vector<std::string> files;
-            for (auto it = fs::recursive_directory_iterator(host.conf_d, fs::directory_options::follow_directory_symlink, ec);
-                 !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-                if (it->path().extension() == ".conf" && it->is_regular_file()) files.push_back(it->path().string());
-            std::sort(files.begin(), files.end());
-            for (auto &f : files) {
+            for (auto &f : list_conf_files(host.conf_d, errors, warnings)) {
                 try {
                     collect_inputs(toml_table_to_json(parse_toml_file(f)), f, known, tables, errors, warnings);
                 } catch (const std::exception &e) {
@@ -546,6 +646,9 @@ std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::v
             TableReader r{ic.table, where, errors};
             r.string_table("tags", ic.tags);
             r.boolean("election", ic.election);
+            // A host key, like `election`, but one the module never needs to see.
+            r.boolean("optional", ic.optional);
+            ic.table.erase("optional");
             out.push_back(std::move(ic));
         }
     }

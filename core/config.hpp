@@ -28,6 +28,15 @@ struct BusConfig {
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
 };
 
+// The shared listener ([http]). See connection_front.hpp for how idle clients are parked.
+struct HttpListenerConfig {
+    uint64_t max_body_bytes = 64ull << 20;          // max_body_mb: default route body limit (413)
+    size_t max_connections = 1024;                  // max_connections: open at once, parked + served
+    std::chrono::milliseconds header_timeout{5000}; // header_timeout_s: connect → full request header (408)
+    std::chrono::milliseconds idle_timeout{10000};  // idle_timeout_s: keep-alive wait for the next request
+    std::chrono::milliseconds read_timeout{30000};  // read_timeout_s: longest pause inside a request body
+};
+
 struct SinkConfig {
     std::string name;
     std::string type;
@@ -35,16 +44,21 @@ struct SinkConfig {
     std::vector<std::string> measurements; // empty = all
     nlohmann::json table;                  // the whole [[sinks]] table, for the sink itself
     std::string source;                    // "<file>: sinks[<i>]" for messages
+    bool optional = false;                 // `optional = true`: failing to start does not make /health unready
 };
 
 struct HostConfig {
     std::string config_file; // empty: none given
     std::string conf_d;      // empty: none
     std::string listen = "0.0.0.0:9529";
+    std::string listen_source = "listen"; // where `listen` came from, for messages
     std::string data_dir = "data";
     std::string plugins_dir;
     std::string log_level = "info";
-    uint64_t http_max_body_bytes = 64ull << 20; // [http] max_body_mb: default route body limit
+    HttpListenerConfig http;
+    // [limits] inflight_memory_mb: request bodies and inflated parts held at once, host-wide
+    // (memory_budget.hpp); past it clients get 429, one request larger than it 413.
+    uint64_t inflight_memory_bytes = 128ull << 20;
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
     BusConfig bus;
     ElectionConfig election;
@@ -73,6 +87,7 @@ struct InputConfig {
     nlohmann::json table;           // the [[inputs.<name>]] table after env overrides
     std::vector<std::pair<std::string, std::string>> tags; // the table's `tags`
     bool election = true;           // the table's `election` (default true)
+    bool optional = false;          // the table's `optional`: a failed start leaves /health ready
     std::string source;             // file (or env variable) it came from
 };
 

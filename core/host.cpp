@@ -8,8 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -58,6 +64,16 @@ bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string>
             if (mm.kind == TRIB_KIND_SINK) known += ", " + mm.name;
         errors.push_back(s.source + ": key 'type': unknown sink type '" + s.type + "' (known: " + known + ")");
     }
+    std::string listen_host;
+    uint16_t listen_port = 0;
+    if (split_listen(cfg_.listen, listen_host, listen_port)) {
+        try {
+            Poco::Net::SocketAddress resolved(listen_host, listen_port);
+        } catch (const Poco::Exception &e) {
+            errors.push_back(cfg_.listen_source + ": '" + cfg_.listen + "': not an address to listen on: " +
+                             e.displayText());
+        }
+    }
     if (cfg_.election.enable && !election_backend_known(cfg_.election.backend))
         errors.push_back((cfg_.config_file.empty() ? std::string("election") : cfg_.config_file) +
                          ": [election] key 'backend': backend '" + cfg_.election.backend +
@@ -84,9 +100,56 @@ int HostApp::list_plugins() {
     return 0;
 }
 
+void HostApp::validate_instances(std::vector<std::string> &errors) {
+    std::string tmpl = (fs::temp_directory_path() / "tributary-check-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) {
+        errors.push_back("cannot create a temporary directory to check module configs: " + std::string(std::strerror(errno)));
+        return;
+    }
+    HostServices check_services;
+    check_services.global_tags = cfg_.global_tags;
+    check_services.data_dir = tmpl;
+    SinkContext sctx{tmpl, cfg_.global_tags};
+    for (auto &s : cfg_.sinks) {
+        try {
+            if (builtin_sink_type_known(s.type)) {
+                // The spool is left out: opening it could touch a running host's records.
+                SinkConfig without_spool = s;
+                if (without_spool.table.is_object()) without_spool.table.erase("spool");
+                make_builtin_sink(without_spool, sctx);
+                continue;
+            }
+            const LoadedModule *m = find_module(loaded_, s.type);
+            if (!m) continue; // reported by prepare()
+            ModuleInstance inst(check_services, *m, s.name, s.table, {}, false);
+            std::string err;
+            if (!inst.create(err)) errors.push_back(s.source + ": sink module " + m->name + ": " + err);
+        } catch (const std::exception &e) {
+            errors.push_back(s.source + ": " + e.what());
+        }
+    }
+    for (auto &ic : inputs_cfg_) {
+        const LoadedModule *m = find_module(loaded_, ic.module);
+        if (!m) continue;
+        ModuleInstance inst(check_services, *m, ic.instance, ic.table, ic.tags, ic.election);
+        std::string err;
+        if (!inst.create(err))
+            errors.push_back(ic.source + ": [[inputs." + ic.module + "]] #" + ic.instance + ": " + err);
+    }
+    std::error_code ec;
+    fs::remove_all(tmpl, ec);
+}
+
+void HostApp::start_failed(const std::string &kind, const std::string &name, const std::string &reason,
+                           bool optional) {
+    if (optional) log_warn(kind + " " + name, "did not start (optional = true, so the host is ready without it): " + reason);
+    else log_error(kind + " " + name, "did not start; /health reports not ready: " + reason);
+    start_failures_.push_back({kind, name, reason, optional});
+}
+
 int HostApp::check_config() {
     std::vector<std::string> errors, warnings;
-    prepare(errors, warnings);
+    if (prepare(errors, warnings)) validate_instances(errors);
     for (auto &p : loaded_.problems) std::fprintf(stderr, "module refused: %s\n", p.c_str());
     for (auto &w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     for (auto &e : errors) std::fprintf(stderr, "config error: %s\n", e.c_str());
@@ -126,11 +189,13 @@ int HostApp::serve() {
     std::string listen_host;
     uint16_t listen_port = 0;
     split_listen(cfg_.listen, listen_host, listen_port);
-    http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http_max_body_bytes,
+    memory_ = std::make_unique<MemoryBudget>(cfg_.inflight_memory_bytes);
+    http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http, memory_.get(),
                                          [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
     services_.bus = bus_.get();
     services_.http = http_.get();
     services_.timers = timers_.get();
+    services_.memory = memory_.get();
     services_.global_tags = cfg_.global_tags;
     services_.data_dir = cfg_.data_dir;
     Election *el = election_.get();
@@ -149,7 +214,7 @@ int HostApp::serve() {
                                                              std::vector<std::pair<std::string, std::string>>{}, false);
                 std::string err;
                 if (!inst->create(err) || !inst->start(err)) {
-                    log_error("sink " + s.name, m->file + ": " + err);
+                    start_failed("sink", s.name, m->file + ": " + err, s.optional);
                     continue;
                 }
                 sink = wrap_in_spool(std::make_unique<ModuleSink>(s.name, *inst), s, sctx);
@@ -157,7 +222,7 @@ int HostApp::serve() {
             }
             bus_->add_sink(std::move(sink), s.type, SinkFilter{s.categories, s.measurements});
         } catch (const std::exception &e) {
-            log_error("sink " + s.name, e.what());
+            start_failed("sink", s.name, e.what(), s.optional);
         }
     }
     bus_->start();
@@ -178,11 +243,11 @@ int HostApp::serve() {
         auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
         std::string err;
         if (!inst->create(err)) {
-            log_error(inst->id(), m->file + ": create failed (" + ic.source + "): " + err);
+            start_failed("input", inst->id(), m->file + ": create failed (" + ic.source + "): " + err, ic.optional);
             continue;
         }
         if (!inst->start(err)) {
-            log_error(inst->id(), m->file + ": start failed (" + ic.source + "): " + err);
+            start_failed("input", inst->id(), m->file + ": start failed (" + ic.source + "): " + err, ic.optional);
             inst->stop_and_destroy();
             continue;
         }
@@ -202,7 +267,12 @@ int HostApp::serve() {
         std::unique_lock<std::shared_mutex> lk(state_mu_);
         ready_ = true;
     }
-    log_info("host", "ready: " + std::to_string(inputs_.size()) + " input instance(s), " +
+    size_t required_failed = 0;
+    for (auto &f : start_failures_) required_failed += f.optional ? 0 : 1;
+    log_info("host", std::string(required_failed ? "not ready (" + std::to_string(required_failed) +
+                                                       " input(s)/sink(s) failed to start, see /health): "
+                                                 : "ready: ") +
+                         std::to_string(inputs_.size()) + " input instance(s), " +
                          std::to_string(bus_->sinks().size()) + " sink(s)");
     wait_for_stop();
     log_info("host", "stopping");
@@ -255,8 +325,14 @@ void HostApp::shutdown() {
 
 std::string HostApp::health_json(bool &ready) {
     ready = ready_.load();
+    json failed = json::array();
+    if (ready)
+        for (auto &f : start_failures_) {
+            failed.push_back({{"kind", f.kind}, {"name", f.name}, {"reason", f.reason}, {"optional", f.optional}});
+            if (!f.optional) ready = false;
+        }
     json inputs = json::array();
-    if (ready) for (auto &i : inputs_) {
+    if (ready_) for (auto &i : inputs_) {
         std::string reason = i->health();
         inputs.push_back({{"module", i->module().name},
                           {"instance", i->instance_name()},
@@ -274,7 +350,8 @@ std::string HostApp::health_json(bool &ready) {
               {"election", election_ ? election_->backend() : "none"},
               {"version", host_version()},
               {"inputs", inputs},
-              {"sinks", sinks}};
+              {"sinks", sinks},
+              {"failed", failed}};
     if (bus_)
         j["bus"] = {{"memory_bytes", bus_->memory().used()}, {"memory_limit_bytes", bus_->memory().limit()}};
     return j.dump();
@@ -293,7 +370,7 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
     static const std::vector<std::unique_ptr<ModuleInstance>> none;
     return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                            bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_,
-                                                 http_->stats(), election_.get(), &loaded_.modules)
+                                                 *http_, election_.get(), &loaded_.modules)
                                 : std::string()};
 }
 

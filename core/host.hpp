@@ -36,6 +36,11 @@ class HostApp {
 
   private:
     bool prepare(std::vector<std::string> &errors, std::vector<std::string> &warnings);
+    // What start would refuse beyond the config text: each sink built, each module instance
+    // created and destroyed (the module validates its own table), in a throwaway data dir.
+    void validate_instances(std::vector<std::string> &errors);
+    // Records an input or sink that did not start; unless optional, /health is not ready.
+    void start_failed(const std::string &kind, const std::string &name, const std::string &reason, bool optional);
     int list_plugins();
     int check_config();
     int serve();
@@ -54,6 +59,7 @@ class HostApp {
     HostServices services_;
     std::unique_ptr<TimerService> timers_;
     std::unique_ptr<Bus> bus_;
+    std::unique_ptr<MemoryBudget> memory_;
     std::unique_ptr<HttpServer> http_;
     std::unique_ptr<Election> election_;
     std::vector<std::unique_ptr<ModuleInstance>> inputs_;
@@ -61,6 +67,11 @@ class HostApp {
     // Guards ready_ against /health and /metrics readers while instances come and go.
     std::shared_mutex state_mu_;
     std::atomic<bool> ready_{false};
+    struct StartFailure {
+        std::string kind, name, reason;
+        bool optional;
+    };
+    std::vector<StartFailure> start_failures_; // written before ready_, read after
     std::atomic<bool> stop_requested_{false};
     bool drained_cleanly_ = true;
 

@@ -5,17 +5,22 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/ThreadPool.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/StreamSocketImpl.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
-#include <mutex>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace trib::core {
@@ -87,17 +92,22 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         }
 
         uint64_t limit = route->max_body_bytes ? route->max_body_bytes : server_.default_max_body();
+        // The body is counted against the host-wide budget for as long as it is held.
+        MemoryReservation reserved(server_.budget());
         std::string body;
+        std::istream &in = req.stream();
         if (req.hasContentLength()) {
             auto len = req.getContentLength64();
             if (len > 0 && static_cast<uint64_t>(len) > limit) {
-                discard_rest(req.stream(), static_cast<uint64_t>(len));
+                discard_rest(in, static_cast<uint64_t>(len));
                 too_large(resp, limit);
                 return;
             }
-            if (len > 0) body.reserve(static_cast<size_t>(len));
+            if (len > 0) {
+                if (!reserve(reserved, static_cast<uint64_t>(len), in, static_cast<uint64_t>(len), resp)) return;
+                body.reserve(static_cast<size_t>(len));
+            }
         }
-        std::istream &in = req.stream();
         char buf[65536];
         while (in) {
             in.read(buf, sizeof buf);
@@ -107,6 +117,13 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                 discard_rest(in, kMaxDiscardBytes);
                 too_large(resp, limit);
                 return;
+            }
+            // Chunked (or longer than announced): reserve as it grows, a step at a time.
+            uint64_t needed = body.size() + static_cast<uint64_t>(n);
+            if (needed > reserved.bytes()) {
+                // needed <= limit (checked above), so the step never passes the route's limit.
+                uint64_t step = std::min(std::max(needed - reserved.bytes(), kReserveStep), limit - reserved.bytes());
+                if (!reserve(reserved, step, in, kMaxDiscardBytes, resp)) return;
             }
             body.append(buf, static_cast<size_t>(n));
         }
@@ -173,6 +190,31 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             // The client went away: nothing to answer.
         }
     }
+    // Chunked bodies reserve in steps of this much, not per read.
+    static constexpr uint64_t kReserveStep = 1ull << 20;
+
+    // Grows the body's reservation; false after answering 429 (budget spent for now) or
+    // 413 (the body alone is larger than the whole budget).
+    bool reserve(MemoryReservation &reserved, uint64_t bytes, std::istream &in, uint64_t unread,
+                 Poco::Net::HTTPServerResponse &resp) {
+        trib_status st = reserved.grow(bytes);
+        if (st == TRIB_OK) return true;
+        reserved.reset();
+        discard_rest(in, unread);
+        resp.setKeepAlive(false);
+        uint64_t budget = server_.budget() ? server_.budget()->limit() : 0;
+        if (st == TRIB_INVALID_ARGUMENT) {
+            server_.mutable_stats().status_413++;
+            send_text(resp, 413, "request body larger than the host's in-flight memory budget ([limits] inflight_memory_mb = " +
+                                     std::to_string(budget >> 20) + ")\n");
+        } else {
+            server_.mutable_stats().status_429++;
+            resp.set("Retry-After", "1");
+            send_text(resp, 429, "the host's in-flight memory budget is spent ([limits] inflight_memory_mb = " +
+                                     std::to_string(budget >> 20) + "); retry later\n");
+        }
+        return false;
+    }
     void too_large(Poco::Net::HTTPServerResponse &resp, uint64_t limit) {
         server_.mutable_stats().status_413++;
         // The rest of the body is not read, so the connection cannot be reused.
@@ -210,49 +252,51 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
     HttpServer &server_;
 };
 
-// Each keep-alive connection holds a thread for its life (Poco), so the pool is far larger
-// than the core count: connections past it wait in the accept queue until one closes,
-// which under steady load may be never (bench/ saw 64 starve a second client group).
-constexpr int kMaxConnections = 256;
-Poco::ThreadPool &server_pool() {
-    static Poco::ThreadPool pool("http", 4, kMaxConnections, 60);
-    return pool;
-}
-
 } // namespace
 
-HttpServer::HttpServer(std::string host, uint16_t port, uint64_t default_max_body, BuiltinHandler builtin)
-    : host_(std::move(host)), port_(port), default_max_body_(default_max_body), builtin_(std::move(builtin)) {}
+HttpServer::HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget,
+                       BuiltinHandler builtin)
+    : host_(std::move(host)), port_(port), config_(config), budget_(budget), builtin_(std::move(builtin)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
+    int listen_fd = -1;
     try {
         Poco::Net::SocketAddress addr(host_, port_);
         Poco::Net::ServerSocket socket;
         // SO_REUSEADDR (restart while old connections linger) but not SO_REUSEPORT: a second
         // host on the same port must fail, not share the traffic.
         socket.bind(addr, true, false);
-        socket.listen(256);
-        auto *params = new Poco::Net::HTTPServerParams;
-        params->setKeepAlive(true);
-        params->setMaxKeepAliveRequests(0); // unlimited
-        params->setKeepAliveTimeout(Poco::Timespan(10, 0));
-        params->setMaxThreads(kMaxConnections);
-        params->setMaxQueued(512);
-        params->setTimeout(Poco::Timespan(60, 0));
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(*this), server_pool(), socket, params);
-        server_->start();
+        socket.listen(1024);
         port_ = socket.address().port();
+        // The front owns its own descriptor of the socket; Poco's closes with `socket`.
+        listen_fd = ::fcntl(socket.impl()->sockfd(), F_DUPFD_CLOEXEC, 0);
+        if (listen_fd < 0) throw std::runtime_error(std::string("dup: ") + std::strerror(errno));
+        ::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
     } catch (const Poco::Exception &e) {
         throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
     }
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(0); // unlimited
+    params->setKeepAliveTimeout(Poco::Timespan(config_.idle_timeout.count() * 1000));
+    // Per receive: the header is already in the socket buffer, so this bounds body pauses.
+    params->setTimeout(Poco::Timespan(config_.read_timeout.count() * 1000));
+    Poco::Net::HTTPRequestHandlerFactory::Ptr factory = new HandlerFactory(*this);
+    ConnectionLimits limits{config_.max_connections, config_.header_timeout};
+    front_ = std::make_unique<ConnectionFront>(listen_fd, limits, [params, factory](int fd) {
+        Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
+        Poco::Net::HTTPServerConnection connection(socket, params, factory);
+        connection.run();
+    });
+    front_->start();
 }
 
 void HttpServer::stop() {
-    if (!server_) return;
-    server_->stopAll(true);
-    server_.reset();
+    if (!front_) return;
+    front_->stop();
+    front_.reset();
 }
 
 bool HttpServer::add_route(const Route &route, std::string &err) {

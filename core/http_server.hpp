@@ -1,8 +1,15 @@
-// The host's one HTTP listener (Poco), shared by every module through route registration.
-// Keep-alive; the whole body is read into one buffer (chunked bodies joined); a route's
-// body limit answers 413 before the handler; unknown paths 404, wrong methods 405.
+// The host's one HTTP listener, shared by every module through route registration.
+// Connections wait in ConnectionFront (no thread) until their request header is complete,
+// then Poco serves them on a worker. Keep-alive; the whole body is read into one buffer
+// (chunked bodies joined), reserved in the host's MemoryBudget while it is held (429 +
+// Retry-After when the budget is spent, 413 when the body alone exceeds it); a route's body
+// limit answers 413 before the handler; unknown paths 404, wrong methods 405.
 // Built-in routes (/health, /metrics) come from a callback.
 #pragma once
+
+#include "config.hpp"
+#include "connection_front.hpp"
+#include "memory_budget.hpp"
 
 #include <tributary/plugin.h>
 
@@ -14,10 +21,6 @@
 #include <shared_mutex>
 #include <string>
 #include <vector>
-
-namespace Poco::Net {
-class HTTPServer;
-}
 
 namespace trib::core {
 
@@ -48,7 +51,8 @@ struct HttpStats {
 
 class HttpServer {
   public:
-    HttpServer(std::string host, uint16_t port, uint64_t default_max_body, BuiltinHandler builtin);
+    // budget may be null (no bound on bodies in flight).
+    HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget, BuiltinHandler builtin);
     ~HttpServer();
 
     // Binds and starts; throws std::runtime_error naming the address on failure.
@@ -62,23 +66,27 @@ class HttpServer {
     void remove_routes(const std::string &owner);
 
     const HttpStats &stats() const { return stats_; }
+    // Null before start().
+    const ConnectionStats *connection_stats() const { return front_ ? &front_->stats() : nullptr; }
     uint16_t port() const { return port_; }
 
     // Used by the request handler.
     std::shared_ptr<const Route> find(const std::string &method, const std::string &path, bool &path_known,
                                       std::string &allowed) const;
     const BuiltinHandler &builtin() const { return builtin_; }
-    uint64_t default_max_body() const { return default_max_body_; }
+    uint64_t default_max_body() const { return config_.max_body_bytes; }
+    MemoryBudget *budget() const { return budget_; }
     HttpStats &mutable_stats() { return stats_; }
 
   private:
     std::string host_;
     uint16_t port_;
-    uint64_t default_max_body_;
+    HttpListenerConfig config_;
+    MemoryBudget *budget_;
     BuiltinHandler builtin_;
     mutable std::shared_mutex mu_;
     std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_; // by path
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<ConnectionFront> front_;
     HttpStats stats_;
 };
 

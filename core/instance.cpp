@@ -39,6 +39,12 @@ void api_counter_add(trib_host_ctx *ctx, trib_str name, double delta) {
     if (ctx) ctx->self->counter_add(view_of(name), delta);
 }
 trib_str api_data_dir(trib_host_ctx *ctx) { return ctx ? ctx->self->data_dir_view() : trib_str{"", 0}; }
+trib_status api_memory_reserve(trib_host_ctx *ctx, uint64_t bytes) {
+    return ctx ? ctx->self->memory_reserve(bytes) : TRIB_INVALID_ARGUMENT;
+}
+void api_memory_release(trib_host_ctx *ctx, uint64_t bytes) {
+    if (ctx) ctx->self->memory_release(bytes);
+}
 
 const trib_host_api_t g_api = [] {
     trib_host_api_t a{};
@@ -54,6 +60,8 @@ const trib_host_api_t g_api = [] {
     a.timer_stop = &api_timer_stop;
     a.counter_add = &api_counter_add;
     a.data_dir = &api_data_dir;
+    a.memory_reserve = &api_memory_reserve;
+    a.memory_release = &api_memory_release;
     return a;
 }();
 
@@ -265,6 +273,14 @@ void ModuleInstance::timer_stop(uint64_t id) {
         if (!timers_.erase(id)) return;
     }
     services_.timers->stop(id);
+}
+
+trib_status ModuleInstance::memory_reserve(uint64_t bytes) {
+    return services_.memory ? services_.memory->reserve(bytes) : TRIB_OK;
+}
+
+void ModuleInstance::memory_release(uint64_t bytes) {
+    if (services_.memory) services_.memory->release(bytes);
 }
 
 void ModuleInstance::counter_add(std::string_view name, double delta) {

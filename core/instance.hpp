@@ -5,6 +5,7 @@
 
 #include "bus.hpp"
 #include "http_server.hpp"
+#include "memory_budget.hpp"
 #include "spool/input_spool.hpp"
 #include "loader.hpp"
 #include "timer_service.hpp"
@@ -31,6 +32,7 @@ struct HostServices {
     std::function<bool()> is_leader;
     std::vector<std::pair<std::string, std::string>> global_tags;
     std::string data_dir; // the host's --data-dir
+    MemoryBudget *memory = nullptr; // null: memory_reserve always succeeds (check-config, unit tests)
 };
 
 struct InstanceStats {
@@ -77,6 +79,8 @@ class ModuleInstance {
     void timer_stop(uint64_t id);
     void counter_add(std::string_view name, double delta);
     trib_str data_dir_view() const { return trib_str{state_dir_.data(), state_dir_.size()}; }
+    trib_status memory_reserve(uint64_t bytes);
+    void memory_release(uint64_t bytes);
 
     static const trib_host_api_t *host_api();
 

@@ -1,7 +1,10 @@
 // InfluxDB line protocol, the text form of a point (as DataKit uses it).
 // measurement[,tag=v...] field=v[,field=v...] time_ns
 // Escaping: measurement: comma and space; tag keys/values and field keys: comma, equals
-// sign, space; string field values: double quote and backslash. Ints end in `i`, uints
+// sign, space (LF, CR and NUL become an escaped space; backslashes right before an escaped
+// character or the token's end are doubled); string field values: double quote and
+// backslash, LF/CR/NUL as the two-character escapes \n \r \0, so no client string can end
+// the line. A measurement starting with '#' gets a backslash (not a comment). Ints end in `i`, uints
 // in `u`, floats print shortest round-trip, bools `true`/`false`, bytes as a base64
 // string. Attachments are not part of the line.
 #pragma once

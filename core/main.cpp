@@ -6,6 +6,7 @@
 #include "log.hpp"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -27,6 +28,14 @@ int main(int argc, char **argv) {
     // connection that made RSS grow far past the bus ceiling under overload (bench/).
     // Two arenas keep it flat; MALLOC_ARENA_MAX in the environment still wins.
     if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+
+    // Every open connection is a descriptor ([http] max_connections, 1024 by default, plus
+    // the modules' own listeners); the usual soft limit of 1024 would refuse clients first.
+    rlimit nofile{};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     trib::core::CliOptions cli;
     try {

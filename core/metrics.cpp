@@ -57,7 +57,7 @@ std::string instance_labels(const ModuleInstance &i) {
 
 std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &inputs,
                            const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
-                           const HttpStats &http, const Election *election,
+                           const HttpServer &http_server, const Election *election,
                            const std::vector<LoadedModule> *loaded_modules) {
     Writer w;
     if (loaded_modules) {
@@ -135,6 +135,7 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     w.declare("tributary_bus_points_unrouted_total", "counter", "Points no sink's categories/measurements matched");
     w.sample("tributary_bus_points_unrouted_total", "", double(bus.unrouted_points()));
 
+    const HttpStats &http = http_server.stats();
     w.declare("tributary_http_requests_total", "counter", "Requests on the shared listener");
     w.sample("tributary_http_requests_total", "", double(http.requests.load()));
     w.declare("tributary_http_responses_total", "counter", "Responses by notable status");
@@ -144,6 +145,31 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     w.sample("tributary_http_responses_total", "code=\"5xx\"", double(http.status_5xx.load()));
     w.declare("tributary_http_body_bytes_total", "counter", "Request body bytes read for module routes");
     w.sample("tributary_http_body_bytes_total", "", double(http.body_bytes.load()));
+
+    if (const ConnectionStats *c = http_server.connection_stats()) {
+        w.declare("tributary_http_connections", "gauge",
+                  "Open connections: waiting for their request header (parked) or held by a worker (served)");
+        w.sample("tributary_http_connections", "state=\"parked\"", double(c->parked.load()));
+        w.sample("tributary_http_connections", "state=\"served\"", double(c->served.load()));
+        w.declare("tributary_http_connections_closed_total", "counter",
+                  "Connections the listener closed: header timeout (408), evicted for a newer one, refused at the limit (503)");
+        w.sample("tributary_http_connections_closed_total", "reason=\"header_timeout\"", double(c->header_timeouts.load()));
+        w.sample("tributary_http_connections_closed_total", "reason=\"evicted\"", double(c->evicted.load()));
+        w.sample("tributary_http_connections_closed_total", "reason=\"refused\"", double(c->refused.load()));
+    }
+    if (const MemoryBudget *m = http_server.budget()) {
+        w.declare("tributary_inflight_memory_bytes", "gauge",
+                  "Bytes reserved in the host-wide budget for request bodies and inflated parts in flight");
+        w.sample("tributary_inflight_memory_bytes", "", double(m->used()));
+        w.declare("tributary_inflight_memory_peak_bytes", "gauge", "Highest in-flight reservation since start");
+        w.sample("tributary_inflight_memory_peak_bytes", "", double(m->peak()));
+        w.declare("tributary_inflight_memory_limit_bytes", "gauge", "The in-flight budget ([limits] inflight_memory_mb)");
+        w.sample("tributary_inflight_memory_limit_bytes", "", double(m->limit()));
+        w.declare("tributary_inflight_memory_refused_total", "counter",
+                  "Reservations refused: budget spent (busy, 429) or one request larger than the budget (too_large, 413)");
+        w.sample("tributary_inflight_memory_refused_total", "reason=\"busy\"", double(m->refused_busy()));
+        w.sample("tributary_inflight_memory_refused_total", "reason=\"too_large\"", double(m->refused_too_large()));
+    }
 
     if (election) {
         w.declare("tributary_election_leader", "gauge", "1 when this host leads");

@@ -20,7 +20,7 @@ std::string prometheus_label(std::string_view raw);
 
 std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &inputs,
                            const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
-                           const HttpStats &http, const Election *election,
+                           const HttpServer &http_server, const Election *election,
                            const std::vector<LoadedModule> *loaded_modules = nullptr);
 
 } // namespace trib::core

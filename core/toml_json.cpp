@@ -48,7 +48,76 @@ nlohmann::json toml_to_json(const std::shared_ptr<cpptoml::base> &v) {
     return nullptr;
 }
 
+void check_toml_depth(std::string_view text, const std::string &where) {
+    size_t depth = 0; // open [ and { inside values
+    size_t line = 1;
+    bool line_start = true; // only whitespace so far on this line
+    auto too_deep = [&] {
+        throw std::runtime_error(where + ": line " + std::to_string(line) + ": nested deeper than " +
+                                 std::to_string(kMaxConfigDepth) + " levels (arrays, inline tables or table names)");
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '\n') {
+            ++line;
+            line_start = true;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r') continue;
+        bool at_line_start = line_start;
+        line_start = false;
+        if (c == '#') {
+            while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+            continue;
+        }
+        if (c == '"' || c == '\'') {
+            // Strings: basic (backslash escapes), literal, and their triple-quoted multi-line
+            // forms. Brackets inside do not nest.
+            const std::string quote3(3, c);
+            bool multi = text.substr(i, 3) == quote3;
+            size_t j = i + (multi ? 3 : 1);
+            for (; j < text.size(); ++j) {
+                if (text[j] == '\n') {
+                    if (!multi) break; // unterminated: cpptoml reports it
+                    ++line;
+                }
+                if (c == '"' && text[j] == '\\') {
+                    ++j;
+                    if (j < text.size() && text[j] == '\n') ++line;
+                    continue;
+                }
+                if (text[j] == c && (!multi || text.substr(j, 3) == quote3)) break;
+            }
+            i = multi ? j + 2 : j;
+            if (i < text.size() && text[i] == '\n') --i; // let the loop count the line
+            continue;
+        }
+        if (depth == 0 && at_line_start && c == '[') {
+            // A table header, [a.b] or [[a.b]]: its name's parts nest tables too.
+            size_t parts = 1;
+            while (i + 1 < text.size() && text[i + 1] != '\n' && text[i + 1] != '#')
+                if (text[++i] == '.') ++parts;
+            if (parts > kMaxConfigDepth) too_deep();
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            if (++depth > kMaxConfigDepth) too_deep();
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        } else if (c == '.' && depth == 0) {
+            // A dotted key (a.b.c = 1) nests tables as well: count this key's parts.
+            size_t parts = 2;
+            size_t j = i + 1;
+            for (; j < text.size() && text[j] != '=' && text[j] != '\n'; ++j)
+                if (text[j] == '.') ++parts;
+            if (parts > kMaxConfigDepth) too_deep();
+            i = j - 1;
+        }
+    }
+}
+
 std::shared_ptr<cpptoml::table> parse_toml_text(const std::string &text, const std::string &where) {
+    check_toml_depth(text, where);
     std::istringstream in(text);
     try {
         cpptoml::parser p(in);
@@ -61,9 +130,15 @@ std::shared_ptr<cpptoml::table> parse_toml_text(const std::string &text, const s
 std::shared_ptr<cpptoml::table> parse_toml_file(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error(path + ": cannot read file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_toml_text(ss.str(), path);
+    std::string text;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        text.append(buf, static_cast<size_t>(in.gcount()));
+        if (text.size() > kMaxConfigFileBytes)
+            throw std::runtime_error(path + ": file larger than " + std::to_string(kMaxConfigFileBytes >> 20) +
+                                     " MiB; not a config file?");
+    }
+    return parse_toml_text(text, path);
 }
 
 std::string json_type_name(const nlohmann::json &v) {

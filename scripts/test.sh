@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 # Unit, golden and integration tests; then every fuzzer for a bounded time.
 ctest --test-dir build --output-on-failure --timeout 600 -j2 "$@"
-ctest --test-dir build-fuzz --output-on-failure --timeout 300 -j2 -L fuzz
+# Every fuzz_* binary for 20 s, two at a time, on a copy of its corpus (scripts/fuzz.sh).
+scripts/fuzz.sh --minutes 0.33 --jobs 2 --ci

@@ -1,6 +1,7 @@
 #include "dataway_sink.hpp"
 
 #include "../line_protocol.hpp"
+#include "../toml_json.hpp"
 
 #include <unistd.h>
 
@@ -252,7 +253,7 @@ trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) 
         // tags_profiler carries the point's final tags (input and global tags added by the
         // host), as DataKit rewrites the event when it applied extra tags.
         try {
-            auto ev = nlohmann::ordered_json::parse(event_json);
+            auto ev = parse_json_bounded<nlohmann::ordered_json>(event_json);
             if (ev.is_object()) {
                 std::vector<std::pair<std::string, std::string>> kv;
                 if (ev.contains("tags_profiler") && ev["tags_profiler"].is_string()) {

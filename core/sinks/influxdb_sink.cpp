@@ -1,6 +1,7 @@
 #include "influxdb_sink.hpp"
 
 #include "../line_protocol.hpp"
+#include "../toml_json.hpp"
 
 #include <limits>
 
@@ -31,7 +32,7 @@ std::string error_text(const HttpPostResult &r) {
     std::string msg = r.body;
     // InfluxDB 1.x answers {"error":"..."}.
     try {
-        auto j = nlohmann::json::parse(r.body);
+        auto j = parse_json_bounded(r.body);
         if (j.is_object() && j.contains("error") && j["error"].is_string()) msg = j["error"].get<std::string>();
     } catch (...) {
     }
@@ -56,7 +57,7 @@ InfluxDbSinkConfig InfluxDbSinkConfig::from_json(const nlohmann::json &t) {
     c.username = string_key(t, "username", "");
     c.password = string_key(t, "password", "");
     c.token = string_key(t, "token", "");
-    if (!c.token.empty() && !c.username.empty())
+    if (!c.token.empty() && (!c.username.empty() || !c.password.empty()))
         throw std::invalid_argument("influxdb sink: set either 'token' or 'username'/'password', not both");
     c.timeout = duration_key(t, "timeout", c.timeout);
     if (c.timeout.count() <= 0) throw std::invalid_argument("influxdb sink: 'timeout' must be positive");

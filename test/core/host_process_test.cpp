@@ -131,7 +131,7 @@ TEST_CASE("host: /health, /metrics, global and instance tags, state dir", "[core
     CHECK(metric_value(metrics.body, "tributary_bus_memory_limit_bytes") == 128.0 * 1024 * 1024);
     CHECK(metric_value(metrics.body, "tributary_http_responses_total", "code=\"404\"") == 1);
     // Every loaded module is listed, the sink module without any instance too.
-    CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1.1\"") == 1);
+    CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1.2\"") == 1);
     CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_sink\"") == 1);
 
     CHECK(host.stop() == 0);
@@ -268,7 +268,9 @@ TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the s
 
 TEST_CASE("host: a failing create is one log line naming the file; the other instance runs", "[core][host]") {
     HostOptions o = base_options();
-    o.conf_d["t.conf"] = "[[inputs.test_input]]\n  fail_create = true\n[[inputs.test_input]]\n  path = \"/ok\"\n";
+    // optional: the host is ready without it (otherwise /health says not ready, see below).
+    o.conf_d["t.conf"] =
+        "[[inputs.test_input]]\n  fail_create = true\n  optional = true\n[[inputs.test_input]]\n  path = \"/ok\"\n";
     HostProcess host(o);
     CHECK(http("POST", host.url("/ok"), "x v=1i 1\n").status == 200);
     std::string log = host.log();
@@ -351,7 +353,7 @@ TEST_CASE("host: --list-plugins prints name, version, kind, ABI and file", "[cor
     REQUIRE(p.wait(20000ms) == 0);
     std::string out = p.log();
     CHECK_THAT(out, Catch::Contains("test_input") && Catch::Contains("1.0.0") && Catch::Contains("input") &&
-                        Catch::Contains("1.1") && Catch::Contains("trib_core_test_input.so"));
+                        Catch::Contains("1.2") && Catch::Contains("trib_core_test_input.so"));
     CHECK_THAT(out, Catch::Contains("test_sink") && Catch::Contains("sink"));
 }
 
@@ -398,7 +400,8 @@ TEST_CASE("host: keep-alive connections and chunked bodies from many clients at 
 
 TEST_CASE("host: a route taken by another instance fails that instance's start only", "[core][host]") {
     HostOptions o = base_options();
-    o.conf_d["t.conf"] = "[[inputs.test_input]]\n  path = \"/same\"\n[[inputs.test_input]]\n  path = \"/same\"\n";
+    o.conf_d["t.conf"] =
+        "[[inputs.test_input]]\n  path = \"/same\"\n[[inputs.test_input]]\n  path = \"/same\"\n  optional = true\n";
     HostProcess host(o);
     CHECK(http("POST", host.url("/same"), "x v=1i 1\n").status == 200);
     CHECK_THAT(host.log(), Catch::Contains("test_input/1") && Catch::Contains("already registered by test_input/0"));

@@ -68,9 +68,73 @@ TEST_CASE("line protocol: empty tag values are left out and newlines in tags do 
     p.tag("multi", "a\nb");
     p.field(Field::String("s", "line1\nline2"));
     std::string line = to_line_protocol(p);
-    CHECK(line == "m,multi=a\\ b s=\"line1\nline2\" 1\n");
+    CHECK(line == "m,multi=a\\ b s=\"line1\\nline2\" 1\n");
     auto pts = trib::test::parse_line_protocol(line);
     REQUIRE(pts.size() == 1);
-    CHECK(pts[0].field_str("s") == "line1\nline2");
+    CHECK(pts[0].field_str("s") == "line1\\nline2");
     CHECK_FALSE(pts[0].has_tag("empty"));
+}
+
+TEST_CASE("line protocol: a line break in a string field cannot forge a point", "[core][lp]") {
+    Point p("profile", "profiling", 7);
+    p.field(Field::String("runtime_id", "rid\nFORGED,host=x value=1i 1700000000000000000\n"));
+    std::string line = to_line_protocol(p);
+    CHECK(line == "profile runtime_id=\"rid\\nFORGED,host=x value=1i 1700000000000000000\\n\" 7\n");
+    CHECK(line.find('\n') == line.size() - 1);
+    auto pts = trib::test::parse_line_protocol(line);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].measurement == "profile");
+    // The reader (like InfluxDB) keeps the escape as written: visible, and on one line.
+    CHECK(pts[0].field_str("runtime_id") == "rid\\nFORGED,host=x value=1i 1700000000000000000\\n");
+}
+
+TEST_CASE("line protocol: every escape of a string field value", "[core][lp]") {
+    struct Case {
+        std::string in, out;
+    };
+    for (auto &c : std::vector<Case>{{"a\nb", "\"a\\nb\""},
+                                     {"a\rb", "\"a\\rb\""},
+                                     {std::string("a\0b", 3), "\"a\\0b\""},
+                                     {"a\"b", "\"a\\\"b\""},
+                                     {"a\\b", "\"a\\\\b\""},
+                                     {"\\", "\"\\\\\""},
+                                     {"\r\n", "\"\\r\\n\""},
+                                     {"tab\tand, = space", "\"tab\tand, = space\""}}) {
+        Point p("m", "metric", 1);
+        p.field(Field::String("s", c.in));
+        CHECK(to_line_protocol(p) == "m s=" + c.out + " 1\n");
+    }
+}
+
+TEST_CASE("line protocol: line breaks and NUL in names and tags become escaped spaces", "[core][lp]") {
+    Point p(std::string("me\nas\0x", 7), "metric", 3);
+    p.tag("k\r1", "v\n1");
+    p.tag(std::string("k2", 2), std::string("a\0b", 3));
+    p.field(Field::Int("f\nk", 1));
+    std::string line = to_line_protocol(p);
+    CHECK(line == "me\\ as\\ x,k\\ 1=v\\ 1,k2=a\\ b f\\ k=1i 3\n");
+    auto pts = trib::test::parse_line_protocol(line);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].measurement == "me as x");
+    CHECK(pts[0].tag("k 1") == "v 1");
+    CHECK(pts[0].tag("k2") == "a b");
+    CHECK(pts[0].field_int("f k") == 1);
+}
+
+TEST_CASE("line protocol: a backslash before a separator cannot swallow it", "[core][lp]") {
+    Point p("dir\\", "metric", 4);
+    p.tag("path", "C:\\");
+    p.tag("mid", "a\\,b");
+    p.tag("plain", "a\\b");
+    p.field(Field::Int("k\\", 2));
+    // Runs of backslashes right before an escaped character or the token's end are doubled;
+    // elsewhere a backslash is literal and stays single.
+    CHECK(to_line_protocol(p) == "dir\\\\,path=C:\\\\,mid=a\\\\\\,b,plain=a\\b k\\\\=2i 4\n");
+}
+
+TEST_CASE("line protocol: a measurement starting with '#' is not a comment", "[core][lp]") {
+    Point p("#m", "metric", 1);
+    p.field(Field::Int("v", 1));
+    CHECK(to_line_protocol(p) == "\\#m v=1i 1\n");
+    CHECK(trib::test::parse_line_protocol(to_line_protocol(p)).size() == 1);
 }
