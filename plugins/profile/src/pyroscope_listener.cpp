@@ -124,6 +124,7 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
     opts.env = cfg.env;
     opts.version = cfg.version;
     opts.generate_metrics = parent.generate_metrics;
+    opts.body_limit_bytes = parent.body_limit_bytes();
     ingest_ = std::make_unique<profiling::PyroscopeIngest>(host, std::move(opts));
     try {
         // No SO_REUSEPORT: a second listener on a taken port must fail, not share it.

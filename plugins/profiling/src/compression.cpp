@@ -35,29 +35,35 @@ namespace {
 constexpr size_t kChunk = 64 * 1024;
 
 [[noreturn]] void too_large(const char *codec, size_t max_output) {
-    throw DecodeError(std::string(codec) + " output exceeds the limit of " + std::to_string(max_output) + " bytes");
+    throw TooLargeError(std::string(codec) + " output exceeds the limit of " + std::to_string(max_output) + " bytes");
+}
+
+// Sizes the output buffer, first taking its bytes from the host budget (when accounted).
+void resize_out(std::string &out, size_t size, trib::MemoryReservation *memory) {
+    if (memory) memory->ensure(size, "inflated data");
+    out.resize(size);
 }
 
 // Grows `out` by one chunk (bounded by max_output + 1 so overflow is detectable).
-size_t grow(std::string &out, size_t used, size_t max_output, const char *codec) {
+size_t grow(std::string &out, size_t used, size_t max_output, const char *codec, trib::MemoryReservation *memory) {
     if (used > max_output) too_large(codec, max_output);
     size_t want = std::min(out.size() + std::max(kChunk, out.size()), max_output + 1);
     if (want <= used) too_large(codec, max_output);
-    out.resize(want);
+    resize_out(out, want, memory);
     return want - used;
 }
 
-std::string gunzip(std::string_view in, size_t max_output) {
+std::string gunzip(std::string_view in, size_t max_output, trib::MemoryReservation *memory) {
     z_stream zs{};
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw DecodeError("gzip: cannot initialise zlib");
     std::unique_ptr<z_stream, int (*)(z_stream *)> guard(&zs, inflateEnd);
     std::string out;
-    out.resize(std::min(std::max(in.size() * 4, kChunk), max_output + 1));
+    resize_out(out, std::min(std::max(in.size() * 4, kChunk), max_output + 1), memory);
     size_t used = 0;
     zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
     zs.avail_in = static_cast<uInt>(in.size());
     for (;;) {
-        if (used == out.size()) grow(out, used, max_output, "gzip");
+        if (used == out.size()) grow(out, used, max_output, "gzip", memory);
         zs.next_out = reinterpret_cast<Bytef *>(out.data() + used);
         zs.avail_out = static_cast<uInt>(out.size() - used);
         int rc = inflate(&zs, Z_NO_FLUSH);
@@ -77,7 +83,7 @@ std::string gunzip(std::string_view in, size_t max_output) {
     return out;
 }
 
-std::string unzstd(std::string_view in, size_t max_output) {
+std::string unzstd(std::string_view in, size_t max_output, trib::MemoryReservation *memory) {
     std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream *)> ds(ZSTD_createDStream(), ZSTD_freeDStream);
     if (!ds) throw DecodeError("zstd: cannot create stream");
     ZSTD_initDStream(ds.get());
@@ -86,12 +92,12 @@ std::string unzstd(std::string_view in, size_t max_output) {
     size_t first = kChunk;
     if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR)
         first = static_cast<size_t>(std::min<unsigned long long>(declared + 1, max_output + 1));
-    out.resize(std::max<size_t>(first, 1));
+    resize_out(out, std::max<size_t>(first, 1), memory);
     size_t used = 0;
     ZSTD_inBuffer ib{in.data(), in.size(), 0};
     size_t last = 1;
     while (ib.pos < ib.size) {
-        if (used == out.size()) grow(out, used, max_output, "zstd");
+        if (used == out.size()) grow(out, used, max_output, "zstd", memory);
         ZSTD_outBuffer ob{out.data() + used, out.size() - used, 0};
         last = ZSTD_decompressStream(ds.get(), &ob, &ib);
         if (ZSTD_isError(last)) throw DecodeError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
@@ -100,7 +106,7 @@ std::string unzstd(std::string_view in, size_t max_output) {
     }
     // Flush what the decoder still holds once the input is consumed.
     while (last != 0) {
-        if (used == out.size()) grow(out, used, max_output, "zstd");
+        if (used == out.size()) grow(out, used, max_output, "zstd", memory);
         ZSTD_outBuffer ob{out.data() + used, out.size() - used, 0};
         last = ZSTD_decompressStream(ds.get(), &ob, &ib);
         if (ZSTD_isError(last)) throw DecodeError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
@@ -112,15 +118,15 @@ std::string unzstd(std::string_view in, size_t max_output) {
     return out;
 }
 
-std::string unlz4(std::string_view in, size_t max_output) {
+std::string unlz4(std::string_view in, size_t max_output, trib::MemoryReservation *memory) {
     LZ4F_dctx *raw = nullptr;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) throw DecodeError("lz4: cannot create context");
     std::unique_ptr<LZ4F_dctx, size_t (*)(LZ4F_dctx *)> dctx(raw, LZ4F_freeDecompressionContext);
     std::string out;
-    out.resize(std::min(std::max(in.size() * 4, kChunk), max_output + 1));
+    resize_out(out, std::min(std::max(in.size() * 4, kChunk), max_output + 1), memory);
     size_t used = 0, pos = 0, hint = 1;
     while (pos < in.size()) {
-        if (used == out.size()) grow(out, used, max_output, "lz4");
+        if (used == out.size()) grow(out, used, max_output, "lz4", memory);
         size_t dst = out.size() - used, src = in.size() - pos;
         hint = LZ4F_decompress(dctx.get(), out.data() + used, &dst, in.data() + pos, &src, nullptr);
         if (LZ4F_isError(hint)) throw DecodeError(std::string("lz4: corrupt input (") + LZ4F_getErrorName(hint) + ")");
@@ -155,15 +161,28 @@ std::string gzip_compress(std::string_view data, int level) {
     return out;
 }
 
-std::string decompress(std::string_view data, size_t max_output) {
+namespace {
+std::string decompress_into_budget(std::string_view data, size_t max_output, trib::MemoryReservation *memory) {
     switch (detect_codec(data)) {
-    case Codec::gzip: return gunzip(data, max_output);
-    case Codec::zstd: return unzstd(data, max_output);
-    case Codec::lz4: return unlz4(data, max_output);
+    case Codec::gzip: return gunzip(data, max_output, memory);
+    case Codec::zstd: return unzstd(data, max_output, memory);
+    case Codec::lz4: return unlz4(data, max_output, memory);
     case Codec::none: break;
     }
     if (data.size() > max_output) too_large("plain", max_output);
+    if (memory) memory->ensure(data.size(), "request data");
     return std::string(data);
+}
+} // namespace
+
+std::string decompress(std::string_view data, size_t max_output) {
+    return decompress_into_budget(data, max_output, nullptr);
+}
+
+Inflated inflate(std::string_view data, const InflateLimit &limit) {
+    Inflated out{std::string(), trib::MemoryReservation(limit.budget)};
+    out.data = decompress_into_budget(data, limit.max_output, &out.held);
+    return out;
 }
 
 } // namespace trib::profiling
