@@ -9,7 +9,13 @@
 
 #include <push.pb.h>
 
+#include <arpa/inet.h>
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <chrono>
@@ -242,8 +248,8 @@ TEST_CASE("a 10 MiB folded body is converted in bounded memory", "[folded]") {
     for (int i = 0; wide.size() < (31u << 20); ++i) wide += "a" + std::to_string(i) + ";b" + std::to_string(i) + " 1\n";
     auto r = c.post("/ingest?name=wide.app&from=1795316000&until=1795316010&format=folded", wide, "text/plain");
     INFO(r.body);
-    CHECK((r.status == 413 || r.status == 200));
-    c.count_if_accepted(r);
+    CHECK(r.status == 413);
+    CHECK(r.body.find("limit of 33554432 bytes") != std::string::npos);
     c.check_still_well();
 }
 
@@ -387,5 +393,95 @@ TEST_CASE("attachment names never collide", "[names]") {
     auto event = tt::read_file(dir + "/event.json");
     CHECK(event.find("\"wall-2.pprof\"") != std::string::npos);
     CHECK(event.find("\"event-2.json\"") != std::string::npos);
+    c.check_still_well();
+}
+
+namespace {
+
+// A TCP connection to 127.0.0.1:port (blocking), or -1.
+int connect_to(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) return fd;
+    if (fd >= 0) ::close(fd);
+    return -1;
+}
+
+// True when the peer closed `fd` within `timeout` (a read returns 0 or fails).
+bool closed_by_peer(int fd, std::chrono::milliseconds timeout) {
+    pollfd p{fd, POLLIN, 0};
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        if (::poll(&p, 1, 100) > 0) {
+            char buf[512];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("the profile input's own Pyroscope listener serves new clients past 1,000 idle ones", "[listener]") {
+    // Enough descriptors for 1,000 connections on both ends (the host inherits the limit).
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < 4096) {
+        lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4096);
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    int port = tt::free_port();
+    Collector c("", {{"profile.conf", "[[inputs.profile]]\n[[inputs.profile.pyroscope]]\nurl = \"127.0.0.1:" +
+                                          std::to_string(port) + "\"\nheader_timeout = \"2s\"\nidle_timeout = \"3s\"\n"}});
+    c.accepted_upload();
+    auto pprof = tt::read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
+    std::string ingest = "http://127.0.0.1:" + std::to_string(port) + "/ingest?name=listener.app&spyName=nodespy&format=pprof";
+    auto first = tt::http("POST", ingest, pprof, "application/octet-stream");
+    INFO(first.body);
+    REQUIRE(first.status == 200);
+    c.count_if_accepted(first);
+
+    // 1,000 connections: half silent, half stuck in the middle of a request header.
+    std::vector<int> held;
+    for (int i = 0; i < 1000; ++i) {
+        int fd = connect_to(port);
+        REQUIRE(fd >= 0);
+        if (i % 2) {
+            const char partial[] = "POST /ing";
+            REQUIRE(::send(fd, partial, sizeof partial - 1, MSG_NOSIGNAL) > 0);
+        }
+        held.push_back(fd);
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto r = tt::http("POST", ingest, pprof, "application/octet-stream", {}, 5000);
+    auto took = std::chrono::steady_clock::now() - started;
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(took < 1s);
+    c.count_if_accepted(r);
+    // The header deadline (2 s here) closes both kinds of stalled connection.
+    CHECK(closed_by_peer(held.front(), 5s));
+    CHECK(closed_by_peer(held.back(), 5s));
+    for (int fd : held) ::close(fd);
+
+    // An idle keep-alive connection is closed after idle_timeout (3 s here).
+    int keep = connect_to(port);
+    REQUIRE(keep >= 0);
+    std::string req = "POST /ingest?name=keep.app&spyName=nodespy&format=pprof HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(pprof.size()) +
+                      "\r\n\r\n" + pprof;
+    REQUIRE(::send(keep, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size()));
+    char answer[64] = {0};
+    REQUIRE(::recv(keep, answer, sizeof answer - 1, 0) > 0);
+    CHECK(std::string(answer).rfind("HTTP/1.1 200", 0) == 0);
+    c.count_if_accepted(tt::HttpResult{200, "", {}});
+    auto idle_from = std::chrono::steady_clock::now();
+    CHECK(closed_by_peer(keep, 6s));
+    CHECK(std::chrono::steady_clock::now() - idle_from > 2s);
+    ::close(keep);
     c.check_still_well();
 }

@@ -150,19 +150,25 @@ class ViewIndex {
 };
 
 struct FoldedStack {
-    const char *text;
-    uint32_t len;
+    uint32_t offset, len; // in the text
     int64_t count;
 };
 struct Stacks {
+    std::string_view text;
     std::vector<FoldedStack> items;
     size_t size() const { return items.size(); }
-    std::string_view key(size_t i) const { return {items[i].text, items[i].len}; }
+    std::string_view key(size_t i) const { return text.substr(items[i].offset, items[i].len); }
 };
+// Function names as (offset, length) in the text; kUnknown stands for "<unknown>" (an
+// empty frame), which is not in the text.
 struct Frames {
-    std::vector<std::string_view> names; // function id = index + 1
+    static constexpr uint32_t kUnknown = UINT32_MAX;
+    std::string_view text;
+    std::vector<std::pair<uint32_t, uint32_t>> names; // function id = index + 1
     size_t size() const { return names.size(); }
-    std::string_view key(size_t i) const { return names[i]; }
+    std::string_view key(size_t i) const {
+        return names[i].first == kUnknown ? std::string_view("<unknown>") : text.substr(names[i].first, names[i].second);
+    }
 };
 
 } // namespace
@@ -173,49 +179,7 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
         throw TooLargeError("folded body converts to a pprof larger than the limit of " + std::to_string(max_output) +
                             " bytes");
     };
-    // Working memory is taken from the host budget a MiB at a time.
-    auto account = [&](size_t bytes) {
-        if (memory) memory->ensure((bytes | ((1u << 20) - 1)) + 1, "folded profile");
-    };
-    // Pass 1: unique stacks with their summed counts, in order of first appearance.
-    Stacks stacks;
-    ViewIndex stack_index;
-    size_t estimate = 0; // a lower bound of the encoded samples, to stop early
-    size_t line_no = 0, pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = trim(text.substr(pos, nl - pos));
-        pos = nl + 1;
-        ++line_no;
-        if (line.empty()) continue;
-        int64_t count = 1;
-        std::string_view stack = line;
-        if (!lines_format) {
-            size_t sp = line.find_last_of(' ');
-            if (sp == std::string_view::npos) throw DecodeError("folded line " + std::to_string(line_no) + ": no sample count");
-            std::string_view num = line.substr(sp + 1);
-            if (num.empty() || num.size() > 18 || !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
-                throw DecodeError("folded line " + std::to_string(line_no) + ": count '" + std::string(num) + "' is not an integer");
-            count = 0;
-            for (char c : num) count = count * 10 + (c - '0');
-            stack = trim(line.substr(0, sp));
-        }
-        if (stack.empty()) throw DecodeError("folded line " + std::to_string(line_no) + ": empty stack");
-        if (stack.size() > UINT32_MAX) too_large();
-        bool inserted = false;
-        uint32_t id = stack_index.find_or_add(stack, stacks, &inserted);
-        if (inserted) {
-            if (stacks.items.size() >= UINT32_MAX - 1) too_large();
-            stacks.items.push_back(FoldedStack{stack.data(), uint32_t(stack.size()), 0});
-            estimate += 8;
-            if (estimate > max_output) too_large();
-            account(stacks.items.capacity() * sizeof(FoldedStack) + stack_index.bytes());
-        }
-        if (__builtin_add_overflow(stacks.items[id].count, count, &stacks.items[id].count))
-            throw DecodeError("folded line " + std::to_string(line_no) + ": the sample count overflows");
-    }
-    if (stacks.items.empty()) throw DecodeError("folded body holds no samples");
+    if (text.size() >= UINT32_MAX) too_large();
 
     // The string table: "" and the sample types first, then function names as met.
     std::vector<std::string_view> fixed_strings{""};
@@ -252,34 +216,39 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
         period_unit = fixed("nanoseconds");
     }
 
-    // Pass 2: samples (leaf first) and the functions they meet, in the order a pprof
-    // writer adding them one by one would produce.
-    Frames frames;
+    // Functions (and their locations and names) are written as they are first met:
+    // stacks in order of first appearance, each leaf first — the order of a pprof writer
+    // adding the samples one by one.
+    Stacks stacks{text, {}};
+    ViewIndex stack_index;
+    Frames frames{text, {}};
     ViewIndex frame_index;
-    std::vector<uint64_t> name_string; // function index → string table index
     size_t next_string = fixed_strings.size();
-    std::string samples, locations, functions, strings;
-    std::vector<uint64_t> ids;
-    std::string packed, sample;
-    auto check_size = [&] {
-        size_t total = head.size() + samples.size() + locations.size() + functions.size() + strings.size();
-        if (total > max_output) too_large();
-        account(stacks.items.capacity() * sizeof(FoldedStack) + stack_index.bytes() + frame_index.bytes() +
-                frames.names.capacity() * (sizeof(std::string_view) + sizeof(uint64_t)) + total * 2);
+    std::string locations, functions, strings;
+    size_t samples_estimate = 0; // encoded size of the samples so far (exact once written)
+    auto account = [&] {
+        size_t out = head.size() + locations.size() + functions.size() + strings.size() + samples_estimate;
+        if (out > max_output) too_large();
+        // Working memory is taken from the host budget a MiB at a time.
+        size_t work = stacks.items.capacity() * sizeof(FoldedStack) + stack_index.bytes() + frame_index.bytes() +
+                      frames.names.capacity() * sizeof(frames.names[0]) + out * 2;
+        if (memory) memory->ensure((work | ((1u << 20) - 1)) + 1, "folded profile");
     };
-    for (size_t si = 0; si < stacks.items.size(); ++si) {
-        std::string_view stack = stacks.key(si);
+    std::vector<uint64_t> ids;
+    auto frame_ids = [&](std::string_view stack) {
         ids.clear();
         size_t end = stack.size();
         for (;;) { // frames right to left: the leaf first
             size_t semi = end == 0 ? std::string_view::npos : stack.rfind(';', end - 1);
             size_t begin = semi == std::string_view::npos ? 0 : semi + 1;
             std::string_view name = stack.substr(begin, end - begin);
-            if (name.empty()) name = "<unknown>";
+            bool unknown = name.empty();
+            if (unknown) name = "<unknown>";
             bool inserted = false;
             uint32_t fi = frame_index.find_or_add(name, frames, &inserted);
             if (inserted) {
-                frames.names.push_back(name);
+                frames.names.emplace_back(unknown ? Frames::kUnknown : uint32_t(name.data() - text.data()),
+                                          uint32_t(name.size()));
                 uint64_t sid;
                 auto it = std::find(fixed_strings.begin(), fixed_strings.end(), name);
                 if (it != fixed_strings.end()) sid = uint64_t(it - fixed_strings.begin());
@@ -287,7 +256,6 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
                     sid = next_string++;
                     put_bytes_field(strings, 6, name);
                 }
-                name_string.push_back(sid);
                 uint64_t id = fi + 1;
                 std::string msg;
                 put_int_field(msg, 1, id);
@@ -305,6 +273,51 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
             if (semi == std::string_view::npos) break;
             end = semi;
         }
+    };
+
+    // Pass 1: unique stacks with their summed counts; every function.
+    size_t line_no = 0, pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string_view::npos) nl = text.size();
+        std::string_view line = trim(text.substr(pos, nl - pos));
+        pos = nl + 1;
+        ++line_no;
+        if (line.empty()) continue;
+        int64_t count = 1;
+        std::string_view stack = line;
+        if (!lines_format) {
+            size_t sp = line.find_last_of(' ');
+            if (sp == std::string_view::npos) throw DecodeError("folded line " + std::to_string(line_no) + ": no sample count");
+            std::string_view num = line.substr(sp + 1);
+            if (num.empty() || num.size() > 18 || !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                throw DecodeError("folded line " + std::to_string(line_no) + ": count '" + std::string(num) + "' is not an integer");
+            count = 0;
+            for (char c : num) count = count * 10 + (c - '0');
+            stack = trim(line.substr(0, sp));
+        }
+        if (stack.empty()) throw DecodeError("folded line " + std::to_string(line_no) + ": empty stack");
+        bool inserted = false;
+        uint32_t id = stack_index.find_or_add(stack, stacks, &inserted);
+        if (inserted) {
+            stacks.items.push_back(FoldedStack{uint32_t(stack.data() - text.data()), uint32_t(stack.size()), 0});
+            frame_ids(stack);
+            size_t loc_bytes = 0;
+            for (uint64_t f : ids) loc_bytes += varint_size(f);
+            samples_estimate += 2 + 2 + loc_bytes + 4 + 2 * sizeof(uint64_t); // values bounded above
+            if ((stacks.items.size() & 255) == 1) account();
+        }
+        if (__builtin_add_overflow(stacks.items[id].count, count, &stacks.items[id].count))
+            throw DecodeError("folded line " + std::to_string(line_no) + ": the sample count overflows");
+    }
+    if (stacks.items.empty()) throw DecodeError("folded body holds no samples");
+    account();
+
+    // Pass 2: the samples.
+    std::string samples, packed, sample;
+    samples.reserve(samples_estimate);
+    for (size_t si = 0; si < stacks.items.size(); ++si) {
+        frame_ids(stacks.key(si));
         sample.clear();
         packed.clear();
         for (uint64_t id : ids) put_varint(packed, id);
@@ -319,11 +332,10 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
         }
         put_bytes_field(sample, 2, packed);
         put_bytes_field(samples, 2, sample);
-        if ((si & 1023) == 0) check_size();
     }
-    check_size();
-    // The stack table is not needed any more: give its memory back before the copy.
-    Stacks().items.swap(stacks.items);
+    // The tables are not needed any more: give their memory back before the copy.
+    std::vector<FoldedStack>().swap(stacks.items);
+    std::vector<std::pair<uint32_t, uint32_t>>().swap(frames.names);
 
     std::string out;
     out.reserve(head.size() + samples.size() + locations.size() + functions.size() + strings.size() + 64 +
@@ -333,7 +345,7 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
     std::string().swap(samples);
     out += locations;
     out += functions;
-    for (auto s : fixed_strings) put_bytes_field(out, 6, s);
+    for (auto fs : fixed_strings) put_bytes_field(out, 6, fs);
     out += strings;
     put_int_field(out, 9, uint64_t(start_ns));
     put_int_field(out, 10, uint64_t(end_ns > start_ns ? end_ns - start_ns : 0));

@@ -256,7 +256,7 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                 lp = part("labels");
             }
             std::optional<LabelsSnapshotView> labels;
-            if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data);
+            if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data, limit());
             auto decoded = decode_jfr(jfr_bytes, labels ? &*labels : nullptr, limit());
             (void)decoded;
             u.format = "jfr";

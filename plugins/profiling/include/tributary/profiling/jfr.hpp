@@ -29,7 +29,7 @@ namespace trib::profiling {
 class LabelsSnapshotView {
   public:
     // Throws DecodeError when the bytes are not a (possibly compressed) LabelsSnapshot.
-    static LabelsSnapshotView parse(std::string_view maybe_compressed);
+    static LabelsSnapshotView parse(std::string_view maybe_compressed, const InflateLimit &limit = InflateLimit{});
 
     // nullptr when the id is unknown (or 0, "no context").
     const std::vector<std::pair<std::string, std::string>> *context(int64_t id) const;
