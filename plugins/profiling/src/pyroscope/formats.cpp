@@ -362,12 +362,9 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
 
 std::string go_profile_file_name(std::string_view json_text) {
     check_json_depth(json_text, "sample_type_config");
-    nlohmann::json cfg;
-    try {
-        cfg = nlohmann::json::parse(json_text);
-    } catch (const std::exception &e) {
-        throw DecodeError(std::string("sample_type_config: ") + e.what());
-    }
+    // Our message, not the parser's text.
+    nlohmann::json cfg = nlohmann::json::parse(json_text, nullptr, false);
+    if (cfg.is_discarded()) throw DecodeError("sample_type_config: not valid JSON (or not UTF-8)");
     if (!cfg.is_object()) throw DecodeError("sample_type_config: not a JSON object");
     for (auto &[key, val] : cfg.items()) {
         if (key == "goroutine" || key == "goroutines") return "goroutines.pprof";
