@@ -28,17 +28,24 @@ constexpr size_t kMaxHeaders = 100;
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kWorkers = 4;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto &c : out)
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return out;
-}
-
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
     return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return trib::HttpRequest::iequals(a, b); }
+
+// True when a comma-separated header value lists `token` (case-insensitive).
+bool has_token(std::string_view value, std::string_view token) {
+    size_t pos = 0;
+    while (pos <= value.size()) {
+        size_t comma = value.find(',', pos);
+        if (comma == std::string_view::npos) comma = value.size();
+        if (iequals(trim(value.substr(pos, comma - pos)), token)) return true;
+        pos = comma + 1;
+    }
+    return false;
 }
 
 const char *reason(uint32_t status) {
@@ -371,8 +378,10 @@ void PyroscopeListener::on_readable(Connection &c) {
             }
             continue;
         }
+        const int fd = c.fd;
+        const Connection *self = &c;
         advance(c);
-        if (size_t(c.fd) >= connections_.size() || connections_[size_t(c.fd)].get() != &c) return; // closed
+        if (connections_[size_t(fd)].get() != self) return; // closed (do not touch c)
         if (c.state == Connection::State::busy || c.state == Connection::State::writing) return;
     }
 }
@@ -453,25 +462,23 @@ void PyroscopeListener::advance(Connection &c) {
                 return;
             }
             std::string name(trim(h.substr(0, colon))), value(trim(h.substr(colon + 1)));
-            std::string lname = lower(name);
-            if (lname == "content-length") {
+            if (iequals(name, "content-length")) {
                 if (has_length || value.empty() || value.size() > 15 ||
                     !std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
                     bad_length = true;
                 else c.content_length = std::stoull(value);
                 has_length = true;
-            } else if (lname == "transfer-encoding") {
-                if (lower(value) != "chunked") {
+            } else if (iequals(name, "transfer-encoding")) {
+                if (!iequals(value, "chunked")) {
                     answer_now(c, trib::HttpResponse::text(501, "only the chunked transfer coding is served\n"), true);
                     return;
                 }
                 c.chunked = true;
-            } else if (lname == "connection") {
-                std::string v = lower(value);
-                if (v.find("close") != std::string::npos) req->keep_alive = false;
-                else if (v.find("keep-alive") != std::string::npos) req->keep_alive = true;
-            } else if (lname == "expect") {
-                expect_continue = lower(value) == "100-continue";
+            } else if (iequals(name, "connection")) {
+                if (has_token(value, "close")) req->keep_alive = false;
+                else if (has_token(value, "keep-alive")) req->keep_alive = true;
+            } else if (iequals(name, "expect")) {
+                expect_continue = iequals(value, "100-continue");
             }
             req->headers.emplace_back(std::move(name), std::move(value));
         }
@@ -506,8 +513,12 @@ void PyroscopeListener::advance(Connection &c) {
         c.request = std::move(req);
         c.state = State::body;
         c.deadline = now + cfg_.read_timeout;
-        if (!c.out.empty()) on_writable(c);
-        if (size_t(c.fd) >= connections_.size() || connections_[size_t(c.fd)].get() != &c) return;
+        if (!c.out.empty()) {
+            const int fd = c.fd;
+            const Connection *self = &c;
+            on_writable(c);
+            if (connections_[size_t(fd)].get() != self) return; // closed (do not touch c)
+        }
     }
     if (c.state != State::body) return;
     Request &req = *c.request;

@@ -19,6 +19,7 @@
 #include <zstd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -483,5 +484,32 @@ TEST_CASE("the profile input's own Pyroscope listener serves new clients past 1,
     CHECK(closed_by_peer(keep, 6s));
     CHECK(std::chrono::steady_clock::now() - idle_from > 2s);
     ::close(keep);
+
+    // A chunked body after Expect: 100-continue (as HTTP clients send large uploads).
+    int chunked = connect_to(port);
+    REQUIRE(chunked >= 0);
+    std::string head = "POST /ingest?name=chunked.app&spyName=nodespy&format=pprof HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n"
+                       "Expect: 100-continue\r\nConnection: close\r\n\r\n";
+    REQUIRE(::send(chunked, head.data(), head.size(), MSG_NOSIGNAL) == ssize_t(head.size()));
+    char cont[64] = {0};
+    REQUIRE(::recv(chunked, cont, sizeof cont - 1, 0) > 0);
+    CHECK(std::string(cont).rfind("HTTP/1.1 100 Continue", 0) == 0);
+    std::string chunks;
+    for (size_t at = 0; at < pprof.size(); at += 1000) {
+        std::string piece = pprof.substr(at, 1000);
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        chunks += size + piece + "\r\n";
+    }
+    chunks += "0\r\n\r\n";
+    REQUIRE(::send(chunked, chunks.data(), chunks.size(), MSG_NOSIGNAL) == ssize_t(chunks.size()));
+    std::string answer_text;
+    char buf[512];
+    for (ssize_t n; (n = ::recv(chunked, buf, sizeof buf, 0)) > 0;) answer_text.append(buf, size_t(n));
+    INFO(answer_text);
+    CHECK(answer_text.rfind("HTTP/1.1 200", 0) == 0);
+    if (answer_text.rfind("HTTP/1.1 200", 0) == 0) c.count_if_accepted(tt::HttpResult{200, "", {}});
+    ::close(chunked);
     c.check_still_well();
 }
