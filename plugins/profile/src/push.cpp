@@ -58,8 +58,14 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
     int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<trib::Point> points;
+    // The upload's files are copied out of the body for the point: the copies count
+    // against the host's in-flight budget until the bus has them.
+    trib::MemoryReservation copies(&host_);
     try {
         ParsedUpload parsed = parse_ddtrace_upload(body, boundary);
+        uint64_t file_bytes = 0;
+        for (auto &f : parsed.files) file_bytes += f.data.size();
+        copies.add(file_bytes, "upload files");
         TagPolicy policy{cfg_.tags, host_.global_tags()};
         profiling::ProfileUpload upload = to_profile_upload(parsed, policy, now_ns);
         upload.inflate = limit;

@@ -235,6 +235,10 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         u.tags["language"] = language;
 
         std::string_view body = req.body();
+        // The profile files are copied out of the body: the copies count against the
+        // host's in-flight budget until the bus has them.
+        trib::MemoryReservation copies(&host_);
+        copies.add(body.size(), "upload files");
         std::vector<MultipartPart> parts;
         if (!boundary.empty()) parts = parse_multipart(body, boundary);
         auto part = [&](std::string_view n) -> const MultipartPart * {
@@ -354,6 +358,9 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
         body = decoded.data;
     }
 
+    // The decoded request and the profiles copied out of it, until the bus has them.
+    trib::MemoryReservation copies(&host_);
+    copies.add(2 * uint64_t(body.size()), "decoded push request");
     push::v1::PushRequest request;
     if (json) {
         check_json_depth(body, "PushRequest JSON");
