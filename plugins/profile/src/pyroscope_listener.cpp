@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace trib::profile {
 
@@ -139,8 +140,9 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
     ingest_ = std::make_unique<profiling::PyroscopeIngest>(host, std::move(opts));
 
     auto fail = [&](const std::string &why) {
-        if (listen_fd_ >= 0) ::close(listen_fd_);
-        listen_fd_ = -1;
+        // No destructor runs for a constructor that throws: close what is open.
+        for (int *fd : {&listen_fd_, &epoll_fd_, &wake_fd_, &spare_fd_})
+            if (*fd >= 0) ::close(std::exchange(*fd, -1));
         throw std::runtime_error("inputs.profile.pyroscope: cannot listen on '" + cfg.url + "': " + why);
     };
     std::pair<std::string, std::string> hp;
@@ -167,6 +169,7 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&bound), &len);
     port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
                                               : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_fd_ < 0 || wake_fd_ < 0) fail(std::strerror(errno));
@@ -180,7 +183,7 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
 
 PyroscopeListener::~PyroscopeListener() {
     stop();
-    for (int fd : {listen_fd_, epoll_fd_, wake_fd_})
+    for (int fd : {listen_fd_, epoll_fd_, wake_fd_, spare_fd_})
         if (fd >= 0) ::close(fd);
 }
 
@@ -296,7 +299,17 @@ void PyroscopeListener::accept_all() {
         sockaddr_storage addr{};
         socklen_t len = sizeof addr;
         int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr *>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; // EAGAIN, or a transient error (EMFILE): try on the next event
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+            // Out of descriptors: take the waiting connection with the spare one and close
+            // it, rather than leave it pending (the loop would spin on it).
+            ::close(spare_fd_);
+            int dropped = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (dropped >= 0) ::close(dropped);
+            spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            host_.counter_add("profile_pyroscope_connections_refused", 1);
+            continue;
+        }
+        if (fd < 0) return; // EAGAIN, or a transient error: try on the next event
         if (open_ >= cfg_.max_connections) {
             ::close(fd);
             host_.counter_add("profile_pyroscope_connections_refused", 1);

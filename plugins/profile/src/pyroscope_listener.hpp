@@ -59,6 +59,7 @@ class PyroscopeListener {
     uint64_t body_limit_;
     std::unique_ptr<profiling::PyroscopeIngest> ingest_;
     int listen_fd_ = -1, epoll_fd_ = -1, wake_fd_ = -1;
+    int spare_fd_ = -1; // kept open to accept-and-close a client when descriptors run out
     uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread loop_thread_;
