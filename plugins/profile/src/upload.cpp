@@ -230,6 +230,8 @@ profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolic
     u.profiler = "ddtrace";
     u.end_ns = p.end_ns ? p.end_ns : now_ns;
     u.start_ns = p.start_ns ? p.start_ns : u.end_ns;
+    // Only a start was sent, later than our clock: no negative duration.
+    if (u.end_ns < u.start_ns) u.end_ns = u.start_ns;
 
     u.files.reserve(p.files.size());
     for (auto &f : p.files)

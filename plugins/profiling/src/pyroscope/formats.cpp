@@ -192,6 +192,7 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
     if (sample_rate <= 0) sample_rate = 100;
     // Pyroscope's units → pprof sample types; cpu samples also get their time.
     bool cpu = units.empty() || units == "samples";
+    const std::string units_text = to_valid_utf8(units); // a client's query parameter
     std::string head; // sample types, in field order
     auto add_type = [&](std::string_view t, std::string_view u) {
         std::string vt;
@@ -209,7 +210,7 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
     else if (units == "lock_samples") add_type("contentions", "count");
     else if (units == "lock_nanoseconds") add_type("delay", "nanoseconds");
     else if (units == "goroutines") add_type("goroutine", "count");
-    else add_type(units, "count");
+    else add_type(units_text, "count");
     uint64_t period_type = 0, period_unit = 0;
     if (cpu) {
         period_type = fixed("cpu");
@@ -254,7 +255,9 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
                 if (it != fixed_strings.end()) sid = uint64_t(it - fixed_strings.begin());
                 else {
                     sid = next_string++;
-                    put_bytes_field(strings, 6, name);
+                    // pprof strings are proto3 strings: readers refuse invalid UTF-8.
+                    if (is_valid_utf8(name)) put_bytes_field(strings, 6, name);
+                    else put_bytes_field(strings, 6, to_valid_utf8(name));
                 }
                 uint64_t id = fi + 1;
                 std::string msg;
