@@ -77,7 +77,7 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
                 if (auto m = profiling::generate_profile_metrics(upload)) points.push_back(std::move(*m));
             } catch (const profiling::TooLargeError &) {
                 throw;
-            } catch (const trib::StatusError &) {
+            } catch (const trib::MemoryRefused &) {
                 throw;
             } catch (const std::exception &e) {
                 host_.warn(std::string("generate_metrics: ") + e.what());

@@ -250,7 +250,7 @@ trib::HttpResponse PyroscopeListener::dispatch(Request &req) {
     try {
         return req.path == profiling::PyroscopeIngest::kPushPath ? ingest_->handle_push(wrapped)
                                                                   : ingest_->handle_ingest(wrapped);
-    } catch (const trib::StatusError &e) {
+    } catch (const trib::MemoryRefused &e) {
         return trib::refusal_response(e.status, e.what());
     } catch (const std::bad_alloc &) {
         return trib::refusal_response(TRIB_RETRY, "collector is out of memory for this request: retry later");
@@ -517,7 +517,7 @@ void PyroscopeListener::advance(Connection &c) {
         try {
             // The module holds the body: it counts against the host's in-flight budget.
             req->held.add(c.chunked ? std::min<uint64_t>(body_limit_, kReadChunk) : c.content_length, "request body");
-        } catch (const trib::StatusError &e) {
+        } catch (const trib::MemoryRefused &e) {
             answer_now(c, trib::refusal_response(e.status, e.what()), true);
             return;
         }
@@ -551,7 +551,7 @@ void PyroscopeListener::advance(Connection &c) {
                 size_t take = std::min<uint64_t>(c.chunk_left, c.in.size() - pos);
                 try {
                     req.held.ensure(((req.body.size() + take) | 0xFFFF) + 1, "request body");
-                } catch (const trib::StatusError &e) {
+                } catch (const trib::MemoryRefused &e) {
                     answer_now(c, trib::refusal_response(e.status, e.what()), true);
                     return;
                 }

@@ -48,6 +48,12 @@ struct StatusError : std::runtime_error {
     StatusError(trib_status s, const std::string &m) : std::runtime_error(m), status(s) {}
 };
 
+// The host's memory budget refused a reservation (MemoryReservation below): BACKPRESSURE
+// (spent right now) or INVALID_ARGUMENT (more than the whole budget).
+struct MemoryRefused : StatusError {
+    using StatusError::StatusError;
+};
+
 // ------------------------------------------------------------------ owned points
 
 struct Field {
@@ -513,8 +519,12 @@ class Host {
         HttpResponse out;
         try {
             out = st->handler(HttpRequest(*req));
+        } catch (const MemoryRefused &e) {
+            out = refusal_response(e.status, e.what()); // 429 + Retry-After, or 413
         } catch (const StatusError &e) {
-            out = refusal_response(e.status, e.what());
+            // A handler's own INVALID_ARGUMENT is a bad request; the rest map like emit's.
+            out = e.status == TRIB_INVALID_ARGUMENT ? HttpResponse::text(400, std::string(e.what()) + "\n")
+                                                    : refusal_response(e.status, e.what());
         } catch (const std::bad_alloc &) {
             out = refusal_response(TRIB_RETRY, "collector is out of memory for this request: retry later");
         } catch (const std::exception &e) {
@@ -536,7 +546,7 @@ class Host {
 
 // Bytes held in the host-wide in-flight budget for one request's data (a body the module
 // keeps, a decompressed part, a decoded profile); given back on destruction. A refusal
-// throws StatusError with the host's status — BACKPRESSURE (spent right now: 429) or
+// throws MemoryRefused with the host's status — BACKPRESSURE (spent right now: 429) or
 // INVALID_ARGUMENT (more than the whole budget: 413) — which refusal_response maps.
 class MemoryReservation {
   public:
@@ -561,7 +571,7 @@ class MemoryReservation {
         if (!host_ || bytes == 0) return;
         trib_status st = host_->memory_reserve(bytes);
         if (st != TRIB_OK)
-            throw StatusError(st, std::string(st == TRIB_BACKPRESSURE ? "collector memory for requests in flight is "
+            throw MemoryRefused(st, std::string(st == TRIB_BACKPRESSURE ? "collector memory for requests in flight is "
                                                                          "spent: retry later ("
                                                                        : "more than the collector's whole memory "
                                                                          "budget for requests in flight (") +

@@ -322,7 +322,7 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         return trib::HttpResponse::text(413, std::string(e.what()) + " (body_size_limit_mb)");
     } catch (const DecodeError &e) {
         return trib::HttpResponse::text(400, e.what());
-    } catch (const trib::StatusError &e) {
+    } catch (const trib::MemoryRefused &e) {
         return trib::refusal_response(e.status, e.what());
     }
 }
@@ -341,7 +341,7 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
         return fail(413, "resource_exhausted", std::string(e.what()) + " (body_size_limit_mb)");
     } catch (const DecodeError &e) {
         return fail(400, "invalid_argument", e.what());
-    } catch (const trib::StatusError &e) {
+    } catch (const trib::MemoryRefused &e) {
         return connect_refusal(e.status, e.what());
     }
 }

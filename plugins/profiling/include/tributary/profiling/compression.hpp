@@ -34,7 +34,7 @@ struct Inflated {
 };
 
 // decompress() whose buffer is reserved in limit.budget as it grows; a refusal throws
-// StatusError (BACKPRESSURE → 429, INVALID_ARGUMENT → 413).
+// MemoryRefused (BACKPRESSURE → 429, INVALID_ARGUMENT → 413).
 Inflated inflate(std::string_view data, const InflateLimit &limit);
 
 // gzip (RFC 1952) of data, as Go's pprof writer produces.

@@ -11,7 +11,7 @@
 namespace trib::profiling {
 
 // Decompresses (gzip/zstd/LZ4/plain) and parses a pprof. Throws DecodeError,
-// TooLargeError past max_output inflated bytes, StatusError when the budget refuses.
+// TooLargeError past max_output inflated bytes, MemoryRefused when the budget refuses.
 // The default suits tools and tests; request paths pass their route's InflateLimit.
 perftools::profiles::Profile parse_pprof(std::string_view maybe_compressed, size_t max_output = 256u << 20);
 perftools::profiles::Profile parse_pprof(std::string_view maybe_compressed, const InflateLimit &limit);

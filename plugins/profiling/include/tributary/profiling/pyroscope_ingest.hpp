@@ -52,7 +52,7 @@ int64_t pyroscope_time_to_ns(std::string_view text);
 // the period of cpu samples. Streaming: the pprof is written directly, working memory is
 // a few words per unique stack and frame (views into `text`), accounted in `memory`.
 // Throws DecodeError naming the bad line, TooLargeError when the pprof would exceed
-// max_output bytes, StatusError when the budget refuses.
+// max_output bytes, MemoryRefused when the budget refuses.
 std::string folded_to_pprof(std::string_view text, bool lines_format, std::string_view units, int64_t sample_rate,
                             int64_t start_ns, int64_t end_ns, size_t max_output,
                             trib::MemoryReservation *memory = nullptr);
