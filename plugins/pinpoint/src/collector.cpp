@@ -92,7 +92,9 @@ Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint
         unpin(sources);
         return Outcome::Ok();
     }
-    if (st == TRIB_BACKPRESSURE) {
+    // The same refusal mapping as every input (trib::refusal_of): transient → the client
+    // retries (RESOURCE_EXHAUSTED), permanent (larger than the bus ceiling) → INVALID_ARGUMENT.
+    if (trib::is_transient(trib::refusal_of(st))) {
         // The points are ours now (their messages were taken apart); keep them for the
         // timer's retry and tell this client to slow down.
         std::lock_guard<std::mutex> g(backlog_mu_);
@@ -111,9 +113,11 @@ Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint
     }
     unpin(sources);
     counter_("points_dropped", double(points.size()));
-    log_(TRIB_LOG_ERROR, "pinpoint: host refused " + std::to_string(points.size()) + " points (status " +
+    log_(TRIB_LOG_ERROR, "pinpoint: host refused " + std::to_string(points.size()) + " points for good (status " +
                              std::to_string(int(st)) + ")");
-    return Outcome::Ok();
+    return Outcome::Invalid(trib::refusal_of(st) == trib::Refusal::too_large
+                                ? "the data is larger than the collector accepts at once (bus memory ceiling)"
+                                : "the collector refused the data (status " + std::to_string(int(st)) + ")");
 }
 
 Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {

@@ -113,6 +113,18 @@ GoPullConfig parse_go(const nlohmann::json &t, size_t index) {
     return g;
 }
 
+// A Go-style duration string ("5s", "1m") that must be positive.
+std::chrono::milliseconds positive_duration(const nlohmann::json &v, const std::string &key) {
+    std::chrono::milliseconds d{0};
+    try {
+        d = parse_duration(str(v, key));
+    } catch (const std::invalid_argument &e) {
+        bad(key, e.what());
+    }
+    if (d.count() <= 0) bad(key, "must be a positive duration such as \"5s\"");
+    return d;
+}
+
 PyroscopeListenConfig parse_pyroscope(const nlohmann::json &t, size_t index) {
     std::string prefix = "pyroscope[" + std::to_string(index) + "].";
     PyroscopeListenConfig p;
@@ -122,7 +134,14 @@ PyroscopeListenConfig parse_pyroscope(const nlohmann::json &t, size_t index) {
         else if (k == "env") p.env = str(v, prefix + k);
         else if (k == "version") p.version = str(v, prefix + k);
         else if (k == "tags") for (auto &[tk, tv] : string_map(v, prefix + k)) p.tags[tk] = tv;
-        else if (v.is_string()) p.tags[k] = v.get<std::string>();
+        else if (k == "header_timeout") p.header_timeout = positive_duration(v, prefix + k);
+        else if (k == "idle_timeout") p.idle_timeout = positive_duration(v, prefix + k);
+        else if (k == "read_timeout") p.read_timeout = positive_duration(v, prefix + k);
+        else if (k == "max_connections") {
+            if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000)
+                bad(prefix + k, "must be an integer from 1 to 1000000");
+            p.max_connections = size_t(v.get<int64_t>());
+        } else if (v.is_string()) p.tags[k] = v.get<std::string>();
     }
     if (p.url.empty()) bad(prefix + "url", "required: the listen address, e.g. \"0.0.0.0:4040\"");
     return p;

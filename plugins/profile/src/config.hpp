@@ -26,6 +26,15 @@ struct PyroscopeListenConfig {
     std::string url; // listen address host:port
     std::string service, env, version;
     std::map<std::string, std::string> tags;
+    // A request's header must be complete this long after its first byte (or after the
+    // connection opens); slow or silent clients are closed, never waited on by a thread.
+    std::chrono::milliseconds header_timeout{5000};
+    // A keep-alive connection with no request for this long is closed.
+    std::chrono::milliseconds idle_timeout{60000};
+    // A body that makes no progress for this long is given up (the connection closed).
+    std::chrono::milliseconds read_timeout{30000};
+    // Open connections beyond this are closed at once.
+    size_t max_connections = 4096;
 };
 
 struct ProfileConfig {

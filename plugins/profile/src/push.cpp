@@ -12,41 +12,42 @@ namespace trib::profile {
 
 trib::HttpResponse emit_as_http(trib::Host &host, const std::vector<trib::Point> &points) {
     trib_status st = host.emit(points);
-    switch (st) {
-    case TRIB_OK: {
+    switch (trib::refusal_of(st)) {
+    case trib::Refusal::none: {
         trib::HttpResponse r;
         r.status = 200;
         return r;
     }
-    case TRIB_BACKPRESSURE: {
-        auto r = trib::HttpResponse::text(429, "collector is busy: retry later\n");
-        r.headers.emplace_back("Retry-After", "1");
+    case trib::Refusal::busy:
         host.counter_add("profile_backpressure", 1);
-        return r;
+        return trib::refusal_response(st, "collector is busy: retry later");
+    case trib::Refusal::unavailable:
+        return trib::refusal_response(st, "collector cannot accept the upload now: retry later");
+    case trib::Refusal::too_large:
+        return trib::refusal_response(st, "the upload is larger than the collector accepts at once (bus memory ceiling)");
+    case trib::Refusal::invalid: break;
     }
-    case TRIB_RETRY: {
-        auto r = trib::HttpResponse::text(503, "collector cannot accept the upload now: retry later\n");
-        r.headers.emplace_back("Retry-After", "1");
-        return r;
-    }
-    default:
-        return trib::HttpResponse::text(500, "collector rejected the points (status " + std::to_string(int(st)) + ")\n");
-    }
+    return trib::refusal_response(st, "collector refused the upload (status " + std::to_string(int(st)) + ")");
 }
 
 trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
     std::string_view body = req.body();
-    std::string inflated;
+    // The limit for the inflated body and for every part generate_metrics inflates; the
+    // bytes are taken from the host's in-flight budget while held.
+    const profiling::InflateLimit limit{cfg_.body_limit_bytes(), &host_};
+    profiling::Inflated inflated;
     std::string_view encoding = req.header("Content-Encoding");
     if (!encoding.empty() && encoding != "identity") {
         if (encoding != "gzip" && encoding != "zstd" && encoding != "x-gzip")
             return trib::HttpResponse::text(415, "unsupported Content-Encoding '" + std::string(encoding) + "'\n");
         try {
-            inflated = profiling::decompress(body, cfg_.body_limit_bytes());
+            inflated = profiling::inflate(body, limit);
+        } catch (const profiling::TooLargeError &e) {
+            return trib::HttpResponse::text(413, std::string("request body: ") + e.what() + " (body_size_limit_mb)\n");
         } catch (const profiling::DecodeError &e) {
             return trib::HttpResponse::text(400, std::string("cannot decode request body: ") + e.what() + "\n");
         }
-        body = inflated;
+        body = inflated.data;
     }
 
     std::string boundary = profiling::multipart_boundary(req.content_type());
@@ -57,20 +58,35 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
     int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<trib::Point> points;
+    // The upload's files are copied out of the body for the point: the copies count
+    // against the host's in-flight budget until the bus has them.
+    trib::MemoryReservation copies(&host_);
     try {
         ParsedUpload parsed = parse_ddtrace_upload(body, boundary);
+        uint64_t file_bytes = 0;
+        for (auto &f : parsed.files) file_bytes += f.data.size();
+        copies.add(file_bytes, "upload files");
         TagPolicy policy{cfg_.tags, host_.global_tags()};
         profiling::ProfileUpload upload = to_profile_upload(parsed, policy, now_ns);
+        upload.inflate = limit;
         points.push_back(profiling::build_profile_point(upload, profiling::new_profile_id()));
         if (cfg_.generate_metrics) {
-            // A profile the metrics cannot read must not cost the upload itself.
+            // A profile the metrics cannot read must not cost the upload itself; one that
+            // inflates past the limit (a bomb) or past the memory budget does.
             try {
                 if (auto m = profiling::generate_profile_metrics(upload)) points.push_back(std::move(*m));
+            } catch (const profiling::TooLargeError &) {
+                throw;
+            } catch (const trib::MemoryRefused &) {
+                throw;
             } catch (const std::exception &e) {
                 host_.warn(std::string("generate_metrics: ") + e.what());
                 host_.counter_add("profile_metrics_errors", 1);
             }
         }
+    } catch (const profiling::TooLargeError &e) {
+        host_.counter_add("profile_bad_requests", 1);
+        return trib::HttpResponse::text(413, std::string("profile upload too large: ") + e.what() + "\n");
     } catch (const profiling::DecodeError &e) {
         host_.counter_add("profile_bad_requests", 1);
         return trib::HttpResponse::text(400, std::string("bad profile upload: ") + e.what() + "\n");

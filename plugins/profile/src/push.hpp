@@ -17,8 +17,9 @@ class PushHandler {
     const ProfileConfig &cfg_;
 };
 
-// Emits points and maps the host's answer onto HTTP: OK 200, BACKPRESSURE 429 +
-// Retry-After, RETRY 503 + Retry-After, anything else 500.
+// Emits points and maps the host's answer onto HTTP with trib::refusal_response: OK 200,
+// BACKPRESSURE 429 and RETRY 503 (both with Retry-After), INVALID_ARGUMENT (larger than
+// the bus ceiling) 413, other permanent refusals 400.
 trib::HttpResponse emit_as_http(trib::Host &host, const std::vector<trib::Point> &points);
 
 } // namespace trib::profile

@@ -1,5 +1,6 @@
 #include "upload.hpp"
 
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/language.hpp>
 #include <tributary/profiling/multipart.hpp>
@@ -8,6 +9,9 @@
 
 namespace trib::profile {
 
+using profiling::check_client_time;
+using profiling::check_json_depth;
+using profiling::check_tag_count;
 using profiling::DecodeError;
 
 std::vector<std::pair<std::string, std::string>> split_tag_list(std::string_view s) {
@@ -35,19 +39,23 @@ bool is_event_part(const profiling::MultipartPart &p) {
     return p.name == "event" || p.name == "event.json" || (p.name.empty() && p.filename == "event.json");
 }
 
-// JSON value → DataKit's metadata string (arrays joined with ',').
-std::string stringify(const nlohmann::json &v) {
+// A JSON scalar as metadata text; anything else as compact JSON (depth already bounded).
+std::string scalar_text(const nlohmann::json &v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_null()) return "";
-    if (v.is_array()) {
-        std::string out;
-        for (auto &x : v) {
-            if (!out.empty()) out.push_back(',');
-            out += stringify(x);
-        }
-        return out;
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// JSON value → DataKit's metadata string (an array's elements joined with ',').
+// Not recursive: an element that is itself an array or object is written as JSON.
+std::string stringify(const nlohmann::json &v) {
+    if (!v.is_array()) return scalar_text(v);
+    std::string out;
+    for (auto &x : v) {
+        if (!out.empty()) out.push_back(',');
+        out += scalar_text(x);
     }
-    return v.dump();
+    return out;
 }
 
 void add_if_absent(std::map<std::string, std::string> &m, const std::string &k, const std::string &v) {
@@ -107,18 +115,19 @@ ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view bounda
     }
 
     for (auto &p : parts) {
-        if (is_event_part(p)) {
-            if (!out.has_event) {
-                out.has_event = true;
-                out.event_raw = p.data;
-            }
+        if (is_event_part(p) && !out.has_event) {
+            out.has_event = true;
+            out.event_raw = p.data;
             continue;
         }
-        if (p.filename.empty()) continue;
+        // A second event-like part is a client file like any other: it is kept (under a
+        // suffixed name), never dropped or taken for the event.
+        if (p.filename.empty() && !is_event_part(p)) continue;
         out.files.push_back(UploadFile{attachment_name(p, fields), p.filename, p.content_type, p.data});
     }
 
     if (!tags_list.empty()) {
+        check_tag_count(tags_list.size(), "the tags[] fields");
         out.form_style = true;
         // Each tags[] value is one k:v pair, split at the first ':' (a value may hold ',').
         for (auto &t : tags_list) {
@@ -130,13 +139,17 @@ ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view bounda
         }
         for (auto &[k, v] : fields) add_if_absent(out.metadata, k, v);
     } else if (out.has_event) {
+        // Bounded before parsing: nothing below may recurse deeper than the limit.
+        check_json_depth(out.event_raw, "event part");
         auto ev = nlohmann::json::parse(out.event_raw, nullptr, false);
-        if (ev.is_discarded()) throw DecodeError("event part is not valid JSON");
+        if (ev.is_discarded()) throw DecodeError("event part is not valid JSON (or not UTF-8)");
         if (!ev.is_object()) throw DecodeError("event part is not a JSON object");
         auto tp = ev.find("tags_profiler");
         if (tp != ev.end()) {
             if (!tp->is_string()) throw DecodeError("event field 'tags_profiler' is not a string");
-            for (auto &[k, v] : split_tag_list(tp->get_ref<const std::string &>())) {
+            auto profiler_tags = split_tag_list(tp->get_ref<const std::string &>());
+            check_tag_count(profiler_tags.size(), "event field 'tags_profiler'");
+            for (auto &[k, v] : profiler_tags) {
                 out.metadata[k] = v;
                 out.profiler_tags[k] = v;
             }
@@ -153,6 +166,10 @@ ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view bounda
     if (out.files.empty()) throw DecodeError("no profile attachment in the upload");
     out.start_ns = parse_time(out.metadata, {"recording-start", "start"});
     out.end_ns = parse_time(out.metadata, {"recording-end", "end"});
+    if (out.start_ns) check_client_time(out.start_ns, "the recording start");
+    if (out.end_ns) check_client_time(out.end_ns, "the recording end");
+    if (out.start_ns && out.end_ns && out.start_ns > out.end_ns)
+        throw DecodeError("the recording start is after its end");
     return out;
 }
 
@@ -213,10 +230,14 @@ profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolic
     u.profiler = "ddtrace";
     u.end_ns = p.end_ns ? p.end_ns : now_ns;
     u.start_ns = p.start_ns ? p.start_ns : u.end_ns;
+    // Only a start was sent, later than our clock: no negative duration.
+    if (u.end_ns < u.start_ns) u.end_ns = u.start_ns;
 
     u.files.reserve(p.files.size());
     for (auto &f : p.files)
         u.files.push_back(profiling::ProfileFile{f.name, f.content_type, std::make_shared<const std::string>(f.data)});
+    // Two parts of one name, or a client part called event.json, are all kept.
+    if (profiling::make_attachment_names_unique(u.files)) changed = true;
 
     if (p.has_event && !changed) u.event_json = std::string(p.event_raw);
     else u.event_json = profiling::build_event_json(u);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -35,37 +36,32 @@ namespace {
 constexpr size_t kChunk = 64 * 1024;
 
 [[noreturn]] void too_large(const char *codec, size_t max_output) {
-    throw DecodeError(std::string(codec) + " output exceeds the limit of " + std::to_string(max_output) + " bytes");
+    throw TooLargeError(std::string(codec) + " output exceeds the limit of " + std::to_string(max_output) + " bytes");
 }
 
-// Grows `out` by one chunk (bounded by max_output + 1 so overflow is detectable).
-size_t grow(std::string &out, size_t used, size_t max_output, const char *codec) {
-    if (used > max_output) too_large(codec, max_output);
-    size_t want = std::min(out.size() + std::max(kChunk, out.size()), max_output + 1);
-    if (want <= used) too_large(codec, max_output);
-    out.resize(want);
-    return want - used;
-}
+// Each codec inflates through a fixed scratch buffer and hands every piece to `sink`,
+// counting: past max_output it throws TooLargeError having held no more than the scratch.
+using Sink = std::function<void(const char *, size_t)>;
 
-std::string gunzip(std::string_view in, size_t max_output) {
+void stream_gunzip(std::string_view in, size_t max_output, const Sink &sink) {
     z_stream zs{};
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw DecodeError("gzip: cannot initialise zlib");
     std::unique_ptr<z_stream, int (*)(z_stream *)> guard(&zs, inflateEnd);
-    std::string out;
-    out.resize(std::min(std::max(in.size() * 4, kChunk), max_output + 1));
-    size_t used = 0;
+    char scratch[kChunk];
+    size_t total = 0;
     zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
     zs.avail_in = static_cast<uInt>(in.size());
     for (;;) {
-        if (used == out.size()) grow(out, used, max_output, "gzip");
-        zs.next_out = reinterpret_cast<Bytef *>(out.data() + used);
-        zs.avail_out = static_cast<uInt>(out.size() - used);
+        zs.next_out = reinterpret_cast<Bytef *>(scratch);
+        zs.avail_out = sizeof scratch;
         int rc = inflate(&zs, Z_NO_FLUSH);
-        used = out.size() - zs.avail_out;
-        if (used > max_output) too_large("gzip", max_output);
+        size_t got = sizeof scratch - zs.avail_out;
+        total += got;
+        if (total > max_output) too_large("gzip", max_output);
+        if (got) sink(scratch, got);
         if (rc == Z_STREAM_END) {
             // Concatenated gzip members are one stream (RFC 1952 §2.2).
-            if (zs.avail_in == 0) break;
+            if (zs.avail_in == 0) return;
             if (inflateReset(&zs) != Z_OK) throw DecodeError("gzip: cannot reset stream");
             continue;
         }
@@ -73,60 +69,42 @@ std::string gunzip(std::string_view in, size_t max_output) {
         if (rc != Z_OK && rc != Z_BUF_ERROR)
             throw DecodeError(std::string("gzip: corrupt input (") + (zs.msg ? zs.msg : "inflate error") + ")");
     }
-    out.resize(used);
-    return out;
 }
 
-std::string unzstd(std::string_view in, size_t max_output) {
+void stream_unzstd(std::string_view in, size_t max_output, const Sink &sink) {
     std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream *)> ds(ZSTD_createDStream(), ZSTD_freeDStream);
     if (!ds) throw DecodeError("zstd: cannot create stream");
     ZSTD_initDStream(ds.get());
-    std::string out;
-    unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
-    size_t first = kChunk;
-    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR)
-        first = static_cast<size_t>(std::min<unsigned long long>(declared + 1, max_output + 1));
-    out.resize(std::max<size_t>(first, 1));
-    size_t used = 0;
+    char scratch[kChunk];
+    size_t total = 0, last = 1;
     ZSTD_inBuffer ib{in.data(), in.size(), 0};
-    size_t last = 1;
-    while (ib.pos < ib.size) {
-        if (used == out.size()) grow(out, used, max_output, "zstd");
-        ZSTD_outBuffer ob{out.data() + used, out.size() - used, 0};
+    // Until the input is consumed, then until the decoder has flushed what it holds.
+    while (ib.pos < ib.size || last != 0) {
+        ZSTD_outBuffer ob{scratch, sizeof scratch, 0};
+        size_t before = ib.pos;
         last = ZSTD_decompressStream(ds.get(), &ob, &ib);
         if (ZSTD_isError(last)) throw DecodeError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
-        used += ob.pos;
-        if (used > max_output) too_large("zstd", max_output);
+        total += ob.pos;
+        if (total > max_output) too_large("zstd", max_output);
+        if (ob.pos) sink(scratch, ob.pos);
+        if (ob.pos == 0 && ib.pos == before && last != 0) throw DecodeError("zstd: truncated input");
     }
-    // Flush what the decoder still holds once the input is consumed.
-    while (last != 0) {
-        if (used == out.size()) grow(out, used, max_output, "zstd");
-        ZSTD_outBuffer ob{out.data() + used, out.size() - used, 0};
-        last = ZSTD_decompressStream(ds.get(), &ob, &ib);
-        if (ZSTD_isError(last)) throw DecodeError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
-        used += ob.pos;
-        if (used > max_output) too_large("zstd", max_output);
-        if (ob.pos == 0 && last != 0) throw DecodeError("zstd: truncated input");
-    }
-    out.resize(used);
-    return out;
 }
 
-std::string unlz4(std::string_view in, size_t max_output) {
+void stream_unlz4(std::string_view in, size_t max_output, const Sink &sink) {
     LZ4F_dctx *raw = nullptr;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) throw DecodeError("lz4: cannot create context");
     std::unique_ptr<LZ4F_dctx, size_t (*)(LZ4F_dctx *)> dctx(raw, LZ4F_freeDecompressionContext);
-    std::string out;
-    out.resize(std::min(std::max(in.size() * 4, kChunk), max_output + 1));
-    size_t used = 0, pos = 0, hint = 1;
+    char scratch[kChunk];
+    size_t total = 0, pos = 0, hint = 1;
     while (pos < in.size()) {
-        if (used == out.size()) grow(out, used, max_output, "lz4");
-        size_t dst = out.size() - used, src = in.size() - pos;
-        hint = LZ4F_decompress(dctx.get(), out.data() + used, &dst, in.data() + pos, &src, nullptr);
+        size_t dst = sizeof scratch, src = in.size() - pos;
+        hint = LZ4F_decompress(dctx.get(), scratch, &dst, in.data() + pos, &src, nullptr);
         if (LZ4F_isError(hint)) throw DecodeError(std::string("lz4: corrupt input (") + LZ4F_getErrorName(hint) + ")");
-        used += dst;
+        total += dst;
         pos += src;
-        if (used > max_output) too_large("lz4", max_output);
+        if (total > max_output) too_large("lz4", max_output);
+        if (dst) sink(scratch, dst);
         if (hint == 0 && pos < in.size()) {
             // Another frame follows; only LZ4 frames may follow.
             if (detect_codec(in.substr(pos)) != Codec::lz4) throw DecodeError("lz4: trailing bytes after frame");
@@ -134,7 +112,35 @@ std::string unlz4(std::string_view in, size_t max_output) {
         if (src == 0 && dst == 0) throw DecodeError("lz4: decoder made no progress");
     }
     if (hint != 0) throw DecodeError("lz4: truncated input");
-    out.resize(used);
+}
+
+void stream_inflate(Codec codec, std::string_view in, size_t max_output, const Sink &sink) {
+    switch (codec) {
+    case Codec::gzip: return stream_gunzip(in, max_output, sink);
+    case Codec::zstd: return stream_unzstd(in, max_output, sink);
+    case Codec::lz4: return stream_unlz4(in, max_output, sink);
+    case Codec::none: break;
+    }
+}
+
+// Two passes: the first only counts (a bomb stops at max_output having held a 64 KiB
+// scratch buffer), the second fills a buffer of exactly that size, reserved first.
+std::string decompress_into_budget(std::string_view data, size_t max_output, trib::MemoryReservation *memory) {
+    Codec codec = detect_codec(data);
+    if (codec == Codec::none) {
+        if (data.size() > max_output) too_large("plain", max_output);
+        if (memory) memory->ensure(data.size(), "request data");
+        return std::string(data);
+    }
+    size_t size = 0;
+    stream_inflate(codec, data, max_output, [&](const char *, size_t n) { size += n; });
+    if (memory) memory->ensure(size, "inflated data");
+    std::string out(size, '\0');
+    size_t used = 0;
+    stream_inflate(codec, data, size, [&](const char *p, size_t n) {
+        std::memcpy(out.data() + used, p, n); // the size bound above keeps this in range
+        used += n;
+    });
     return out;
 }
 
@@ -156,14 +162,13 @@ std::string gzip_compress(std::string_view data, int level) {
 }
 
 std::string decompress(std::string_view data, size_t max_output) {
-    switch (detect_codec(data)) {
-    case Codec::gzip: return gunzip(data, max_output);
-    case Codec::zstd: return unzstd(data, max_output);
-    case Codec::lz4: return unlz4(data, max_output);
-    case Codec::none: break;
-    }
-    if (data.size() > max_output) too_large("plain", max_output);
-    return std::string(data);
+    return decompress_into_budget(data, max_output, nullptr);
+}
+
+Inflated inflate(std::string_view data, const InflateLimit &limit) {
+    Inflated out{std::string(), trib::MemoryReservation(limit.budget)};
+    out.data = decompress_into_budget(data, limit.max_output, &out.held);
+    return out;
 }
 
 } // namespace trib::profiling

@@ -1,3 +1,4 @@
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/metrics.hpp>
@@ -50,8 +51,9 @@ void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
     for (auto &f : u.files) {
         if (!f.data) continue;
         if (f.name == "metrics.json" || f.name == "metrics") {
-            std::string raw = decompress(*f.data);
-            auto j = nlohmann::json::parse(raw, nullptr, false);
+            Inflated raw = inflate(*f.data, u.inflate);
+            check_json_depth(raw.data, "metrics.json");
+            auto j = nlohmann::json::parse(raw.data, nullptr, false);
             if (!j.is_array()) throw DecodeError("metrics.json: not a JSON array");
             for (auto &e : j) {
                 if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number()) continue;
@@ -71,7 +73,7 @@ void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
 
     for (auto &f : u.files) {
         if (!f.data || !ends_with(f.name, ".pprof")) continue;
-        auto p = parse_pprof(*f.data);
+        auto p = parse_pprof(*f.data, u.inflate);
         if (contains(f.name, "cpu")) {
             if (auto cpu = sum_of(p, "cpu"); cpu && dur_s > 0) set_if_absent(m, "prof_go_cpu_cores", *cpu / (dur_s * 1e9));
         } else if (contains(f.name, "heap")) {
@@ -96,7 +98,7 @@ void python(const ProfileUpload &u, double dur_s, Metrics &m) {
         if (f.name == "auto" || f.name == "main" || f.name == "prof" || ends_with(f.name, ".pprof")) { file = &f; break; }
     }
     if (!file) return;
-    auto p = parse_pprof(*file->data);
+    auto p = parse_pprof(*file->data, u.inflate);
     auto per_sec = [&](double v) { return dur_s > 0 ? v / dur_s : 0.0; };
     if (auto v = sum_of(p, "cpu-time"); v && dur_s > 0) m.emplace_back("prof_python_cpu_cores", *v / (dur_s * 1e9));
     if (auto v = sum_of(p, "alloc-space")) {
@@ -119,11 +121,11 @@ void nodejs(const ProfileUpload &u, double dur_s, Metrics &m) {
     for (auto &f : u.files) {
         if (!f.data) continue;
         if (f.name.rfind("wall", 0) == 0) {
-            auto p = parse_pprof(*f.data);
+            auto p = parse_pprof(*f.data, u.inflate);
             if (auto v = sum_of(p, "cpu"); v && dur_s > 0) m.emplace_back("prof_nodejs_cpu_cores", *v / (dur_s * 1e9));
             if (auto v = sum_of(p, "wall")) m.emplace_back("prof_nodejs_wall_time", *v);
         } else if (f.name.rfind("space", 0) == 0) {
-            auto p = parse_pprof(*f.data);
+            auto p = parse_pprof(*f.data, u.inflate);
             if (auto v = sum_of(p, "inuse_space")) m.emplace_back("prof_nodejs_lifetime_heap_bytes", *v);
             if (auto v = sum_of(p, "inuse_objects")) m.emplace_back("prof_nodejs_lifetime_heap_objects", *v);
         }
@@ -136,7 +138,7 @@ void java(const ProfileUpload &u, double dur_s, Metrics &m) {
         if (!f.data || f.data->empty()) continue;
         if (f.name == "main" || f.name == "main.jfr" || f.name == "auto" || f.name == "auto.jfr" ||
             ends_with(f.name, ".jfr")) {
-            auto profiles = decode_jfr(*f.data);
+            auto profiles = decode_jfr(*f.data, nullptr, u.inflate);
             for (auto &[name, value] : jvm_metrics(profiles, dur_s))
                 m.emplace_back(name.rfind("prof_", 0) == 0 ? name : "prof_jvm_" + name, value);
             return;

@@ -7,7 +7,12 @@
 namespace trib::profiling {
 
 perftools::profiles::Profile parse_pprof(std::string_view maybe_compressed, size_t max_output) {
-    std::string raw = decompress(maybe_compressed, max_output);
+    return parse_pprof(maybe_compressed, InflateLimit{max_output, nullptr});
+}
+
+perftools::profiles::Profile parse_pprof(std::string_view maybe_compressed, const InflateLimit &limit) {
+    Inflated inflated = inflate(maybe_compressed, limit);
+    const std::string &raw = inflated.data;
     if (raw.size() > static_cast<size_t>(std::numeric_limits<int>::max())) throw DecodeError("pprof: too large");
     perftools::profiles::Profile p;
     if (!p.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) throw DecodeError("pprof: not a valid profile protobuf");

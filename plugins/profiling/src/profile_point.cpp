@@ -1,3 +1,4 @@
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/profile_point.hpp>
 
@@ -6,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
 
 namespace trib::profiling {
 
@@ -23,9 +25,36 @@ std::string new_profile_id() {
     return buf;
 }
 
+bool make_attachment_names_unique(std::vector<ProfileFile> &files) {
+    std::set<std::string> taken{"event.json"};
+    bool renamed = false;
+    for (auto &f : files) {
+        if (!is_valid_utf8(f.name)) {
+            f.name = to_valid_utf8(f.name);
+            renamed = true;
+        }
+        if (taken.insert(f.name).second) continue;
+        // "wall.pprof" → "wall-2.pprof", "event.json" → "event-2.json"
+        size_t dot = f.name.rfind('.');
+        if (dot == 0 || dot == std::string::npos) dot = f.name.size();
+        std::string stem = f.name.substr(0, dot), ext = f.name.substr(dot);
+        for (size_t n = 2;; ++n) {
+            std::string candidate = stem + "-" + std::to_string(n) + ext;
+            if (taken.insert(candidate).second) {
+                f.name = std::move(candidate);
+                break;
+            }
+        }
+        renamed = true;
+    }
+    return renamed;
+}
+
 trib::Point build_profile_point(const ProfileUpload &u, const std::string &profile_id) {
     trib::Point p("profile", "profiling", u.start_ns);
-    for (auto &[k, v] : u.tags) p.tag(k, v);
+    // Client text reaches sinks that require UTF-8 (line protocol, JSON): replace what is not.
+    p.tags.reserve(u.tags.size() + 1);
+    for (auto &[k, v] : u.tags) p.tag(to_valid_utf8(k), to_valid_utf8(v));
     if (!p.find_tag("service") || p.find_tag("service")->empty()) p.tag("service", "unnamed-service");
 
     int64_t file_size = 0;
@@ -36,9 +65,9 @@ trib::Point build_profile_point(const ProfileUpload &u, const std::string &profi
     p.field(Field::Int("end", u.end_ns / 1000));
     p.field(Field::Int("duration", (u.end_ns - u.start_ns) / 1000));
     p.field(Field::Int("__file_size", file_size));
-    for (auto &[k, v] : u.event_fields) p.field(Field::String(k, v));
+    for (auto &[k, v] : u.event_fields) p.field(Field::String(to_valid_utf8(k), to_valid_utf8(v)));
 
-    for (auto &f : u.files) p.attach(f.name, f.content_type, f.data);
+    for (auto &f : u.files) p.attach(to_valid_utf8(f.name), to_valid_utf8(f.content_type), f.data);
     p.attach("event.json", "application/json",
              std::make_shared<const std::string>(u.event_json.empty() ? build_event_json(u) : u.event_json));
     return p;
@@ -63,7 +92,8 @@ std::string build_event_json(const ProfileUpload &u) {
     ev["tags_profiler"] = tp;
     ev["start"] = u.start_ns ? nlohmann::json(format_rfc3339_nano(u.start_ns)) : nlohmann::json(nullptr);
     ev["end"] = u.end_ns ? nlohmann::json(format_rfc3339_nano(u.end_ns)) : nlohmann::json(nullptr);
-    return ev.dump();
+    // Replace, not throw: tags may hold client bytes that are not UTF-8.
+    return ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 namespace {

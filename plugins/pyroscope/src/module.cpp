@@ -64,10 +64,16 @@ PyroscopeConfig parse_config(const std::string &text) {
     return c;
 }
 
+trib::profiling::PyroscopeOptions options_of(const PyroscopeConfig &c) {
+    trib::profiling::PyroscopeOptions o = c.options;
+    o.body_limit_bytes = c.body_limit_bytes();
+    return o;
+}
+
 class PyroscopeInput : public trib::Instance {
   public:
     PyroscopeInput(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
-        : Instance(api, ctx, std::move(name)), cfg_(parse_config(config_json)), ingest_(host(), cfg_.options) {}
+        : Instance(api, ctx, std::move(name)), cfg_(parse_config(config_json)), ingest_(host(), options_of(cfg_)) {}
 
     void start() override {
         for (auto &ep : cfg_.endpoints)

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,12 @@ inline void write_error(char *err, size_t cap, std::string_view msg) {
 struct StatusError : std::runtime_error {
     trib_status status;
     StatusError(trib_status s, const std::string &m) : std::runtime_error(m), status(s) {}
+};
+
+// The host's memory budget refused a reservation (MemoryReservation below): BACKPRESSURE
+// (spent right now) or INVALID_ARGUMENT (more than the whole budget).
+struct MemoryRefused : StatusError {
+    using StatusError::StatusError;
 };
 
 // ------------------------------------------------------------------ owned points
@@ -85,14 +92,28 @@ struct Point {
     Point() = default;
     Point(std::string m, std::string c, int64_t t) : measurement(std::move(m)), category(std::move(c)), time_ns(t) {}
 
-    // Sets (or replaces) a tag.
+    // Sets (or replaces) a tag. Linear in the number of tags overall: past a few tags a
+    // key index is kept (rebuilt if `tags` was changed directly), so building a point
+    // from many client tags is not quadratic.
     Point &tag(std::string k, std::string v) {
-        for (auto &kv : tags)
-            if (kv.first == k) { kv.second = std::move(v); return *this; }
+        if (tags.size() < kIndexFrom) {
+            for (auto &kv : tags)
+                if (kv.first == k) { kv.second = std::move(v); return *this; }
+            tags.emplace_back(std::move(k), std::move(v));
+            return *this;
+        }
+        sync_tag_index();
+        auto it = tag_index_.find(k);
+        if (it != tag_index_.end()) { tags[it->second].second = std::move(v); return *this; }
+        tag_index_.emplace(k, tags.size());
         tags.emplace_back(std::move(k), std::move(v));
         return *this;
     }
     const std::string *find_tag(std::string_view k) const {
+        if (tags.size() >= kIndexFrom && tag_index_.size() == tags.size()) {
+            auto it = tag_index_.find(std::string(k));
+            return it == tag_index_.end() ? nullptr : &tags[it->second].second;
+        }
         for (auto &kv : tags) if (kv.first == k) return &kv.second;
         return nullptr;
     }
@@ -113,6 +134,18 @@ struct Point {
     Point &attach(std::string name, std::string content_type, std::string data) {
         return attach(std::move(name), std::move(content_type), std::make_shared<const std::string>(std::move(data)));
     }
+
+  private:
+    static constexpr size_t kIndexFrom = 16;
+    void sync_tag_index() {
+        if (tag_index_.size() == tags.size()) return;
+        tag_index_.clear();
+        tag_index_.reserve(tags.size() * 2);
+        for (size_t i = 0; i < tags.size(); ++i) tag_index_.emplace(tags[i].first, i);
+    }
+    // key → position in `tags`; built once a point has kIndexFrom tags. Code that edits
+    // `tags` directly changes its size, which makes the next tag() rebuild it.
+    std::unordered_map<std::string, size_t> tag_index_;
 };
 
 // Builds the C view of a set of owned points. The view borrows from `points`, which must
@@ -309,6 +342,45 @@ class HttpRequest {
     const trib_http_request &r_;
 };
 
+// What a refusal by the host (emit, memory_reserve) means for the client. One mapping for
+// every module: HTTP below, gRPC and Connect codes in the modules that speak them.
+//   busy        BACKPRESSURE: full right now            HTTP 429 + Retry-After
+//   unavailable RETRY, FATAL: cannot take it now         HTTP 503 + Retry-After
+//   too_large   INVALID_ARGUMENT: larger than the host   HTTP 413 (retrying cannot help;
+//               will ever take (bus ceiling, budget)     emit's malformed batch lands here too)
+//   invalid     PERMANENT, UNSUPPORTED                   HTTP 400
+enum class Refusal { none, busy, unavailable, too_large, invalid };
+
+inline Refusal refusal_of(trib_status st) {
+    switch (st) {
+    case TRIB_OK: return Refusal::none;
+    case TRIB_BACKPRESSURE: return Refusal::busy;
+    case TRIB_RETRY:
+    case TRIB_FATAL: return Refusal::unavailable;
+    case TRIB_INVALID_ARGUMENT: return Refusal::too_large;
+    default: return Refusal::invalid;
+    }
+}
+inline bool is_transient(Refusal r) { return r == Refusal::busy || r == Refusal::unavailable; }
+inline uint32_t http_status_of(Refusal r) {
+    switch (r) {
+    case Refusal::none: return 200;
+    case Refusal::busy: return 429;
+    case Refusal::unavailable: return 503;
+    case Refusal::too_large: return 413;
+    case Refusal::invalid: break;
+    }
+    return 400;
+}
+// The answer to a refused request: the status above, Retry-After when a retry can help.
+inline HttpResponse refusal_response(trib_status st, std::string message) {
+    Refusal r = refusal_of(st);
+    if (!message.empty() && message.back() != '\n') message.push_back('\n');
+    HttpResponse out = HttpResponse::text(http_status_of(r), std::move(message));
+    if (is_transient(r)) out.headers.emplace_back("Retry-After", "1");
+    return out;
+}
+
 inline void send_response(trib_http_response *resp, const HttpResponse &r) {
     std::vector<trib_header> hs;
     hs.reserve(r.headers.size());
@@ -366,6 +438,7 @@ class Host {
         owned->method = std::move(method);
         owned->path = std::move(path);
         owned->handler = std::move(handler);
+        owned->host = this;
         trib_http_route r{};
         r.struct_size = sizeof(trib_http_route);
         r.method = view(owned->method);
@@ -403,6 +476,30 @@ class Host {
         (void)name; (void)delta;
 #endif
     }
+    // Minor-2: the host-wide budget for data in flight (plugin.h). A host without it
+    // allows everything. Prefer MemoryReservation, which gives the bytes back.
+    trib_status memory_reserve(uint64_t bytes) const {
+#if TRIB_ABI_TARGET_MINOR >= 2
+        if (bytes && TRIB_HAS_FIELD(trib_host_api_t, api_, memory_reserve) && api_->memory_reserve &&
+            TRIB_HAS_FIELD(trib_host_api_t, api_, memory_release) && api_->memory_release)
+            return api_->memory_reserve(ctx_, bytes);
+#else
+        (void)bytes;
+#endif
+        return TRIB_OK;
+    }
+    // Only for bytes memory_reserve answered OK for (on a host without the budget that
+    // was a no-op, and so is this).
+    void memory_release(uint64_t bytes) const {
+#if TRIB_ABI_TARGET_MINOR >= 2
+        if (bytes && TRIB_HAS_FIELD(trib_host_api_t, api_, memory_reserve) && api_->memory_reserve &&
+            TRIB_HAS_FIELD(trib_host_api_t, api_, memory_release) && api_->memory_release)
+            api_->memory_release(ctx_, bytes);
+#else
+        (void)bytes;
+#endif
+    }
+
     std::string data_dir() const {
 #if TRIB_ABI_TARGET_MINOR >= 1
         if (TRIB_HAS_FIELD(trib_host_api_t, api_, data_dir) && api_->data_dir)
@@ -415,19 +512,28 @@ class Host {
     struct RouteState {
         std::string method, path;
         HttpHandler handler;
+        const Host *host = nullptr;
     };
     static void dispatch(void *user, const trib_http_request *req, trib_http_response *resp) {
         auto *st = static_cast<RouteState *>(user);
         HttpResponse out;
         try {
             out = st->handler(HttpRequest(*req));
+        } catch (const MemoryRefused &e) {
+            out = refusal_response(e.status, e.what()); // 429 + Retry-After, or 413
         } catch (const StatusError &e) {
-            out = HttpResponse::text(e.status == TRIB_BACKPRESSURE ? 429 : 400, e.what());
-            if (e.status == TRIB_BACKPRESSURE) out.headers.emplace_back("Retry-After", "1");
+            // A handler's own INVALID_ARGUMENT is a bad request; the rest map like emit's.
+            out = e.status == TRIB_INVALID_ARGUMENT ? HttpResponse::text(400, std::string(e.what()) + "\n")
+                                                    : refusal_response(e.status, e.what());
+        } catch (const std::bad_alloc &) {
+            out = refusal_response(TRIB_RETRY, "collector is out of memory for this request: retry later");
         } catch (const std::exception &e) {
-            out = HttpResponse::text(500, std::string("internal error: ") + e.what());
+            // The text is for the operator: an internal message can leak details and
+            // means nothing to the client.
+            st->host->error("handler for " + st->path + " failed: " + e.what());
+            out = HttpResponse::text(500, "internal error\n");
         } catch (...) {
-            out = HttpResponse::text(500, "internal error");
+            out = HttpResponse::text(500, "internal error\n");
         }
         send_response(resp, out);
     }
@@ -436,6 +542,55 @@ class Host {
     trib_host_ctx *ctx_;
     std::vector<std::unique_ptr<RouteState>> routes_;
     std::map<uint64_t, std::unique_ptr<std::function<void()>>> timers_;
+};
+
+// Bytes held in the host-wide in-flight budget for one request's data (a body the module
+// keeps, a decompressed part, a decoded profile); given back on destruction. A refusal
+// throws MemoryRefused with the host's status — BACKPRESSURE (spent right now: 429) or
+// INVALID_ARGUMENT (more than the whole budget: 413) — which refusal_response maps.
+class MemoryReservation {
+  public:
+    // No host: nothing is accounted (tools, unit tests).
+    explicit MemoryReservation(const Host *host = nullptr) : host_(host) {}
+    ~MemoryReservation() { release(); }
+    MemoryReservation(const MemoryReservation &) = delete;
+    MemoryReservation &operator=(const MemoryReservation &) = delete;
+    MemoryReservation(MemoryReservation &&o) noexcept : host_(o.host_), held_(o.held_) { o.held_ = 0; }
+    MemoryReservation &operator=(MemoryReservation &&o) noexcept {
+        if (this != &o) {
+            release();
+            host_ = o.host_;
+            held_ = o.held_;
+            o.held_ = 0;
+        }
+        return *this;
+    }
+
+    // Takes `bytes` more; `what` names the data in the refusal message.
+    void add(uint64_t bytes, std::string_view what = "request data") {
+        if (!host_ || bytes == 0) return;
+        trib_status st = host_->memory_reserve(bytes);
+        if (st != TRIB_OK)
+            throw MemoryRefused(st, std::string(st == TRIB_BACKPRESSURE ? "collector memory for requests in flight is "
+                                                                         "spent: retry later ("
+                                                                       : "more than the collector's whole memory "
+                                                                         "budget for requests in flight (") +
+                                      std::string(what) + ", " + std::to_string(held_ + bytes) + " bytes)");
+        held_ += bytes;
+    }
+    // Raises the reservation to at least `total` bytes.
+    void ensure(uint64_t total, std::string_view what = "request data") {
+        if (total > held_) add(total - held_, what);
+    }
+    void release() {
+        if (host_ && held_) host_->memory_release(held_);
+        held_ = 0;
+    }
+    uint64_t held() const { return held_; }
+
+  private:
+    const Host *host_;
+    uint64_t held_ = 0;
 };
 
 // ------------------------------------------------------------------ module adapter

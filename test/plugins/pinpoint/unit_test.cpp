@@ -580,3 +580,23 @@ TEST_CASE("throughput of the collector on the recorded spans", "[.bench][pinpoin
                             << " points");
     }
 }
+
+TEST_CASE("host refusals map like every input: transient → RESOURCE_EXHAUSTED, too large → INVALID_ARGUMENT",
+          "[pinpoint][unit]") {
+    v1::PStatMessage stat;
+    stat.mutable_agentstat()->set_timestamp(1700000000000);
+    stat.mutable_agentstat()->mutable_cpuload()->set_jvmcpuload(0.5);
+    const std::string bytes = stat.SerializeAsString();
+    for (auto [status, expected] : {std::pair{TRIB_BACKPRESSURE, Outcome::resource_exhausted},
+                                    std::pair{TRIB_RETRY, Outcome::resource_exhausted},
+                                    std::pair{TRIB_INVALID_ARGUMENT, Outcome::invalid_argument},
+                                    std::pair{TRIB_PERMANENT, Outcome::invalid_argument},
+                                    std::pair{TRIB_OK, Outcome::ok}}) {
+        Harness h;
+        h.next = status;
+        Outcome o = h.c->handle(MessageKind::stat_message, bytes, headers());
+        INFO("status " << int(status));
+        CHECK(o.code == expected);
+        if (status == TRIB_INVALID_ARGUMENT) CHECK(o.message.find("bus memory ceiling") != std::string::npos);
+    }
+}

@@ -1,3 +1,4 @@
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/language.hpp>
@@ -5,6 +6,7 @@
 #include <tributary/profiling/multipart.hpp>
 #include <tributary/profiling/pprof.hpp>
 #include <tributary/profiling/profile_point.hpp>
+#include <tributary/profiling/pyroscope_ingest.hpp>
 
 #include <catch2/catch.hpp>
 #include <lz4frame.h>
@@ -12,6 +14,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <set>
@@ -406,4 +410,151 @@ TEST_CASE("metrics: unsupported language gives no point, corrupt pprof throws") 
     u.tags["language"] = "golang";
     u.files = {file("cpu.pprof", "\x1f\x8b garbage")};
     CHECK_THROWS_AS(generate_profile_metrics(u), DecodeError);
+}
+
+// ---------------------------------------------------------------- client input bounds (issue 11)
+
+TEST_CASE("JSON depth: the limit counts brackets outside strings only") {
+    CHECK_NOTHROW(check_json_depth("{\"x\":" + std::string(63, '[') + std::string(63, ']') + "}", "event"));
+    CHECK_THROWS_WITH(check_json_depth("{\"x\":" + std::string(64, '[') + std::string(64, ']') + "}", "event"),
+                      Catch::Contains("event nests deeper than 64 levels"));
+    // Brackets inside strings (with escaped quotes) are text, not nesting.
+    CHECK_NOTHROW(check_json_depth("{\"x\":\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}", "event"));
+    // Unbalanced closers do not make room for deeper nesting.
+    CHECK_THROWS_AS(check_json_depth(std::string(100, ']') + std::string(65, '['), "event"), DecodeError);
+}
+
+TEST_CASE("UTF-8: valid text is kept, every invalid sequence becomes U+FFFD") {
+    CHECK(to_valid_utf8("plain ascii") == "plain ascii");
+    CHECK(to_valid_utf8("\xC3\xA9t\xC3\xA9 \xF0\x9F\x94\xA5") == "\xC3\xA9t\xC3\xA9 \xF0\x9F\x94\xA5");
+    CHECK(to_valid_utf8("\xFF\xFE\xFD") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    CHECK(to_valid_utf8("a\xC0\xAF" "b") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");          // overlong '/'
+    CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");   // a surrogate
+    CHECK(to_valid_utf8("\xF4\x90\x80\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"); // > U+10FFFF
+    CHECK(to_valid_utf8("x\xE2\x82") == "x\xEF\xBF\xBD\xEF\xBF\xBD");                   // truncated
+    CHECK(is_valid_utf8(to_valid_utf8(std::string("\x80\xBF\xC2\xF0\x9F", 5))));
+}
+
+TEST_CASE("client times: the window and int64 overflow") {
+    CHECK_NOTHROW(check_client_time(parse_rfc3339_ns("2026-11-22T03:03:01Z"), "start"));
+    CHECK_THROWS_WITH(check_client_time(parse_rfc3339_ns("1999-12-31T23:59:59Z"), "start"),
+                      Catch::Contains("start is outside the accepted window"));
+    CHECK_THROWS_AS(check_client_time(parse_rfc3339_ns("2200-01-01T00:00:00Z"), "end"), DecodeError);
+    CHECK(pyroscope_time_to_ns("1795316000") == 1795316000000000000LL);
+    CHECK(pyroscope_time_to_ns("1795316000000") == 1795316000000000000LL);
+    CHECK_THROWS_WITH(pyroscope_time_to_ns("99999999999"), Catch::Contains("out of range"));
+    CHECK_THROWS_WITH(pyroscope_time_to_ns("9999999999999999999"), Catch::Contains("out of range"));
+}
+
+TEST_CASE("attachment names: repeats and the event's own name get a suffix") {
+    std::vector<ProfileFile> files{{"wall.pprof", "", nullptr}, {"wall.pprof", "", nullptr}, {"event.json", "", nullptr},
+                                   {"wall-2.pprof", "", nullptr}, {"\xFF" "x", "", nullptr}, {"noext", "", nullptr},
+                                   {"noext", "", nullptr}};
+    CHECK(make_attachment_names_unique(files));
+    std::vector<std::string> names;
+    for (auto &f : files) names.push_back(f.name);
+    CHECK(names == std::vector<std::string>{"wall.pprof", "wall-2.pprof", "event-2.json", "wall-2-2.pprof",
+                                            "\xEF\xBF\xBDx", "noext", "noext-2"});
+    std::vector<ProfileFile> fine{{"a.pprof", "", nullptr}, {"b.pprof", "", nullptr}};
+    CHECK_FALSE(make_attachment_names_unique(fine));
+}
+
+TEST_CASE("Point::tag stays linear with many tags and keeps replace semantics") {
+    trib::Point p("m", "metric", 1);
+    auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 200000; ++i) p.tag("k" + std::to_string(i), "v");
+    for (int i = 0; i < 200000; i += 1000) p.tag("k" + std::to_string(i), "replaced");
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5)); // quadratic took minutes
+    CHECK(p.tags.size() == 200000);
+    REQUIRE(p.find_tag("k5000"));
+    CHECK(*p.find_tag("k5000") == "replaced");
+    CHECK(*p.find_tag("k5001") == "v");
+    CHECK(p.find_tag("absent") == nullptr);
+    // Edited directly, the index is rebuilt on the next tag().
+    p.tags.emplace_back("direct", "1");
+    p.tag("direct", "2");
+    CHECK(p.tags.size() == 200001);
+    CHECK(*p.find_tag("direct") == "2");
+}
+
+TEST_CASE("folded: the streamed pprof equals one built message by message") {
+    std::string text = "main;work;spin 30\nmain;idle 10\nmain;work;spin 2\n;lead;;trail; 4\ncpu;samples 1\n";
+    auto bytes = folded_to_pprof(text, false, "", 100, 1795316000000000000, 1795316010000000000, 1u << 20);
+    perftools::profiles::Profile p;
+    REQUIRE(p.ParseFromString(bytes));
+    CHECK(p.sample_size() == 4); // equal stacks summed
+    CHECK(sum_sample_values(p, 0) == 47);
+    CHECK(sum_sample_values(p, 1) == 47 * 10'000'000LL);
+    CHECK(p.SerializeAsString() == bytes); // canonical field order and encoding
+    // A frame named like a sample type shares its string; empty frames are <unknown>.
+    std::set<std::string> names;
+    for (auto &f : p.function()) names.insert(p.string_table(int(f.name())));
+    CHECK(names.count("<unknown>") == 1);
+    CHECK(names.count("cpu") == 1);
+    CHECK(p.string_table_size() == int(p.function_size()) + 5 - 2); // "", 4 type strings, minus cpu and samples
+    // The size bound.
+    CHECK_THROWS_AS(folded_to_pprof(text, false, "", 100, 0, 0, 64), TooLargeError);
+    CHECK_THROWS_WITH(folded_to_pprof("a 1\nb x\n", false, "", 100, 0, 0, 1024), Catch::Contains("folded line 2"));
+}
+
+namespace {
+// A host table with only the ABI 1.2 budget, as plugin.h describes it: INVALID_ARGUMENT
+// for more than the whole budget, BACKPRESSURE when what is left does not suffice.
+std::atomic<uint64_t> g_reserved{0};
+constexpr uint64_t kBudget = 12u << 20;
+trib_status budget_reserve(trib_host_ctx *, uint64_t bytes) {
+    if (bytes > kBudget) return TRIB_INVALID_ARGUMENT;
+    uint64_t cur = g_reserved.load();
+    do {
+        if (cur + bytes > kBudget) return TRIB_BACKPRESSURE;
+    } while (!g_reserved.compare_exchange_weak(cur, cur + bytes));
+    return TRIB_OK;
+}
+void budget_release(trib_host_ctx *, uint64_t bytes) { g_reserved -= bytes; }
+} // namespace
+
+TEST_CASE("inflate: over the limit is TooLargeError; the host budget is taken as the buffer grows") {
+    std::string zeros(8u << 20, '\0');
+    std::string z = zstd_of(zeros);
+    CHECK_THROWS_AS(decompress(z, 1u << 20), TooLargeError);
+
+    trib_host_api_t api{};
+    api.struct_size = sizeof api;
+    api.memory_reserve = budget_reserve;
+    api.memory_release = budget_release;
+    trib::Host host(&api, nullptr);
+    // The status the budget refused an inflate with (OK when it was not refused).
+    auto refusal = [&](const std::string &data, size_t limit) {
+        try {
+            (void)inflate(data, InflateLimit{limit, &host});
+        } catch (const trib::StatusError &e) {
+            return e.status;
+        }
+        return TRIB_OK;
+    };
+    {
+        auto inflated = inflate(z, InflateLimit{16u << 20, &host});
+        CHECK(inflated.data == zeros);
+        CHECK(g_reserved.load() >= zeros.size());
+        CHECK(g_reserved.load() == inflated.held.held());
+        // What is left of the budget cannot hold a second one: retry later.
+        CHECK(refusal(z, 16u << 20) == TRIB_BACKPRESSURE);
+        CHECK(trib::refusal_response(TRIB_BACKPRESSURE, "busy").status == 429);
+        CHECK(trib::refusal_response(TRIB_BACKPRESSURE, "busy").headers.size() == 1);
+    }
+    CHECK(g_reserved.load() == 0); // all given back
+    // More than the whole budget: refused for good (413).
+    std::string big = zstd_of(std::string(32u << 20, '\0'));
+    CHECK(refusal(big, 64u << 20) == TRIB_INVALID_ARGUMENT);
+    CHECK(trib::refusal_response(TRIB_INVALID_ARGUMENT, "too large").status == 413);
+    CHECK(trib::refusal_response(TRIB_INVALID_ARGUMENT, "too large").headers.empty());
+    CHECK(g_reserved.load() == 0);
+    // A host table from before ABI 1.2 (shorter struct) allows everything.
+    trib_host_api_t old_api{};
+    old_api.struct_size = offsetof(trib_host_api_t, memory_reserve);
+    old_api.memory_reserve = budget_reserve;
+    old_api.memory_release = budget_release;
+    trib::Host old_host(&old_api, nullptr);
+    CHECK(inflate(big, InflateLimit{64u << 20, &old_host}).data.size() == 32u << 20);
+    CHECK(g_reserved.load() == 0);
 }

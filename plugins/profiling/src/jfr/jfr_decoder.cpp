@@ -17,7 +17,6 @@ namespace {
 
 constexpr size_t kHeaderSize = 68;
 constexpr int kMaxDepth = 32;
-constexpr size_t kMaxDecompressed = 512u << 20;
 constexpr int64_t kDefaultCpuIntervalNs = 10'000'000; // JDK profile.jfc and Pyroscope's default
 
 void append_utf8(std::string &out, uint32_t cp) {
@@ -739,12 +738,12 @@ struct Decoder {
 } // namespace
 } // namespace jfr
 
-JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels) {
-    std::string owned;
+JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels, const InflateLimit &limit) {
+    Inflated owned;
     std::string_view data = raw_or_compressed;
     if (detect_codec(data) != Codec::none) {
-        owned = decompress(data, jfr::kMaxDecompressed);
-        data = owned;
+        owned = inflate(data, limit);
+        data = owned.data;
     }
     const auto *bytes = reinterpret_cast<const uint8_t *>(data.data());
     if (data.size() < jfr::kHeaderSize) jfr::fail("input shorter than a chunk header");

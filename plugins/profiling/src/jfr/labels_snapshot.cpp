@@ -9,10 +9,10 @@
 
 namespace trib::profiling {
 
-LabelsSnapshotView LabelsSnapshotView::parse(std::string_view maybe_compressed) {
-    std::string raw = decompress(maybe_compressed, 64u << 20);
+LabelsSnapshotView LabelsSnapshotView::parse(std::string_view maybe_compressed, const InflateLimit &limit) {
+    Inflated raw = inflate(maybe_compressed, limit);
     pyroscope::jfr::labels::LabelsSnapshot snap;
-    if (!snap.ParseFromString(raw)) throw DecodeError("jfr labels: not a LabelsSnapshot protobuf");
+    if (!snap.ParseFromString(raw.data)) throw DecodeError("jfr labels: not a LabelsSnapshot protobuf");
     LabelsSnapshotView out;
     auto lookup = [&](int64_t id) -> std::string {
         auto it = snap.strings().find(id);

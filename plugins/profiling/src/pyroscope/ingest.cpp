@@ -1,4 +1,5 @@
 // PyroscopeIngest: /ingest (pprof, JFR, folded) and the Connect push API → profile points.
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/jfr.hpp>
@@ -21,7 +22,6 @@ namespace trib::profiling {
 
 namespace {
 
-constexpr size_t kMaxDecompressed = 256u << 20;
 constexpr int64_t kDefaultWindowNs = 10'000'000'000; // Pyroscope agents upload 10 s windows
 
 // A client error with the HTTP status to answer.
@@ -96,7 +96,46 @@ std::string push_file_name(const std::string &profile_type, const std::string &l
 }
 
 std::string connect_error(const char *code, const std::string &message) {
-    return nlohmann::json{{"code", code}, {"message", message}}.dump();
+    return nlohmann::json{{"code", code}, {"message", message}}.dump(-1, ' ', false,
+                                                                     nlohmann::json::error_handler_t::replace);
+}
+
+// A Connect error answer.
+trib::HttpResponse fail(uint32_t status, const char *code, const std::string &msg) {
+    trib::HttpResponse r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = connect_error(code, msg);
+    return r;
+}
+
+// The Connect error code for a host refusal (connect-go uses resource_exhausted for a
+// message over its size limit too).
+const char *connect_code(trib::Refusal r) {
+    switch (r) {
+    case trib::Refusal::busy:
+    case trib::Refusal::too_large: return "resource_exhausted";
+    case trib::Refusal::unavailable: return "unavailable";
+    default: return "invalid_argument";
+    }
+}
+
+// A refused request (emit or the memory budget) as a Connect answer: the HTTP status and
+// Retry-After of trib::refusal_response, the body Connect clients read.
+trib::HttpResponse connect_refusal(trib_status st, const std::string &message) {
+    trib::HttpResponse r = trib::refusal_response(st, message);
+    r.content_type = "application/json";
+    r.body = connect_error(connect_code(trib::refusal_of(st)), message);
+    return r;
+}
+
+std::string emit_refusal_text(trib_status st) {
+    switch (trib::refusal_of(st)) {
+    case trib::Refusal::busy: return "collector is busy, retry later";
+    case trib::Refusal::unavailable: return "collector cannot accept the upload now, retry later";
+    case trib::Refusal::too_large: return "the upload is larger than the collector accepts at once (bus memory ceiling)";
+    default: return "points not accepted (status " + std::to_string(int(st)) + ")";
+    }
 }
 
 } // namespace
@@ -122,37 +161,25 @@ trib::HttpResponse PyroscopeIngest::emit_upload(ProfileUpload &u, bool connect) 
         try {
             // generate_profile_metrics finds Node profiles by their Datadog names.
             ProfileUpload for_metrics = u;
+            for_metrics.inflate = limit();
             if (find(u.tags, "language") && u.tags["language"] == "nodejs")
                 for (auto &f : for_metrics.files)
-                    if (f.name == "auto.pprof" && f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data));
+                    if (f.name == "auto.pprof" && f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data, limit()));
             if (auto m = generate_profile_metrics(for_metrics)) points.push_back(std::move(*m));
         } catch (const std::exception &e) {
             host_.warn(std::string("pyroscope: metrics not generated: ") + e.what());
         }
     }
     trib_status st = host_.emit(points);
-    trib::HttpResponse r;
     if (st == TRIB_OK) {
+        trib::HttpResponse r;
         r.status = 200;
         r.content_type = connect ? "application/proto" : "text/plain; charset=utf-8";
         host_.counter_add("pyroscope_uploads", 1);
         return r;
     }
-    if (st == TRIB_BACKPRESSURE) {
-        r.status = 429;
-        r.headers.emplace_back("Retry-After", "1");
-        if (connect) {
-            r.content_type = "application/json";
-            r.body = connect_error("resource_exhausted", "collector is busy, retry later");
-        } else r.body = "collector is busy, retry later";
-        return r;
-    }
-    r.status = 503;
-    if (connect) {
-        r.content_type = "application/json";
-        r.body = connect_error("unavailable", "points not accepted (status " + std::to_string(int(st)) + ")");
-    } else r.body = "points not accepted (status " + std::to_string(int(st)) + ")";
-    return r;
+    std::string message = emit_refusal_text(st);
+    return connect ? connect_refusal(st, message) : trib::refusal_response(st, message);
 }
 
 trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) {
@@ -175,6 +202,7 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         for (auto &[k, v] : app.labels) u.tags[k] = v;
         for (auto &[k, v] : q)
             if (k != "name" && k != "from" && k != "until" && !v.empty()) u.tags[k] = v; // query parameters win
+        check_tag_count(u.tags.size(), "the name labels and query parameters");
         if (find(u.tags, "service")) u.tags["name"] = app.app;
         else u.tags["service"] = app.app;
         std::string spy = q.count("spyName") ? q["spyName"] : "";
@@ -188,6 +216,8 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         try {
             if (auto *t = find(q, "until")) until = pyroscope_time_to_ns(*t);
             from = find(q, "from") ? pyroscope_time_to_ns(q["from"]) : until - kDefaultWindowNs;
+            check_client_time(from, "from");
+            check_client_time(until, "until");
         } catch (const DecodeError &e) {
             throw IngestError(400, std::string("from/until: ") + e.what());
         }
@@ -205,6 +235,10 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         u.tags["language"] = language;
 
         std::string_view body = req.body();
+        // The profile files are copied out of the body: the copies count against the
+        // host's in-flight budget until the bus has them.
+        trib::MemoryReservation copies(&host_);
+        copies.add(body.size(), "upload files");
         std::vector<MultipartPart> parts;
         if (!boundary.empty()) parts = parse_multipart(body, boundary);
         auto part = [&](std::string_view n) -> const MultipartPart * {
@@ -226,15 +260,15 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                 lp = part("labels");
             }
             std::optional<LabelsSnapshotView> labels;
-            if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data);
-            auto decoded = decode_jfr(jfr_bytes, labels ? &*labels : nullptr);
+            if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data, limit());
+            auto decoded = decode_jfr(jfr_bytes, labels ? &*labels : nullptr, limit());
             (void)decoded;
             u.format = "jfr";
             u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes)});
             if (lp) u.files.push_back(ProfileFile{"labels", part_type(lp), share(lp->data)});
         } else if (format == "lines" || (format.empty() && boundary.empty() && mtype.find("octet-stream") == std::string::npos) ||
                    format == "folded" || format == "groups" || format == "collapsed") {
-            std::string text = decompress(body, kMaxDecompressed);
+            Inflated text = inflate(body, limit());
             int64_t rate = 100;
             if (auto *sr = find(q, "sampleRate")) {
                 try {
@@ -243,9 +277,12 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                     throw IngestError(400, "sampleRate '" + *sr + "' is not an integer");
                 }
             }
-            auto prof = folded_to_pprof(text, format == "lines", q.count("units") ? q["units"] : "", rate, from, until);
+            trib::MemoryReservation working(&host_);
+            auto pprof = folded_to_pprof(text.data, format == "lines", q.count("units") ? q["units"] : "", rate, from, until,
+                                         opts_.body_limit_bytes, &working);
             u.format = "pprof";
-            u.files.push_back(ProfileFile{"auto.pprof", "application/octet-stream", share(prof.SerializeAsString())});
+            u.files.push_back(ProfileFile{"auto.pprof", "application/octet-stream",
+                                          std::make_shared<const std::string>(std::move(pprof))});
         } else if (format == "pprof" || format.empty()) {
             if (!boundary.empty()) {
                 const MultipartPart *pp = part("profile");
@@ -254,7 +291,7 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                         if (!p.filename.empty() && p.name != "sample_type_config" && p.name != "prev_profile") pp = &p;
                 }
                 if (!pp) throw IngestError(400, "multipart pprof upload without a 'profile' part");
-                auto prof = parse_pprof(pp->data);
+                auto prof = parse_pprof(pp->data, limit());
                 add_pprof_labels(prof, u.tags);
                 std::string file = "auto.pprof";
                 if (language == "golang") {
@@ -264,11 +301,11 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                 u.format = "pprof";
                 u.files.push_back(ProfileFile{file, part_type(pp), share(pp->data)});
                 if (const MultipartPart *prev = part("prev_profile"); prev && !prev->data.empty()) {
-                    parse_pprof(prev->data);
+                    parse_pprof(prev->data, limit());
                     u.files.push_back(ProfileFile{"prev_" + file, part_type(prev), share(prev->data)});
                 }
             } else {
-                auto prof = parse_pprof(body);
+                auto prof = parse_pprof(body, limit());
                 add_pprof_labels(prof, u.tags);
                 u.format = "pprof";
                 u.files.push_back(ProfileFile{"auto.pprof", mtype.empty() ? "application/octet-stream" : mtype, share(body)});
@@ -277,22 +314,20 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
             throw IngestError(415, "unsupported format '" + format + "': upload pprof, jfr, lines or folded");
         }
         finish_tags(u);
+        u.inflate = limit();
         return emit_upload(u, false);
     } catch (const IngestError &e) {
         return trib::HttpResponse::text(e.status, e.what());
+    } catch (const TooLargeError &e) {
+        return trib::HttpResponse::text(413, std::string(e.what()) + " (body_size_limit_mb)");
     } catch (const DecodeError &e) {
         return trib::HttpResponse::text(400, e.what());
+    } catch (const trib::MemoryRefused &e) {
+        return trib::refusal_response(e.status, e.what());
     }
 }
 
 trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
-    auto fail = [](uint32_t status, const char *code, const std::string &msg) {
-        trib::HttpResponse r;
-        r.status = status;
-        r.content_type = "application/json";
-        r.body = connect_error(code, msg);
-        return r;
-    };
     std::string ctype = std::string(req.content_type());
     if (ctype.empty()) ctype = std::string(req.header("Content-Type"));
     std::string mtype = media_type(ctype);
@@ -300,23 +335,35 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
     if (!json && mtype != "application/proto" && mtype != "application/protobuf" && mtype != "application/x-protobuf")
         return fail(415, "unknown", "unsupported content type '" + mtype + "': use application/proto or application/json");
 
-    std::string decoded;
-    std::string_view body = req.body();
-    std::string encoding = lower(req.header("Content-Encoding"));
     try {
-        if (!encoding.empty() && encoding != "identity") {
-            if (encoding != "gzip" && encoding != "zstd" && encoding != "lz4")
-                return fail(400, "unimplemented", "unsupported Content-Encoding '" + encoding + "'");
-            if (detect_codec(body) == Codec::none) return fail(400, "invalid_argument", "body is not " + encoding + " data");
-            decoded = decompress(body, kMaxDecompressed);
-            body = decoded;
-        }
+        return push(req, json);
+    } catch (const TooLargeError &e) {
+        return fail(413, "resource_exhausted", std::string(e.what()) + " (body_size_limit_mb)");
     } catch (const DecodeError &e) {
         return fail(400, "invalid_argument", e.what());
+    } catch (const trib::MemoryRefused &e) {
+        return connect_refusal(e.status, e.what());
+    }
+}
+
+trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json) {
+    Inflated decoded;
+    std::string_view body = req.body();
+    std::string encoding = lower(req.header("Content-Encoding"));
+    if (!encoding.empty() && encoding != "identity") {
+        if (encoding != "gzip" && encoding != "zstd" && encoding != "lz4")
+            return fail(400, "unimplemented", "unsupported Content-Encoding '" + encoding + "'");
+        if (detect_codec(body) == Codec::none) return fail(400, "invalid_argument", "body is not " + encoding + " data");
+        decoded = inflate(body, limit());
+        body = decoded.data;
     }
 
+    // The decoded request and the profiles copied out of it, until the bus has them.
+    trib::MemoryReservation copies(&host_);
+    copies.add(2 * uint64_t(body.size()), "decoded push request");
     push::v1::PushRequest request;
     if (json) {
+        check_json_depth(body, "PushRequest JSON");
         google::protobuf::util::JsonParseOptions o;
         o.ignore_unknown_fields = true;
         auto st = google::protobuf::util::JsonStringToMessage(std::string(body), &request, o);
@@ -330,6 +377,7 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
     for (int si = 0; si < request.series_size(); ++si) {
         const auto &series = request.series(si);
         ProfileUpload u;
+        check_tag_count(size_t(series.labels_size()), "series " + std::to_string(si) + " labels");
         for (auto &l : series.labels())
             if (!l.name().empty()) u.tags[l.name()] = l.value();
         if (!find(u.tags, "service")) {
@@ -353,11 +401,16 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
         for (int k = 0; k < series.samples_size(); ++k) {
             const std::string &raw = series.samples(k).raw_profile();
             perftools::profiles::Profile prof;
+            std::string where = "series " + std::to_string(si) + " sample " + std::to_string(k);
             try {
-                prof = parse_pprof(raw);
+                prof = parse_pprof(raw, limit());
+                if (prof.time_nanos() > 0) check_client_time(prof.time_nanos(), "the profile time");
+                if (prof.duration_nanos() < 0 || prof.duration_nanos() > kMaxClientClockSkewNs)
+                    throw DecodeError("the profile duration is negative or longer than a day");
+            } catch (const TooLargeError &e) {
+                return fail(413, "resource_exhausted", where + ": " + e.what() + " (body_size_limit_mb)");
             } catch (const DecodeError &e) {
-                return fail(400, "invalid_argument",
-                            "series " + std::to_string(si) + " sample " + std::to_string(k) + ": " + e.what());
+                return fail(400, "invalid_argument", where + ": " + e.what());
             }
             if (prof.time_nanos() > 0 && (start == 0 || prof.time_nanos() < start)) start = prof.time_nanos();
             end = std::max(end, prof.time_nanos() + std::max<int64_t>(0, prof.duration_nanos()));
@@ -382,9 +435,10 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
         if (opts_.generate_metrics) {
             try {
                 ProfileUpload for_metrics = u;
+                for_metrics.inflate = limit();
                 if (u.tags["language"] == "nodejs")
                     for (auto &f : for_metrics.files)
-                        if (f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data));
+                        if (f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data, limit()));
                 if (auto m = generate_profile_metrics(for_metrics)) points.push_back(std::move(*m));
             } catch (const std::exception &e) {
                 host_.warn(std::string("pyroscope push: metrics not generated: ") + e.what());
@@ -392,12 +446,7 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
         }
     }
     trib_status st = host_.emit(points);
-    if (st == TRIB_BACKPRESSURE) {
-        auto r = fail(429, "resource_exhausted", "collector is busy, retry later");
-        r.headers.emplace_back("Retry-After", "1");
-        return r;
-    }
-    if (st != TRIB_OK) return fail(503, "unavailable", "points not accepted (status " + std::to_string(int(st)) + ")");
+    if (st != TRIB_OK) return connect_refusal(st, emit_refusal_text(st));
     host_.counter_add("pyroscope_push_series", double(uploads.size()));
     trib::HttpResponse r;
     r.status = 200;

@@ -10,6 +10,8 @@
 // bytes left in it, so memory stays proportional to the input.
 #pragma once
 
+#include <tributary/profiling/compression.hpp>
+
 #include <pprof.pb.h>
 
 #include <cstdint>
@@ -27,7 +29,7 @@ namespace trib::profiling {
 class LabelsSnapshotView {
   public:
     // Throws DecodeError when the bytes are not a (possibly compressed) LabelsSnapshot.
-    static LabelsSnapshotView parse(std::string_view maybe_compressed);
+    static LabelsSnapshotView parse(std::string_view maybe_compressed, const InflateLimit &limit = InflateLimit{});
 
     // nullptr when the id is unknown (or 0, "no context").
     const std::vector<std::pair<std::string, std::string>> *context(int64_t id) const;
@@ -86,9 +88,11 @@ struct JfrProfiles {
     bool has_cpu = false, has_alloc = false, has_lock = false;
 };
 
-// Decodes a recording: raw, or gzip/zstd/LZ4-compressed (decompressed output is capped at
-// 512 MiB). Throws DecodeError on anything malformed.
-JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels = nullptr);
+// Decodes a recording: raw, or gzip/zstd/LZ4-compressed (decompressed output is capped by
+// `limit`, accounted in its budget). Throws DecodeError on anything malformed,
+// TooLargeError past the limit.
+JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels = nullptr,
+                       const InflateLimit &limit = InflateLimit{});
 
 // The prof_jvm_* metrics of spec §2 that the recorded JDK events support, for an upload of
 // duration_s seconds (durations ns, sizes bytes, rates per second).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tributary/plugin.hpp>
+#include <tributary/profiling/compression.hpp>
 
 #include <cstdint>
 #include <map>
@@ -29,7 +30,14 @@ struct ProfileUpload {
     std::string profiler; // e.g. "ddtrace", "pyroscope", "pprof"
     std::vector<ProfileFile> files;
     std::string event_json; // the event.json to attach; empty = build_event_json(*this)
+    // How far each file may inflate when read (generate_metrics), and the host budget.
+    InflateLimit inflate;
 };
+
+// Gives every file a distinct, valid UTF-8 name that is not "event.json" (the event's
+// own attachment): a repeat becomes "wall-2.pprof", a client's "event.json" "event-2.json".
+// True when a name changed (an event listing the old names must be rebuilt).
+bool make_attachment_names_unique(std::vector<ProfileFile> &files);
 
 // A random UUID v4 (lowercase, 36 characters).
 std::string new_profile_id();

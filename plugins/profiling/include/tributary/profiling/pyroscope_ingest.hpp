@@ -27,6 +27,9 @@ struct PyroscopeOptions {
     // [[inputs.profile.pyroscope]] service/env/version: used when the agent sent none.
     std::string service, env, version;
     bool generate_metrics = true;
+    // body_size_limit_mb: also the bound for an inflated body, each inflated profile and
+    // the pprof built from folded text (413 beyond).
+    uint64_t body_limit_bytes = 32u << 20;
 };
 
 // `app{k=v,...}` → app + labels in order. The app name and label keys take letters,
@@ -39,15 +42,20 @@ struct AppName {
 AppName parse_app_name(std::string_view name);
 
 // Pyroscope's `from`/`until`: seconds, ms, µs or ns since the epoch, told apart by
-// magnitude. Throws DecodeError when the text is not a non-negative integer.
+// magnitude. Throws DecodeError when the text is not a non-negative integer or does not
+// fit int64 nanoseconds.
 int64_t pyroscope_time_to_ns(std::string_view text);
 
 // Folded stacks ("a;b;c 12" per line, root first; `lines` format: one sample per line with
-// no count) → a pprof profile. `units` picks the sample type (samples → cpu, objects,
-// bytes, lock_samples, lock_nanoseconds, ...), `sample_rate` the period of cpu samples.
-// Throws DecodeError naming the bad line.
-perftools::profiles::Profile folded_to_pprof(std::string_view text, bool lines_format, std::string_view units,
-                                             int64_t sample_rate, int64_t start_ns, int64_t end_ns);
+// no count) → a serialized pprof profile (equal stacks summed). `units` picks the sample
+// type (samples → cpu, objects, bytes, lock_samples, lock_nanoseconds, ...), `sample_rate`
+// the period of cpu samples. Streaming: the pprof is written directly, working memory is
+// a few words per unique stack and frame (views into `text`), accounted in `memory`.
+// Throws DecodeError naming the bad line, TooLargeError when the pprof would exceed
+// max_output bytes, MemoryRefused when the budget refuses.
+std::string folded_to_pprof(std::string_view text, bool lines_format, std::string_view units, int64_t sample_rate,
+                            int64_t start_ns, int64_t end_ns, size_t max_output,
+                            trib::MemoryReservation *memory = nullptr);
 
 // pyroscope-go's sample_type_config JSON → the attachment name DataKit uses (cpu.pprof,
 // delta-heap.pprof, delta-mutex.pprof, delta-block.pprof, goroutines.pprof). Throws
@@ -66,7 +74,11 @@ class PyroscopeIngest {
   private:
     // Emits the upload (and its metrics); turns the status into the HTTP answer.
     trib::HttpResponse emit_upload(ProfileUpload &upload, bool connect);
+    // handle_push after the content type is known; throws what handle_push maps.
+    trib::HttpResponse push(const trib::HttpRequest &req, bool json);
     void finish_tags(ProfileUpload &upload) const;
+    // body_size_limit_mb for every inflate, accounted in the host's in-flight budget.
+    InflateLimit limit() const { return InflateLimit{opts_.body_limit_bytes, &host_}; }
 
     trib::Host &host_;
     PyroscopeOptions opts_;
