@@ -1,0 +1,148 @@
+// The `viewer` sink: indexes profile and span points as they pass (SQLite under the
+// instance data dir), serves the JSON API under /api/v1/ and the pages under /ui/ on the
+// host's shared listener. Built against sdk/ and libtrib_profiling only.
+#include "api.hpp"
+#include "config.hpp"
+#include "flame.hpp"
+#include "index.hpp"
+#include "time_parse.hpp"
+
+#include <tributary/plugin.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "viewer_sample_conf.inc"
+#include "ui_index_html.inc"
+#include "ui_app_js.inc"
+#include "ui_flame_js.inc"
+#include "ui_waterfall_js.inc"
+#include "ui_style_css.inc"
+
+namespace {
+
+using trib::viewer::ProfileFile;
+
+std::vector<std::string> types_from_store(const std::string &store, const trib::viewer::ProfileRow &row) {
+    std::vector<ProfileFile> files;
+    for (auto &name : row.attachments) {
+        if (!trib::viewer::is_sample_file(name) && name != "labels") continue;
+        std::ifstream in(trib::viewer::store_path(store, row.id, name), std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        files.push_back(ProfileFile{name, ss.str()});
+    }
+    return trib::viewer::sample_types(files);
+}
+
+struct Asset {
+    const char *path;
+    const char *content_type;
+    const char *body;
+};
+
+const Asset kAssets[] = {
+    {"/ui/", "text/html; charset=utf-8", ui_index_html},
+    {"/ui/index.html", "text/html; charset=utf-8", ui_index_html},
+    {"/ui/app.js", "text/javascript; charset=utf-8", ui_app_js},
+    {"/ui/flame.js", "text/javascript; charset=utf-8", ui_flame_js},
+    {"/ui/waterfall.js", "text/javascript; charset=utf-8", ui_waterfall_js},
+    {"/ui/style.css", "text/css; charset=utf-8", ui_style_css},
+};
+
+class ViewerSink : public trib::Instance {
+  public:
+    ViewerSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
+        : Instance(api, ctx, std::move(name)), cfg_(trib::viewer::parse_config(config_json)) {
+        std::string state = host().data_dir();
+        if (state.empty()) throw trib::StatusError(TRIB_UNSUPPORTED, "the viewer needs a host with data_dir (ABI 1.1)");
+        if (cfg_.attachments_dir.empty()) cfg_.attachments_dir = trib::viewer::default_attachments_dir(state);
+        std::string store = cfg_.attachments_dir;
+        index_ = std::make_unique<trib::viewer::Index>(
+            (std::filesystem::path(state) / "index.db").string(), store,
+            [this](bool warning, const std::string &m) { warning ? host().warn(m) : host().info(m); },
+            [store](const trib::viewer::ProfileRow &r) { return types_from_store(store, r); });
+        api_ = std::make_unique<trib::viewer::Api>(*index_, cfg_, [] { return trib::viewer::now_ns(); });
+    }
+
+    void start() override {
+        auto &h = host();
+        auto route = [&](const char *path, trib::viewer::Api &api,
+                         trib::HttpResponse (trib::viewer::Api::*fn)(const trib::HttpRequest &)) {
+            h.add_route("GET", path, 0, [&api, fn](const trib::HttpRequest &r) { return (api.*fn)(r); });
+        };
+        route("/api/v1/services", *api_, &trib::viewer::Api::services);
+        route("/api/v1/profiles", *api_, &trib::viewer::Api::profiles);
+        route("/api/v1/profile", *api_, &trib::viewer::Api::profile);
+        route("/api/v1/flamegraph", *api_, &trib::viewer::Api::flamegraph);
+        route("/api/v1/traces", *api_, &trib::viewer::Api::traces);
+        route("/api/v1/trace", *api_, &trib::viewer::Api::trace);
+        for (const Asset &a : kAssets)
+            h.add_route("GET", a.path, 0, [&a](const trib::HttpRequest &) {
+                trib::HttpResponse r;
+                r.content_type = a.content_type;
+                r.body = a.body;
+                r.headers.emplace_back("Cache-Control", "no-cache");
+                return r;
+            });
+        h.add_route("GET", "/ui", 0, [](const trib::HttpRequest &) {
+            trib::HttpResponse r = trib::HttpResponse::text(301, "see /ui/\n");
+            r.headers.emplace_back("Location", "/ui/");
+            return r;
+        });
+        h.start_timer(uint64_t(cfg_.retention_interval_s) * 1000, [this] { retain(); });
+        h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
+    }
+
+    void write(const trib_batch &batch) override {
+        std::vector<trib::viewer::ProfileRow> profiles;
+        std::vector<trib::viewer::SpanRow> spans;
+        for (size_t i = 0; i < batch.point_count; ++i) {
+            const trib_point &p = *TRIB_AT(trib_point, batch.points, i);
+            if (auto row = trib::viewer::profile_row(p)) {
+                std::vector<ProfileFile> files;
+                for (size_t a = 0; a < p.attachment_count; ++a) {
+                    const trib_attachment *att = TRIB_AT(trib_attachment, p.attachments, a);
+                    std::string name(trib::sv(att->name));
+                    if (trib::viewer::is_sample_file(name) || name == "labels")
+                        files.push_back(ProfileFile{std::move(name), std::string(trib::sv(att->data))});
+                }
+                row->types = trib::viewer::sample_types(files);
+                profiles.push_back(std::move(*row));
+            } else if (auto span = trib::viewer::span_row(p)) {
+                spans.push_back(std::move(*span));
+            }
+        }
+        try {
+            index_->add(profiles, spans);
+        } catch (const std::exception &e) {
+            throw trib::StatusError(TRIB_RETRY, std::string("viewer index: ") + e.what());
+        }
+        if (!profiles.empty()) host().counter_add("viewer_profiles_indexed", double(profiles.size()));
+        if (!spans.empty()) host().counter_add("viewer_spans_indexed", double(spans.size()));
+    }
+
+  private:
+    void retain() {
+        try {
+            auto r = index_->retain(trib::viewer::now_ns(), cfg_.max_age_hours * 3600LL * 1000000000LL,
+                                    cfg_.max_size_mb * 1024LL * 1024LL, cfg_.max_spans);
+            if (r.profiles_removed) host().counter_add("viewer_profiles_expired", double(r.profiles_removed));
+            if (r.spans_removed) host().counter_add("viewer_spans_expired", double(r.spans_removed));
+        } catch (const std::exception &e) {
+            host().warn(std::string("retention: ") + e.what());
+        }
+    }
+
+    trib::viewer::ViewerConfig cfg_;
+    std::unique_ptr<trib::viewer::Index> index_;
+    std::unique_ptr<trib::viewer::Api> api_;
+};
+
+} // namespace
+
+TRIB_DEFINE_MODULE(ViewerSink, "viewer", "1.0.0", TRIB_KIND_SINK,
+                   "Flame graphs and trace waterfalls at /ui/, JSON API at /api/v1/ (indexes profile and span points)",
+                   viewer_sample_conf)
