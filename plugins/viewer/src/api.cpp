@@ -165,10 +165,10 @@ trib::HttpResponse Api::profile(const trib::HttpRequest &r) {
     return guarded([&] {
         Params p(r, {"id", "attachment"}, false);
         std::string id = p.required("id");
+        std::string name = p.has("attachment") ? p.required("attachment") : std::string();
         auto row = index_.profile(id);
         if (!row) return error_response(404, "no profile " + id);
-        if (!p.has("attachment")) return json_response(200, profile_json(*row));
-        std::string name = p.required("attachment");
+        if (name.empty()) return json_response(200, profile_json(*row));
         if (std::find(row->attachments.begin(), row->attachments.end(), name) == row->attachments.end())
             return error_response(404, "profile " + id + " has no attachment " + name);
         bool ok = false;
