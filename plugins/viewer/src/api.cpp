@@ -129,8 +129,33 @@ nlohmann::json profile_json(const ProfileRow &r) {
             {"tags", r.tags}};
 }
 
+std::shared_ptr<const FlameTree> TreeCache::get(const std::string &key) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) return nullptr;
+    it->second->used = std::chrono::steady_clock::now();
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->tree;
+}
+
+void TreeCache::put(const std::string &key, std::shared_ptr<const FlameTree> tree) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (by_key_.count(key)) return;
+    auto now = std::chrono::steady_clock::now();
+    size_t size = tree->approx_bytes();
+    while (bytes_ + size > budget_ && !lru_.empty() && now - lru_.back().used > std::chrono::seconds(60)) {
+        bytes_ -= lru_.back().tree->approx_bytes();
+        by_key_.erase(lru_.back().key);
+        lru_.pop_back();
+    }
+    if (bytes_ + size > budget_) return;
+    bytes_ += size;
+    lru_.push_front(Entry{key, std::move(tree), now});
+    by_key_[key] = lru_.begin();
+}
+
 Api::Api(Index &index, const ViewerConfig &cfg, std::function<int64_t()> clock)
-    : index_(index), cfg_(cfg), clock_(std::move(clock)) {}
+    : index_(index), cfg_(cfg), clock_(std::move(clock)), cache_(size_t(cfg.cache_mb) << 20) {}
 
 trib::HttpResponse Api::services(const trib::HttpRequest &r) {
     return guarded([&] {
@@ -193,21 +218,36 @@ int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, in
     size_t workers = std::max<size_t>(1, std::min<size_t>({std::thread::hardware_concurrency(), 4, rows.size()}));
     std::vector<std::unique_ptr<FlameTree>> parts;
     for (size_t w = 0; w < workers; ++w) parts.push_back(std::make_unique<FlameTree>(tree.filter()));
+    // Span and endpoint filters are rare and change per query: those trees are not cached.
+    const FlameFilter &filter = tree.filter();
+    bool cacheable = filter.span_id.empty() && filter.endpoint.empty();
     auto work = [&](FlameTree &part) {
         for (size_t i = next++; i < rows.size(); i = next++) {
             const ProfileRow &row = rows[i];
+            std::string key = row.id + '\n' + filter.type;
+            if (cacheable)
+                if (auto cached = cache_.get(key)) {
+                    part.merge(*cached, 0, slot);
+                    continue;
+                }
             std::vector<ProfileFile> files;
+            bool complete = true;
             for (auto &name : row.attachments) {
                 if (!is_sample_file(name) && name != "labels") continue;
                 bool ok = false;
                 std::string data = read_file(store_path(index_.store_dir(), row.id, name), ok);
                 if (!ok) {
                     ++missing;
+                    complete = false;
                     continue;
                 }
                 files.push_back(ProfileFile{name, std::move(data)});
             }
-            part.add_upload(files, slot);
+            auto one = std::make_shared<FlameTree>(filter);
+            one->add_upload(files, 0);
+            part.merge(*one, 0, slot);
+            // A file missing now may be written later (the file sink lags the index).
+            if (cacheable && complete) cache_.put(key, std::move(one));
         }
     };
     std::vector<std::thread> threads;

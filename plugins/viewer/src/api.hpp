@@ -8,9 +8,35 @@
 
 #include <tributary/plugin.hpp>
 
+#include <chrono>
 #include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace trib::viewer {
+
+// Each upload's decoded flame tree per type: a flame graph asked again (or over an
+// overlapping window) decodes only what it has not seen. When full, only entries unused
+// for a minute make room, so one query larger than the budget does not flush it all.
+class TreeCache {
+  public:
+    explicit TreeCache(size_t budget_bytes) : budget_(budget_bytes) {}
+    std::shared_ptr<const FlameTree> get(const std::string &key);
+    void put(const std::string &key, std::shared_ptr<const FlameTree> tree);
+
+  private:
+    struct Entry {
+        std::string key;
+        std::shared_ptr<const FlameTree> tree;
+        std::chrono::steady_clock::time_point used;
+    };
+    std::mutex mu_;
+    std::list<Entry> lru_; // front = most recent
+    std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
+    size_t bytes_ = 0, budget_;
+};
 
 class Api {
   public:
@@ -33,6 +59,7 @@ class Api {
     Index &index_;
     ViewerConfig cfg_;
     std::function<int64_t()> clock_;
+    TreeCache cache_;
 };
 
 // The JSON form of an index row.

@@ -5,7 +5,10 @@
 #include <tributary/profiling/pprof.hpp>
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 
 namespace trib::viewer {
 
@@ -31,6 +34,42 @@ int64_t unit_scale(const std::string &unit) {
 std::string normalised_unit(const std::string &unit) {
     return unit_scale(unit) != 1 ? std::string("nanoseconds") : unit;
 }
+} // namespace
+
+namespace {
+// Function names of every tree, interned once per process (append-only; ids stay valid).
+class NamePool {
+  public:
+    uint32_t intern(const std::string &name) {
+        {
+            std::shared_lock<std::shared_mutex> g(mu_);
+            auto it = ids_.find(name);
+            if (it != ids_.end()) return it->second;
+        }
+        std::unique_lock<std::shared_mutex> g(mu_);
+        auto it = ids_.find(name);
+        if (it != ids_.end()) return it->second;
+        names_.push_back(name);
+        uint32_t id = uint32_t(names_.size() - 1);
+        ids_.emplace(names_.back(), id);
+        return id;
+    }
+    const std::string &name(uint32_t id) {
+        std::shared_lock<std::shared_mutex> g(mu_);
+        return names_[id];
+    }
+
+  private:
+    std::shared_mutex mu_;
+    std::deque<std::string> names_;
+    std::unordered_map<std::string_view, uint32_t> ids_;
+};
+
+NamePool &pool() {
+    static NamePool *p = new NamePool; // never destroyed: worker threads may outlive statics
+    return *p;
+}
+uint32_t intern(const std::string &name) { return pool().intern(name); }
 } // namespace
 
 bool is_sample_file(std::string_view name) {
@@ -92,31 +131,54 @@ int pick_sample_type(const pp::Profile &p, const std::string &type) {
 }
 
 FlameTree::FlameTree(FlameFilter filter) : filter_(std::move(filter)) {
-    nodes_.push_back(Node{});
-    names_.push_back("total");
-    name_ids_["total"] = 0;
+    Node root;
+    root.name = intern("total");
+    nodes_.push_back(std::move(root));
 }
 
-uint32_t FlameTree::intern(const std::string &name) {
-    auto it = name_ids_.find(name);
-    if (it != name_ids_.end()) return it->second;
-    uint32_t id = uint32_t(names_.size());
-    names_.push_back(name);
-    name_ids_.emplace(name, id);
-    return id;
+uint32_t *FlameTree::ChildIndex::find_or_insert(uint64_t key, bool &inserted) {
+    if ((used_ + 1) * 4 > keys_.size() * 3) grow();
+    size_t mask = keys_.size() - 1;
+    size_t i = size_t((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+    while (keys_[i] != kEmpty) {
+        if (keys_[i] == key) {
+            inserted = false;
+            return &values_[i];
+        }
+        i = (i + 1) & mask;
+    }
+    keys_[i] = key;
+    ++used_;
+    inserted = true;
+    return &values_[i];
+}
+
+void FlameTree::ChildIndex::grow() {
+    std::vector<uint64_t> old_keys(keys_.size() * 2, kEmpty);
+    std::vector<uint32_t> old_values(values_.size() * 2);
+    old_keys.swap(keys_);
+    old_values.swap(values_);
+    size_t mask = keys_.size() - 1;
+    for (size_t j = 0; j < old_keys.size(); ++j) {
+        if (old_keys[j] == kEmpty) continue;
+        size_t i = size_t((old_keys[j] * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+        while (keys_[i] != kEmpty) i = (i + 1) & mask;
+        keys_[i] = old_keys[j];
+        values_[i] = old_values[j];
+    }
 }
 
 uint32_t FlameTree::child(uint32_t parent, uint32_t name) {
-    uint64_t key = (uint64_t(parent) << 32) | name;
-    auto it = child_ids_.find(key);
-    if (it != child_ids_.end()) return it->second;
+    bool inserted = false;
+    uint32_t *slot = child_ids_.find_or_insert((uint64_t(parent) << 32) | name, inserted);
+    if (!inserted) return *slot;
     uint32_t id = uint32_t(nodes_.size());
+    *slot = id;
     Node n;
     n.name = name;
     n.parent = parent;
     nodes_.push_back(std::move(n));
     nodes_[parent].children.push_back(id);
-    child_ids_.emplace(key, id);
     return id;
 }
 
@@ -212,28 +274,30 @@ bool FlameTree::add_profile(const pp::Profile &p, int slot) {
     return true;
 }
 
-void FlameTree::merge_node(const FlameTree &other, uint32_t theirs, uint32_t mine) {
+void FlameTree::merge_node(const FlameTree &other, uint32_t theirs, uint32_t mine, int from, int to) {
     for (int s = 0; s < 2; ++s) {
-        nodes_[mine].total[s] += other.nodes_[theirs].total[s];
-        nodes_[mine].self[s] += other.nodes_[theirs].self[s];
+        if (from >= 0 && s != from) continue;
+        int d = from >= 0 ? to : s;
+        nodes_[mine].total[d] += other.nodes_[theirs].total[s];
+        nodes_[mine].self[d] += other.nodes_[theirs].self[s];
     }
-    for (uint32_t c : other.nodes_[theirs].children) {
-        uint32_t m = child(mine, intern(other.names_[other.nodes_[c].name]));
-        merge_node(other, c, m);
-    }
+    for (uint32_t c : other.nodes_[theirs].children) merge_node(other, c, child(mine, other.nodes_[c].name), from, to);
 }
 
-void FlameTree::merge(const FlameTree &other) {
-    merge_node(other, 0, 0);
-    uploads_[0] += other.uploads_[0];
-    uploads_[1] += other.uploads_[1];
+void FlameTree::merge(const FlameTree &other, int from, int to) {
+    merge_node(other, 0, 0, from, to);
+    if (from >= 0) uploads_[to] += other.uploads_[from];
+    else {
+        uploads_[0] += other.uploads_[0];
+        uploads_[1] += other.uploads_[1];
+    }
     if (unit_.empty()) unit_ = other.unit_;
 }
 
 nlohmann::json FlameTree::node_json(uint32_t idx, bool diff) const {
     const Node &n = nodes_[idx];
     nlohmann::json j;
-    j["n"] = names_[n.name];
+    j["n"] = pool().name(n.name);
     j["v"] = n.total[0];
     j["s"] = n.self[0];
     if (diff) {
@@ -243,7 +307,7 @@ nlohmann::json FlameTree::node_json(uint32_t idx, bool diff) const {
     if (!n.children.empty()) {
         std::vector<uint32_t> kids = n.children;
         std::sort(kids.begin(), kids.end(),
-                  [&](uint32_t a, uint32_t b) { return names_[nodes_[a].name] < names_[nodes_[b].name]; });
+                  [&](uint32_t a, uint32_t b) { return pool().name(nodes_[a].name) < pool().name(nodes_[b].name); });
         auto &c = j["c"] = nlohmann::json::array();
         for (uint32_t k : kids) c.push_back(node_json(k, diff));
     }
@@ -261,7 +325,7 @@ std::unordered_map<std::string, int64_t> FlameTree::folded(int slot) const {
         std::string key;
         for (auto it = path.rbegin(); it != path.rend(); ++it) {
             if (!key.empty()) key.push_back(';');
-            key += names_[*it];
+            key += pool().name(*it);
         }
         out[key] += nodes_[i].self[slot];
     }

@@ -51,8 +51,11 @@ class FlameTree {
     bool add_upload(const std::vector<ProfileFile> &files, int slot);
     // Adds one decoded profile; false when it lacks the type.
     bool add_profile(const perftools::profiles::Profile &p, int slot);
-    // Adds another tree's counts (trees built in parallel).
-    void merge(const FlameTree &other);
+    // Adds another tree's counts of its slot `from` into this tree's slot `to` (trees built
+    // in parallel, or one upload's cached tree).
+    void merge(const FlameTree &other, int from = -1, int to = -1);
+    // Rough heap size, for the cache's budget.
+    size_t approx_bytes() const { return nodes_.size() * (sizeof(Node) + 40); }
 
     int64_t total(int slot) const { return nodes_[0].total[slot]; }
     int64_t uploads(int slot) const { return uploads_[slot]; }
@@ -75,16 +78,29 @@ class FlameTree {
         int64_t self[2] = {0, 0};
         std::vector<uint32_t> children;
     };
-    uint32_t intern(const std::string &name);
     uint32_t child(uint32_t parent, uint32_t name);
     nlohmann::json node_json(uint32_t idx, bool diff) const;
-    void merge_node(const FlameTree &other, uint32_t theirs, uint32_t mine);
+    void merge_node(const FlameTree &other, uint32_t theirs, uint32_t mine, int from, int to);
+
+    // (parent, name) → child: open addressing with linear probing; merging hundreds of
+    // trees is mostly these lookups, which std::unordered_map made several times slower.
+    class ChildIndex {
+      public:
+        ChildIndex() : keys_(1024, kEmpty), values_(1024) {}
+        uint32_t *find_or_insert(uint64_t key, bool &inserted);
+
+      private:
+        static constexpr uint64_t kEmpty = ~0ULL;
+        void grow();
+        std::vector<uint64_t> keys_;
+        std::vector<uint32_t> values_;
+        size_t used_ = 0;
+    };
 
     FlameFilter filter_;
+    // Names are ids in one process-wide pool, so trees merge without hashing strings.
     std::vector<Node> nodes_;
-    std::vector<std::string> names_;
-    std::unordered_map<std::string, uint32_t> name_ids_;
-    std::unordered_map<uint64_t, uint32_t> child_ids_;
+    ChildIndex child_ids_;
     std::string unit_;
     int64_t uploads_[2] = {0, 0};
 };
