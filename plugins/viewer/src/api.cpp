@@ -111,6 +111,18 @@ trib::HttpResponse guarded(F &&f) {
 
 } // namespace
 
+std::optional<std::vector<std::string>> types_in_store(const std::string &store_dir, const ProfileRow &row) {
+    std::vector<ProfileFile> files;
+    for (auto &name : row.attachments) {
+        if (!is_sample_file(name) && name != "labels") continue;
+        bool ok = false;
+        std::string data = read_file(store_path(store_dir, row.id, name), ok);
+        if (!ok) return std::nullopt;
+        files.push_back(ProfileFile{name, std::move(data)});
+    }
+    return sample_types(files);
+}
+
 nlohmann::json profile_json(const ProfileRow &r) {
     return {{"id", r.id},
             {"service", r.service},
@@ -157,9 +169,30 @@ void TreeCache::put(const std::string &key, std::shared_ptr<const FlameTree> tre
 Api::Api(Index &index, const ViewerConfig &cfg, std::function<int64_t()> clock)
     : index_(index), cfg_(cfg), clock_(std::move(clock)), cache_(size_t(cfg.cache_mb) << 20) {}
 
+void Api::fill_types(std::vector<ProfileRow> &rows) {
+    for (auto &row : rows) {
+        if (row.types_known) continue;
+        auto types = types_in_store(index_.store_dir(), row);
+        if (!types) continue;
+        row.types = std::move(*types);
+        row.types_known = true;
+        index_.set_types(row.id, row.types);
+    }
+}
+
+size_t Api::fill_types(int64_t limit) {
+    auto rows = index_.untyped(limit, false);
+    fill_types(rows);
+    return rows.size();
+}
+
 trib::HttpResponse Api::services(const trib::HttpRequest &r) {
     return guarded([&] {
         Params p(r, {}, false);
+        // A service seen for the first time shows its types at once: its newest upload is
+        // decoded here rather than waiting for the fill timer.
+        auto newest = index_.untyped(1000, true);
+        fill_types(newest);
         return json_response(200, {{"services", index_.services()}});
     });
 }
@@ -180,8 +213,12 @@ trib::HttpResponse Api::profiles(const trib::HttpRequest &r) {
         check_window(q.from_ns, q.to_ns, "from/to");
         q.tags = p.tags;
         q.limit = p.limit(100, 10000);
+        auto rows = index_.profiles(q);
+        fill_types(rows);
         auto j = nlohmann::json::array();
-        for (auto &row : index_.profiles(q)) j.push_back(profile_json(row));
+        for (auto &row : rows)
+            if (q.type.empty() || std::find(row.types.begin(), row.types.end(), q.type) != row.types.end())
+                j.push_back(profile_json(row));
         return json_response(200, {{"profiles", j}});
     });
 }

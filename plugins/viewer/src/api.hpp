@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -51,16 +52,26 @@ class Api {
     // ?id=<trace_id> → the span tree, times relative to the trace's first span.
     trib::HttpResponse trace(const trib::HttpRequest &r);
 
+    // Decodes the files of up to `limit` profiles whose types are unknown (newest first) and
+    // records their types; returns how many. The module's timer calls it.
+    size_t fill_types(int64_t limit);
+
     // Adds the uploads of `rows` to `tree` in `slot`, decoding them on a few threads.
     // Returns how many attachment files were missing from the store.
     int64_t merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, int slot);
 
   private:
+    void fill_types(std::vector<ProfileRow> &rows);
+
     Index &index_;
     ViewerConfig cfg_;
     std::function<int64_t()> clock_;
     TreeCache cache_;
 };
+
+// The sample types of a profile, read from its files in the store; nullopt while a file is
+// missing (the file sink may not have written it yet).
+std::optional<std::vector<std::string>> types_in_store(const std::string &store_dir, const ProfileRow &row);
 
 // The JSON form of an index row.
 nlohmann::json profile_json(const ProfileRow &r);

@@ -53,6 +53,11 @@ class Stmt {
         return p ? std::string(p, size_t(sqlite3_column_bytes(st_, col))) : std::string();
     }
     int64_t i64(int col) const { return sqlite3_column_int64(st_, col); }
+    sqlite3_stmt *raw() const { return st_; }
+    Stmt &bind_null(int i) {
+        sqlite3_bind_null(st_, i);
+        return *this;
+    }
 
   private:
     sqlite3 *db_;
@@ -86,6 +91,14 @@ std::string tag_of(const std::map<std::string, std::string> &t, const char *k) {
     return it == t.end() ? std::string() : it->second;
 }
 
+// The tags the API filters on get their own columns.
+void set_well_known_tags(ProfileRow &r) {
+    r.service = tag_of(r.tags, "service");
+    r.env = tag_of(r.tags, "env");
+    r.version = tag_of(r.tags, "version");
+    r.host = tag_of(r.tags, "host");
+}
+
 // `$."key"` for json_extract; keys with '"' are refused by the API before they get here.
 std::string json_path(const std::string &key) { return "$.\"" + key + "\""; }
 
@@ -103,6 +116,7 @@ ProfileRow read_profile(const Stmt &s) {
     r.format = s.text(6);
     r.start_ns = s.i64(7);
     r.end_ns = s.i64(8);
+    r.types_known = sqlite3_column_type(s.raw(), 9) != SQLITE_NULL;
     r.types = split_list(s.text(9));
     r.attachments = split_list(s.text(10));
     r.tags = tags_from_json(s.text(11));
@@ -140,14 +154,12 @@ std::optional<ProfileRow> profile_row(const trib_point &p) {
         }
     }
     if (r.id.empty()) return std::nullopt;
+    r.types_known = false;
     for (size_t i = 0; i < p.tag_count; ++i) {
         const trib_tag *t = TRIB_AT(trib_tag, p.tags, i);
         r.tags[std::string(trib::sv(t->key))] = std::string(trib::sv(t->value));
     }
-    r.service = tag_of(r.tags, "service");
-    r.env = tag_of(r.tags, "env");
-    r.version = tag_of(r.tags, "version");
-    r.host = tag_of(r.tags, "host");
+    set_well_known_tags(r);
     r.language = tag_of(r.tags, "language");
     r.start_ns = start_us ? start_us * 1000 : p.time_ns;
     r.end_ns = end_us ? end_us * 1000 : r.start_ns;
@@ -286,7 +298,9 @@ void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanR
         for (auto &r : profiles) {
             ins_p.bind(1, r.id).bind(2, r.service).bind(3, r.env).bind(4, r.version).bind(5, r.host);
             ins_p.bind(6, r.language).bind(7, r.format).bind(8, r.start_ns).bind(9, r.end_ns);
-            ins_p.bind(10, join_list(r.types)).bind(11, join_list(r.attachments));
+            if (r.types_known) ins_p.bind(10, join_list(r.types));
+            else ins_p.bind_null(10);
+            ins_p.bind(11, join_list(r.attachments));
             ins_p.bind(12, nlohmann::json(r.tags).dump()).bind(13, r.size);
             ins_p.run();
             seen.bind(1, r.service).bind(2, std::string("profile")).bind(3, r.end_ns).run();
@@ -324,7 +338,8 @@ std::vector<ProfileRow> Index::profiles(const ProfileQuery &q) {
     if (!q.env.empty()) text(" AND env = ?", q.env);
     if (!q.version.empty()) text(" AND version = ?", q.version);
     if (!q.host.empty()) text(" AND host = ?", q.host);
-    if (!q.type.empty()) text(" AND EXISTS (SELECT 1 FROM json_each(types) WHERE value = ?)", q.type);
+    // Rows whose types are not known yet come too; the API decodes and filters them.
+    if (!q.type.empty()) text(" AND (types IS NULL OR EXISTS (SELECT 1 FROM json_each(types) WHERE value = ?))", q.type);
     // A profile belongs to a window when its time range overlaps it.
     if (q.from_ns) num(" AND end_ns >= ?", *q.from_ns);
     if (q.to_ns) num(" AND start_ns <= ?", *q.to_ns);
@@ -431,7 +446,7 @@ nlohmann::json Index::services() {
         j[kind + "_last_seen"] = trib::profiling::format_rfc3339_nano(s.i64(2));
     }
     // The profile types each service has (over the profiles still indexed).
-    Stmt t(db_, "SELECT DISTINCT p.service, j.value FROM profiles p, json_each(p.types) j");
+    Stmt t(db_, "SELECT DISTINCT p.service, j.value FROM profiles p, json_each(p.types) j WHERE p.types IS NOT NULL");
     while (t.step()) {
         auto it = by_name.find(t.text(0));
         if (it != by_name.end()) it->second["types"].push_back(t.text(1));
@@ -443,6 +458,25 @@ nlohmann::json Index::services() {
         out.push_back(j);
     }
     return out;
+}
+
+std::vector<ProfileRow> Index::untyped(int64_t limit, bool newest_per_service) {
+    std::lock_guard<std::mutex> g(mu_);
+    // SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum.
+    std::string sql = newest_per_service
+        ? std::string("SELECT ") + kProfileCols + ", MAX(start_ns) FROM profiles WHERE types IS NULL GROUP BY service LIMIT ?"
+        : std::string("SELECT ") + kProfileCols + " FROM profiles WHERE types IS NULL ORDER BY start_ns DESC LIMIT ?";
+    Stmt s(db_, sql);
+    s.bind(1, limit);
+    std::vector<ProfileRow> out;
+    while (s.step()) out.push_back(read_profile(s));
+    return out;
+}
+
+void Index::set_types(const std::string &id, const std::vector<std::string> &types) {
+    std::lock_guard<std::mutex> g(mu_);
+    Stmt s(db_, "UPDATE profiles SET types = ? WHERE id = ?");
+    s.bind(1, join_list(types)).bind(2, id).run();
 }
 
 void Index::remove_profiles(const std::vector<std::string> &ids) {
@@ -520,10 +554,7 @@ int64_t Index::rebuild_from_store() {
             auto colon = item.find(':');
             if (colon != std::string::npos && colon > 0) r.tags[item.substr(0, colon)] = item.substr(colon + 1);
         }
-        r.service = tag_of(r.tags, "service");
-        r.env = tag_of(r.tags, "env");
-        r.version = tag_of(r.tags, "version");
-        r.host = tag_of(r.tags, "host");
+        set_well_known_tags(r);
         r.language = ev.value("language", tag_of(r.tags, "language"));
         r.format = ev.value("format", std::string());
         try {
@@ -544,6 +575,7 @@ int64_t Index::rebuild_from_store() {
         }
         std::sort(r.attachments.begin(), r.attachments.end());
         if (types_) r.types = types_(r);
+        else r.types_known = false;
         rows.push_back(std::move(r));
         if (rows.size() >= 500) {
             add(rows, {});

@@ -23,6 +23,7 @@ struct ProfileRow {
     std::string id, service, env, version, host, language, format;
     int64_t start_ns = 0, end_ns = 0;
     std::vector<std::string> types;       // sample type names present, e.g. wall, cpu, alloc_space
+    bool types_known = true;              // false until the files were decoded (not at ingest)
     std::vector<std::string> attachments; // names in the store
     std::map<std::string, std::string> tags;
     int64_t size = 0; // bytes of the files in the store
@@ -64,7 +65,8 @@ struct RetentionResult {
 std::string store_path(const std::string &store_dir, const std::string &profile_id, const std::string &name);
 
 // Row from a `profile` point (measurement profile, field profile_id); nullopt otherwise.
-// `types` is left empty: the caller fills it (it needs the profile bytes).
+// Its types are unknown: decoding at ingest would cost the ingest path as much as
+// generate_metrics does, so they are filled later (fill timer, or the query needing them).
 std::optional<ProfileRow> profile_row(const trib_point &p);
 // Row from a span point (category tracing with trace_id and span_id fields); nullopt otherwise.
 std::optional<SpanRow> span_row(const trib_point &p);
@@ -95,6 +97,9 @@ class Index {
     std::vector<TraceSummary> traces(const TraceQuery &q);
     std::vector<SpanRow> trace(const std::string &trace_id);
     nlohmann::json services();
+    // Profiles whose types are not known yet: newest first, or the newest of each service.
+    std::vector<ProfileRow> untyped(int64_t limit, bool newest_per_service);
+    void set_types(const std::string &id, const std::vector<std::string> &types);
 
     // Removes index rows and the profiles' files in the store: older than max_age_ns,
     // then the oldest profiles while their bytes exceed max_bytes, then the oldest spans

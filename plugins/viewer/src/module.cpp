@@ -10,9 +10,7 @@
 #include <tributary/plugin.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "viewer_sample_conf.inc"
 #include "ui_index_html.inc"
@@ -22,20 +20,6 @@
 #include "ui_style_css.inc"
 
 namespace {
-
-using trib::viewer::ProfileFile;
-
-std::vector<std::string> types_from_store(const std::string &store, const trib::viewer::ProfileRow &row) {
-    std::vector<ProfileFile> files;
-    for (auto &name : row.attachments) {
-        if (!trib::viewer::is_sample_file(name) && name != "labels") continue;
-        std::ifstream in(trib::viewer::store_path(store, row.id, name), std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        files.push_back(ProfileFile{name, ss.str()});
-    }
-    return trib::viewer::sample_types(files);
-}
 
 struct Asset {
     const char *path;
@@ -59,11 +43,10 @@ class ViewerSink : public trib::Instance {
         std::string state = host().data_dir();
         if (state.empty()) throw trib::StatusError(TRIB_UNSUPPORTED, "the viewer needs a host with data_dir (ABI 1.1)");
         if (cfg_.attachments_dir.empty()) cfg_.attachments_dir = trib::viewer::default_attachments_dir(state);
-        std::string store = cfg_.attachments_dir;
         index_ = std::make_unique<trib::viewer::Index>(
-            (std::filesystem::path(state) / "index.db").string(), store,
+            (std::filesystem::path(state) / "index.db").string(), cfg_.attachments_dir,
             [this](bool warning, const std::string &m) { warning ? host().warn(m) : host().info(m); },
-            [store](const trib::viewer::ProfileRow &r) { return types_from_store(store, r); });
+            nullptr /* rebuilt rows get their types from the fill timer, like new ones */);
         api_ = std::make_unique<trib::viewer::Api>(*index_, cfg_, [] { return trib::viewer::now_ns(); });
     }
 
@@ -93,6 +76,15 @@ class ViewerSink : public trib::Instance {
             return r;
         });
         h.start_timer(uint64_t(cfg_.retention_interval_s) * 1000, [this] { retain(); });
+        // Profile types are decoded off the ingest path, a few uploads per second, so
+        // indexing stays cheap under load (queries that need a type decode what is left).
+        h.start_timer(1000, [this] {
+            try {
+                api_->fill_types(8);
+            } catch (const std::exception &e) {
+                host().warn(std::string("type fill: ") + e.what());
+            }
+        });
         h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
     }
 
@@ -102,14 +94,6 @@ class ViewerSink : public trib::Instance {
         for (size_t i = 0; i < batch.point_count; ++i) {
             const trib_point &p = *TRIB_AT(trib_point, batch.points, i);
             if (auto row = trib::viewer::profile_row(p)) {
-                std::vector<ProfileFile> files;
-                for (size_t a = 0; a < p.attachment_count; ++a) {
-                    const trib_attachment *att = TRIB_AT(trib_attachment, p.attachments, a);
-                    std::string name(trib::sv(att->name));
-                    if (trib::viewer::is_sample_file(name) || name == "labels")
-                        files.push_back(ProfileFile{std::move(name), std::string(trib::sv(att->data))});
-                }
-                row->types = trib::viewer::sample_types(files);
                 profiles.push_back(std::move(*row));
             } else if (auto span = trib::viewer::span_row(p)) {
                 spans.push_back(std::move(*span));

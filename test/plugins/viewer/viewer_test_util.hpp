@@ -73,12 +73,19 @@ inline JsonAnswer get_json(const tt::HostProcess &host, const std::string &path_
 
 inline std::string fixture(const std::string &rel) { return tt::read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel); }
 
-// Waits until /api/v1/profiles?service=… lists n profiles (any time).
+// Waits until /api/v1/profiles?service=… lists n profiles (any time) and the file sink,
+// which runs beside the viewer, has written all their files.
 inline bool wait_profiles(const tt::HostProcess &host, const std::string &service, size_t n,
                           std::chrono::milliseconds timeout = 15000ms) {
     return tt::wait_until([&] {
         auto a = get_json(host, "/api/v1/profiles?from=0&limit=10000&service=" + service);
-        return a.status == 200 && a.body["profiles"].size() == n;
+        if (a.status != 200 || a.body["profiles"].size() != n) return false;
+        for (auto &p : a.body["profiles"])
+            for (auto &name : p["attachments"])
+                if (!tt::file_exists(host.data_dir() + "/attachments/" + p["id"].get<std::string>() + "/" +
+                                     name.get<std::string>()))
+                    return false;
+        return true;
     }, timeout);
 }
 
