@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "viewer_sample_conf.inc"
 #include "ui_index_html.inc"
@@ -75,6 +76,7 @@ class ViewerSink : public trib::Instance {
             r.headers.emplace_back("Location", "/ui/");
             return r;
         });
+        h.start_timer(200, [this] { flush(); });
         h.start_timer(uint64_t(cfg_.retention_interval_s) * 1000, [this] { retain(); });
         // Profile types are decoded off the ingest path, a few uploads per second, so
         // indexing stays cheap under load (queries that need a type decode what is left).
@@ -88,27 +90,67 @@ class ViewerSink : public trib::Instance {
         h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
     }
 
+    // Rows are committed in groups (every 200 ms, or 512 rows): inputs emit one point per
+    // upload, and one SQLite transaction per point made the index the slowest sink. A crash
+    // loses at most the rows of the last 200 ms from the index; their files stay in the store.
     void write(const trib_batch &batch) override {
         std::vector<trib::viewer::ProfileRow> profiles;
         std::vector<trib::viewer::SpanRow> spans;
         for (size_t i = 0; i < batch.point_count; ++i) {
             const trib_point &p = *TRIB_AT(trib_point, batch.points, i);
-            if (auto row = trib::viewer::profile_row(p)) {
-                profiles.push_back(std::move(*row));
-            } else if (auto span = trib::viewer::span_row(p)) {
-                spans.push_back(std::move(*span));
-            }
+            if (auto row = trib::viewer::profile_row(p)) profiles.push_back(std::move(*row));
+            else if (auto span = trib::viewer::span_row(p)) spans.push_back(std::move(*span));
         }
+        if (profiles.empty() && spans.empty()) return;
+        bool full;
+        {
+            std::lock_guard<std::mutex> g(pending_mu_);
+            if (pending_profiles_.size() + pending_spans_.size() >= kMaxPending)
+                throw trib::StatusError(TRIB_BACKPRESSURE, "viewer index: commits are behind");
+            for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
+            for (auto &r : spans) pending_spans_.push_back(std::move(r));
+            full = pending_profiles_.size() + pending_spans_.size() >= kGroupRows;
+        }
+        if (full) flush();
+    }
+
+    void stop() override { flush(); }
+    // A batch written after stop() (the host draining) is committed here.
+    ~ViewerSink() override {
+        try {
+            flush();
+        } catch (...) {
+        }
+    }
+
+  private:
+    static constexpr size_t kGroupRows = 512;
+    static constexpr size_t kMaxPending = 100000;
+
+    void flush() {
+        std::lock_guard<std::mutex> one_flush(flush_mu_);
+        std::vector<trib::viewer::ProfileRow> profiles;
+        std::vector<trib::viewer::SpanRow> spans;
+        {
+            std::lock_guard<std::mutex> g(pending_mu_);
+            profiles.swap(pending_profiles_);
+            spans.swap(pending_spans_);
+        }
+        if (profiles.empty() && spans.empty()) return;
         try {
             index_->add(profiles, spans);
         } catch (const std::exception &e) {
-            throw trib::StatusError(TRIB_RETRY, std::string("viewer index: ") + e.what());
+            // Kept for the next flush (write() answers BACKPRESSURE once too many wait).
+            host().warn(std::string("viewer index: ") + e.what() + "; retrying");
+            std::lock_guard<std::mutex> g(pending_mu_);
+            for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
+            for (auto &r : spans) pending_spans_.push_back(std::move(r));
+            return;
         }
         if (!profiles.empty()) host().counter_add("viewer_profiles_indexed", double(profiles.size()));
         if (!spans.empty()) host().counter_add("viewer_spans_indexed", double(spans.size()));
     }
 
-  private:
     void retain() {
         try {
             auto r = index_->retain(trib::viewer::now_ns(), cfg_.max_age_hours * 3600LL * 1000000000LL,
@@ -123,6 +165,9 @@ class ViewerSink : public trib::Instance {
     trib::viewer::ViewerConfig cfg_;
     std::unique_ptr<trib::viewer::Index> index_;
     std::unique_ptr<trib::viewer::Api> api_;
+    std::mutex pending_mu_, flush_mu_;
+    std::vector<trib::viewer::ProfileRow> pending_profiles_;
+    std::vector<trib::viewer::SpanRow> pending_spans_;
 };
 
 } // namespace
