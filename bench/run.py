@@ -294,6 +294,11 @@ def run_http_load(tools, port, method, path, body, headers, conns, duration, war
 
 
 HOST_ENV = {}  # --host-env: extra environment for every host started
+# The recorded uploads carry their recording's timestamps: a long max_age keeps retention
+# from removing them mid-run.
+VIEWER_SINKS = ('[[sinks]]\n  name = "file"\n  type = "file"\n'
+                '[[sinks]]\n  name = "viewer"\n  type = "viewer"\n  categories = ["profiling", "tracing"]\n'
+                '  max_age_hours = 1000000\n')
 
 PERF_DIR = None  # set by --perf: host runs are recorded with perf, reports written here
 
@@ -403,10 +408,13 @@ class Bench:
                         break
                     log(f"nginx-{kind}: {res['errors']} connection errors, {res['ok']} ok: repeating the run")
                 rows.append(dict(body=bname, target=f"nginx-{kind}", **res))
-            for vname, confd, category, measurement in host_variants:
+            for variant in host_variants:
+                # (name, conf.d files, category, measurement[, tributary.conf])
+                vname, confd, category, measurement = variant[:4]
                 if not self.host_available():
                     continue
-                with Host(self.build, self.work, f"{section}-{vname}", confd) as h:
+                with Host(self.build, self.work, f"{section}-{vname}", confd,
+                          tributary_conf=variant[4] if len(variant) > 4 else "") as h:
                     res = measured(h.pids, lambda: run_http_load(self.tools, h.port, method, path, bfile, headers, c,
                                                                  d, w, f"{section}/{bname}/{vname}", t),
                                    perf_label=f"{section}-{bname.split(' (')[0]}-{vname}")
@@ -443,7 +451,58 @@ class Bench:
                              {"profile.conf": f'[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n'
                                               f'  body_size_limit_mb = 32\n  generate_metrics = {gm}\n'},
                              "profiling", "profile"))
+        if self.plugin_available("viewer"):
+            # Indexing cost: the same load with the viewer sink beside the file sink.
+            variants.append(("host + viewer (generate_metrics=false)", variants[0][1], "profiling", "profile",
+                             VIEWER_SINKS))
         self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
+
+    def viewer(self):
+        """A flame graph over one service's 360 uploads of the 100 KB-class profile (an hour
+        of 10 s uploads): the first answer (files read and decoded) and repeats."""
+        if not self.host_available() or not self.plugin_available("viewer") or not self.plugin_available("profile"):
+            self.skip("viewer", "host, profile or viewer module not built")
+            return
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        with open(os.path.join(self.data, "ddtrace-large.multipart"), "rb") as f:
+            body = f.read()
+        conf = {"profile.conf": '[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n  body_size_limit_mb = 32\n'}
+        uploads = 360
+        rows = []
+        # The default cache (256 MB) holds part of these synthetic trees (each upload's names
+        # are unique); 2 GB holds all 360.
+        for cache_mb in (256, 2048):
+            rows += self.viewer_once(conf, hdrs, body, uploads, cache_mb)
+        self.results["sections"]["viewer"] = rows
+
+    def viewer_once(self, conf, hdrs, body, uploads, cache_mb):
+        sinks = VIEWER_SINKS + f"  cache_mb = {cache_mb}\n"
+        with Host(self.build, self.work, "viewer", conf, tributary_conf=sinks) as h:
+            for _ in range(uploads):
+                req = urllib.request.Request(f"http://127.0.0.1:{h.port}/profiling/v1/input", data=body, method="POST")
+                for line in hdrs:
+                    k, v = line.split(": ", 1)
+                    req.add_header(k, v)
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    r.read()
+
+            def services():
+                return json.loads(http_get(h.port, "/api/v1/services")[1])["services"]
+            wait_until(lambda: sum(x.get("profiles", 0) for x in services()) >= uploads, 60, "viewer indexing")
+            svc = services()[0]
+            rows = []
+            for ptype in [t for t in ("wall", "cpu") if t in svc["types"]]:
+                path = f"/api/v1/flamegraph?service={urllib.parse.quote(svc['service'])}&type={ptype}&from=0"
+                times, size, merged = [], 0, 0
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    st, data = http_get(h.port, path, timeout=120)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    size, merged = len(data), json.loads(data)["profiles"]
+                rows.append(dict(type=ptype, cache_mb=cache_mb, profiles=merged, upload_kb=len(body) // 1024,
+                                 first_ms=round(times[0], 1), median_ms=round(sorted(times)[len(times) // 2], 1),
+                                 answer_kb=size // 1024))
+        return rows
 
     def pyroscope_ingest(self):
         host_ok = self.host_available() and self.plugin_available("pyroscope")
@@ -693,6 +752,16 @@ def markdown(results):
                        f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
                        f"{non2xx} | {stored} |")
         out.append("")
+    rows = results["sections"].get("viewer")
+    if rows:
+        out.append("### Viewer: flame graph of 360 uploads of one service (GET /api/v1/flamegraph)")
+        out.append("")
+        out.append("| type | cache_mb | profiles merged | upload KB | first answer ms | median of 5 ms | answer KB |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['type']} | {r['cache_mb']} | {r['profiles']} | {r['upload_kb']} | {fmt(r['first_ms'])} | "
+                       f"{fmt(r['median_ms'])} | {r['answer_kb']} |")
+        out.append("")
     rows = results["sections"].get("pinpoint")
     if rows:
         out.append("### Pinpoint spans (v1.Span/SendSpan streams)")
@@ -766,7 +835,7 @@ def main():
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
                          "those of the disk)")
-    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
@@ -788,7 +857,7 @@ def main():
     only = set(filter(None, args.only.split(",")))
     b = Bench(args)
     steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
-             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory)]
+             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer)]
     try:
         b.prepare()
         for name, fn in steps:

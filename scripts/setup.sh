@@ -2,7 +2,7 @@
 # Installs what Tributary needs from Debian's packages and builds it into build/.
 #   scripts/setup.sh           build dependencies, then build
 #   scripts/setup.sh --test    also the real servers and clients the tests drive
-#                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, the npm agents,
+#                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, Chromium, the npm agents,
 #                              and dpkg-dev, lintian, systemd-analyze for the package tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,10 @@ with_tests=0
 build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  zlib1g-dev libzstd-dev liblz4-dev catch2)
+  zlib1g-dev libzstd-dev liblz4-dev catch2 libsqlite3-dev)
+# chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
 test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl
-  dpkg-dev lintian systemd)
+  dpkg-dev lintian systemd chromium)
 
 sudo_cmd=()
 [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)

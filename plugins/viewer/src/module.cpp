@@ -1,0 +1,177 @@
+// The `viewer` sink: indexes profile and span points as they pass (SQLite under the
+// instance data dir), serves the JSON API under /api/v1/ and the pages under /ui/ on the
+// host's shared listener. Built against sdk/ and libtrib_profiling only.
+#include "api.hpp"
+#include "config.hpp"
+#include "flame.hpp"
+#include "index.hpp"
+#include "time_parse.hpp"
+
+#include <tributary/plugin.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "viewer_sample_conf.inc"
+#include "ui_index_html.inc"
+#include "ui_app_js.inc"
+#include "ui_flame_js.inc"
+#include "ui_waterfall_js.inc"
+#include "ui_style_css.inc"
+
+namespace {
+
+struct Asset {
+    const char *path;
+    const char *content_type;
+    const char *body;
+};
+
+const Asset kAssets[] = {
+    {"/ui/", "text/html; charset=utf-8", ui_index_html},
+    {"/ui/index.html", "text/html; charset=utf-8", ui_index_html},
+    {"/ui/app.js", "text/javascript; charset=utf-8", ui_app_js},
+    {"/ui/flame.js", "text/javascript; charset=utf-8", ui_flame_js},
+    {"/ui/waterfall.js", "text/javascript; charset=utf-8", ui_waterfall_js},
+    {"/ui/style.css", "text/css; charset=utf-8", ui_style_css},
+};
+
+class ViewerSink : public trib::Instance {
+  public:
+    ViewerSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
+        : Instance(api, ctx, std::move(name)), cfg_(trib::viewer::parse_config(config_json)) {
+        std::string state = host().data_dir();
+        if (state.empty()) throw trib::StatusError(TRIB_UNSUPPORTED, "the viewer needs a host with data_dir (ABI 1.1)");
+        if (cfg_.attachments_dir.empty()) cfg_.attachments_dir = trib::viewer::default_attachments_dir(state);
+        index_ = std::make_unique<trib::viewer::Index>(
+            (std::filesystem::path(state) / "index.db").string(), cfg_.attachments_dir,
+            [this](bool warning, const std::string &m) { warning ? host().warn(m) : host().info(m); },
+            nullptr /* rebuilt rows get their types from the fill timer, like new ones */);
+        api_ = std::make_unique<trib::viewer::Api>(*index_, cfg_, [] { return trib::viewer::now_ns(); });
+    }
+
+    void start() override {
+        auto &h = host();
+        auto route = [&](const char *path, trib::viewer::Api &api,
+                         trib::HttpResponse (trib::viewer::Api::*fn)(const trib::HttpRequest &)) {
+            h.add_route("GET", path, 0, [&api, fn](const trib::HttpRequest &r) { return (api.*fn)(r); });
+        };
+        route("/api/v1/services", *api_, &trib::viewer::Api::services);
+        route("/api/v1/profiles", *api_, &trib::viewer::Api::profiles);
+        route("/api/v1/profile", *api_, &trib::viewer::Api::profile);
+        route("/api/v1/flamegraph", *api_, &trib::viewer::Api::flamegraph);
+        route("/api/v1/traces", *api_, &trib::viewer::Api::traces);
+        route("/api/v1/trace", *api_, &trib::viewer::Api::trace);
+        for (const Asset &a : kAssets)
+            h.add_route("GET", a.path, 0, [&a](const trib::HttpRequest &) {
+                trib::HttpResponse r;
+                r.content_type = a.content_type;
+                r.body = a.body;
+                r.headers.emplace_back("Cache-Control", "no-cache");
+                return r;
+            });
+        h.add_route("GET", "/ui", 0, [](const trib::HttpRequest &) {
+            trib::HttpResponse r = trib::HttpResponse::text(301, "see /ui/\n");
+            r.headers.emplace_back("Location", "/ui/");
+            return r;
+        });
+        h.start_timer(200, [this] { flush(); });
+        h.start_timer(uint64_t(cfg_.retention_interval_s) * 1000, [this] { retain(); });
+        // Profile types are decoded off the ingest path, a few uploads per second, so
+        // indexing stays cheap under load (queries that need a type decode what is left).
+        h.start_timer(1000, [this] {
+            try {
+                api_->fill_types(8);
+            } catch (const std::exception &e) {
+                host().warn(std::string("type fill: ") + e.what());
+            }
+        });
+        h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
+    }
+
+    // Rows are committed in groups (every 200 ms, or 512 rows): inputs emit one point per
+    // upload, and one SQLite transaction per point made the index the slowest sink. A crash
+    // loses at most the rows of the last 200 ms from the index; their files stay in the store.
+    void write(const trib_batch &batch) override {
+        std::vector<trib::viewer::ProfileRow> profiles;
+        std::vector<trib::viewer::SpanRow> spans;
+        for (size_t i = 0; i < batch.point_count; ++i) {
+            const trib_point &p = *TRIB_AT(trib_point, batch.points, i);
+            if (auto row = trib::viewer::profile_row(p)) profiles.push_back(std::move(*row));
+            else if (auto span = trib::viewer::span_row(p)) spans.push_back(std::move(*span));
+        }
+        if (profiles.empty() && spans.empty()) return;
+        bool full;
+        {
+            std::lock_guard<std::mutex> g(pending_mu_);
+            if (pending_profiles_.size() + pending_spans_.size() >= kMaxPending)
+                throw trib::StatusError(TRIB_BACKPRESSURE, "viewer index: commits are behind");
+            for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
+            for (auto &r : spans) pending_spans_.push_back(std::move(r));
+            full = pending_profiles_.size() + pending_spans_.size() >= kGroupRows;
+        }
+        if (full) flush();
+    }
+
+    void stop() override { flush(); }
+    // A batch written after stop() (the host draining) is committed here.
+    ~ViewerSink() override {
+        try {
+            flush();
+        } catch (...) {
+        }
+    }
+
+  private:
+    static constexpr size_t kGroupRows = 512;
+    static constexpr size_t kMaxPending = 100000;
+
+    void flush() {
+        std::lock_guard<std::mutex> one_flush(flush_mu_);
+        std::vector<trib::viewer::ProfileRow> profiles;
+        std::vector<trib::viewer::SpanRow> spans;
+        {
+            std::lock_guard<std::mutex> g(pending_mu_);
+            profiles.swap(pending_profiles_);
+            spans.swap(pending_spans_);
+        }
+        if (profiles.empty() && spans.empty()) return;
+        try {
+            index_->add(profiles, spans);
+        } catch (const std::exception &e) {
+            // Kept for the next flush (write() answers BACKPRESSURE once too many wait).
+            host().warn(std::string("viewer index: ") + e.what() + "; retrying");
+            std::lock_guard<std::mutex> g(pending_mu_);
+            for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
+            for (auto &r : spans) pending_spans_.push_back(std::move(r));
+            return;
+        }
+        if (!profiles.empty()) host().counter_add("viewer_profiles_indexed", double(profiles.size()));
+        if (!spans.empty()) host().counter_add("viewer_spans_indexed", double(spans.size()));
+    }
+
+    void retain() {
+        try {
+            auto r = index_->retain(trib::viewer::now_ns(), cfg_.max_age_hours * 3600LL * 1000000000LL,
+                                    cfg_.max_size_mb * 1024LL * 1024LL, cfg_.max_spans);
+            if (r.profiles_removed) host().counter_add("viewer_profiles_expired", double(r.profiles_removed));
+            if (r.spans_removed) host().counter_add("viewer_spans_expired", double(r.spans_removed));
+        } catch (const std::exception &e) {
+            host().warn(std::string("retention: ") + e.what());
+        }
+    }
+
+    trib::viewer::ViewerConfig cfg_;
+    std::unique_ptr<trib::viewer::Index> index_;
+    std::unique_ptr<trib::viewer::Api> api_;
+    std::mutex pending_mu_, flush_mu_;
+    std::vector<trib::viewer::ProfileRow> pending_profiles_;
+    std::vector<trib::viewer::SpanRow> pending_spans_;
+};
+
+} // namespace
+
+TRIB_DEFINE_MODULE(ViewerSink, "viewer", "1.0.0", TRIB_KIND_SINK,
+                   "Flame graphs and trace waterfalls at /ui/, JSON API at /api/v1/ (indexes profile and span points)",
+                   viewer_sample_conf)
