@@ -39,9 +39,11 @@ HostApp::~HostApp() {
     if (bus_ || http_ || !inputs_.empty()) shutdown();
 }
 
-const LoadedModule *find_module(const LoadResult &r, const std::string &name) {
+// An input and a sink may share a name (the `pyroscope` input receives, the `pyroscope`
+// sink forwards): modules are looked up by name and kind.
+const LoadedModule *find_module(const LoadResult &r, const std::string &name, trib_module_kind kind) {
     for (auto &m : r.modules)
-        if (m.name == name) return &m;
+        if (m.name == name && m.kind == kind) return &m;
     return nullptr;
 }
 
@@ -56,8 +58,7 @@ bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string>
 
     for (auto &s : cfg_.sinks) {
         if (builtin_sink_type_known(s.type)) continue;
-        const LoadedModule *m = find_module(loaded_, s.type);
-        if (m && m->kind == TRIB_KIND_SINK) continue;
+        if (find_module(loaded_, s.type, TRIB_KIND_SINK)) continue;
         std::string known;
         for (auto &t : builtin_sink_types()) known += (known.empty() ? "" : ", ") + t;
         for (auto &mm : loaded_.modules)
@@ -119,7 +120,7 @@ void HostApp::validate_instances(std::vector<std::string> &errors) {
                 make_builtin_sink(without_spool, sctx);
                 continue;
             }
-            const LoadedModule *m = find_module(loaded_, s.type);
+            const LoadedModule *m = find_module(loaded_, s.type, TRIB_KIND_SINK);
             if (!m) continue; // reported by prepare()
             ModuleInstance inst(check_services, *m, s.name, s.table, {}, false);
             std::string err;
@@ -129,7 +130,7 @@ void HostApp::validate_instances(std::vector<std::string> &errors) {
         }
     }
     for (auto &ic : inputs_cfg_) {
-        const LoadedModule *m = find_module(loaded_, ic.module);
+        const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
         if (!m) continue;
         ModuleInstance inst(check_services, *m, ic.instance, ic.table, ic.tags, ic.election);
         std::string err;
@@ -209,7 +210,7 @@ int HostApp::serve() {
             if (builtin_sink_type_known(s.type)) {
                 sink = make_builtin_sink(s, sctx);
             } else {
-                const LoadedModule *m = find_module(loaded_, s.type);
+                const LoadedModule *m = find_module(loaded_, s.type, TRIB_KIND_SINK);
                 auto inst = std::make_unique<ModuleInstance>(services_, *m, s.name, s.table,
                                                              std::vector<std::pair<std::string, std::string>>{}, false);
                 std::string err;
@@ -237,7 +238,7 @@ int HostApp::serve() {
     log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
 
     for (auto &ic : inputs_cfg_) {
-        const LoadedModule *m = find_module(loaded_, ic.module);
+        const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
         // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
         bool elect = ic.election;
         auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
