@@ -102,8 +102,11 @@ LoadResult load_modules(const std::string &plugins_dir) {
             r.problems.push_back(f + ": " + problem);
             continue;
         }
-        if (!names.insert(m.name).second) {
-            r.problems.push_back(f + ": module name '" + m.name + "' is already loaded from another file; skipped");
+        // Names are unique per kind: the `pyroscope` input and a `pyroscope` sink may coexist.
+        std::string key = std::string(m.kind == TRIB_KIND_SINK ? "sink:" : "input:") + m.name;
+        if (!names.insert(key).second) {
+            r.problems.push_back(f + ": " + (m.kind == TRIB_KIND_SINK ? "sink" : "input") + " module name '" + m.name +
+                                 "' is already loaded from another file; skipped");
             continue;
         }
         r.modules.push_back(std::move(m));
