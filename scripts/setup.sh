@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Tributary needs from Debian's packages and builds it into build/.
-#   scripts/setup.sh           build dependencies, then build
+#   scripts/setup.sh           build dependencies, then build the host and its modules
 #   scripts/setup.sh --test    also the real servers and clients the tests drive
 #                              (InfluxDB, etcd, Go, OpenJDK, nginx, clang, Chromium, the npm agents,
-#                              and dpkg-dev, lintian, systemd-analyze for the package tests)
+#                              and dpkg-dev, lintian, systemd-analyze for the package tests),
+#                              then build everything (tests, benches, fuzzers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,14 +34,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Debian packages start some servers on install; the tests start their own on free ports.
+# Debian's packages may start influxd, etcd or nginx on install: they are left alone (no
+# script stops a process it did not start); the tests run their own servers on free ports.
 if ((with_tests)); then
-  for svc in influxdb etcd nginx; do
-    if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
-      "${sudo_cmd[@]}" systemctl stop "$svc" || true
-    fi
-    pkill -x "${svc/influxdb/influxd}" 2>/dev/null || true
-  done
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
   fi
@@ -50,7 +46,13 @@ fi
 # Prefix /usr: the host compiles in its installed paths, and scripts/package.sh packages
 # this build tree as is (/usr/bin, /usr/lib/tributary/plugins, /etc/tributary, /var/lib/tributary).
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
-cmake --build build -j"$(nproc)"
+# scripts/run.sh needs only the host and the modules; the tests and benches are built by
+# scripts/test.sh (setup.sh --test).
+if ((with_tests)); then
+  cmake --build build -j"$(nproc)"
+else
+  cmake --build build -j"$(nproc)" --target host_and_modules
+fi
 
 # The libFuzzer targets need clang: a second build dir that builds only them.
 if ((with_tests)); then
