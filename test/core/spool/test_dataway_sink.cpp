@@ -1,4 +1,4 @@
-#include "http_capture_server.hpp"
+#include <trib_test/http_capture_server.hpp>
 
 #include "core/sinks/dataway_sink.hpp"
 #include "core/spool/upstream_http.hpp"
@@ -12,8 +12,8 @@
 #include <sstream>
 
 using namespace trib::core;
-using spool_test::CaptureServer;
-using spool_test::CapturedRequest;
+using trib::test::CaptureServer;
+using trib::test::CapturedRequest;
 
 namespace {
 

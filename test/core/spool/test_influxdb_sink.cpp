@@ -1,13 +1,13 @@
 // The influxdb sink's requests and status handling, against a local capture server.
 // (The same sink against a real InfluxDB is in test/integration/delivery.)
-#include "http_capture_server.hpp"
+#include <trib_test/http_capture_server.hpp>
 
 #include "core/sinks/influxdb_sink.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace trib::core;
-using spool_test::CaptureServer;
+using trib::test::CaptureServer;
 
 namespace {
 trib::Point point(int i) {

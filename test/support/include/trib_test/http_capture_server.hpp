@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace spool_test {
+namespace trib::test {
 
 struct CapturedRequest {
     std::string method;
@@ -117,4 +117,4 @@ class CaptureServer {
     std::pair<int, std::string> default_{200, ""};
 };
 
-} // namespace spool_test
+} // namespace trib::test
