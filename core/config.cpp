@@ -224,6 +224,77 @@ void read_sinks(const json &v, const std::string &where, HostConfig &cfg, std::v
     }
 }
 
+// DataKit's upstream as a DataKit deployment declares it: `[dataway] urls` in the main
+// config, ENV_DATAWAY (comma-separated URLs) over it, ENV_DATAWAY_MAX_RAW_BODY_SIZE (bytes)
+// and ENV_DATAWAY_ENABLE_SINKER. It becomes a `dataway` sink named "dataway"; a [[sinks]]
+// table of type "dataway" named so takes the env URLs instead of a second sink. With it,
+// the file sink is no longer the implicit default (the data goes where DataKit's would).
+void add_datakit_dataway(const json &file, const std::string &where, const Env &env, HostConfig &cfg,
+                         std::vector<std::string> &errors) {
+    json table = json::object();
+    std::string source;
+    if (file.contains("dataway")) {
+        const json &d = file.at("dataway");
+        if (!d.is_object()) {
+            errors.push_back(where + ": key 'dataway': expected a table, got " + json_type_name(d));
+            return;
+        }
+        table = d;
+        source = where + ": [dataway]";
+        if (table.contains("max_raw_body_size")) {
+            const json &v = table.at("max_raw_body_size");
+            if (!v.is_number_integer() || v.get<int64_t>() < 1)
+                errors.push_back(source + " key 'max_raw_body_size': expected a positive number of bytes");
+            else table["max_raw_body_kb"] = (v.get<int64_t>() + 1023) / 1024;
+            table.erase("max_raw_body_size");
+        }
+    }
+    auto env_get = [&](const char *k) -> const std::string * {
+        auto it = env.find(k);
+        return it == env.end() || trim(it->second).empty() ? nullptr : &it->second;
+    };
+    if (auto v = env_get("ENV_DATAWAY")) {
+        table["urls"] = split_list(*v);
+        source = "ENV_DATAWAY";
+    }
+    if (source.empty()) return; // no DataKit upstream declared
+    if (auto v = env_get("ENV_DATAWAY_MAX_RAW_BODY_SIZE")) {
+        try {
+            size_t used = 0;
+            long long bytes = std::stoll(trim(*v), &used);
+            if (used != trim(*v).size() || bytes < 1) throw std::invalid_argument("not positive");
+            table["max_raw_body_kb"] = (bytes + 1023) / 1024;
+        } catch (const std::exception &) {
+            errors.push_back("ENV_DATAWAY_MAX_RAW_BODY_SIZE: value '" + *v + "': expected a positive number of bytes");
+        }
+    }
+    if (auto v = env_get("ENV_DATAWAY_ENABLE_SINKER")) {
+        bool b = false;
+        if (parse_bool_text(*v, b)) table["enable_sinker"] = b;
+        else errors.push_back("ENV_DATAWAY_ENABLE_SINKER: value '" + *v + "': expected true or false");
+    }
+    if (!table.contains("urls") || !table.at("urls").is_array() || table.at("urls").empty()) {
+        errors.push_back(source + ": key 'urls': expected a list of dataway URLs such as "
+                                  "[\"https://openway.guance.com?token=tkn_...\"]");
+        return;
+    }
+    for (auto &s : cfg.sinks)
+        if (s.type == "dataway" && s.name == "dataway") {
+            s.table["urls"] = table["urls"];
+            s.table.erase("url");
+            s.source += " (urls from " + source + ")";
+            return;
+        }
+    table["type"] = "dataway";
+    table["name"] = "dataway";
+    SinkConfig s;
+    s.type = "dataway";
+    s.name = "dataway";
+    s.table = std::move(table);
+    s.source = source;
+    cfg.sinks.push_back(std::move(s));
+}
+
 } // namespace
 
 HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::string &default_plugins_dir,
@@ -248,11 +319,11 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
 
     // ---- the file
     static const std::set<std::string> known_keys = {"listen", "data_dir", "plugins_dir", "global_tags", "bus",
-                                                     "election", "sinks", "log_level", "http", "limits"};
+                                                     "election", "sinks", "log_level", "http", "limits", "dataway"};
     for (auto it = file.begin(); it != file.end(); ++it)
         if (!known_keys.count(it.key()))
             errors.push_back(where + ": key '" + it.key() + "': unknown key (known: listen, data_dir, plugins_dir, "
-                                     "log_level, [global_tags], [http], [limits], [bus], [election], [[sinks]])");
+                                     "log_level, [global_tags], [http], [limits], [bus], [election], [dataway], [[sinks]])");
     TableReader top{file, where, errors};
     top.str("listen", cfg.listen);
     if (file.contains("listen")) cfg.listen_source = where + ": key 'listen'";
@@ -350,6 +421,7 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         }
     }
     if (auto v = env_get("TRIBUTARY_LOG_LEVEL"); v && !v->empty()) cfg.log_level = *v;
+    add_datakit_dataway(file, where, env, cfg, errors);
 
     // ---- the flags
     if (cli.listen) {
@@ -359,6 +431,14 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
     if (cli.data_dir) cfg.data_dir = *cli.data_dir;
     if (cli.plugins_dir) cfg.plugins_dir = *cli.plugins_dir;
     if (cli.conf_d) cfg.conf_d = *cli.conf_d;
+
+    // DataKit elects through its dataway; we elect through etcd. Every host leading at once
+    // would run each pull job N times, so an election without a backend is refused.
+    if (cfg.election.enable && cfg.election.backend == "none")
+        errors.push_back(std::string(cfg.config_file.empty() ? "election" : cfg.config_file) +
+                         ": election is enabled ([election] enable or ENV_ENABLE_ELECTION) but no backend is "
+                         "configured: set [election] backend = \"etcd\" and endpoints = [\"http://HOST:2379\"], "
+                         "or turn election off");
 
     std::string h;
     uint16_t p = 0;
@@ -582,6 +662,17 @@ std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::v
         }
     }
 
+    // ENV_DATAKIT_INPUTS: DataKit's way to hand input configs to a container (a ConfigMap in
+    // an env variable): TOML text of [[inputs.<name>]] tables, read as one more conf.d file.
+    if (auto it = env.find("ENV_DATAKIT_INPUTS"); it != env.end() && !trim(it->second).empty()) {
+        try {
+            collect_inputs(toml_table_to_json(parse_toml_text(it->second, "ENV_DATAKIT_INPUTS")), "ENV_DATAKIT_INPUTS",
+                           known, tables, errors, warnings);
+        } catch (const std::exception &e) {
+            errors.push_back(e.what());
+        }
+    }
+
     // ENV_DEFAULT_ENABLED_INPUTS: the sample config for inputs that have no table.
     if (auto it = env.find("ENV_DEFAULT_ENABLED_INPUTS"); it != env.end()) {
         for (auto &name : split_list(it->second)) {
@@ -629,26 +720,38 @@ std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::v
             ic.instance = std::to_string(index++);
             ic.table = table_in;
             ic.source = source;
+            std::map<std::string, std::string> env_keys; // key -> the ENV_INPUT_ variable that set it
             for (auto &[var, value] : env) {
                 if (var.rfind(prefix, 0) != 0 || var.size() == prefix.size()) continue;
                 std::string key = var.substr(prefix.size());
                 std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+                env_keys[key] = var;
                 const json *existing = nullptr;
                 if (ic.table.contains(key)) existing = &ic.table[key];
                 else if (sample_table.contains(key)) existing = &sample_table[key];
                 try {
                     ic.table[key] = convert_env_value(var, key, value, existing);
                 } catch (const std::exception &e) {
-                    errors.push_back(e.what());
+                    ic.disabled_reason += (ic.disabled_reason.empty() ? "" : "; ") + std::string(e.what());
                 }
             }
             std::string where = ic.source + ": [[inputs." + m.name + "]]";
-            TableReader r{ic.table, where, errors};
+            std::vector<std::string> table_errors;
+            TableReader r{ic.table, where, table_errors};
             r.string_table("tags", ic.tags);
             r.boolean("election", ic.election);
             // A host key, like `election`, but one the module never needs to see.
             r.boolean("optional", ic.optional);
             ic.table.erase("optional");
+            // A wrong host key from the environment turns the instance off; from a file it is
+            // a configuration error, as before.
+            for (auto &e : table_errors) {
+                std::string var;
+                for (auto &[key, v] : env_keys)
+                    if (e.find("key '" + key + "'") != std::string::npos) var = v;
+                if (var.empty()) errors.push_back(e);
+                else ic.disabled_reason += (ic.disabled_reason.empty() ? "" : "; ") + var + ": " + e;
+            }
             out.push_back(std::move(ic));
         }
     }

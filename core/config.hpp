@@ -89,6 +89,9 @@ struct InputConfig {
     bool election = true;           // the table's `election` (default true)
     bool optional = false;          // the table's `optional`: a failed start leaves /health ready
     std::string source;             // file (or env variable) it came from
+    // Set when an ENV_INPUT_<NAME>_<FIELD> value cannot be used: as DataKit does, that
+    // instance stays off (reported like a failed start) and the rest of the host runs.
+    std::string disabled_reason;
 };
 
 // Reads conf.d/**/*.conf, applies ENV_DEFAULT_ENABLED_INPUTS and ENV_INPUT_<NAME>_<FIELD>.

@@ -132,6 +132,11 @@ void HostApp::validate_instances(std::vector<std::string> &errors) {
     for (auto &ic : inputs_cfg_) {
         const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
         if (!m) continue;
+        if (!ic.disabled_reason.empty()) {
+            errors.push_back(ic.source + ": [[inputs." + ic.module + "]] #" + ic.instance +
+                             " stays off: " + ic.disabled_reason);
+            continue;
+        }
         ModuleInstance inst(check_services, *m, ic.instance, ic.table, ic.tags, ic.election);
         std::string err;
         if (!inst.create(err))
@@ -239,6 +244,11 @@ int HostApp::serve() {
 
     for (auto &ic : inputs_cfg_) {
         const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
+        if (!ic.disabled_reason.empty()) {
+            start_failed("input", ic.module + "/" + ic.instance,
+                         "stays off, the rest of the host runs (" + ic.source + "): " + ic.disabled_reason, ic.optional);
+            continue;
+        }
         // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
         bool elect = ic.election;
         auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);

@@ -218,19 +218,95 @@ TEST_CASE("ENV_DEFAULT_ENABLED_INPUTS uses the sample config; ENV_INPUT_ overrid
     CHECK(profile.tags[0].second == "prod");
 }
 
-TEST_CASE("a wrong type in an ENV_INPUT_ JSON value names the variable and key", "[core][config]") {
+TEST_CASE("a bad ENV_INPUT_ value turns that instance off with a message naming the variable and key",
+          "[core][config]") {
     HostConfig host;
     std::vector<std::string> errors, warnings;
-    load_input_configs(host, kModules,
-                       {{"ENV_DEFAULT_ENABLED_INPUTS", "profile,pinpoint"},
-                        {"ENV_INPUT_PROFILE_TAGS", "[1,2]"},
-                        {"ENV_INPUT_PROFILE_GO", "{not json"},
-                        {"ENV_INPUT_PINPOINT_STORAGE_MAX", "lots"}},
-                       errors, warnings);
+    auto inputs = load_input_configs(host, kModules,
+                                     {{"ENV_DEFAULT_ENABLED_INPUTS", "profile,pinpoint"},
+                                      {"ENV_INPUT_PROFILE_TAGS", "[1,2]"},
+                                      {"ENV_INPUT_PROFILE_GO", "{not json"},
+                                      {"ENV_INPUT_PINPOINT_STORAGE_MAX", "lots"}},
+                                     errors, warnings);
+    // As DataKit: not a configuration error of the host, the rest of it runs.
     INFO(joined(errors));
-    CHECK(any_contains(errors, {"ENV_INPUT_PROFILE_TAGS", "'tags'", "table"}));
-    CHECK(any_contains(errors, {"ENV_INPUT_PROFILE_GO", "'go'", "list"}));
-    CHECK(any_contains(errors, {"ENV_INPUT_PINPOINT_STORAGE_MAX", "'storage_max'", "integer"}));
+    CHECK(errors.empty());
+    REQUIRE(inputs.size() == 2);
+    auto &profile = inputs[0].module == "profile" ? inputs[0] : inputs[1];
+    auto &pinpoint = inputs[0].module == "pinpoint" ? inputs[0] : inputs[1];
+    std::vector<std::string> profile_reason{profile.disabled_reason}, pinpoint_reason{pinpoint.disabled_reason};
+    CHECK(any_contains(profile_reason, {"ENV_INPUT_PROFILE_TAGS", "'tags'", "table"}));
+    CHECK(any_contains(profile_reason, {"ENV_INPUT_PROFILE_GO", "'go'", "list"}));
+    CHECK(any_contains(pinpoint_reason, {"ENV_INPUT_PINPOINT_STORAGE_MAX", "'storage_max'", "integer"}));
+
+    // A good value leaves the instance on.
+    inputs = load_input_configs(host, kModules,
+                                {{"ENV_DEFAULT_ENABLED_INPUTS", "pinpoint"}, {"ENV_INPUT_PINPOINT_STORAGE_MAX", "7"}},
+                                errors, warnings);
+    REQUIRE(inputs.size() == 1);
+    CHECK(inputs[0].disabled_reason.empty());
+}
+
+TEST_CASE("ENV_DATAKIT_INPUTS holds input tables as TOML text, as DataKit reads it", "[core][config]") {
+    HostConfig host;
+    std::vector<std::string> errors, warnings;
+    auto inputs = load_input_configs(
+        host, kModules,
+        {{"ENV_DATAKIT_INPUTS", "[[inputs.pinpoint]]\n  address = \"127.0.0.1:9993\"\n[[inputs.pinpoint]]\n"
+                                "  address = \"127.0.0.1:9994\"\n"},
+         {"ENV_DEFAULT_ENABLED_INPUTS", "pinpoint,profile"}},
+        errors, warnings);
+    INFO(joined(errors));
+    CHECK(errors.empty());
+    // The tables given win over the sample for pinpoint; profile has none, so its sample runs.
+    REQUIRE(inputs.size() == 3);
+    std::vector<std::string> addresses;
+    for (auto &i : inputs)
+        if (i.module == "pinpoint") addresses.push_back(i.table["address"]);
+    CHECK(addresses == std::vector<std::string>{"127.0.0.1:9993", "127.0.0.1:9994"});
+
+    errors.clear();
+    load_input_configs(host, kModules, {{"ENV_DATAKIT_INPUTS", "[[inputs.pinpoint]\n"}}, errors, warnings);
+    CHECK(any_contains(errors, {"ENV_DATAKIT_INPUTS", "TOML syntax error"}));
+}
+
+TEST_CASE("ENV_DATAWAY and [dataway] urls declare the dataway sink, as in a DataKit deployment",
+          "[core][config]") {
+    TempDir d;
+    write_file(d.sub("tributary.conf"), "");
+    std::vector<std::string> errors;
+    HostConfig cfg = load_host_config(with_config(d.sub("tributary.conf")),
+                                      {{"ENV_DATAWAY", "https://a.example?token=tkn_1, https://b.example?token=tkn_1"},
+                                       {"ENV_DATAWAY_MAX_RAW_BODY_SIZE", "2000000"}},
+                                      "", errors);
+    INFO(joined(errors));
+    CHECK(errors.empty());
+    REQUIRE(cfg.sinks.size() == 1); // no implicit file sink beside it
+    CHECK(cfg.sinks[0].type == "dataway");
+    CHECK(cfg.sinks[0].name == "dataway");
+    CHECK(cfg.sinks[0].table["urls"] ==
+          nlohmann::json::array({"https://a.example?token=tkn_1", "https://b.example?token=tkn_1"}));
+    CHECK(cfg.sinks[0].table["max_raw_body_kb"] == 1954);
+
+    write_file(d.sub("tributary.conf"), "[dataway]\nurls = [\"http://dw.local?token=tkn_f\"]\ntimeout = \"30s\"\n"
+                                        "max_raw_body_size = 1048576\n[[sinks]]\ntype = \"file\"\n");
+    cfg = load_host_config(with_config(d.sub("tributary.conf")), {}, "", errors);
+    CHECK(errors.empty());
+    REQUIRE(cfg.sinks.size() == 2);
+    CHECK(cfg.sinks[0].type == "file");
+    CHECK(cfg.sinks[1].type == "dataway");
+    CHECK(cfg.sinks[1].table["timeout"] == "30s");
+    CHECK(cfg.sinks[1].table["max_raw_body_kb"] == 1024);
+
+    // The environment wins over the file, as DataKit's ENV_ variables do.
+    cfg = load_host_config(with_config(d.sub("tributary.conf")), {{"ENV_DATAWAY", "http://env.local?token=tkn_e"}}, "",
+                           errors);
+    REQUIRE(cfg.sinks.size() == 2);
+    CHECK(cfg.sinks[1].table["urls"] == nlohmann::json::array({"http://env.local?token=tkn_e"}));
+
+    write_file(d.sub("tributary.conf"), "[dataway]\nurls = []\n");
+    load_host_config(with_config(d.sub("tributary.conf")), {}, "", errors);
+    CHECK(any_contains(errors, {"[dataway]", "'urls'"}));
 }
 
 TEST_CASE("--conf-d overrides the conf.d beside the config file", "[core][config]") {

@@ -81,7 +81,8 @@ TEST_CASE("a bad lease_ttl names the key and the reason", "[election][config]") 
 TEST_CASE("ENV_ENABLE_ELECTION, ENV_NAMESPACE and ENV_ELECTION_NODE_WHITELIST as DataKit reads them",
           "[election][config]") {
     std::vector<std::string> errors;
-    auto cfg = load("[election]\nnamespace = \"file\"\nnode_whitelist = [\"from-file\"]\n",
+    auto cfg = load("[election]\nbackend = \"etcd\"\nendpoints = [\"http://127.0.0.1:2379\"]\n"
+                    "namespace = \"file\"\nnode_whitelist = [\"from-file\"]\n",
                     {{"ENV_ENABLE_ELECTION", "on"},
                      {"ENV_NAMESPACE", "from-env"},
                      {"ENV_ELECTION_NODE_WHITELIST", R"(["node-a", "node-b"])"}},
@@ -101,4 +102,20 @@ TEST_CASE("ENV_ENABLE_ELECTION, ENV_NAMESPACE and ENV_ELECTION_NODE_WHITELIST as
     load("", {{"ENV_ELECTION_NODE_WHITELIST", "[\"node-a\", 3]"}}, errors);
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].find("ENV_ELECTION_NODE_WHITELIST") != std::string::npos);
+}
+
+TEST_CASE("election enabled without a backend is a start-up error that says what to set", "[election][config]") {
+    std::vector<std::string> errors;
+    load("", {{"ENV_ENABLE_ELECTION", "true"}}, errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("ENV_ENABLE_ELECTION") != std::string::npos);
+    CHECK(errors[0].find("backend = \"etcd\"") != std::string::npos);
+
+    errors.clear();
+    load("[election]\nenable = true\n", {}, errors);
+    CHECK(errors.size() == 1);
+
+    errors.clear();
+    load("", {{"ENV_ENABLE_ELECTION", "false"}}, errors);
+    CHECK(errors.empty());
 }

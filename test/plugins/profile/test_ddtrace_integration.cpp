@@ -2,7 +2,9 @@
 // host (build/bin/tributary with the profile module) → the file sink. The proxy keeps
 // an exact copy of every upload, so the attachments the host wrote can be compared byte
 // for byte with what the client sent.
+#include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/multipart.hpp>
+#include <trib_test/http_capture_server.hpp>
 #include <trib_test/support.hpp>
 
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -13,7 +15,9 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
+#include <map>
 #include <mutex>
 
 using namespace std::chrono_literals;
@@ -173,4 +177,68 @@ TEST_CASE("the sample config (ENV_DEFAULT_ENABLED_INPUTS=profile): replay, 400 a
     REQUIRE(curl.wait(30s).has_value());
     CHECK(curl.log().find("413") != std::string::npos);
     CHECK(host.points("profiling", "profile").size() == 1);
+}
+
+// A DataKit deployment's env, unchanged: ENV_DATAWAY alone (no [[sinks]]) sends what the
+// real dd-trace profiler uploads to the dataway, token in the query, profile bytes intact.
+TEST_CASE("ENV_DATAWAY alone delivers a real dd-trace upload to the dataway") {
+    tt::CaptureServer dataway;
+    tt::HostOptions opts;
+    opts.env["ENV_DEFAULT_ENABLED_INPUTS"] = "profile";
+    opts.env["ENV_DATAWAY"] = dataway.base() + "?token=tkn_x";
+    tt::HostProcess host(opts);
+
+    tt::ChildProcess app({"node", std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/ddtrace_app/app.js"},
+                         {{"NODE_PATH", std::string(TRIB_SOURCE_DIR) + "/test/clients/node_modules"},
+                          {"DD_PROFILING_ENABLED", "true"},
+                          {"DD_TRACE_AGENT_URL", host.url("")},
+                          {"DD_PROFILING_UPLOAD_PERIOD", "2"},
+                          {"DD_SERVICE", "dw-node"},
+                          {"DD_REMOTE_CONFIGURATION_ENABLED", "false"},
+                          {"DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false"},
+                          {"APP_SECONDS", "5"}});
+    auto rc = app.wait(60s);
+    INFO("node log:\n" << app.log() << "\nhost log:\n" << host.log());
+    REQUIRE(rc == 0);
+
+    std::vector<tt::CapturedRequest> uploads;
+    REQUIRE(tt::wait_until([&] {
+        uploads.clear();
+        for (auto &r : dataway.requests())
+            if (r.path() == "/v1/upload/profiling") uploads.push_back(r);
+        return !uploads.empty();
+    }, 20s));
+    // No implicit file sink once a dataway is declared: the data goes where DataKit's would.
+    CHECK(host.points("profiling", "profile").empty());
+    for (auto &u : uploads) {
+        CHECK(u.query() == "token=tkn_x");
+        std::string body = u.header("Content-Encoding") == "gzip" ? trib::profiling::decompress(u.body) : u.body;
+        auto boundary = trib::profiling::multipart_boundary(u.header("Content-Type"));
+        std::map<std::string, std::string> parts;
+        for (auto &p : trib::profiling::parse_multipart(body, boundary)) parts[p.name] = std::string(p.data);
+        REQUIRE(parts.count("event"));
+        auto event = nlohmann::json::parse(parts["event"]);
+        CHECK(event["tags_profiler"].get<std::string>().find("service:dw-node") != std::string::npos);
+        REQUIRE(parts.count("wall.pprof"));
+        CHECK_FALSE(trib::profiling::decompress(parts["wall.pprof"]).empty()); // a real profile, as sent
+    }
+}
+
+// As DataKit: an ENV_INPUT_* value that cannot be used turns that input off with a message
+// naming the variable and key; the other inputs and the listener keep serving.
+TEST_CASE("a bad ENV_INPUT_ value turns that input off; the rest of the host runs") {
+    tt::HostOptions opts;
+    opts.env["ENV_DEFAULT_ENABLED_INPUTS"] = "profile,pyroscope";
+    opts.env["ENV_INPUT_PROFILE_TAGS"] = "[1]";
+    opts.wait_ready = false;
+    tt::HostProcess host(opts);
+    tt::HttpResult health;
+    REQUIRE(tt::wait_until([&] { return (health = tt::http("GET", host.url("/health"))).status == 503; }, 30s));
+    INFO(host.log());
+    CHECK_THAT(health.body, Catch::Contains("ENV_INPUT_PROFILE_TAGS") && Catch::Contains("'tags'"));
+    CHECK_THAT(host.log(), Catch::Contains("ENV_INPUT_PROFILE_TAGS"));
+    CHECK(tt::http("POST", host.url("/profiling/v1/input"), "x", "text/plain").status == 404);
+    // The pyroscope input serves: an empty ingest is its own 400, not the listener's 404.
+    CHECK(tt::http("POST", host.url("/ingest?name=app.cpu&format=folded"), "", "text/plain").status == 400);
+    CHECK(host.running());
 }
