@@ -102,10 +102,11 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
                     std::string pat = as_string(p, "close_resource." + r.key());
                     try {
                         rule.regexes.emplace_back(pat, std::regex::ECMAScript | std::regex::optimize);
+                        rule.patterns.push_back(std::move(pat));
                     } catch (const std::regex_error &e) {
-                        bad("close_resource." + r.key(), "bad regular expression '" + pat + "': " + e.what());
+                        c.warnings.push_back("pinpoint: close_resource." + r.key() + ": pattern '" + pat +
+                                             "' skipped, not a regular expression: " + e.what());
                     }
-                    rule.patterns.push_back(std::move(pat));
                 }
                 c.close_resource.push_back(std::move(rule));
             }
@@ -140,7 +141,8 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
     if (env) {
         if (const char *s = env("ENV_INPUT_PINPOINT_SAMPLER"); s && *s) parse_sampler(c, json(std::string(s)));
     }
-    if (c.address.empty()) bad("address", "must not be empty (DataKit's sample uses 0.0.0.0:9991)");
+    // DataKit's sample ships `address = ""`: the default port, as DataKit listens then.
+    if (c.address.empty()) c.address = Config{}.address;
     return c;
 }
 

@@ -19,10 +19,13 @@ struct CloseResourceRule {
 };
 
 struct Config {
-    std::string address = "0.0.0.0:9991";
+    std::string address = "0.0.0.0:9991";  // also what DataKit's sample `address = ""` means
     bool keep_rare_resource = false;
     bool del_message = false;
     std::vector<CloseResourceRule> close_resource;
+    // What parsing skipped, for the log (a close_resource pattern that does not compile is
+    // skipped with a warning naming it, as DataKit does; the instance still starts).
+    std::vector<std::string> warnings;
     std::optional<double> sampling_rate;  // absent = keep every trace
 
     // [storage]: received messages are queued on disk before processing.

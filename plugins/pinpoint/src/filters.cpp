@@ -35,7 +35,8 @@ FilterVerdict TraceFilter::apply(BuiltTrace &t, const std::string &trace_id, int
             for (auto &rule : cfg_.close_resource) {
                 if (rule.service != "*" && (!svc || *svc != rule.service)) continue;
                 for (auto &re : rule.regexes)
-                    if (std::regex_match(res->s, re)) return FilterVerdict::closed_resource;
+                    // Anywhere in the resource, as Go's regexp.MatchString in DataKit.
+                    if (std::regex_search(res->s, re)) return FilterVerdict::closed_resource;
             }
         }
     }

@@ -29,6 +29,7 @@ class PinpointInput : public trib::Instance {
     }
 
     void start() override {
+        for (auto &w : cfg_.warnings) host().log(TRIB_LOG_WARN, w);
         std::string data = host().data_dir();
         meta_.open(data.empty() ? std::string() : data + "/metadata");
         if (!data.empty()) collector_->load_backlog(data + "/backlog.log");

@@ -282,6 +282,14 @@ TEST_CASE("filters: close_resource, errors kept, sampler consistent, keep_rare_r
     CHECK(run(R"({"close_resource":{"app-1":["/ro+t"]}})", s) == 0);
     CHECK(run(R"({"close_resource":{"*":["/root"]}})", s) == 0);
     CHECK(run(R"({"close_resource":{"other":["/root"]}})", s) == 2);
+    // Anywhere in the resource (DataKit's Go regexp.MatchString), not the whole of it.
+    CHECK(run(R"({"close_resource":{"*":["oo"]}})", s) == 0);
+    CHECK(run(R"({"close_resource":{"*":["^oo$"]}})", s) == 2);
+    // A pattern that does not compile is skipped with a warning naming it; the rest apply.
+    Config skipped = parse_config(R"({"close_resource":{"app-1":["(unclosed", "/root"]}})", nullptr);
+    REQUIRE(skipped.warnings.size() == 1);
+    CHECK_THAT(skipped.warnings[0], Catch::Contains("close_resource.app-1") && Catch::Contains("(unclosed"));
+    CHECK(run(R"({"close_resource":{"app-1":["(unclosed", "/root"]}})", s) == 0);
     CHECK(run(R"({"sampler":{"sampling_rate":0.0}})", s) == 0);
     CHECK(run(R"({"sampler":{"sampling_rate":1.0}})", s) == 2);
     v1::PSpan err = s;
@@ -371,7 +379,7 @@ TEST_CASE("config: DataKit keys, env names and their JSON forms", "[pinpoint][un
     CHECK(*e.sampling_rate == Approx(0.1));
 
     CHECK_THROWS_WITH(parse_config(R"({"del_message":"maybe"})", nullptr), Catch::Contains("del_message"));
-    CHECK_THROWS_WITH(parse_config(R"({"address":""})", nullptr), Catch::Contains("address"));
+    CHECK(parse_config(R"({"address":""})", nullptr).address == "0.0.0.0:9991");  // DataKit's sample
     CHECK_THROWS_WITH(parse_config(R"({"storage":{"capacity":-1}})", nullptr), Catch::Contains("storage.capacity"));
 }
 
