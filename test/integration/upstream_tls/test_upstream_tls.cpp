@@ -147,3 +147,53 @@ TEST_CASE("an unreadable tls_ca keeps the sink from starting, named on /health",
     CHECK(health.body.find("key 'tls_ca'") != std::string::npos);
     check_no_secret_exposed(host);
 }
+
+namespace {
+
+// curl with the test CA; its stdout (and any error) as text.
+std::string curl_with_ca(const TestPki &pki, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "10", "--cacert", pki.file("ca.pem")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    tt::ChildProcess c(argv);
+    c.wait(20s);
+    return c.log();
+}
+
+} // namespace
+
+TEST_CASE("influxdb sink over https to influxd serving TLS", "[influxdb]") {
+    TestPki pki;
+    tt::TempDir dir("trib-influx-tls");
+    const int port = tt::free_port(), rpc_port = tt::free_port();
+    tt::write_file(dir.sub("influxdb.conf"),
+                   "reporting-disabled = true\nbind-address = \"127.0.0.1:" + std::to_string(rpc_port) + "\"\n"
+                   "[meta]\n  dir = \"" + dir.sub("meta") + "\"\n"
+                   "[data]\n  dir = \"" + dir.sub("data") + "\"\n  wal-dir = \"" + dir.sub("wal") + "\"\n"
+                   "  query-log-enabled = false\n"
+                   "[http]\n  bind-address = \"127.0.0.1:" + std::to_string(port) + "\"\n  log-enabled = false\n"
+                   "  https-enabled = true\n  https-certificate = \"" + pki.file("server.pem") + "\"\n"
+                   "  https-private-key = \"" + pki.file("server.key") + "\"\n"
+                   "[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n");
+    tt::ChildProcess influxd(tt::ChildOptions{{"influxd", "-config", dir.sub("influxdb.conf")}, {}, false, "", dir.sub("influxd.log")});
+    const std::string base = "https://127.0.0.1:" + std::to_string(port);
+    REQUIRE(tt::wait_until([&] { return curl_with_ca(pki, {"-o", "/dev/null", "-w", "%{http_code}", base + "/ping"}) == "204"; },
+                           30s, 200ms));
+
+    tt::HostOptions o;
+    o.config_text = "[[sinks]]\ntype = \"influxdb\"\nurl = \"" + base + "\"\ndatabase = \"trib_tls\"\ntls_ca = \"" +
+                    pki.file("ca.pem") + "\"\n";
+    o.conf_d = {{"profile.conf", "[[inputs.profile]]\n"}};
+    tt::HostProcess host(o);
+    REQUIRE(upload_recorded_profile(host) == 200);
+    std::string answer;
+    CHECK(tt::wait_until(
+        [&] {
+            answer = curl_with_ca(pki, {"-G", base + "/query", "--data-urlencode", "db=trib_tls", "--data-urlencode",
+                                        "q=SELECT count(*) FROM profile"});
+            return answer.find("\"name\":\"profile\"") != std::string::npos;
+        },
+        20s, 500ms));
+    INFO(answer << "\n" << host.log());
+    CHECK(host.stop() == 0);
+    influxd.stop(SIGTERM, 10000ms);
+}
