@@ -3,6 +3,7 @@
 // enabled with a user for the host. With the right password the host leads; with a wrong
 // one it never does, and says why. The password never reaches the log, /metrics or /health.
 #include <spool/upstream_http.hpp>
+#include "test_pki.hpp"
 #include <trib_test/support.hpp>
 
 #include <catch2/catch.hpp>
@@ -16,17 +17,7 @@ using trib::core::UpstreamHttpClient;
 
 namespace {
 
-const std::string kHere = TRIB_UPSTREAM_TLS_TEST_DIR;
 const std::string kPassword = "etcd-pw-for-trib-7c1e";
-
-struct TestPki {
-    tt::TempDir dir{"trib-pki"};
-    TestPki() {
-        tt::ChildProcess make({kHere + "/make_test_pki.sh", dir.path()});
-        if (make.wait(30s) != 0) throw std::runtime_error("make_test_pki.sh failed:\n" + make.log());
-    }
-    std::string file(const std::string &name) const { return dir.sub(name); }
-};
 
 // One etcd member: https client port with client-certificate checking, plain peer port.
 class TlsEtcd {

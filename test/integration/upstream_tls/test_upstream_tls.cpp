@@ -2,6 +2,7 @@
 // capture server (Python's http.server + ssl) trusting a test CA and showing a client
 // certificate; an upstream the CA does not vouch for gets nothing; insecure_skip_verify
 // delivers and warns. Secrets in the URL never reach the host's log, /metrics or /health.
+#include "test_pki.hpp"
 #include <trib_test/support.hpp>
 
 #include <catch2/catch.hpp>
@@ -17,17 +18,6 @@ namespace {
 const std::string kFix = TRIB_FIXTURES_DIR;
 const std::string kHere = TRIB_UPSTREAM_TLS_TEST_DIR;
 const std::string kToken = "tkn_upstream_secret_4f2a";
-
-// ca.pem, server.pem/key, client.pem/key, other-ca.pem (make_test_pki.sh).
-struct TestPki {
-    tt::TempDir dir{"trib-pki"};
-    TestPki() {
-        tt::ChildProcess make({kHere + "/make_test_pki.sh", dir.path()});
-        auto code = make.wait(30s);
-        if (code != 0) throw std::runtime_error("make_test_pki.sh failed:\n" + make.log());
-    }
-    std::string file(const std::string &name) const { return dir.sub(name); }
-};
 
 // The HTTPS capture server on a free port; requests() reads what it recorded.
 class CaptureServer {
