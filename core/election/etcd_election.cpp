@@ -273,8 +273,11 @@ class EtcdElection::Gateway {
             parsed = json::parse(text.substr(0, text.find('\n')));
         } catch (const json::exception&) {
             fail_over();
-            throw EtcdUnavailable("etcd at " + endpoint +
-                                  " answered " + std::to_string(status) + " with non-JSON");
+            // Its first line says why (etcd's gateway refuses, in plain text, a client
+            // certificate with a CN when auth is on).
+            std::string said = text.substr(0, std::min(text.find('\n'), std::size_t(200)));
+            throw EtcdUnavailable("etcd at " + endpoint + " answered " + std::to_string(status) + " with non-JSON" +
+                                  (said.empty() ? std::string() : ": " + said));
         }
         if (status != 200) throw_error(parsed, status, endpoint);
         if (auto it = parsed.find("result"); it != parsed.end()) return *it;

@@ -98,7 +98,9 @@ TEST_CASE("etcd election over TLS with user/password auth", "[etcd]") {
 
     {
         tt::HostProcess host(elected_host(pki, etcd, kPassword));
-        CHECK(tt::wait_until([&] { return role(host) == "leader"; }, 20s));
+        bool leads = tt::wait_until([&] { return role(host) == "leader"; }, 20s);
+        INFO(host.log() << "\netcd:\n" << etcd.log());
+        CHECK(leads);
         CHECK(host.log().find(kPassword) == std::string::npos);
         CHECK(tt::http("GET", host.url("/metrics")).body.find(kPassword) == std::string::npos);
         CHECK(tt::http("GET", host.url("/health")).body.find(kPassword) == std::string::npos);
@@ -106,7 +108,9 @@ TEST_CASE("etcd election over TLS with user/password auth", "[etcd]") {
     }
     {
         tt::HostProcess host(elected_host(pki, etcd, "not-the-password"));
-        CHECK(tt::wait_until([&] { return host.log().find("authenticating as user 'trib'") != std::string::npos; }, 20s));
+        bool refused = tt::wait_until([&] { return host.log().find("authenticating as user 'trib'") != std::string::npos; }, 20s);
+        INFO(host.log());
+        CHECK(refused);
         CHECK(role(host) != "leader");
         CHECK(host.log().find("not-the-password") == std::string::npos);
     }
