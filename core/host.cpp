@@ -11,7 +11,10 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <concepts>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -55,8 +58,12 @@ bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string>
     for (auto &m : loaded_.modules)
         if (m.kind == TRIB_KIND_INPUT) input_modules.push_back({m.name, m.sample_config});
     inputs_cfg_ = load_input_configs(cfg_, input_modules, env_, errors, warnings);
+    check_host_config(cfg_, errors);
+    return errors.empty();
+}
 
-    for (auto &s : cfg_.sinks) {
+void HostApp::check_host_config(const HostConfig &cfg, std::vector<std::string> &errors) {
+    for (auto &s : cfg.sinks) {
         if (builtin_sink_type_known(s.type)) continue;
         if (find_module(loaded_, s.type, TRIB_KIND_SINK)) continue;
         std::string known;
@@ -67,19 +74,18 @@ bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string>
     }
     std::string listen_host;
     uint16_t listen_port = 0;
-    if (split_listen(cfg_.listen, listen_host, listen_port)) {
+    if (split_listen(cfg.listen, listen_host, listen_port)) {
         try {
             Poco::Net::SocketAddress resolved(listen_host, listen_port);
         } catch (const Poco::Exception &e) {
-            errors.push_back(cfg_.listen_source + ": '" + cfg_.listen + "': not an address to listen on: " +
+            errors.push_back(cfg.listen_source + ": '" + cfg.listen + "': not an address to listen on: " +
                              e.displayText());
         }
     }
-    if (cfg_.election.enable && !election_backend_known(cfg_.election.backend))
-        errors.push_back((cfg_.config_file.empty() ? std::string("election") : cfg_.config_file) +
-                         ": [election] key 'backend': backend '" + cfg_.election.backend +
+    if (cfg.election.enable && !election_backend_known(cfg.election.backend))
+        errors.push_back((cfg.config_file.empty() ? std::string("election") : cfg.config_file) +
+                         ": [election] key 'backend': backend '" + cfg.election.backend +
                          "' is not available in this build");
-    return errors.empty();
 }
 
 int HostApp::run() {
@@ -101,7 +107,8 @@ int HostApp::list_plugins() {
     return 0;
 }
 
-void HostApp::validate_instances(std::vector<std::string> &errors) {
+void HostApp::validate_instances(const std::vector<SinkConfig> &sinks, const std::vector<InputConfig> &inputs,
+                                 std::vector<std::string> &errors) {
     std::string tmpl = (fs::temp_directory_path() / "tributary-check-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) {
         errors.push_back("cannot create a temporary directory to check module configs: " + std::string(std::strerror(errno)));
@@ -111,7 +118,7 @@ void HostApp::validate_instances(std::vector<std::string> &errors) {
     check_services.global_tags = cfg_.global_tags;
     check_services.data_dir = tmpl;
     SinkContext sctx{tmpl, cfg_.global_tags};
-    for (auto &s : cfg_.sinks) {
+    for (auto &s : sinks) {
         try {
             if (builtin_sink_type_known(s.type)) {
                 // The spool is left out: opening it could touch a running host's records.
@@ -129,7 +136,7 @@ void HostApp::validate_instances(std::vector<std::string> &errors) {
             errors.push_back(s.source + ": " + e.what());
         }
     }
-    for (auto &ic : inputs_cfg_) {
+    for (auto &ic : inputs) {
         const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
         if (!m) continue;
         if (!ic.disabled_reason.empty()) {
@@ -150,12 +157,13 @@ void HostApp::start_failed(const std::string &kind, const std::string &name, con
                            bool optional) {
     if (optional) log_warn(kind + " " + name, "did not start (optional = true, so the host is ready without it): " + reason);
     else log_error(kind + " " + name, "did not start; /health reports not ready: " + reason);
+    std::unique_lock<std::shared_mutex> lk(state_mu_);
     start_failures_.push_back({kind, name, reason, optional});
 }
 
 int HostApp::check_config() {
     std::vector<std::string> errors, warnings;
-    if (prepare(errors, warnings)) validate_instances(errors);
+    if (prepare(errors, warnings)) validate_instances(cfg_.sinks, inputs_cfg_, errors);
     for (auto &p : loaded_.problems) std::fprintf(stderr, "module refused: %s\n", p.c_str());
     for (auto &w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     for (auto &e : errors) std::fprintf(stderr, "config error: %s\n", e.c_str());
@@ -242,29 +250,8 @@ int HostApp::serve() {
     }
     log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
 
-    for (auto &ic : inputs_cfg_) {
-        const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
-        if (!ic.disabled_reason.empty()) {
-            start_failed("input", ic.module + "/" + ic.instance,
-                         "stays off, the rest of the host runs (" + ic.source + "): " + ic.disabled_reason, ic.optional);
-            continue;
-        }
-        // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
-        bool elect = ic.election;
-        auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
-        std::string err;
-        if (!inst->create(err)) {
-            start_failed("input", inst->id(), m->file + ": create failed (" + ic.source + "): " + err, ic.optional);
-            continue;
-        }
-        if (!inst->start(err)) {
-            start_failed("input", inst->id(), m->file + ": start failed (" + ic.source + "): " + err, ic.optional);
-            inst->stop_and_destroy();
-            continue;
-        }
-        log_info(inst->id(), "started (" + m->file + ")");
-        inputs_.push_back(std::move(inst));
-    }
+    for (auto &ic : inputs_cfg_)
+        if (auto inst = start_input(ic)) inputs_.push_back(std::move(inst));
 
     election_->start([this](bool leader) {
         std::lock_guard<std::mutex> lk(leadership_mu_);
@@ -285,7 +272,14 @@ int HostApp::serve() {
                                                  : "ready: ") +
                          std::to_string(inputs_.size()) + " input instance(s), " +
                          std::to_string(bus_->sinks().size()) + " sink(s)");
+    {
+        std::lock_guard<std::mutex> lk(reload_mu_);
+        reload_accepting_ = true;
+        reload_counters_.last_success_unix = std::chrono::duration<double>(
+            std::chrono::system_clock::now().time_since_epoch()).count();
+    }
     wait_for_stop();
+    stop_serving_reloads();
     log_info("host", "stopping");
     shutdown();
     log_info("host", drained_cleanly_ ? "stopped" : "stopped; some sinks did not drain");
@@ -297,6 +291,7 @@ void HostApp::wait_for_stop() {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     for (;;) {
         std::deque<bool> events;
         {
@@ -309,10 +304,211 @@ void HostApp::wait_for_stop() {
                 if (i->takes_part_in_election()) i->notify_leadership(leader);
         }
         if (stop_requested_) return;
+        serve_reload_requests("POST /-/reload");
         timespec ts{0, 100 * 1000 * 1000};
         int sig = sigtimedwait(&set, nullptr, &ts);
         if (sig == SIGTERM || sig == SIGINT) return;
+        if (sig == SIGHUP) reload("SIGHUP");
     }
+}
+
+std::unique_ptr<ModuleInstance> HostApp::start_input(const InputConfig &ic) {
+    const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
+    if (!ic.disabled_reason.empty()) {
+        start_failed("input", ic.module + "/" + ic.instance,
+                     "stays off, the rest of the host runs (" + ic.source + "): " + ic.disabled_reason, ic.optional);
+        return nullptr;
+    }
+    // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
+    auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, ic.election);
+    std::string err;
+    if (!inst->create(err)) {
+        start_failed("input", inst->id(), m->file + ": create failed (" + ic.source + "): " + err, ic.optional);
+        return nullptr;
+    }
+    if (!inst->start(err)) {
+        start_failed("input", inst->id(), m->file + ": start failed (" + ic.source + "): " + err, ic.optional);
+        inst->stop_and_destroy();
+        return nullptr;
+    }
+    log_info(inst->id(), "started (" + m->file + ")");
+    return inst;
+}
+
+namespace {
+
+// The listener's certificates are re-read on reload when the HTTP server offers it
+// (HttpServer::reload_tls(), from the listener-TLS work); without it there is nothing to do.
+template <class Server> void reload_listener_tls(Server &server) {
+    if constexpr (requires(std::string &err) { { server.reload_tls(err) } -> std::convertible_to<bool>; }) {
+        std::string err;
+        if (!server.reload_tls(err)) log_error("reload", "listener certificates not re-read: " + err);
+    } else if constexpr (requires { server.reload_tls(); }) {
+        server.reload_tls();
+    }
+}
+
+json string_array(const std::vector<std::string> &v) {
+    json a = json::array();
+    for (auto &s : v) a.push_back(s);
+    return a;
+}
+
+} // namespace
+
+BuiltinResponse HostApp::reload(const std::string &trigger) {
+    log_info("reload", "re-reading the configuration (" + trigger + ")");
+    std::vector<std::string> errors, warnings;
+    HostConfig next = load_host_config(cli_, env_, default_plugins_dir_, errors);
+    std::vector<InputModuleInfo> input_modules;
+    for (auto &m : loaded_.modules)
+        if (m.kind == TRIB_KIND_INPUT) input_modules.push_back({m.name, m.sample_config});
+    std::vector<InputConfig> next_inputs = load_input_configs(next, input_modules, env_, errors, warnings);
+    check_host_config(next, errors);
+
+    std::set<std::string> running_ids;
+    {
+        std::shared_lock<std::shared_mutex> lk(state_mu_);
+        for (auto &i : inputs_) running_ids.insert(i->id());
+    }
+    InputReloadPlan plan;
+    if (errors.empty()) {
+        plan = plan_input_reload(inputs_cfg_, next_inputs, [&](const std::string &id) { return running_ids.count(id) != 0; });
+        std::vector<InputConfig> to_check;
+        for (auto *ic : plan.start) to_check.push_back(*ic);
+        // Sinks are not swapped by a reload, but a table that would not start after a
+        // restart is refused now rather than then.
+        std::vector<SinkConfig> sinks_to_check;
+        for (auto &s : next.sinks) {
+            auto same = std::find_if(cfg_.sinks.begin(), cfg_.sinks.end(),
+                                     [&](const SinkConfig &r) { return r.name == s.name && r.table == s.table; });
+            if (same == cfg_.sinks.end()) sinks_to_check.push_back(s);
+        }
+        validate_instances(sinks_to_check, to_check, errors);
+    }
+    for (auto &w : warnings) log_warn("reload", w);
+    if (!errors.empty()) {
+        for (auto &e : errors) log_error("reload", "refused: " + e);
+        log_error("reload", "configuration refused (" + std::to_string(errors.size()) +
+                                " error(s)); the running configuration stays in force");
+        {
+            std::lock_guard<std::mutex> lk(reload_mu_);
+            reload_counters_.attempts++;
+            reload_counters_.failures++;
+            reload_counters_.last_ok = false;
+        }
+        json body = {{"status", "refused"}, {"errors", string_array(errors)}};
+        return BuiltinResponse{400, "application/json", body.dump() + "\n"};
+    }
+
+    // Stopped first (routes removed, handlers finished, the module's stop() returned), so a
+    // restarted instance can take its routes again.
+    std::vector<std::unique_ptr<ModuleInstance>> retiring;
+    {
+        std::unique_lock<std::shared_mutex> lk(state_mu_);
+        std::set<std::string> stop(plan.stop.begin(), plan.stop.end());
+        std::set<std::string> forget(plan.restarted.begin(), plan.restarted.end());
+        forget.insert(plan.removed.begin(), plan.removed.end());
+        for (auto it = inputs_.begin(); it != inputs_.end();) {
+            if (stop.count((*it)->id())) {
+                retiring.push_back(std::move(*it));
+                it = inputs_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        start_failures_.erase(std::remove_if(start_failures_.begin(), start_failures_.end(),
+                                             [&](const StartFailure &f) { return f.kind == "input" && forget.count(f.name); }),
+                              start_failures_.end());
+    }
+    for (auto &inst : retiring) {
+        inst->stop_and_destroy();
+        log_info(inst->id(), "stopped (reload)");
+    }
+    retiring.clear();
+    std::vector<std::string> failed;
+    for (auto *ic : plan.start) {
+        auto inst = start_input(*ic);
+        if (!inst) {
+            failed.push_back(input_id(*ic));
+            continue;
+        }
+        bool leads = !inst->takes_part_in_election() || election_->is_leader();
+        if (leads) inst->notify_leadership(true);
+        std::unique_lock<std::shared_mutex> lk(state_mu_);
+        inputs_.push_back(std::move(inst));
+    }
+    inputs_cfg_ = std::move(next_inputs);
+    if (next.log_level != cfg_.log_level) {
+        cfg_.log_level = next.log_level;
+        set_log_level(log_level_from_name(cfg_.log_level, TRIB_LOG_INFO));
+    }
+    auto needs_restart = changes_needing_restart(cfg_, next);
+    for (auto &key : needs_restart)
+        log_warn("reload", key + " changed: not applied by a reload; the running value stays until the host restarts");
+    if (http_) reload_listener_tls(*http_);
+
+    log_info("reload", "applied: " + std::to_string(plan.added.size()) + " input(s) added, " +
+                           std::to_string(plan.restarted.size()) + " restarted, " + std::to_string(plan.removed.size()) +
+                           " removed, " + std::to_string(plan.unchanged) + " unchanged" +
+                           (failed.empty() ? std::string() : ", " + std::to_string(failed.size()) + " failed to start"));
+    {
+        std::lock_guard<std::mutex> lk(reload_mu_);
+        reload_counters_.attempts++;
+        reload_counters_.last_ok = true;
+        reload_counters_.last_success_unix =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }
+    json body = {{"status", "applied"},
+                 {"added", string_array(plan.added)},
+                 {"restarted", string_array(plan.restarted)},
+                 {"removed", string_array(plan.removed)},
+                 {"unchanged", plan.unchanged},
+                 {"failed_to_start", string_array(failed)},
+                 {"needs_restart", string_array(needs_restart)},
+                 {"warnings", string_array(warnings)}};
+    return BuiltinResponse{200, "application/json", body.dump() + "\n"};
+}
+
+BuiltinResponse HostApp::reload_route(const std::string &method) {
+    if (method != "POST") return BuiltinResponse{405, "text/plain; charset=utf-8", "use POST\n"};
+    auto request = std::make_shared<PendingReload>();
+    std::unique_lock<std::mutex> lk(reload_mu_);
+    if (!reload_accepting_)
+        return BuiltinResponse{503, "text/plain; charset=utf-8", "the host is starting or stopping; no reload now\n"};
+    reload_requests_.push_back(request);
+    // A reload stops and starts instances: bounded by their stop(), normally well under this.
+    if (!reload_cv_.wait_for(lk, std::chrono::minutes(2), [&] { return request->done; }))
+        return BuiltinResponse{503, "text/plain; charset=utf-8", "the reload is still running; see the host's log\n"};
+    return request->answer;
+}
+
+void HostApp::serve_reload_requests(const std::string &trigger) {
+    std::deque<std::shared_ptr<PendingReload>> requests;
+    {
+        std::lock_guard<std::mutex> lk(reload_mu_);
+        requests.swap(reload_requests_);
+    }
+    if (requests.empty()) return;
+    // Every request queued before the files are read is answered by this one reload.
+    BuiltinResponse answer = reload(trigger);
+    std::lock_guard<std::mutex> lk(reload_mu_);
+    for (auto &r : requests) {
+        r->answer = answer;
+        r->done = true;
+    }
+    reload_cv_.notify_all();
+}
+
+void HostApp::stop_serving_reloads() {
+    std::lock_guard<std::mutex> lk(reload_mu_);
+    reload_accepting_ = false;
+    for (auto &r : reload_requests_) {
+        r->answer = BuiltinResponse{503, "text/plain; charset=utf-8", "the host is stopping; no reload\n"};
+        r->done = true;
+    }
+    reload_requests_.clear();
+    reload_cv_.notify_all();
 }
 
 void HostApp::shutdown() {
@@ -369,6 +565,8 @@ std::string HostApp::health_json(bool &ready) {
 }
 
 std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method, const std::string &path) {
+    // Outside state_mu_: the reload it waits for takes that lock.
+    if (path == "/-/reload") return reload_route(method);
     if (path != "/health" && path != "/metrics") return std::nullopt;
     std::shared_lock<std::shared_mutex> lk(state_mu_);
     if (method != "GET" && method != "HEAD")
@@ -379,9 +577,15 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
         return BuiltinResponse{ready ? 200 : 503, "application/json", body};
     }
     static const std::vector<std::unique_ptr<ModuleInstance>> none;
+    ReloadCounters reloads;
+    {
+        std::lock_guard<std::mutex> rl(reload_mu_);
+        reloads = reload_counters_;
+    }
     return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                            bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_,
-                                                 *http_, election_.get(), &loaded_.modules)
+                                                 *http_, election_.get(), &loaded_.modules) +
+                                      render_reload_metrics(reloads)
                                 : std::string()};
 }
 

@@ -1,6 +1,7 @@
 // The host application: config → modules → sinks and bus → HTTP listener → inputs →
 // election; then waits for SIGTERM/SIGINT and shuts down in reverse (inputs' routes first,
-// then inputs, then the bus drains into the sinks, which flush).
+// then inputs, then the bus drains into the sinks, which flush). SIGHUP and POST /-/reload
+// re-read the configuration on the control thread (see reload.hpp for what is applied).
 #pragma once
 
 #include "bus.hpp"
@@ -10,9 +11,11 @@
 #include "http_server.hpp"
 #include "instance.hpp"
 #include "loader.hpp"
+#include "reload.hpp"
 #include "timer_service.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -36,9 +39,22 @@ class HostApp {
 
   private:
     bool prepare(std::vector<std::string> &errors, std::vector<std::string> &warnings);
+    // Checks beyond the parser's: sink types and election backends known, listen resolvable.
+    void check_host_config(const HostConfig &cfg, std::vector<std::string> &errors);
     // What start would refuse beyond the config text: each sink built, each module instance
     // created and destroyed (the module validates its own table), in a throwaway data dir.
-    void validate_instances(std::vector<std::string> &errors);
+    void validate_instances(const std::vector<SinkConfig> &sinks, const std::vector<InputConfig> &inputs,
+                            std::vector<std::string> &errors);
+    // Creates and starts one input; null after recording the failure (start_failed).
+    std::unique_ptr<ModuleInstance> start_input(const InputConfig &ic);
+    // Re-reads the config files and applies the inputs' changes; refuses the whole new
+    // config when it has errors. Control thread only. The answer is also POST /-/reload's.
+    BuiltinResponse reload(const std::string &trigger);
+    // POST /-/reload: hands the request to the control thread and waits for its answer.
+    BuiltinResponse reload_route(const std::string &method);
+    // Control thread: runs one reload for every request queued so far.
+    void serve_reload_requests(const std::string &trigger);
+    void stop_serving_reloads();
     // Records an input or sink that did not start; unless optional, /health is not ready.
     void start_failed(const std::string &kind, const std::string &name, const std::string &reason, bool optional);
     int list_plugins();
@@ -77,6 +93,16 @@ class HostApp {
 
     std::mutex leadership_mu_;
     std::deque<bool> leadership_events_;
+
+    struct PendingReload {
+        bool done = false;
+        BuiltinResponse answer;
+    };
+    std::mutex reload_mu_; // guards the fields below
+    std::condition_variable reload_cv_;
+    std::deque<std::shared_ptr<PendingReload>> reload_requests_;
+    bool reload_accepting_ = false; // between ready and shutdown
+    ReloadCounters reload_counters_;
 };
 
 // The version string printed by --version and shown on /health.

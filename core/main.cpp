@@ -16,12 +16,13 @@
 #include <stdexcept>
 
 int main(int argc, char **argv) {
-    // SIGTERM/SIGINT are taken synchronously by the control thread (sigtimedwait); block
-    // them before any thread starts so no other thread receives them.
+    // SIGTERM/SIGINT (stop) and SIGHUP (reload) are taken synchronously by the control
+    // thread (sigtimedwait); block them before any thread starts so no other thread receives them.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     // glibc gives each busy thread its own malloc arena; with one HTTP thread per

@@ -16,7 +16,8 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   zlib1g-dev libzstd-dev liblz4-dev catch2 libsqlite3-dev)
 # chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
-test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl
+# python3: the HTTPS capture server of the upstream TLS tests.
+test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl python3
   dpkg-dev lintian systemd chromium)
 
 sudo_cmd=()

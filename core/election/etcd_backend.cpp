@@ -1,6 +1,6 @@
 // Registers election backend "etcd" with the host's factory (core/election_factory.hpp):
-// [election] endpoints, namespace, lease_ttl, whitelist and the host's name become
-// EtcdElectionOptions.
+// [election] endpoints, namespace, lease_ttl, whitelist, TLS and auth keys and the host's
+// name become EtcdElectionOptions.
 #include "etcd_election.hpp"
 
 #include "../election_factory.hpp"
@@ -19,6 +19,18 @@ EtcdElectionOptions options_from(const ElectionConfig& config) {
     options.lease_ttl = std::chrono::seconds(config.lease_ttl_s); // config parsed "5s"
     options.whitelist = config.whitelist;
     options.host_name = config.host_id;
+    // [election] tls_ca / tls_cert / tls_key / insecure_skip_verify for https endpoints,
+    // username / password for etcd auth.
+    options.tls = read_upstream_tls(config.table, "[election]");
+    auto text_key = [&](const char* key) {
+        auto it = config.table.find(key);
+        if (it == config.table.end() || it->is_null()) return std::string();
+        if (!it->is_string()) throw std::invalid_argument(std::string("[election] key '") + key + "': expected a string");
+        return it->get<std::string>();
+    };
+    options.username = text_key("username");
+    options.password = text_key("password");
+    if (options.tls.insecure_skip_verify) log_warn("election", insecure_skip_verify_warning("the etcd election client"));
     options.log = [](const std::string& level, const std::string& message) {
         const trib_log_level mapped = level == "error"  ? TRIB_LOG_ERROR
                                       : level == "warn" ? TRIB_LOG_WARN

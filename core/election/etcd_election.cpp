@@ -37,6 +37,7 @@ struct EtcdRejected : std::runtime_error {
 constexpr int kGrpcDeadlineExceeded = 4;
 constexpr int kGrpcNotFound = 5;
 constexpr int kGrpcUnavailable = 14;
+constexpr int kGrpcUnauthenticated = 16;
 
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -154,27 +155,34 @@ std::string local_host_name() {
 }
 
 struct Endpoint {
+    std::string scheme;
     std::string host;
     std::uint16_t port = 0;
-    std::string text;
+    std::string text; // as logged: userinfo and query values redacted
 };
 
-Endpoint parse_endpoint(const std::string& text) {
-    std::string url = text.find("://") == std::string::npos ? "http://" + text : text;
+Endpoint parse_endpoint(const std::string& given) {
+    std::string url = given.find("://") == std::string::npos ? "http://" + given : given;
+    const std::string text = redact_url(given);
     Poco::URI uri;
     try {
         uri = Poco::URI(url);
     } catch (const Poco::Exception& e) {
         throw std::invalid_argument("election endpoint '" + text + "': " + e.displayText());
     }
-    if (uri.getScheme() != "http")
+    if (uri.getScheme() != "http" && uri.getScheme() != "https")
         throw std::invalid_argument("election endpoint '" + text +
-                                    "': only http:// is supported (etcd's client URL)");
+                                    "': only http:// and https:// are supported (etcd's client URL)");
+    if (uri.getScheme() == "https" && !upstream_https_supported())
+        throw std::invalid_argument("election endpoint '" + text + "': https needs a build with Poco NetSSL");
     if (uri.getHost().empty())
         throw std::invalid_argument("election endpoint '" + text + "': no host");
     if (!uri.getPath().empty() && uri.getPath() != "/")
         throw std::invalid_argument("election endpoint '" + text + "': unexpected path");
-    return Endpoint{uri.getHost(), uri.getPort(), text};
+    if (!uri.getUserInfo().empty())
+        throw std::invalid_argument("election endpoint '" + text +
+                                    "': put etcd credentials in [election] username/password, not in the URL");
+    return Endpoint{uri.getScheme(), uri.getHost(), uri.getPort(), text};
 }
 
 Poco::Timespan to_timespan(milliseconds ms) {
@@ -191,21 +199,44 @@ void validate(const EtcdElectionOptions& options) {
         throw std::invalid_argument("election namespace must not be empty");
     if (options.lease_ttl < std::chrono::seconds(1))
         throw std::invalid_argument("election lease_ttl must be at least 1s");
+    if (options.username.empty() && !options.password.empty())
+        throw std::invalid_argument("election password given without a username");
 }
 
 // HTTP/1.1 client for the gateway: unary calls on one kept-alive session, watches on
 // their own session so that stop() can cut them short.
 class EtcdElection::Gateway {
   public:
-    explicit Gateway(const std::vector<std::string>& endpoints) {
-        for (const auto& e : endpoints) endpoints_.push_back(parse_endpoint(e));
+    explicit Gateway(const EtcdElectionOptions& options)
+        : username_(options.username), password_(options.password) {
+        bool https = false;
+        for (const auto& e : options.endpoints) {
+            endpoints_.push_back(parse_endpoint(e));
+            https |= endpoints_.back().scheme == "https";
+        }
+        if (https) tls_ = make_upstream_tls_context(options.tls);
     }
 
     const std::string& current_endpoint() const { return endpoints_[current_].text; }
 
+    // Unary call with the auth token when a user is configured; an expired or unknown
+    // token (etcd restarted, simple tokens time out) is replaced once and the call retried.
+    json call(const std::string& path, const json& body, milliseconds timeout) {
+        if (username_.empty()) return call_once(path, body, timeout);
+        if (token_.empty()) authenticate(timeout);
+        try {
+            return call_once(path, body, timeout);
+        } catch (const EtcdRejected& e) {
+            if (e.code != kGrpcUnauthenticated) throw;
+            token_.clear();
+            authenticate(timeout);
+            return call_once(path, body, timeout);
+        }
+    }
+
     // Unary call. Streams that close after one message (lease keep-alive) answer
     // {"result":{...}}; the result is unwrapped.
-    json call(const std::string& path, const json& body, milliseconds timeout) {
+    json call_once(const std::string& path, const json& body, milliseconds timeout) {
         const std::string endpoint = endpoints_[current_].text;
         std::string text;
         int status = 0;
@@ -222,6 +253,7 @@ class EtcdElection::Gateway {
             request.setContentType("application/json");
             request.setContentLength(static_cast<std::streamsize>(payload.size()));
             request.setKeepAlive(true);
+            if (!token_.empty()) request.set("Authorization", token_);
             session_->sendRequest(request) << payload;
             Poco::Net::HTTPResponse response;
             std::istream& in = session_->receiveResponse(response);
@@ -241,8 +273,11 @@ class EtcdElection::Gateway {
             parsed = json::parse(text.substr(0, text.find('\n')));
         } catch (const json::exception&) {
             fail_over();
-            throw EtcdUnavailable("etcd at " + endpoint +
-                                  " answered " + std::to_string(status) + " with non-JSON");
+            // Its first line says why (etcd's gateway refuses, in plain text, a client
+            // certificate with a CN when auth is on).
+            std::string said = text.substr(0, std::min(text.find('\n'), std::size_t(200)));
+            throw EtcdUnavailable("etcd at " + endpoint + " answered " + std::to_string(status) + " with non-JSON" +
+                                  (said.empty() ? std::string() : ": " + said));
         }
         if (status != 200) throw_error(parsed, status, endpoint);
         if (auto it = parsed.find("result"); it != parsed.end()) return *it;
@@ -279,6 +314,8 @@ class EtcdElection::Gateway {
                                            Poco::Net::HTTPMessage::HTTP_1_1);
             request.setContentType("application/json");
             request.setContentLength(static_cast<std::streamsize>(payload.size()));
+            if (!username_.empty() && token_.empty()) authenticate(remaining);
+            if (!token_.empty()) request.set("Authorization", token_);
             session->sendRequest(request) << payload;
             if (stopping.load()) return WatchOutcome::Aborted;
             Poco::Net::HTTPResponse response;
@@ -343,9 +380,24 @@ class EtcdElection::Gateway {
     }
 
   private:
+    // The token etcd gives for user/password; the password goes in the request body only.
+    void authenticate(milliseconds timeout) {
+        json answer;
+        try {
+            answer = call_once("/v3/auth/authenticate", json{{"name", username_}, {"password", password_}}, timeout);
+        } catch (const EtcdRejected& e) {
+            throw EtcdRejected(e.code, std::string("authenticating as user '") + username_ + "': " + e.what());
+        }
+        std::string token = answer.value("token", std::string());
+        if (token.empty())
+            throw EtcdUnavailable("etcd at " + current_endpoint() + " gave no token for user '" + username_ +
+                                  "' (is auth enabled?)");
+        token_ = std::move(token);
+    }
+
     std::unique_ptr<Poco::Net::HTTPClientSession> open_session(milliseconds timeout) {
         const auto& endpoint = endpoints_[current_];
-        auto session = std::make_unique<Poco::Net::HTTPClientSession>(endpoint.host, endpoint.port);
+        auto session = open_upstream_session(endpoint.scheme, endpoint.host, endpoint.port, tls_);
         session->setTimeout(to_timespan(timeout));
         session->setKeepAlive(true);
         return session;
@@ -371,6 +423,9 @@ class EtcdElection::Gateway {
     }
 
     std::vector<Endpoint> endpoints_;
+    std::shared_ptr<UpstreamTlsContext> tls_;
+    std::string username_, password_;
+    std::string token_; // election thread only
     std::size_t current_ = 0;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
     std::mutex watch_mutex_;
@@ -400,7 +455,7 @@ EtcdElection::EtcdElection(EtcdElectionOptions options) : options_(std::move(opt
                             });
     retry_interval_ = std::clamp(milliseconds(options_.lease_ttl.count() / 10), milliseconds(100),
                                  milliseconds(500));
-    gateway_ = std::make_unique<Gateway>(options_.endpoints);
+    gateway_ = std::make_unique<Gateway>(options_);
 }
 
 EtcdElection::~EtcdElection() { stop(); }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../election.hpp"
+#include "../spool/upstream_http.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -24,8 +25,14 @@
 namespace trib::core {
 
 struct EtcdElectionOptions {
-    // Client URLs of the etcd cluster, e.g. "http://127.0.0.1:2379". Tried in turn.
+    // Client URLs of the etcd cluster, e.g. "http://127.0.0.1:2379" or "https://...". Tried in turn.
     std::vector<std::string> endpoints;
+    // For https endpoints: CA file, client certificate, insecure_skip_verify.
+    UpstreamTls tls;
+    // etcd auth (user/password): POST /v3/auth/authenticate gives a token sent as the
+    // Authorization header; taken again when etcd calls it invalid. Never logged.
+    std::string username;
+    std::string password;
     // Election name; candidate keys live under "<name_space>/".
     std::string name_space = "tributary";
     // Lease TTL; etcd counts whole seconds, so it is rounded up (and etcd may raise it).
@@ -42,7 +49,7 @@ struct EtcdElectionOptions {
 };
 
 // Throws std::invalid_argument for unusable options (no endpoints, a URL that is not
-// http://host:port, an empty namespace, a TTL under one second).
+// http(s)://host:port, an empty namespace, a TTL under one second, a password without a user).
 void validate(const EtcdElectionOptions& options);
 
 class EtcdElection final : public Election {

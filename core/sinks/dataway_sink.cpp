@@ -1,6 +1,7 @@
 #include "dataway_sink.hpp"
 
 #include "../line_protocol.hpp"
+#include "../log.hpp"
 #include "../toml_json.hpp"
 
 #include <unistd.h>
@@ -118,6 +119,7 @@ DatawaySinkConfig DatawaySinkConfig::from_json(const nlohmann::json &t) {
         }
     }
     c.datakit_version = string_key(t, "datakit_version", c.datakit_version);
+    c.tls = read_upstream_tls(t, "dataway sink");
     return c;
 }
 
@@ -128,8 +130,16 @@ DatawaySink::DatawaySink(std::string name, DatawaySinkConfig config, std::vector
     for (auto &u : cfg_.urls) {
         Endpoint e;
         e.url = parse_upstream_url(u);
-        e.http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.timeout);
-        e.upload_http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.upload_timeout);
+        if (e.url.scheme == "https" && !tls_) {
+            try {
+                tls_ = make_upstream_tls_context(cfg_.tls);
+            } catch (const std::invalid_argument &ex) {
+                throw std::invalid_argument("dataway sink: " + std::string(ex.what()));
+            }
+            if (cfg_.tls.insecure_skip_verify) log_warn("dataway", insecure_skip_verify_warning("dataway sink '" + name_ + "'"));
+        }
+        e.http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.timeout, tls_);
+        e.upload_http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.upload_timeout, tls_);
         endpoints_.push_back(std::move(e));
     }
     user_agent_ = "datakit-linux-" + go_arch() + "/" + cfg_.datakit_version + "/" + hostname();

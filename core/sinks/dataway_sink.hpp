@@ -10,6 +10,9 @@
 //   enable_sinker = false              # send X-Global-Tags (DataKit's sinker)
 //   global_customer_keys = []          # extra keys that take part in X-Global-Tags
 //   datakit_version = "1.84.0"         # User-Agent and X-Datakit-Version
+//   tls_ca = "/etc/ssl/dataway-ca.pem" # https: CAs to trust (default: the system's)
+//   tls_cert = "..." / tls_key = "..." # https: client certificate (both or neither)
+//   insecure_skip_verify = false       # https: no certificate check (logged loudly)
 //
 // Points go to POST <origin>/v1/write/<category>?<query> as line protocol, to every URL in
 // turn. A profile point (category profiling with attachments) goes to POST
@@ -41,6 +44,7 @@ struct DatawaySinkConfig {
     bool enable_sinker = false;
     std::vector<std::string> global_customer_keys;
     std::string datakit_version = "1.84.0";
+    UpstreamTls tls;
 
     // Reads a [[sinks]] table; throws std::invalid_argument naming the key and the reason.
     static DatawaySinkConfig from_json(const nlohmann::json &table);
@@ -78,6 +82,7 @@ class DatawaySink : public Sink {
     std::set<std::string> sinker_keys_;
     std::vector<Endpoint> endpoints_;
     std::string user_agent_;
+    std::shared_ptr<UpstreamTlsContext> tls_;
 };
 
 } // namespace trib::core

@@ -1,6 +1,7 @@
 #include "influxdb_sink.hpp"
 
 #include "../line_protocol.hpp"
+#include "../log.hpp"
 #include "../toml_json.hpp"
 
 #include <limits>
@@ -70,6 +71,7 @@ InfluxDbSinkConfig InfluxDbSinkConfig::from_json(const nlohmann::json &t) {
             throw std::invalid_argument("influxdb sink: 'max_body_kb' must be a positive integer");
         c.max_body_bytes = static_cast<size_t>(it->get<int64_t>()) << 10;
     }
+    c.tls = read_upstream_tls(t, "influxdb sink");
     return c;
 }
 
@@ -83,7 +85,16 @@ InfluxDbSink::InfluxDbSink(std::string name, InfluxDbSinkConfig config)
     if (!cfg_.retention_policy.empty()) write_path_ += "&rp=" + url_encode(cfg_.retention_policy);
     write_path_ += "&precision=" + precision;
     if (!cfg_.username.empty()) write_path_ += "&u=" + url_encode(cfg_.username) + "&p=" + url_encode(cfg_.password);
-    http_ = std::make_unique<UpstreamHttpClient>(base_, cfg_.timeout);
+    std::shared_ptr<UpstreamTlsContext> tls;
+    if (base_.scheme == "https") {
+        try {
+            tls = make_upstream_tls_context(cfg_.tls);
+        } catch (const std::invalid_argument &ex) {
+            throw std::invalid_argument("influxdb sink: " + std::string(ex.what()));
+        }
+        if (cfg_.tls.insecure_skip_verify) log_warn("influxdb", insecure_skip_verify_warning("influxdb sink '" + name_ + "'"));
+    }
+    http_ = std::make_unique<UpstreamHttpClient>(base_, cfg_.timeout, std::move(tls));
 }
 
 std::vector<std::string> InfluxDbSink::encode(const std::vector<trib::Point> &batch) const {

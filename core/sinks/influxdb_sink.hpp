@@ -11,6 +11,7 @@
 //   timeout = "10s"
 //   create_database = true             # CREATE DATABASE once if InfluxDB says it is missing
 //   max_body_kb = 4096                 # a batch is split into bodies of at most this size
+//   tls_ca / tls_cert / tls_key / insecure_skip_verify   # for an https url (as the dataway sink)
 //
 // Profile points are written with their tags and fields; their attachments are not
 // (they stay in the file sink's store, referenced by the point's profile_id field).
@@ -38,6 +39,7 @@ struct InfluxDbSinkConfig {
     std::chrono::milliseconds timeout{10000};
     bool create_database = true;
     size_t max_body_bytes = 4u << 20;
+    UpstreamTls tls;
 
     // Reads a [[sinks]] table; throws std::invalid_argument naming the key and the reason.
     static InfluxDbSinkConfig from_json(const nlohmann::json &table);

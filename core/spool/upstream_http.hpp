@@ -1,6 +1,9 @@
-// HTTP client pieces the delivering sinks (influxdb, dataway) share: URL parsing, a
-// keep-alive POST with a timeout, status classification, gzip and multipart bodies.
+// HTTP client pieces the delivering sinks (influxdb, dataway) and the etcd election share:
+// URL parsing, TLS for https upstreams (CA file, client certificate, insecure_skip_verify),
+// a keep-alive POST with a timeout, status classification, gzip and multipart bodies.
 #pragma once
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <tributary/plugin.h>
 
@@ -25,9 +28,39 @@ struct UpstreamUrl {
     uint16_t port = 0;
     std::string path;  // without query; "" or "/prefix"
     std::string query; // raw, without '?'
-    // "scheme://host:port"
+    std::string userinfo; // "user:password" before '@', percent-decoded; sent as Basic auth, never logged
+    // "scheme://host:port" (no userinfo, no query: safe to log)
     std::string origin() const;
 };
+
+// The URL as it may appear in logs and errors: userinfo and query values replaced by "***".
+std::string redact_url(std::string_view url);
+
+// TLS settings of an https upstream: `tls_ca` (PEM file of the CAs to trust; empty: the
+// system's), `tls_cert` + `tls_key` (client certificate, PEM), `insecure_skip_verify`.
+struct UpstreamTls {
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+    bool insecure_skip_verify = false;
+};
+
+// Reads the keys above from a config table; throws std::invalid_argument
+// "<where>: key '<k>': <reason>" (wrong type, tls_cert without tls_key, unreadable file).
+UpstreamTls read_upstream_tls(const nlohmann::json &table, const std::string &where);
+
+// A client TLS context built once from UpstreamTls and shared by sessions. Opaque here so
+// users need no Poco NetSSL headers.
+class UpstreamTlsContext;
+// Throws std::invalid_argument naming the file OpenSSL could not use.
+std::shared_ptr<UpstreamTlsContext> make_upstream_tls_context(const UpstreamTls &tls);
+// A session to host:port: HTTPS with `tls` when scheme is "https" (tls null: system CAs,
+// verified), plain HTTP otherwise.
+std::unique_ptr<Poco::Net::HTTPClientSession> open_upstream_session(const std::string &scheme, const std::string &host,
+                                                                    uint16_t port,
+                                                                    const std::shared_ptr<UpstreamTlsContext> &tls);
+// The loud line logged at start for insecure_skip_verify = true.
+std::string insecure_skip_verify_warning(const std::string &who);
 
 // Whether https:// upstreams work in this build (Poco NetSSL linked, TRIB_UPSTREAM_HTTPS).
 bool upstream_https_supported();
@@ -55,7 +88,9 @@ trib_status classify_http_result(const HttpPostResult &r);
 // One keep-alive connection to one origin. Not thread-safe: a sink writes from one thread.
 class UpstreamHttpClient {
   public:
-    UpstreamHttpClient(UpstreamUrl base, std::chrono::milliseconds timeout);
+    // tls: used for https; null = the system's CAs, verified.
+    UpstreamHttpClient(UpstreamUrl base, std::chrono::milliseconds timeout,
+                       std::shared_ptr<UpstreamTlsContext> tls = nullptr);
     ~UpstreamHttpClient();
     UpstreamHttpClient(const UpstreamHttpClient &) = delete;
     UpstreamHttpClient &operator=(const UpstreamHttpClient &) = delete;
@@ -67,6 +102,7 @@ class UpstreamHttpClient {
   private:
     UpstreamUrl base_;
     std::chrono::milliseconds timeout_;
+    std::shared_ptr<UpstreamTlsContext> tls_;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
 };
 

@@ -44,9 +44,17 @@ TEST_CASE("the factory refuses unusable [election] etcd settings with the reason
     auto tiny_ttl = config;
     tiny_ttl.lease_ttl_s = 0;
     CHECK_THROWS_WITH(trib::core::make_election(tiny_ttl), Catch::Contains("at least 1s"));
+    auto other_scheme = config;
+    other_scheme.endpoints = {"unix://etcd.example:2379"};
+    CHECK_THROWS_WITH(trib::core::make_election(other_scheme), Catch::Contains("only http:// and https://"));
     auto tls = config;
     tls.endpoints = {"https://etcd.example:2379"};
-    CHECK_THROWS_WITH(trib::core::make_election(tls), Catch::Contains("only http://"));
+    CHECK_NOTHROW(trib::core::make_election(tls));
+    tls.table = {{"tls_ca", "/nonexistent/etcd-ca.pem"}};
+    CHECK_THROWS_WITH(trib::core::make_election(tls), Catch::Contains("key 'tls_ca'"));
+    auto password_only = config;
+    password_only.table = {{"password", "hunter2"}};
+    CHECK_THROWS_WITH(trib::core::make_election(password_only), Catch::Contains("without a username"));
     auto no_endpoints = config;
     no_endpoints.endpoints.clear();
     CHECK_THROWS_AS(trib::core::make_election(no_endpoints), std::runtime_error);

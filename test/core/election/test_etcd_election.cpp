@@ -366,9 +366,16 @@ TEST_CASE("unusable options are refused with a clear reason", "[election]") {
     auto none = base;
     none.endpoints.clear();
     CHECK_THROWS_WITH(trib::core::validate(none), Catch::Contains("at least one endpoint"));
+    auto other_scheme = base;
+    other_scheme.endpoints = {"unix://etcd:2379"};
+    CHECK_THROWS_WITH(trib::core::validate(other_scheme), Catch::Contains("only http:// and https://"));
     auto tls = base;
     tls.endpoints = {"https://etcd:2379"};
-    CHECK_THROWS_WITH(trib::core::validate(tls), Catch::Contains("only http://"));
+    CHECK_NOTHROW(trib::core::validate(tls));
+    auto credentials_in_url = base;
+    credentials_in_url.endpoints = {"http://user:hunter2@etcd:2379"};
+    CHECK_THROWS_WITH(trib::core::validate(credentials_in_url), Catch::Contains("username/password"));
+    CHECK_THROWS_WITH(trib::core::validate(credentials_in_url), !Catch::Contains("hunter2"));
     auto garbage = base;
     garbage.endpoints = {"http://"};
     CHECK_THROWS_WITH(trib::core::validate(garbage), Catch::Contains("http://"));
