@@ -75,6 +75,13 @@ bool HostApp::prepare(std::vector<std::string> &errors, std::vector<std::string>
                              e.displayText());
         }
     }
+    if (cfg_.http.tls.enabled()) {
+        try {
+            TlsServerContext check(cfg_.http.tls); // the files are read now, so --check-config sees them
+        } catch (const std::exception &e) {
+            errors.push_back((cfg_.config_file.empty() ? std::string("[http]") : cfg_.config_file) + ": " + e.what());
+        }
+    }
     if (cfg_.election.enable && !election_backend_known(cfg_.election.backend))
         errors.push_back((cfg_.config_file.empty() ? std::string("election") : cfg_.config_file) +
                          ": [election] key 'backend': backend '" + cfg_.election.backend +
@@ -189,7 +196,7 @@ int HostApp::serve() {
     }
     std::string listen_host;
     uint16_t listen_port = 0;
-    split_listen(cfg_.listen, listen_host, listen_port);
+    split_listen(cfg_.listen, listen_host, listen_port); // listen = "": listen_host stays empty, Unix socket only
     memory_ = std::make_unique<MemoryBudget>(cfg_.inflight_memory_bytes);
     http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http, memory_.get(),
                                          [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
@@ -235,13 +242,17 @@ int HostApp::serve() {
         shutdown();
         return 1;
     }
-    log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
+    if (!cfg_.listen.empty())
+        log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")" +
+                             (http_->tls_enabled() ? " with TLS" : ""));
+    if (!cfg_.http.listen_unix.empty()) log_info("http", "listening on unix socket " + cfg_.http.listen_unix);
 
     for (auto &ic : inputs_cfg_) {
         const LoadedModule *m = find_module(loaded_, ic.module, TRIB_KIND_INPUT);
         // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
         bool elect = ic.election;
         auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, elect);
+        inst->set_access(ic.access);
         std::string err;
         if (!inst->create(err)) {
             start_failed("input", inst->id(), m->file + ": create failed (" + ic.source + "): " + err, ic.optional);

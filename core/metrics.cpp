@@ -139,6 +139,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     w.declare("tributary_http_requests_total", "counter", "Requests on the shared listener");
     w.sample("tributary_http_requests_total", "", double(http.requests.load()));
     w.declare("tributary_http_responses_total", "counter", "Responses by notable status");
+    w.sample("tributary_http_responses_total", "code=\"401\"", double(http.status_401.load()));
+    w.sample("tributary_http_responses_total", "code=\"403\"", double(http.status_403.load()));
     w.sample("tributary_http_responses_total", "code=\"404\"", double(http.status_404.load()));
     w.sample("tributary_http_responses_total", "code=\"413\"", double(http.status_413.load()));
     w.sample("tributary_http_responses_total", "code=\"429\"", double(http.status_429.load()));
