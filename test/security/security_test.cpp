@@ -186,9 +186,8 @@ TEST_CASE("TLS listener: dd-trace and @pyroscope/nodejs upload over https", "[se
     dd->wait(30s);
     pyro->wait(30s);
 
-    // Plain HTTP to the TLS port: no HTTP answer; and the TLS port answers TLS 1.2+.
+    // Plain HTTP to the TLS port gets no HTTP answer.
     CHECK(tt::http("GET", "http://127.0.0.1:" + std::to_string(host.port()) + "/health", "", "", {}, 3000).status == 0);
-    CHECK(curl(https_url(host, "/health"), {"--cacert", pki().ca(), "--tls-max", "1.1"}).status == 0);
 }
 
 TEST_CASE("mTLS: a client without a certificate is refused, one with a CA-signed certificate is served",
@@ -203,6 +202,10 @@ TEST_CASE("mTLS: a client without a certificate is refused, one with a CA-signed
     std::vector<std::string> with = {"--cacert", pki().ca()};
     with.insert(with.end(), client.begin(), client.end());
     CHECK(curl(https_url(host, "/health"), with).status == 200);
+    // tls_min_version = "1.3": a TLS 1.2 client is refused.
+    auto tls12 = with;
+    tls12.insert(tls12.end(), {"--tls-max", "1.2"});
+    CHECK(curl(https_url(host, "/health"), tls12).status == 0);
     // A self-signed client certificate (not from tls_client_ca) is refused too.
     tt::TempDir other("sec-other");
     run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
@@ -263,7 +266,7 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
 
     std::string base = host.url("/");
     base.pop_back();
-    auto bearer = start_pyroscope(work, "bearer", base, "{ appName: 'tok-bearer', authToken: '" + pyro_token + "' }");
+    auto bearer = start_pyroscope(work, "bearer", base, "{ appName: 'tok-bearer', tenantID: 'team-a', authToken: '" + pyro_token + "' }");
     auto basic = start_pyroscope(work, "basic", base,
                                  "{ appName: 'tok-basic', basicAuthUser: '" + basic_user + "', basicAuthPassword: '" +
                                      pyro_token + "' }");
@@ -278,7 +281,10 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
     auto metrics = tt::http("GET", host.url("/metrics"), "", "", {{"Authorization", "Bearer " + admin}});
     INFO("host log:\n" << host.log() << "\nnone log:\n" << none->log());
     CHECK(got);
+    for (auto &p : host.points("profiling", "profile"))
+        if (p.tag("service") == "tok-bearer") CHECK(p.tag("tenant") == "team-a"); // X-Scope-OrgID
     CHECK(points_of_service(host, "tok-none") == 0);
+
     CHECK(points_of_service(host, "tok-wrong") == 0);
     REQUIRE(metrics.status == 200);
     CHECK(responses_with(metrics.body, "401") >= 2); // the agents without a valid token were refused
