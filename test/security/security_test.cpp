@@ -16,7 +16,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -220,6 +224,7 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     tt::write_file(dir.sub("cert.pem"), tt::read_file(pki().cert("server-a")));
     tt::write_file(dir.sub("key.pem"), tt::read_file(pki().key("server-a")));
     trib::core::HttpListenerConfig cfg;
+    cfg.header_timeout = 1s;
     cfg.tls.cert = dir.sub("cert.pem");
     cfg.tls.key = dir.sub("key.pem");
     trib::core::HttpServer server("127.0.0.1", 0, cfg, nullptr, [](const std::string &, const std::string &path) {
@@ -240,6 +245,24 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     auto after = curl(url, {"--cacert", pki().ca()});
     CHECK(after.status == 200);
     CHECK_THAT(after.verbose, Catch::Contains("CN=server-b"));
+
+    // A client that connects and never starts its handshake is parked (no thread) and
+    // closed at the header timeout, as a plain one is.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    auto t0 = std::chrono::steady_clock::now();
+    char byte;
+    CHECK(::recv(fd, &byte, 1, 0) == 0); // closed, not timed out on our side
+    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+    ::close(fd);
+    CHECK(server.connection_stats()->header_timeouts.load() == 1);
+    CHECK(server.connection_stats()->served.load() == 0);
 
     // A broken key is refused whole; the working certificate stays.
     tt::write_file(dir.sub("key.pem"), "not a key\n");
