@@ -30,8 +30,9 @@ SSL_CTX *build_context(const HttpTlsConfig &cfg) {
     };
     SSL_CTX_set_min_proto_version(ctx, cfg.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    // Writes of a partial buffer may resume from another address (Poco's send buffers).
-    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    // No partial writes: Poco's stream buffers treat a short send as an error, and on the
+    // workers' blocking sockets SSL_write then sends all or fails.
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg.cert.c_str()) != 1)
         fail("[http] tls_cert '" + cfg.cert + "' not usable");
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg.key.c_str(), SSL_FILETYPE_PEM) != 1)
