@@ -230,6 +230,7 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     trib::core::HttpServer server("127.0.0.1", 0, cfg, nullptr, [](const std::string &, const std::string &path) {
         std::optional<trib::core::BuiltinResponse> r;
         if (path == "/health") r = trib::core::BuiltinResponse{200, "text/plain", "ok\n"};
+        if (path == "/big") r = trib::core::BuiltinResponse{200, "application/octet-stream", std::string(3u << 20, 'b')};
         return r;
     });
     server.start();
@@ -237,6 +238,10 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     auto before = curl(url, {"--cacert", pki().ca()});
     CHECK(before.status == 200);
     CHECK_THAT(before.verbose, Catch::Contains("CN=server-a"));
+    // A response far larger than a TLS record and the socket buffer arrives whole.
+    auto big = curl("https://127.0.0.1:" + std::to_string(server.port()) + "/big", {"--cacert", pki().ca()});
+    CHECK(big.status == 200);
+    CHECK(big.body == std::string(3u << 20, 'b'));
 
     tt::write_file(dir.sub("cert.pem"), tt::read_file(pki().cert("server-b")));
     tt::write_file(dir.sub("key.pem"), tt::read_file(pki().key("server-b")));
