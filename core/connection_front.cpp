@@ -203,6 +203,7 @@ void ConnectionFront::on_tls_event(int fd, Parked &p) {
     if (step == TlsConnection::Step::failed) {
         // A failed handshake (no or untrusted client certificate, wrong protocol) or a client
         // that left; nothing to answer in.
+        if (!tls.handshake_done) stats_.tls_handshake_failures++;
         unpark(fd);
         ::close(fd);
         return;

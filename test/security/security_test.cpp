@@ -216,6 +216,10 @@ TEST_CASE("mTLS: a client without a certificate is refused, one with a CA-signed
          other.sub("k.pem"), "-out", other.sub("c.pem"), "-days", "1", "-subj", "/CN=stranger"});
     CHECK(curl(https_url(host, "/health"), {"--cacert", pki().ca(), "--cert", other.sub("c.pem"), "--key", other.sub("k.pem")})
               .status == 0);
+    // The refusals are counted.
+    auto metrics = curl(https_url(host, "/metrics"), with);
+    CHECK(metrics.status == 200);
+    CHECK_THAT(metrics.body, Catch::Contains("tributary_http_connections_closed_total{reason=\"tls_handshake\"} 3"));
 }
 
 TEST_CASE("reload_tls: new connections get the new certificate, the listener stays", "[security][tls]") {
