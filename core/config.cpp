@@ -147,6 +147,39 @@ struct TableReader {
     }
 };
 
+// Tokens (inline list and/or a file, one a line) and an address allow-list; null when the
+// table sets none of them. Errors name the key and file, never a token.
+std::shared_ptr<const AccessPolicy> read_access(const TableReader &r, const char *tokens_key, const char *file_key,
+                                                const char *cidrs_key) {
+    auto policy = std::make_shared<AccessPolicy>();
+    r.string_list(tokens_key, policy->tokens);
+    std::string file;
+    r.str(file_key, file);
+    if (!file.empty()) {
+        try {
+            for (auto &t : access::read_token_file(file)) policy->tokens.push_back(t);
+        } catch (const std::exception &e) {
+            r.errors.push_back(r.where + ": key '" + file_key + "': " + e.what());
+        }
+    }
+    for (auto &t : policy->tokens)
+        if (t.empty()) {
+            r.errors.push_back(r.where + ": key '" + tokens_key + "': empty token");
+            break;
+        }
+    if (cidrs_key) {
+        std::vector<std::string> cidrs;
+        r.string_list(cidrs_key, cidrs);
+        try {
+            policy->allow = access::CidrList(cidrs);
+        } catch (const std::exception &e) {
+            r.errors.push_back(r.where + ": key '" + cidrs_key + "': " + e.what());
+        }
+    }
+    if (policy->empty()) return nullptr;
+    return policy;
+}
+
 void set_tag(std::vector<std::pair<std::string, std::string>> &tags, const std::string &k, const std::string &v) {
     for (auto &kv : tags)
         if (kv.first == k) { kv.second = v; return; }
@@ -297,6 +330,34 @@ void add_datakit_dataway(const json &file, const std::string &where, const Env &
 
 } // namespace
 
+namespace {
+
+void read_http_security(const TableReader &r, HttpListenerConfig &http) {
+    r.str("tls_cert", http.tls.cert);
+    r.str("tls_key", http.tls.key);
+    r.str("tls_client_ca", http.tls.client_ca);
+    r.str("tls_min_version", http.tls.min_version);
+    if (http.tls.min_version != "1.2" && http.tls.min_version != "1.3")
+        r.errors.push_back(r.where + ": key 'tls_min_version': expected \"1.2\" or \"1.3\", got \"" +
+                           http.tls.min_version + "\"");
+    if (http.tls.cert.empty() != http.tls.key.empty())
+        r.errors.push_back(r.where + ": keys 'tls_cert' and 'tls_key': set both or neither");
+    if (!http.tls.client_ca.empty() && http.tls.cert.empty())
+        r.errors.push_back(r.where + ": key 'tls_client_ca': needs tls_cert and tls_key");
+    r.str("listen_unix", http.listen_unix);
+    std::string mode;
+    r.str("listen_unix_mode", mode);
+    if (!mode.empty()) {
+        if (mode.size() > 4 || mode.find_first_not_of("01234567") != std::string::npos)
+            r.errors.push_back(r.where + ": key 'listen_unix_mode': expected octal text like \"0660\", got \"" + mode + "\"");
+        else http.listen_unix_mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+    }
+    r.str("listen_unix_group", http.listen_unix_group);
+    http.admin = read_access(r, "admin_tokens", "admin_tokens_file", nullptr);
+}
+
+} // namespace
+
 HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::string &default_plugins_dir,
                             std::vector<std::string> &errors) {
     HostConfig cfg;
@@ -336,7 +397,10 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         if (!h.is_object()) errors.push_back(where + ": key 'http': expected a table, got " + json_type_name(h));
         else {
             TableReader r{h, where + ": [http]", errors};
-            r.known_keys({"max_body_mb", "max_connections", "header_timeout_s", "idle_timeout_s", "read_timeout_s"});
+            r.known_keys({"max_body_mb", "max_connections", "header_timeout_s", "idle_timeout_s", "read_timeout_s",
+                          "tls_cert", "tls_key", "tls_client_ca", "tls_min_version", "listen_unix", "listen_unix_mode",
+                          "listen_unix_group", "admin_tokens", "admin_tokens_file"});
+            read_http_security(r, cfg.http);
             int64_t v = 0;
             if (r.positive_int("max_body_mb", v)) cfg.http.max_body_bytes = static_cast<uint64_t>(v) << 20;
             if (r.positive_int("max_connections", v)) cfg.http.max_connections = static_cast<size_t>(v);
@@ -442,7 +506,9 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
 
     std::string h;
     uint16_t p = 0;
-    if (!split_listen(cfg.listen, h, p))
+    // `listen = ""` with [http] listen_unix: the Unix socket only.
+    bool unix_only = cfg.listen.empty() && !cfg.http.listen_unix.empty();
+    if (!unix_only && !split_listen(cfg.listen, h, p))
         errors.push_back(cfg.listen_source + ": '" + cfg.listen + "' is not HOST:PORT (port 1-65535)");
 
     bool has_host = false;
@@ -743,6 +809,9 @@ std::vector<InputConfig> load_input_configs(const HostConfig &host, const std::v
             // A host key, like `election`, but one the module never needs to see.
             r.boolean("optional", ic.optional);
             ic.table.erase("optional");
+            ic.access = read_access(r, "auth_tokens", "auth_tokens_file", "allow_cidrs");
+            ic.table.erase("auth_tokens");
+            ic.table.erase("auth_tokens_file");
             // A wrong host key from the environment turns the instance off; from a file it is
             // a configuration error, as before.
             for (auto &e : table_errors) {

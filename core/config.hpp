@@ -4,6 +4,7 @@
 // Every error message names the file or variable, the key and the reason.
 #pragma once
 
+#include "access_control.hpp"
 #include "cli.hpp"
 #include "election_factory.hpp"
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +30,15 @@ struct BusConfig {
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
 };
 
+// [http] tls_*: TLS on the TCP listener (the Unix socket stays plain: its file mode guards it).
+struct HttpTlsConfig {
+    std::string cert;        // tls_cert: PEM certificate chain
+    std::string key;         // tls_key: PEM private key
+    std::string client_ca;   // tls_client_ca: PEM CAs; set = clients must present a certificate
+    std::string min_version = "1.2"; // tls_min_version: "1.2" or "1.3"
+    bool enabled() const { return !cert.empty(); }
+};
+
 // The shared listener ([http]). See connection_front.hpp for how idle clients are parked.
 struct HttpListenerConfig {
     uint64_t max_body_bytes = 64ull << 20;          // max_body_mb: default route body limit (413)
@@ -35,6 +46,12 @@ struct HttpListenerConfig {
     std::chrono::milliseconds header_timeout{5000}; // header_timeout_s: connect → full request header (408)
     std::chrono::milliseconds idle_timeout{10000};  // idle_timeout_s: keep-alive wait for the next request
     std::chrono::milliseconds read_timeout{30000};  // read_timeout_s: longest pause inside a request body
+    HttpTlsConfig tls;
+    std::string listen_unix;        // listen_unix: a Unix socket path serving the same routes
+    unsigned listen_unix_mode = 0660; // listen_unix_mode: "0660" (octal text)
+    std::string listen_unix_group;  // listen_unix_group: group owning the socket file
+    // admin_tokens / admin_tokens_file: required on /metrics and /-/* paths (/health stays open).
+    std::shared_ptr<const AccessPolicy> admin;
 };
 
 struct SinkConfig {
@@ -88,6 +105,10 @@ struct InputConfig {
     std::vector<std::pair<std::string, std::string>> tags; // the table's `tags`
     bool election = true;           // the table's `election` (default true)
     bool optional = false;          // the table's `optional`: a failed start leaves /health ready
+    // auth_tokens / auth_tokens_file / allow_cidrs: checked by the listener on this instance's
+    // routes. The token keys are taken out of `table` (modules never see secrets); allow_cidrs
+    // stays for modules that run their own server (pinpoint).
+    std::shared_ptr<const AccessPolicy> access;
     std::string source;             // file (or env variable) it came from
     // Set when an ENV_INPUT_<NAME>_<FIELD> value cannot be used: as DataKit does, that
     // instance stays off (reported like a failed start) and the rest of the host runs.

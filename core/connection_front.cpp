@@ -1,6 +1,7 @@
 #include "connection_front.hpp"
 
 #include "log.hpp"
+#include "tls_server.hpp"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -39,14 +40,21 @@ bool header_complete(std::string_view peeked) {
 
 } // namespace
 
-ConnectionFront::ConnectionFront(int listen_fd, ConnectionLimits limits, ServeFn serve)
-    : listen_fd_(listen_fd), limits_(limits), serve_(std::move(serve)), peek_buf_(kPeekBytes) {
+ConnectionFront::ConnectionFront(std::vector<FrontListener> listeners, ConnectionLimits limits, ServeFn serve)
+    : listeners_(std::move(listeners)), limits_(limits), serve_(std::move(serve)), peek_buf_(kPeekBytes) {
     if (limits_.max_connections == 0) limits_.max_connections = 1;
 }
 
 ConnectionFront::~ConnectionFront() {
     stop();
-    if (listen_fd_ >= 0) ::close(listen_fd_);
+    for (auto &l : listeners_)
+        if (l.fd >= 0) ::close(l.fd);
+}
+
+const FrontListener *ConnectionFront::listener_of(int fd) const {
+    for (auto &l : listeners_)
+        if (l.fd == fd) return &l;
+    return nullptr;
 }
 
 void ConnectionFront::start() {
@@ -55,9 +63,11 @@ void ConnectionFront::start() {
     if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = listen_fd_;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0)
-        throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+    for (auto &l : listeners_) {
+        ev.data.fd = l.fd;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l.fd, &ev) != 0)
+            throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+    }
     ev.data.fd = wake_fd_;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
     front_ = std::thread([this] { front_loop(); });
@@ -76,8 +86,8 @@ void ConnectionFront::stop() {
     park_order_.clear();
     {
         std::lock_guard<std::mutex> lk(mu_);
-        for (int fd : ready_) ::close(fd);
-        ready_.clear();
+        for (auto &c : ready_) ::close(c.fd);
+        ready_.clear(); // frees their TLS state
         // Unblocks workers waiting in recv; their connections end and the fds are closed.
         for (int fd : serving_) ::shutdown(fd, SHUT_RDWR);
     }
@@ -111,7 +121,7 @@ void ConnectionFront::front_loop() {
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
             if (fd == wake_fd_) continue;
-            if (fd == listen_fd_) accept_all();
+            if (const FrontListener *l = listener_of(fd)) accept_all(*l);
             else if (!parked_.count(fd)) continue; // handed over earlier in this batch: a worker's now
             else if (events[i].events & (EPOLLERR | EPOLLHUP)) {
                 unpark(fd);
@@ -124,9 +134,10 @@ void ConnectionFront::front_loop() {
     }
 }
 
-void ConnectionFront::accept_all() {
+void ConnectionFront::accept_all(const FrontListener &l) {
     for (;;) {
-        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        // TLS connections stay non-blocking while the front drives their handshake.
+        int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC | (l.tls ? SOCK_NONBLOCK : 0));
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE) {
@@ -142,15 +153,24 @@ void ConnectionFront::accept_all() {
         stats_.accepted++;
         if (parked_.size() + stats_.served.load() >= limits_.max_connections && !evict_oldest_parked()) {
             stats_.refused++;
-            close_with(fd, kBusyResponse);
+            close_with(fd, kBusyResponse, l.tls != nullptr);
             continue;
         }
-        Parked p{std::chrono::steady_clock::now() + limits_.header_timeout, next_seq_++};
-        parked_[fd] = p;
+        Parked p{std::chrono::steady_clock::now() + limits_.header_timeout, next_seq_++, l.unix_socket, nullptr};
+        if (l.tls) {
+            SSL *ssl = l.tls->new_connection(fd);
+            if (!ssl) {
+                ::close(fd);
+                continue;
+            }
+            p.tls = std::make_unique<TlsConnection>(ssl);
+        }
         park_order_.emplace_back(p.seq, fd);
+        parked_[fd] = std::move(p);
         stats_.parked = parked_.size();
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        // The handshake may wait for the socket to take more output (EPOLLOUT, edge only).
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (l.tls ? EPOLLOUT : 0u);
         ev.data.fd = fd;
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
         // A client that sent its request with the connect is served without another event.
@@ -159,7 +179,9 @@ void ConnectionFront::accept_all() {
 }
 
 void ConnectionFront::on_readable(int fd) {
-    if (!parked_.count(fd)) return;
+    auto it = parked_.find(fd);
+    if (it == parked_.end()) return;
+    if (it->second.tls) return on_tls_event(fd, it->second);
     ssize_t n = ::recv(fd, peek_buf_.data(), peek_buf_.size(), MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         unpark(fd); // the client went away before its request was complete
@@ -170,8 +192,26 @@ void ConnectionFront::on_readable(int fd) {
     if (static_cast<size_t>(n) < peek_buf_.size() &&
         !header_complete(std::string_view(peek_buf_.data(), static_cast<size_t>(n))))
         return;
-    unpark(fd);
-    hand_to_worker(fd);
+    hand_to_worker(fd, it->second);
+}
+
+void ConnectionFront::on_tls_event(int fd, Parked &p) {
+    TlsConnection &tls = *p.tls;
+    TlsConnection::Step step = TlsConnection::Step::done;
+    if (!tls.handshake_done) step = tls.handshake();
+    if (step == TlsConnection::Step::done) step = tls.read_available(kPeekBytes);
+    if (step == TlsConnection::Step::failed) {
+        // A failed handshake (no or untrusted client certificate, wrong protocol) or a client
+        // that left; nothing to answer in.
+        if (!tls.handshake_done) stats_.tls_handshake_failures++;
+        unpark(fd);
+        ::close(fd);
+        return;
+    }
+    if (step != TlsConnection::Step::done && !header_complete(tls.early)) return;
+    // Workers read with blocking calls and the socket's receive timeout.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    hand_to_worker(fd, p);
 }
 
 void ConnectionFront::unpark(int fd) {
@@ -191,9 +231,10 @@ void ConnectionFront::expire_parked() {
         }
         if (it->second.deadline > now) break;
         park_order_.pop_front();
+        bool tls = it->second.tls != nullptr;
         unpark(fd);
         stats_.header_timeouts++;
-        close_with(fd, kTimeoutResponse);
+        close_with(fd, kTimeoutResponse, tls);
     }
 }
 
@@ -203,26 +244,32 @@ bool ConnectionFront::evict_oldest_parked() {
         park_order_.pop_front();
         auto it = parked_.find(fd);
         if (it == parked_.end() || it->second.seq != seq) continue;
+        bool tls = it->second.tls != nullptr;
         unpark(fd);
         stats_.evicted++;
-        close_with(fd, kBusyResponse);
+        close_with(fd, kBusyResponse, tls);
         return true;
     }
     return false;
 }
 
-void ConnectionFront::close_with(int fd, const std::string &response) {
-    // Best effort, never blocking: the client is idle or slow by definition.
-    [[maybe_unused]] auto n = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+void ConnectionFront::close_with(int fd, const std::string &response, bool tls) {
+    // Best effort, never blocking: the client is idle or slow by definition. Plain text
+    // would only be noise inside a TLS stream.
+    if (!tls) {
+        [[maybe_unused]] auto n = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     ::close(fd);
 }
 
-void ConnectionFront::hand_to_worker(int fd) {
+void ConnectionFront::hand_to_worker(int fd, Parked &p) {
+    ServedConnection conn{fd, p.unix_socket, std::move(p.tls)};
+    unpark(fd);
     stats_.served++;
     bool spawn = false;
     {
         std::lock_guard<std::mutex> lk(mu_);
-        ready_.push_back(fd);
+        ready_.push_back(std::move(conn));
         // One thread per served connection (Poco holds it for the connection's life), so a
         // waiting connection never queues behind idle keep-alive ones; threads are reused.
         if (idle_workers_ < ready_.size() && workers_.size() < limits_.max_connections) spawn = true;
@@ -238,21 +285,23 @@ void ConnectionFront::worker_loop() {
         cv_.wait(lk, [this] { return stopping_ || !ready_.empty(); });
         --idle_workers_;
         if (ready_.empty()) return; // stopping
-        int fd = ready_.front();
+        ServedConnection conn = std::move(ready_.front());
         ready_.pop_front();
+        int fd = conn.fd;
         serving_.insert(fd);
         lk.unlock();
-        int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        if (own >= 0) {
+        conn.fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (conn.fd >= 0) {
             // A client that resets or times out ends here; that is its business, not a warning.
             try {
-                serve_(own);
+                serve_(conn);
             } catch (const std::exception &e) {
                 log_debug("http", std::string("connection ended: ") + e.what());
             } catch (...) {
                 log_debug("http", "connection ended");
             }
         }
+        conn.tls.reset(); // before its socket closes
         lk.lock();
         serving_.erase(fd);
         ::close(fd);

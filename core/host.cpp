@@ -82,6 +82,13 @@ void HostApp::check_host_config(const HostConfig &cfg, std::vector<std::string> 
                              e.displayText());
         }
     }
+    if (cfg.http.tls.enabled()) {
+        try {
+            TlsServerContext check(cfg.http.tls); // the files are read now, so --check-config sees them
+        } catch (const std::exception &e) {
+            errors.push_back((cfg.config_file.empty() ? std::string("[http]") : cfg.config_file) + ": " + e.what());
+        }
+    }
     if (cfg.election.enable && !election_backend_known(cfg.election.backend))
         errors.push_back((cfg.config_file.empty() ? std::string("election") : cfg.config_file) +
                          ": [election] key 'backend': backend '" + cfg.election.backend +
@@ -202,7 +209,7 @@ int HostApp::serve() {
     }
     std::string listen_host;
     uint16_t listen_port = 0;
-    split_listen(cfg_.listen, listen_host, listen_port);
+    split_listen(cfg_.listen, listen_host, listen_port); // listen = "": listen_host stays empty, Unix socket only
     memory_ = std::make_unique<MemoryBudget>(cfg_.inflight_memory_bytes);
     http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http, memory_.get(),
                                          [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
@@ -248,7 +255,10 @@ int HostApp::serve() {
         shutdown();
         return 1;
     }
-    log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")");
+    if (!cfg_.listen.empty())
+        log_info("http", "listening on " + cfg_.listen + " (port " + std::to_string(http_->port()) + ")" +
+                             (http_->tls_enabled() ? " with TLS" : ""));
+    if (!cfg_.http.listen_unix.empty()) log_info("http", "listening on unix socket " + cfg_.http.listen_unix);
 
     for (auto &ic : inputs_cfg_)
         if (auto inst = start_input(ic)) inputs_.push_back(std::move(inst));
@@ -321,6 +331,7 @@ std::unique_ptr<ModuleInstance> HostApp::start_input(const InputConfig &ic) {
     }
     // [election] whitelist names hosts (DataKit's node_whitelist), applied by the backend.
     auto inst = std::make_unique<ModuleInstance>(services_, *m, ic.instance, ic.table, ic.tags, ic.election);
+    inst->set_access(ic.access);
     std::string err;
     if (!inst->create(err)) {
         start_failed("input", inst->id(), m->file + ": create failed (" + ic.source + "): " + err, ic.optional);
@@ -336,17 +347,6 @@ std::unique_ptr<ModuleInstance> HostApp::start_input(const InputConfig &ic) {
 }
 
 namespace {
-
-// The listener's certificates are re-read on reload when the HTTP server offers it
-// (HttpServer::reload_tls(), from the listener-TLS work); without it there is nothing to do.
-template <class Server> void reload_listener_tls(Server &server) {
-    if constexpr (requires(std::string &err) { { server.reload_tls(err) } -> std::convertible_to<bool>; }) {
-        std::string err;
-        if (!server.reload_tls(err)) log_error("reload", "listener certificates not re-read: " + err);
-    } else if constexpr (requires { server.reload_tls(); }) {
-        server.reload_tls();
-    }
-}
 
 json string_array(const std::vector<std::string> &v) {
     json a = json::array();
@@ -446,7 +446,17 @@ BuiltinResponse HostApp::reload(const std::string &trigger) {
     auto needs_restart = changes_needing_restart(cfg_, next);
     for (auto &key : needs_restart)
         log_warn("reload", key + " changed: not applied by a reload; the running value stays until the host restarts");
-    if (http_) reload_listener_tls(*http_);
+    // Certificates are re-read on every reload (renewed files under the same names); open
+    // connections keep the context they started with, the listener stays open.
+    if (http_ && cfg_.http.tls.enabled() && next.http.tls.enabled()) {
+        std::string err;
+        if (http_->reload_tls(next.http.tls, err)) {
+            cfg_.http.tls = next.http.tls;
+            log_info("reload", "listener certificates re-read");
+        } else {
+            log_error("reload", "listener certificates not re-read, the running ones stay: " + err);
+        }
+    }
 
     log_info("reload", "applied: " + std::to_string(plan.added.size()) + " input(s) added, " +
                            std::to_string(plan.restarted.size()) + " restarted, " + std::to_string(plan.removed.size()) +

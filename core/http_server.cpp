@@ -8,13 +8,22 @@
 #include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/StreamSocketImpl.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -60,6 +69,73 @@ bool iequals(const std::string &a, const char *b) {
     return true;
 }
 
+// The socket Poco serves a connection on: plain TCP, a Unix-socket client, or TLS through
+// the SSL object the front handshook (reading first what the front already decrypted).
+// Blocking calls; the receive/send timeouts Poco sets on the socket bound them.
+class FrontSocketImpl final : public Poco::Net::StreamSocketImpl {
+  public:
+    FrontSocketImpl(int fd, bool unix_socket, std::unique_ptr<TlsConnection> tls)
+        : Poco::Net::StreamSocketImpl(fd), unix_socket_(unix_socket), tls_(std::move(tls)) {}
+    ~FrontSocketImpl() override {
+        if (tls_) SSL_shutdown(tls_->ssl); // close_notify, best effort
+    }
+
+    bool unix_socket() const { return unix_socket_; }
+
+    int sendBytes(const void *buffer, int length, int flags) override {
+        if (!tls_) return Poco::Net::StreamSocketImpl::sendBytes(buffer, length, flags);
+        ERR_clear_error();
+        int n = SSL_write(tls_->ssl, buffer, length);
+        if (n > 0) return n;
+        fail("TLS write");
+    }
+    int receiveBytes(void *buffer, int length, int flags) override {
+        if (!tls_) return Poco::Net::StreamSocketImpl::receiveBytes(buffer, length, flags);
+        if (!tls_->early.empty()) {
+            size_t n = std::min(tls_->early.size(), static_cast<size_t>(length));
+            std::memcpy(buffer, tls_->early.data(), n);
+            tls_->early.erase(0, n);
+            return static_cast<int>(n);
+        }
+        ERR_clear_error();
+        int n = SSL_read(tls_->ssl, buffer, length);
+        if (n > 0) return n;
+        int e = SSL_get_error(tls_->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0; // peer closed
+        fail("TLS read");
+    }
+    int available() override {
+        if (!tls_) return Poco::Net::StreamSocketImpl::available();
+        return static_cast<int>(tls_->early.size()) + SSL_pending(tls_->ssl);
+    }
+    bool poll(const Poco::Timespan &timeout, int mode) override {
+        // Decrypted bytes waiting in user space do not make the socket readable.
+        if (tls_ && (mode & SELECT_READ) && (!tls_->early.empty() || SSL_pending(tls_->ssl) > 0)) return true;
+        return Poco::Net::StreamSocketImpl::poll(timeout, mode);
+    }
+    Poco::Net::SocketAddress peerAddress() override {
+        // Unix-socket clients have no address; callers use unix_socket() instead.
+        if (unix_socket_) return Poco::Net::SocketAddress();
+        return Poco::Net::StreamSocketImpl::peerAddress();
+    }
+    bool secure() const override { return tls_ != nullptr; }
+
+  private:
+    [[noreturn]] void fail(const char *what) {
+        int err = errno;
+        ERR_clear_error();
+        if (err == EAGAIN || err == EWOULDBLOCK) throw Poco::TimeoutException(what);
+        throw Poco::Net::NetException(std::string(what) + " failed");
+    }
+    bool unix_socket_;
+    std::unique_ptr<TlsConnection> tls_;
+};
+
+// Reads a header of the request (case-insensitive), empty when absent.
+HeaderFn header_lookup(const Poco::Net::HTTPServerRequest &req) {
+    return [&req](const char *name) { return req.get(name, ""); };
+}
+
 class RequestHandler final : public Poco::Net::HTTPRequestHandler {
   public:
     explicit RequestHandler(HttpServer &server) : server_(server) {}
@@ -73,6 +149,16 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         std::string query = q == std::string::npos ? std::string() : uri.substr(q + 1);
         const std::string &method = req.getMethod();
 
+        bool unix_client = false;
+        if (auto *impl = dynamic_cast<FrontSocketImpl *>(
+                static_cast<Poco::Net::HTTPServerRequestImpl &>(req).socket().impl()))
+            unix_client = impl->unix_socket();
+        std::string remote = unix_client ? std::string("unix") : req.clientAddress().toString();
+        std::string remote_ip = unix_client ? std::string() : req.clientAddress().host().toString();
+
+        if (const AccessPolicy *admin = server_.admin_policy(); admin && is_admin_path(path)) {
+            if (!admitted(*admin, req, resp, remote_ip)) return;
+        }
         if (auto b = server_.builtin()(method, path)) {
             send(resp, b->status, b->content_type, {}, b->body);
             return;
@@ -90,6 +176,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             }
             return;
         }
+
+        if (route->access && !admitted(*route->access, req, resp, remote_ip)) return;
 
         uint64_t limit = route->max_body_bytes ? route->max_body_bytes : server_.default_max_body();
         // The body is counted against the host-wide budget for as long as it is held.
@@ -135,7 +223,6 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         for (auto &h : hdr_store)
             hdrs.push_back(trib_header{sizeof(trib_header), {h.first.data(), h.first.size()}, {h.second.data(), h.second.size()}});
         std::string content_type = req.get("Content-Type", "");
-        std::string remote = req.clientAddress().toString();
 
         trib_http_request creq{};
         creq.struct_size = sizeof creq;
@@ -172,6 +259,29 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
+    static bool is_admin_path(const std::string &path) { return path == "/metrics" || path.rfind("/-/", 0) == 0; }
+
+    // false after answering 403 or 401. The body is not read into memory: a little of it
+    // is drained so the client can read the answer instead of a reset, then the connection
+    // closes.
+    bool admitted(const AccessPolicy &policy, Poco::Net::HTTPServerRequest &req, Poco::Net::HTTPServerResponse &resp,
+                  const std::string &remote_ip) {
+        AccessVerdict v = check_access(policy, header_lookup(req), remote_ip);
+        if (v == AccessVerdict::allowed) return true;
+        discard_rest(req.stream(), kMaxRefusedDrainBytes);
+        resp.setKeepAlive(false);
+        if (v == AccessVerdict::forbidden) {
+            server_.mutable_stats().status_403++;
+            send_text(resp, 403, "address " + remote_ip + " is not allowed here (allow_cidrs)\n");
+        } else {
+            server_.mutable_stats().status_401++;
+            resp.set("WWW-Authenticate", "Bearer realm=\"tributary\"");
+            send_text(resp, 401, "missing or invalid token (Authorization: Bearer/Basic or DD-API-KEY)\n");
+        }
+        return false;
+    }
+    static constexpr uint64_t kMaxRefusedDrainBytes = 1ull << 20;
+
     // A client that is still sending when we answer and close gets a TCP reset instead of
     // the 413 (seen with bodies of a few hundred KB). Reading and discarding the rest —
     // up to a bound, so a huge upload cannot hold the thread long — lets it read the answer.
@@ -260,23 +370,84 @@ HttpServer::HttpServer(std::string host, uint16_t port, HttpListenerConfig confi
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::start() {
-    int listen_fd = -1;
-    try {
-        Poco::Net::SocketAddress addr(host_, port_);
-        Poco::Net::ServerSocket socket;
-        // SO_REUSEADDR (restart while old connections linger) but not SO_REUSEPORT: a second
-        // host on the same port must fail, not share the traffic.
-        socket.bind(addr, true, false);
-        socket.listen(1024);
-        port_ = socket.address().port();
-        // The front owns its own descriptor of the socket; Poco's closes with `socket`.
-        listen_fd = ::fcntl(socket.impl()->sockfd(), F_DUPFD_CLOEXEC, 0);
-        if (listen_fd < 0) throw std::runtime_error(std::string("dup: ") + std::strerror(errno));
-        ::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    } catch (const Poco::Exception &e) {
-        throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
+namespace {
+
+// A listening Unix socket at `path` (a stale socket file from an earlier run is replaced;
+// any other file there is an error), with the configured mode and group.
+int listen_unix_socket(const HttpListenerConfig &cfg) {
+    const std::string &path = cfg.listen_unix;
+    auto fail = [&](const std::string &why) -> int {
+        throw std::runtime_error("cannot listen on unix socket " + path + " ([http] listen_unix): " + why);
+    };
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path) fail("path longer than " + std::to_string(sizeof addr.sun_path - 1) + " bytes");
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) fail("a file that is not a socket is in the way");
+        ::unlink(path.c_str());
     }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) fail(std::strerror(errno));
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    // Created owner-only, then opened up to the configured mode: no moment where it is wider.
+    mode_t old_mask = ::umask(0177);
+    int rc = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+    int bind_errno = errno;
+    ::umask(old_mask);
+    if (rc != 0 || ::listen(fd, 1024) != 0) {
+        ::close(fd);
+        fail(std::strerror(rc != 0 ? bind_errno : errno));
+    }
+    if (!cfg.listen_unix_group.empty()) {
+        struct group *g = ::getgrnam(cfg.listen_unix_group.c_str());
+        if (!g || ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+            ::close(fd);
+            fail("cannot give it to group '" + cfg.listen_unix_group + "' ([http] listen_unix_group)");
+        }
+    }
+    if (::chmod(path.c_str(), static_cast<mode_t>(cfg.listen_unix_mode)) != 0) {
+        ::close(fd);
+        fail(std::string("chmod: ") + std::strerror(errno));
+    }
+    return fd;
+}
+
+} // namespace
+
+void HttpServer::start() {
+    std::vector<FrontListener> listeners;
+    auto close_all = [&] {
+        for (auto &l : listeners) ::close(l.fd);
+    };
+    if (config_.tls.enabled() && !host_.empty()) tls_ = std::make_unique<TlsServerContext>(config_.tls);
+    if (!host_.empty()) {
+        try {
+            Poco::Net::SocketAddress addr(host_, port_);
+            Poco::Net::ServerSocket socket;
+            // SO_REUSEADDR (restart while old connections linger) but not SO_REUSEPORT: a second
+            // host on the same port must fail, not share the traffic.
+            socket.bind(addr, true, false);
+            socket.listen(1024);
+            port_ = socket.address().port();
+            // The front owns its own descriptor of the socket; Poco's closes with `socket`.
+            int listen_fd = ::fcntl(socket.impl()->sockfd(), F_DUPFD_CLOEXEC, 0);
+            if (listen_fd < 0) throw std::runtime_error(std::string("dup: ") + std::strerror(errno));
+            ::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+            listeners.push_back({listen_fd, tls_.get(), false});
+        } catch (const Poco::Exception &e) {
+            throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
+        }
+    }
+    if (!config_.listen_unix.empty()) {
+        try {
+            listeners.push_back({listen_unix_socket(config_), nullptr, true});
+        } catch (...) {
+            close_all();
+            throw;
+        }
+    }
+    if (listeners.empty()) throw std::runtime_error("no listener: set `listen` or [http] listen_unix");
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(0); // unlimited
@@ -285,18 +456,33 @@ void HttpServer::start() {
     params->setTimeout(Poco::Timespan(config_.read_timeout.count() * 1000));
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory = new HandlerFactory(*this);
     ConnectionLimits limits{config_.max_connections, config_.header_timeout};
-    front_ = std::make_unique<ConnectionFront>(listen_fd, limits, [params, factory](int fd) {
-        Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
+    front_ = std::make_unique<ConnectionFront>(std::move(listeners), limits, [params, factory](ServedConnection &c) {
+        Poco::Net::StreamSocket socket(new FrontSocketImpl(c.fd, c.unix_socket, std::move(c.tls)));
         Poco::Net::HTTPServerConnection connection(socket, params, factory);
         connection.run();
     });
     front_->start();
 }
 
+bool HttpServer::reload_tls(const HttpTlsConfig &tls, std::string &err) {
+    if (!tls_) {
+        err = "TLS was not on when the listener started; switching it on needs a restart";
+        return false;
+    }
+    if (!tls.enabled()) {
+        err = "TLS cannot be switched off without a restart";
+        return false;
+    }
+    if (!tls_->reload(tls, err)) return false;
+    config_.tls = tls;
+    return true;
+}
+
 void HttpServer::stop() {
     if (!front_) return;
     front_->stop();
     front_.reset();
+    if (!config_.listen_unix.empty()) ::unlink(config_.listen_unix.c_str());
 }
 
 bool HttpServer::add_route(const Route &route, std::string &err) {

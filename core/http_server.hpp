@@ -5,11 +5,19 @@
 // Retry-After when the budget is spent, 413 when the body alone exceeds it); a route's body
 // limit answers 413 before the handler; unknown paths 404, wrong methods 405.
 // Built-in routes (/health, /metrics) come from a callback.
+//
+// Security (README "Security"): optional TLS on the TCP listener ([http] tls_*, certificates
+// re-read by reload_tls() without closing it), an optional Unix-socket listener beside or
+// instead of TCP, per-route access policies (the owning instance's auth_tokens/allow_cidrs:
+// 403 outside the allow-list, 401 without a token, before the body is read) and admin
+// tokens on /metrics and every /-/ path. /health is always open.
 #pragma once
 
 #include "config.hpp"
+#include "access_control.hpp"
 #include "connection_front.hpp"
 #include "memory_budget.hpp"
+#include "tls_server.hpp"
 
 #include <tributary/plugin.h>
 
@@ -31,6 +39,7 @@ struct Route {
     trib_http_handler_fn handler = nullptr;
     void *user = nullptr;
     std::string owner; // "<module>/<instance>"
+    std::shared_ptr<const AccessPolicy> access; // the owner's; null = open
 };
 
 struct BuiltinResponse {
@@ -45,18 +54,25 @@ struct HttpStats {
     std::atomic<uint64_t> status_404{0};
     std::atomic<uint64_t> status_413{0};
     std::atomic<uint64_t> status_429{0};
+    std::atomic<uint64_t> status_401{0}; // no or wrong token
+    std::atomic<uint64_t> status_403{0}; // source address not allowed
     std::atomic<uint64_t> status_5xx{0};
     std::atomic<uint64_t> body_bytes{0};
 };
 
 class HttpServer {
   public:
-    // budget may be null (no bound on bodies in flight).
+    // budget may be null (no bound on bodies in flight). An empty host: no TCP listener
+    // (config.listen_unix only).
     HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget, BuiltinHandler builtin);
     ~HttpServer();
 
-    // Binds and starts; throws std::runtime_error naming the address on failure.
+    // Binds and starts; throws std::runtime_error naming the address (or TLS file) on failure.
     void start();
+    // Re-reads the TLS certificate, key and client CA named in `tls` for new connections;
+    // open connections and the listening socket are untouched. False with `err` (the old
+    // certificate stays) when the files are unusable or TLS was not on at start.
+    bool reload_tls(const HttpTlsConfig &tls, std::string &err);
     // Stops accepting and closes connections (waits a little for running handlers).
     void stop();
 
@@ -69,6 +85,7 @@ class HttpServer {
     // Null before start().
     const ConnectionStats *connection_stats() const { return front_ ? &front_->stats() : nullptr; }
     uint16_t port() const { return port_; }
+    bool tls_enabled() const { return tls_ != nullptr; }
 
     // Used by the request handler.
     std::shared_ptr<const Route> find(const std::string &method, const std::string &path, bool &path_known,
@@ -77,6 +94,7 @@ class HttpServer {
     uint64_t default_max_body() const { return config_.max_body_bytes; }
     MemoryBudget *budget() const { return budget_; }
     HttpStats &mutable_stats() { return stats_; }
+    const AccessPolicy *admin_policy() const { return config_.admin.get(); }
 
   private:
     std::string host_;
@@ -86,6 +104,7 @@ class HttpServer {
     BuiltinHandler builtin_;
     mutable std::shared_mutex mu_;
     std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_; // by path
+    std::unique_ptr<TlsServerContext> tls_;
     std::unique_ptr<ConnectionFront> front_;
     HttpStats stats_;
 };

@@ -254,6 +254,7 @@ trib_status ModuleInstance::route_add(const trib_http_route *route, char *err, s
     r.handler = route->handler;
     r.user = route->user;
     r.owner = id();
+    r.access = access_;
     std::string e;
     if (!services_.http->add_route(r, e)) return fail(e);
     return TRIB_OK;

@@ -60,6 +60,9 @@ class ModuleInstance {
     // Empty = healthy (or no health hook); otherwise the module's reason.
     std::string health();
 
+    // Who may call this instance's routes (auth_tokens, allow_cidrs); set before create().
+    void set_access(std::shared_ptr<const AccessPolicy> access) { access_ = std::move(access); }
+
     const LoadedModule &module() const { return module_; }
     const std::string &instance_name() const { return name_; }
     std::string id() const { return module_.name + "/" + name_; } // route owner, log source
@@ -88,6 +91,7 @@ class ModuleInstance {
     HostServices &services_;
     const LoadedModule &module_;
     std::string name_;
+    std::shared_ptr<const AccessPolicy> access_;
     std::string config_json_;
     std::vector<std::pair<std::string, std::string>> tags_;
     bool election_;

@@ -139,6 +139,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     w.declare("tributary_http_requests_total", "counter", "Requests on the shared listener");
     w.sample("tributary_http_requests_total", "", double(http.requests.load()));
     w.declare("tributary_http_responses_total", "counter", "Responses by notable status");
+    w.sample("tributary_http_responses_total", "code=\"401\"", double(http.status_401.load()));
+    w.sample("tributary_http_responses_total", "code=\"403\"", double(http.status_403.load()));
     w.sample("tributary_http_responses_total", "code=\"404\"", double(http.status_404.load()));
     w.sample("tributary_http_responses_total", "code=\"413\"", double(http.status_413.load()));
     w.sample("tributary_http_responses_total", "code=\"429\"", double(http.status_429.load()));
@@ -152,10 +154,12 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.sample("tributary_http_connections", "state=\"parked\"", double(c->parked.load()));
         w.sample("tributary_http_connections", "state=\"served\"", double(c->served.load()));
         w.declare("tributary_http_connections_closed_total", "counter",
-                  "Connections the listener closed: header timeout (408), evicted for a newer one, refused at the limit (503)");
+                  "Connections the listener closed: header timeout (408), evicted for a newer one, refused at the limit (503), "
+                  "failed TLS handshake");
         w.sample("tributary_http_connections_closed_total", "reason=\"header_timeout\"", double(c->header_timeouts.load()));
         w.sample("tributary_http_connections_closed_total", "reason=\"evicted\"", double(c->evicted.load()));
         w.sample("tributary_http_connections_closed_total", "reason=\"refused\"", double(c->refused.load()));
+        w.sample("tributary_http_connections_closed_total", "reason=\"tls_handshake\"", double(c->tls_handshake_failures.load()));
     }
     if (const MemoryBudget *m = http_server.budget()) {
         w.declare("tributary_inflight_memory_bytes", "gauge",

@@ -10,13 +10,25 @@ std::string input_id(const InputConfig &ic) { return ic.module + "/" + ic.instan
 
 namespace {
 
-bool same_instance_config(const InputConfig &a, const InputConfig &b) {
-    return a.table == b.table && a.tags == b.tags && a.election == b.election && a.optional == b.optional;
+// Tokens leave the table the module sees (allow_cidrs stays in it), so they are compared here.
+std::vector<std::string> tokens_of(const std::shared_ptr<const AccessPolicy> &p) {
+    return p ? p->tokens : std::vector<std::string>{};
 }
 
+bool same_instance_config(const InputConfig &a, const InputConfig &b) {
+    return a.table == b.table && a.tags == b.tags && a.election == b.election && a.optional == b.optional &&
+           tokens_of(a.access) == tokens_of(b.access) && a.disabled_reason == b.disabled_reason;
+}
+
+// TLS files are re-read by every reload; switching TLS on or off, the Unix socket and the
+// admin tokens take a restart.
 bool same_http(const HttpListenerConfig &a, const HttpListenerConfig &b) {
     return a.max_body_bytes == b.max_body_bytes && a.max_connections == b.max_connections &&
-           a.header_timeout == b.header_timeout && a.idle_timeout == b.idle_timeout && a.read_timeout == b.read_timeout;
+           a.header_timeout == b.header_timeout && a.idle_timeout == b.idle_timeout && a.read_timeout == b.read_timeout &&
+           a.tls.enabled() == b.tls.enabled() && a.tls.client_ca == b.tls.client_ca &&
+           a.tls.min_version == b.tls.min_version && a.listen_unix == b.listen_unix &&
+           a.listen_unix_mode == b.listen_unix_mode && a.listen_unix_group == b.listen_unix_group &&
+           tokens_of(a.admin) == tokens_of(b.admin);
 }
 
 bool same_bus(const BusConfig &a, const BusConfig &b) {

@@ -7,6 +7,9 @@
 // stream, each agent announces itself as pinpoint-node-agent did (RequestAgentInfo,
 // RequestApiMetaData with the recorded bodies). Throughput counts a message once the
 // stream's Finish() returned OK, i.e. the server has read everything sent.
+//
+// --tls-ca FILE speaks TLS to the target (the collector's tls_address), trusting FILE;
+// --tls-cert/--tls-key add a client certificate (mTLS). --app sets applicationname.
 #include "v1/Service.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
@@ -158,7 +161,7 @@ struct StreamResult {
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string target, bin_dir, label;
+    std::string target, bin_dir, label, tls_ca, tls_cert, tls_key, app_name = "bench-app";
     int streams = 4;
     double duration = 5;
     int flush_every = 32;
@@ -175,9 +178,14 @@ int main(int argc, char **argv) {
         else if (a == "--duration") duration = std::atof(next().c_str());
         else if (a == "--flush-every") flush_every = std::max(1, std::atoi(next().c_str()));
         else if (a == "--label") label = next();
+        else if (a == "--tls-ca") tls_ca = next();
+        else if (a == "--tls-cert") tls_cert = next();
+        else if (a == "--tls-key") tls_key = next();
+        else if (a == "--app") app_name = next();
         else {
             std::fprintf(stderr, "usage: trib_bench_pinpoint_client --target HOST:PORT --fixtures-bin DIR "
-                                 "[--streams K] [--duration S] [--flush-every N] [--label TEXT]\n");
+                                 "[--streams K] [--duration S] [--flush-every N] [--label TEXT] [--app NAME] "
+                                 "[--tls-ca FILE [--tls-cert FILE --tls-key FILE]]\n");
             return 2;
         }
     }
@@ -192,15 +200,30 @@ int main(int argc, char **argv) {
         auto add_headers = [&](grpc::ClientContext &ctx, int k) {
             ctx.AddMetadata("agentid", agent_ids[size_t(k)]);
             ctx.AddMetadata("agentname", "bench-agent");
-            ctx.AddMetadata("applicationname", "bench-app");
+            ctx.AddMetadata("applicationname", app_name);
             ctx.AddMetadata("starttime", std::to_string(agent_start));
         };
+        std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+        if (!tls_ca.empty()) {
+            auto slurp = [](const std::string &path) {
+                std::ifstream in(path, std::ios::binary);
+                if (!in) throw std::runtime_error("cannot read " + path);
+                std::ostringstream out;
+                out << in.rdbuf();
+                return out.str();
+            };
+            grpc::SslCredentialsOptions o;
+            o.pem_root_certs = slurp(tls_ca);
+            if (!tls_cert.empty()) o.pem_cert_chain = slurp(tls_cert);
+            if (!tls_key.empty()) o.pem_private_key = slurp(tls_key);
+            creds = grpc::SslCredentials(o);
+        }
         // One channel per stream: separate HTTP/2 connections, as separate agents have.
         std::vector<std::shared_ptr<grpc::Channel>> channels;
         for (int k = 0; k < streams; ++k) {
             grpc::ChannelArguments args;
             args.SetInt("grpc.use_local_subchannel_pool", 1); // a connection per channel
-            channels.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+            channels.push_back(grpc::CreateCustomChannel(target, creds, args));
             if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)))
                 throw std::runtime_error("cannot connect to " + target);
             // Announce the agent and its API metadata, as the recorded agent did.
@@ -211,7 +234,9 @@ int main(int argc, char **argv) {
                 add_headers(ctx, k);
                 v1::PResult res;
                 auto st = agent->RequestAgentInfo(&ctx, info, &res);
-                if (!st.ok()) throw std::runtime_error("RequestAgentInfo failed: " + st.error_message());
+                if (!st.ok())
+                    throw std::runtime_error("RequestAgentInfo failed (code " + std::to_string(int(st.error_code())) +
+                                             "): " + st.error_message());
             }
             for (auto &api : rec.api_meta) {
                 grpc::ClientContext ctx;

@@ -26,7 +26,7 @@ namespace trib::pinpoint {
 
 // What a call answers; maps 1:1 onto gRPC codes.
 struct Outcome {
-    enum Code { ok, invalid_argument, resource_exhausted, unimplemented } code = ok;
+    enum Code { ok, invalid_argument, resource_exhausted, unimplemented, permission_denied } code = ok;
     std::string message;
     // RESOURCE_EXHAUSTED only: the message was taken apart anyway (its points wait in the
     // retry backlog), so it must not be handed in again.
@@ -34,6 +34,7 @@ struct Outcome {
     static Outcome Ok() { return {}; }
     static Outcome Invalid(std::string m) { return {invalid_argument, std::move(m)}; }
     static Outcome Exhausted(std::string m) { return {resource_exhausted, std::move(m)}; }
+    static Outcome Denied(std::string m) { return {permission_denied, std::move(m)}; }
 };
 
 // The RPCs whose payload the collector handles (also the durable queue's record kinds).

@@ -52,6 +52,28 @@ std::string as_string(const json &v, const std::string &key) {
     bad(key, "expected a string, got " + v.dump());
 }
 
+// A list of strings, or (from ENV_INPUT_*) one comma-separated string.
+std::vector<std::string> as_string_list(const json &v, const std::string &key) {
+    std::vector<std::string> out;
+    if (v.is_string()) {
+        std::string s = v.get<std::string>();
+        size_t pos = 0;
+        while (pos <= s.size()) {
+            size_t comma = s.find(',', pos);
+            if (comma == std::string::npos) comma = s.size();
+            std::string item = s.substr(pos, comma - pos);
+            item.erase(0, item.find_first_not_of(" \t"));
+            item.erase(item.find_last_not_of(" \t") + 1);
+            if (!item.empty()) out.push_back(item);
+            pos = comma + 1;
+        }
+        return out;
+    }
+    if (!v.is_array()) bad(key, "expected a list of strings, got " + v.dump());
+    for (auto &e : v) out.push_back(as_string(e, key));
+    return out;
+}
+
 // Tables may come from TOML (an object) or from an ENV_INPUT_* JSON string.
 json as_table(const json &v, const std::string &key) {
     if (v.is_object()) return v;
@@ -132,6 +154,24 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
             if (c.max_message_mb == 0 || c.max_message_mb > 1024) bad(key, "must be within 1..1024");
         } else if (key == "metadata_max_entries") {
             c.metadata_max_entries = as_uint(v, key);
+        } else if (key == "allow_cidrs") {
+            try {
+                c.allow_cidrs = access::CidrList(as_string_list(v, key));
+            } catch (const std::invalid_argument &e) {
+                bad(key, e.what());
+            }
+        } else if (key == "allow_applications") {
+            for (auto &a : as_string_list(v, key)) c.allow_applications.insert(a);
+        } else if (key == "allow_agent_ids") {
+            for (auto &a : as_string_list(v, key)) c.allow_agent_ids.insert(a);
+        } else if (key == "tls_address") {
+            c.tls_address = as_string(v, key);
+        } else if (key == "tls_cert") {
+            c.tls_cert = as_string(v, key);
+        } else if (key == "tls_key") {
+            c.tls_key = as_string(v, key);
+        } else if (key == "tls_client_ca") {
+            c.tls_client_ca = as_string(v, key);
         }
         // `tags` and `election` belong to the host; other keys are ignored as DataKit does.
     }
@@ -141,8 +181,13 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
     if (env) {
         if (const char *s = env("ENV_INPUT_PINPOINT_SAMPLER"); s && *s) parse_sampler(c, json(std::string(s)));
     }
-    // DataKit's sample ships `address = ""`: the default port, as DataKit listens then.
-    if (c.address.empty()) c.address = Config{}.address;
+    if (c.tls_cert.empty() != c.tls_key.empty()) bad("tls_cert", "set tls_cert and tls_key together");
+    if (!c.tls_cert.empty() && c.tls_address.empty()) bad("tls_address", "needed with tls_cert (the TLS port)");
+    if (c.tls_cert.empty() && !c.tls_address.empty()) bad("tls_address", "needs tls_cert and tls_key");
+    if (!c.tls_client_ca.empty() && c.tls_cert.empty()) bad("tls_client_ca", "needs tls_cert and tls_key");
+    // DataKit's sample ships `address = ""`: the default port, as DataKit listens then. With a
+    // TLS port configured, an empty `address` means TLS only.
+    if (c.address.empty() && c.tls_address.empty()) c.address = Config{}.address;
     return c;
 }
 

@@ -7,6 +7,9 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
+
+#include <tributary/access.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,17 @@ struct Config {
     uint64_t max_span_events = 20000;      // a span or chunk with more events is refused
     uint64_t max_message_mb = 16;          // gRPC receive limit
     uint64_t metadata_max_entries = 2000000;
+
+    // Who may send (PERMISSION_DENIED otherwise). Empty = anyone.
+    access::CidrList allow_cidrs;           // the peer's address
+    std::set<std::string> allow_applications; // the `applicationname` header
+    std::set<std::string> allow_agent_ids;    // the `agentid` header
+
+    // TLS: with tls_cert + tls_key, `tls_address` serves the same services over TLS (and
+    // `address` stays plain, for agents without TLS such as pinpoint-node-agent; set
+    // `address = ""` for TLS only). tls_client_ca: clients must present a certificate.
+    std::string tls_address;
+    std::string tls_cert, tls_key, tls_client_ca;
 };
 
 using EnvLookup = std::function<const char *(const char *)>;

@@ -55,8 +55,12 @@ class PinpointInput : public trib::Instance {
                                                [this](trib_log_level l, const std::string &m) { host().log(l, m); });
         server_->start();
         timer_ = host().start_timer(1000, [this] { collector_->tick(); });
-        host().info("pinpoint: gRPC collector listening on " + cfg_.address + " (port " +
-                    std::to_string(server_->port()) + ")");
+        if (!cfg_.address.empty())
+            host().info("pinpoint: gRPC collector listening on " + cfg_.address + " (port " +
+                        std::to_string(server_->port()) + ")");
+        if (!cfg_.tls_address.empty())
+            host().info("pinpoint: gRPC collector listening with TLS on " + cfg_.tls_address + " (port " +
+                        std::to_string(server_->tls_port()) + ")");
     }
 
     void stop() override {

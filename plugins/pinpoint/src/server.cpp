@@ -1,5 +1,8 @@
 #include "server.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/byte_buffer.h>
 
@@ -17,6 +20,7 @@ grpc::Status to_status(const Outcome &o) {
     case Outcome::invalid_argument: return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, o.message);
     case Outcome::resource_exhausted: return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, o.message);
     case Outcome::unimplemented: return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, o.message);
+    case Outcome::permission_denied: return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, o.message);
     }
     return grpc::Status(grpc::StatusCode::UNKNOWN, o.message);
 }
@@ -75,23 +79,41 @@ Outcome read_headers(const std::multimap<std::string, std::string> &md, CallHead
     return Outcome::Ok();
 }
 
+Outcome admit_call(const Config &cfg, const std::string &peer, const std::multimap<std::string, std::string> &md,
+                   CallHeaders &h, bool needs_headers) {
+    if (!cfg.allow_cidrs.allows(access::host_of_peer(peer)))
+        return Outcome::Denied("address " + access::host_of_peer(peer) + " is not allowed (allow_cidrs)");
+    if (!needs_headers) return Outcome::Ok();
+    Outcome o = read_headers(md, h);
+    if (o.code != Outcome::ok) return o;
+    if (!cfg.allow_applications.empty() && !cfg.allow_applications.count(h.application_name))
+        return Outcome::Denied("applicationname " + h.application_name + " is not allowed (allow_applications)");
+    if (!cfg.allow_agent_ids.empty() && !cfg.allow_agent_ids.count(h.agent_id))
+        return Outcome::Denied("agentid " + h.agent_id + " is not allowed (allow_agent_ids)");
+    return Outcome::Ok();
+}
+
 // ---------------------------------------------------------------- reactors
 
 namespace {
 
+// Every call passes here first: who may send (allow_cidrs, allow_applications,
+// allow_agent_ids), then the headers Pinpoint requires.
+Outcome admit(const Config &cfg, grpc::CallbackServerContext *ctx, CallHeaders &h, bool needs_headers = true) {
+    return admit_call(cfg, ctx->peer(), metadata_of(ctx), h, needs_headers);
+}
+
 // Client stream of messages of one kind, answered with google.protobuf.Empty at EOF.
 class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   public:
-    ReadAll(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *response, const Dispatch *dispatch, MessageKind kind,
-            bool needs_headers)
+    ReadAll(const Config &cfg, grpc::CallbackServerContext *ctx, grpc::ByteBuffer *response, const Dispatch *dispatch,
+            MessageKind kind, bool needs_headers)
         : response_(response), dispatch_(dispatch), kind_(kind) {
         auto h = std::make_shared<CallHeaders>();
-        if (needs_headers) {
-            Outcome o = read_headers(metadata_of(ctx), *h);
-            if (o.code != Outcome::ok) {
-                Finish(to_status(o));
-                return;
-            }
+        Outcome o = admit(cfg, ctx, *h, needs_headers);
+        if (o.code != Outcome::ok) {
+            Finish(to_status(o));
+            return;
         }
         headers_ = std::move(h);
         StartRead(&buf_);
@@ -126,9 +148,9 @@ class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 // v1.Agent/PingSession: an empty PPing back for every ping; open until the client closes.
 class PingSession : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
   public:
-    explicit PingSession(grpc::CallbackServerContext *ctx) {
+    PingSession(const Config &cfg, grpc::CallbackServerContext *ctx) {
         CallHeaders h;
-        Outcome o = read_headers(metadata_of(ctx), h);
+        Outcome o = admit(cfg, ctx, h);
         if (o.code != Outcome::ok) {
             Finish(to_status(o));
             return;
@@ -179,9 +201,9 @@ class PingSession : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 // (this collector sends no commands) until the client closes it.
 class CommandChannel : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
   public:
-    explicit CommandChannel(grpc::CallbackServerContext *ctx) {
+    CommandChannel(const Config &cfg, grpc::CallbackServerContext *ctx) {
         CallHeaders h;
-        Outcome o = read_headers(metadata_of(ctx), h);
+        Outcome o = admit(cfg, ctx, h);
         if (o.code != Outcome::ok) {
             Finish(to_status(o));
             return;
@@ -207,11 +229,11 @@ class CommandChannel : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::By
     grpc::ByteBuffer in_;
 };
 
-grpc::ServerUnaryReactor *unary(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req, grpc::ByteBuffer *resp,
-                                const Dispatch &dispatch, MessageKind kind) {
+grpc::ServerUnaryReactor *unary(const Config &cfg, grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
+                                grpc::ByteBuffer *resp, const Dispatch &dispatch, MessageKind kind) {
     auto *r = ctx->DefaultReactor();
     auto h = std::make_shared<CallHeaders>();
-    Outcome o = read_headers(metadata_of(ctx), *h);
+    Outcome o = admit(cfg, ctx, *h);
     if (o.code == Outcome::ok) o = dispatch(kind, flatten(*req), h);
     if (o.code != Outcome::ok) {
         r->Finish(to_status(o));
@@ -227,9 +249,14 @@ grpc::ServerUnaryReactor *unary(grpc::CallbackServerContext *ctx, const grpc::By
 
 // Command replies: validated for shape, answered with Empty.
 template <class M>
-grpc::ServerUnaryReactor *command_reply(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
+grpc::ServerUnaryReactor *command_reply(const Config &cfg, grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
                                         grpc::ByteBuffer *resp, const char *what) {
     auto *r = ctx->DefaultReactor();
+    CallHeaders h;
+    if (Outcome o = admit(cfg, ctx, h, false); o.code != Outcome::ok) {
+        r->Finish(to_status(o));
+        return r;
+    }
     M m;
     if (!m.ParseFromString(flatten(*req))) {
         r->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("malformed ") + what));
@@ -249,14 +276,15 @@ struct GrpcServer::Services {
 
     struct SpanSvc : v1::Span::WithRawCallbackMethod_SendSpan<v1::Span::WithRawCallbackMethod_SendSpanBatch<v1::Span::Service>> {
         const Dispatch *d = nullptr;
+        const Config *cfg = nullptr;
         grpc::ServerReadReactor<grpc::ByteBuffer> *SendSpan(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
-            return new ReadAll(ctx, resp, d, MessageKind::span_message, true);
+            return new ReadAll(*cfg, ctx, resp, d, MessageKind::span_message, true);
         }
         grpc::ServerUnaryReactor *SendSpanBatch(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
                                                 grpc::ByteBuffer *resp) override {
             auto *r = ctx->DefaultReactor();
             auto h = std::make_shared<CallHeaders>();
-            Outcome o = read_headers(metadata_of(ctx), *h);
+            Outcome o = admit(*cfg, ctx, *h);
             if (o.code == Outcome::ok) o = (*d)(MessageKind::span_batch, flatten(*req), h);
             if (o.code != Outcome::ok) {
                 r->Finish(to_status(o));
@@ -270,12 +298,13 @@ struct GrpcServer::Services {
 
     struct AgentSvc : v1::Agent::WithRawCallbackMethod_RequestAgentInfo<v1::Agent::WithRawCallbackMethod_PingSession<v1::Agent::Service>> {
         const Dispatch *d = nullptr;
+        const Config *cfg = nullptr;
         grpc::ServerUnaryReactor *RequestAgentInfo(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
                                                    grpc::ByteBuffer *resp) override {
-            return unary(ctx, req, resp, *d, MessageKind::agent_info);
+            return unary(*cfg, ctx, req, resp, *d, MessageKind::agent_info);
         }
         grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *PingSession(grpc::CallbackServerContext *ctx) override {
-            return new pinpoint::PingSession(ctx);
+            return new pinpoint::PingSession(*cfg, ctx);
         }
     } agent;
 
@@ -284,27 +313,29 @@ struct GrpcServer::Services {
               v1::Metadata::WithRawCallbackMethod_RequestApiMetaData<v1::Metadata::WithRawCallbackMethod_RequestStringMetaData<
                   v1::Metadata::WithRawCallbackMethod_RequestExceptionMetaData<v1::Metadata::Service>>>>> {
         const Dispatch *d = nullptr;
+        const Config *cfg = nullptr;
         grpc::ServerUnaryReactor *RequestSqlMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return unary(c, q, r, *d, MessageKind::sql_meta);
+            return unary(*cfg, c, q, r, *d, MessageKind::sql_meta);
         }
         grpc::ServerUnaryReactor *RequestSqlUidMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return unary(c, q, r, *d, MessageKind::sql_uid_meta);
+            return unary(*cfg, c, q, r, *d, MessageKind::sql_uid_meta);
         }
         grpc::ServerUnaryReactor *RequestApiMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return unary(c, q, r, *d, MessageKind::api_meta);
+            return unary(*cfg, c, q, r, *d, MessageKind::api_meta);
         }
         grpc::ServerUnaryReactor *RequestStringMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return unary(c, q, r, *d, MessageKind::string_meta);
+            return unary(*cfg, c, q, r, *d, MessageKind::string_meta);
         }
         grpc::ServerUnaryReactor *RequestExceptionMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return unary(c, q, r, *d, MessageKind::exception_meta);
+            return unary(*cfg, c, q, r, *d, MessageKind::exception_meta);
         }
     } metadata;
 
     struct StatSvc : v1::Stat::WithRawCallbackMethod_SendAgentStat<v1::Stat::Service> {
         const Dispatch *d = nullptr;
+        const Config *cfg = nullptr;
         grpc::ServerReadReactor<grpc::ByteBuffer> *SendAgentStat(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
-            return new ReadAll(ctx, resp, d, MessageKind::stat_message, true);
+            return new ReadAll(*cfg, ctx, resp, d, MessageKind::stat_message, true);
         }
     } stat;
 
@@ -316,27 +347,49 @@ struct GrpcServer::Services {
                           v1::ProfilerCommandService::WithRawCallbackMethod_CommandActiveThreadDump<
                               v1::ProfilerCommandService::WithRawCallbackMethod_CommandActiveThreadLightDump<
                                   v1::ProfilerCommandService::Service>>>>>> {
+        const Config *cfg = nullptr;
         grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommand(grpc::CallbackServerContext *ctx) override {
-            return new CommandChannel(ctx);
+            return new CommandChannel(*cfg, ctx);
         }
         grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommandV2(grpc::CallbackServerContext *ctx) override {
-            return new CommandChannel(ctx);
+            return new CommandChannel(*cfg, ctx);
         }
         grpc::ServerUnaryReactor *CommandEcho(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return command_reply<v1::PCmdEchoResponse>(c, q, r, "PCmdEchoResponse");
+            return command_reply<v1::PCmdEchoResponse>(*cfg, c, q, r, "PCmdEchoResponse");
         }
         grpc::ServerReadReactor<grpc::ByteBuffer> *CommandStreamActiveThreadCount(grpc::CallbackServerContext *ctx,
                                                                                  grpc::ByteBuffer *resp) override {
-            return new ReadAll(ctx, resp, nullptr, MessageKind::stat_message, false);
+            return new ReadAll(*cfg, ctx, resp, nullptr, MessageKind::stat_message, false);
         }
         grpc::ServerUnaryReactor *CommandActiveThreadDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return command_reply<v1::PCmdActiveThreadDumpRes>(c, q, r, "PCmdActiveThreadDumpRes");
+            return command_reply<v1::PCmdActiveThreadDumpRes>(*cfg, c, q, r, "PCmdActiveThreadDumpRes");
         }
         grpc::ServerUnaryReactor *CommandActiveThreadLightDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
-            return command_reply<v1::PCmdActiveThreadLightDumpRes>(c, q, r, "PCmdActiveThreadLightDumpRes");
+            return command_reply<v1::PCmdActiveThreadLightDumpRes>(*cfg, c, q, r, "PCmdActiveThreadLightDumpRes");
         }
     } command;
 };
+
+namespace {
+
+std::string read_pem(const std::string &path, const char *key) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(std::string("pinpoint: config key '") + key + "': cannot read " + path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::shared_ptr<grpc::ServerCredentials> tls_credentials(const Config &cfg) {
+    grpc::SslServerCredentialsOptions opts(cfg.tls_client_ca.empty()
+                                               ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                               : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    opts.pem_key_cert_pairs.push_back({read_pem(cfg.tls_key, "tls_key"), read_pem(cfg.tls_cert, "tls_cert")});
+    if (!cfg.tls_client_ca.empty()) opts.pem_root_certs = read_pem(cfg.tls_client_ca, "tls_client_ca");
+    return grpc::SslServerCredentials(opts);
+}
+
+}  // namespace
 
 GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn) : cfg_(cfg), services_(new Services) {
     services_->dispatch = std::move(dispatch);
@@ -344,13 +397,16 @@ GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn) :
     services_->agent.d = &services_->dispatch;
     services_->metadata.d = &services_->dispatch;
     services_->stat.d = &services_->dispatch;
+    services_->span.cfg = services_->agent.cfg = services_->metadata.cfg = services_->stat.cfg =
+        services_->command.cfg = &cfg_;
 }
 
 GrpcServer::~GrpcServer() { stop(0); }
 
 void GrpcServer::start() {
     grpc::ServerBuilder b;
-    b.AddListeningPort(cfg_.address, grpc::InsecureServerCredentials(), &port_);
+    if (!cfg_.address.empty()) b.AddListeningPort(cfg_.address, grpc::InsecureServerCredentials(), &port_);
+    if (!cfg_.tls_address.empty()) b.AddListeningPort(cfg_.tls_address, tls_credentials(cfg_), &tls_port_);
     b.SetMaxReceiveMessageSize(int(cfg_.max_message_mb << 20));
     // Pinpoint agents ping every 30 s (PinpointDefaultChannel); grpc's default would call
     // that abuse (5 min minimum) and close the connection with ENHANCE_YOUR_CALM.
@@ -365,9 +421,12 @@ void GrpcServer::start() {
     b.RegisterService(&services_->stat);
     b.RegisterService(&services_->command);
     server_ = b.BuildAndStart();
-    if (!server_ || port_ == 0) {
+    if (!server_ || (!cfg_.address.empty() && port_ == 0) || (!cfg_.tls_address.empty() && tls_port_ == 0)) {
         server_.reset();
-        throw std::runtime_error("pinpoint: cannot listen on " + cfg_.address + " (address in use or invalid)");
+        std::string where = cfg_.address.empty() ? cfg_.tls_address
+                            : cfg_.tls_address.empty() ? cfg_.address
+                                                       : cfg_.address + " / " + cfg_.tls_address;
+        throw std::runtime_error("pinpoint: cannot listen on " + where + " (address in use or invalid)");
     }
 }
 

@@ -31,7 +31,8 @@ class GrpcServer {
     // Stops accepting, lets running calls finish for up to `grace_ms`, then cancels the
     // rest (held ping and command streams) and waits for them.
     void stop(int grace_ms = 2000);
-    int port() const { return port_; }
+    int port() const { return port_; }         // 0 when `address` is empty
+    int tls_port() const { return tls_port_; } // 0 without TLS
 
     struct Services;
 
@@ -40,7 +41,13 @@ class GrpcServer {
     std::unique_ptr<Services> services_;
     std::unique_ptr<grpc::Server> server_;
     int port_ = 0;
+    int tls_port_ = 0;
 };
+
+// Who may send: allow_cidrs on the peer ("ipv4:1.2.3.4:5"), then (with needs_headers) the
+// required headers and allow_applications / allow_agent_ids. PERMISSION_DENIED outside.
+Outcome admit_call(const Config &cfg, const std::string &peer, const std::multimap<std::string, std::string> &md,
+                   CallHeaders &h, bool needs_headers);
 
 // Validates the call headers Pinpoint requires (agentid, applicationname).
 // Returns an INVALID_ARGUMENT outcome on failure.

@@ -15,6 +15,7 @@
 #include "durable_queue.hpp"
 #include "filters.hpp"
 #include "metadata.hpp"
+#include "server.hpp"
 #include "stats.hpp"
 #include "trace_builder.hpp"
 
@@ -607,4 +608,31 @@ TEST_CASE("host refusals map like every input: transient → RESOURCE_EXHAUSTED,
         CHECK(o.code == expected);
         if (status == TRIB_INVALID_ARGUMENT) CHECK(o.message.find("bus memory ceiling") != std::string::npos);
     }
+}
+
+TEST_CASE("who may send: allow_cidrs, allow_applications, allow_agent_ids; TLS keys", "[pinpoint][unit][security]") {
+    Config cfg = parse_config(R"({"allow_cidrs":["10.0.0.0/8","::1/128"],"allow_applications":["shop"],)"
+                              R"("allow_agent_ids":"a-1, a-2"})",
+                              nullptr);
+    std::multimap<std::string, std::string> md = {{"agentid", "a-1"}, {"applicationname", "shop"}};
+    CallHeaders h;
+    CHECK(admit_call(cfg, "ipv4:10.1.2.3:4000", md, h, true).code == Outcome::ok);
+    CHECK(admit_call(cfg, "ipv6:[::1]:4000", md, h, true).code == Outcome::ok);
+    auto out = admit_call(cfg, "ipv4:127.0.0.1:4000", md, h, true);
+    CHECK(out.code == Outcome::permission_denied);
+    CHECK_THAT(out.message, Catch::Contains("allow_cidrs"));
+    md = {{"agentid", "a-2"}, {"applicationname", "other"}};
+    out = admit_call(cfg, "ipv4:10.1.2.3:4000", md, h, true);
+    CHECK(out.code == Outcome::permission_denied);
+    CHECK_THAT(out.message, Catch::Contains("applicationname other"));
+    md = {{"agentid", "a-3"}, {"applicationname", "shop"}};
+    CHECK(admit_call(cfg, "ipv4:10.1.2.3:4000", md, h, true).code == Outcome::permission_denied);
+    // Missing headers stay INVALID_ARGUMENT.
+    CHECK(admit_call(cfg, "ipv4:10.1.2.3:4000", {}, h, true).code == Outcome::invalid_argument);
+
+    CHECK_THROWS_WITH(parse_config(R"({"allow_cidrs":["10.0.0.0/40"]})", nullptr), Catch::Contains("allow_cidrs"));
+    CHECK_THROWS_WITH(parse_config(R"({"tls_cert":"/c.pem"})", nullptr), Catch::Contains("tls_key"));
+    CHECK_THROWS_WITH(parse_config(R"({"tls_cert":"/c.pem","tls_key":"/k.pem"})", nullptr), Catch::Contains("tls_address"));
+    Config tls_only = parse_config(R"({"address":"","tls_address":"127.0.0.1:0","tls_cert":"/c","tls_key":"/k"})", nullptr);
+    CHECK(tls_only.address.empty());
 }

@@ -202,6 +202,9 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
         for (auto &[k, v] : app.labels) u.tags[k] = v;
         for (auto &[k, v] : q)
             if (k != "name" && k != "from" && k != "until" && !v.empty()) u.tags[k] = v; // query parameters win
+        // Grafana's multi-tenant header (the agents' tenantID), kept as a tag as DataKit has no tenants.
+        if (std::string_view org = req.header("X-Scope-OrgID"); !org.empty() && !find(u.tags, "tenant"))
+            u.tags["tenant"] = std::string(org.substr(0, 256));
         check_tag_count(u.tags.size(), "the name labels and query parameters");
         if (find(u.tags, "service")) u.tags["name"] = app.app;
         else u.tags["service"] = app.app;
