@@ -272,6 +272,25 @@ class Host:
             return sum(1 for line in f if line.strip())
 
 
+def nats_stream_messages(port, stream):
+    """Messages held by a JetStream stream, asked over the NATS text protocol."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        f = sock.makefile("rb")
+        f.readline()  # INFO
+        sock.sendall(b'CONNECT {"verbose":false,"headers":true,"protocol":1}\r\nSUB _INBOX.bench 1\r\n'
+                     + f"PUB $JS.API.STREAM.INFO.{stream} _INBOX.bench 0\r\n\r\n".encode())
+        while True:
+            line = f.readline()
+            if not line:
+                return None
+            if line.startswith(b"PING"):
+                sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG"):
+                n = int(line.split()[-1])
+                data = f.read(n + 2)[:n]
+                return json.loads(data).get("state", {}).get("messages")
+
+
 # ------------------------------------------------------------------ load
 
 def run_http_load(tools, port, method, path, body, headers, conns, duration, warmup, label, threads, chunked=False):
@@ -456,6 +475,59 @@ class Bench:
             variants.append(("host + viewer (generate_metrics=false)", variants[0][1], "profiling", "profile",
                              VIEWER_SINKS))
         self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
+
+    def nats(self):
+        """Uploads/s through the host with the nats sink (JetStream acks awaited, a local
+        nats-server -js) against the same host with the file sink; target >= 0.8x."""
+        server = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+        if not self.host_available() or not self.plugin_available("profile") or not self.plugin_available("nats_sink"):
+            self.skip("nats", "host, profile or nats_sink module not built")
+            return
+        if not server:
+            self.skip("nats", "nats-server is not installed")
+            return
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        bodies = [("dd-trace recorded (16.9 KB)",
+                   os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.body.multipart")),
+                  (f"dd-trace 100 KB-class ({os.path.getsize(os.path.join(self.data, 'ddtrace-large.multipart')) // 1024} KB)",
+                   os.path.join(self.data, "ddtrace-large.multipart"))]
+        conf = {"profile.conf": '[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n  body_size_limit_mb = 32\n'}
+        rows = []
+        d, w, c, t = self.duration, self.warmup, self.conns, self.client_threads
+        for bname, bfile in bodies:
+            port = free_port()
+            store = os.path.join(self.work, f"nats-store-{port}")
+            ns = Proc([server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], store + ".log")
+            try:
+                wait_tcp(port, 10, ns)
+                sinks = {"file sink": "",
+                         "nats sink": ('[[sinks]]\n  name = "jetstream"\n  type = "nats"\n'
+                                       f'  urls = ["nats://127.0.0.1:{port}"]\n  create_stream = true\n'
+                                       '  max_age = "1h"\n')}
+                for target, tconf in sinks.items():
+                    with Host(self.build, self.work, f"nats-{target.split()[0]}", conf, tributary_conf=tconf) as h:
+                        res = measured(lambda: h.pids() + (proc_tree(ns.pid) if target == "nats sink" else []),
+                                       lambda: run_http_load(self.tools, h.port, "POST", "/profiling/v1/input", bfile,
+                                                             hdrs, c, d, w, f"nats/{bname}/{target}", t))
+                        acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
+                        res["acknowledged_total"] = acked
+                        if target == "file sink":
+                            with contextlib.suppress(RuntimeError):
+                                wait_until(lambda: h.lp_lines("profiling", "profile") >= acked, 30, "file sink catch-up")
+                            res["stored"] = h.lp_lines("profiling", "profile")
+                        else:
+                            # Messages in the stream: per upload, its attachments and its point
+                            # (the profiling_metrics points share grouped messages).
+                            res["stream_messages"] = nats_stream_messages(port, "TRIBUTARY")
+                        rows.append(dict(body=bname, target=target, **res))
+            finally:
+                ns.stop()
+                shutil.rmtree(store, ignore_errors=True)
+            base = next(r for r in rows if r["body"] == bname and r["target"] == "file sink")
+            for r in rows:
+                if r["body"] == bname and base["uploads_per_s"] > 0:
+                    r["ratio_file_sink"] = round(r["uploads_per_s"] / base["uploads_per_s"], 3)
+        self.results["sections"]["nats"] = rows
 
     def viewer(self):
         """A flame graph over one service's 360 uploads of the 100 KB-class profile (an hour
@@ -752,6 +824,20 @@ def markdown(results):
                        f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
                        f"{non2xx} | {stored} |")
         out.append("")
+    rows = results["sections"].get("nats")
+    if rows:
+        out.append("### NATS JetStream sink vs file sink (POST /profiling/v1/input; write() waits for the JetStream acks)")
+        out.append("")
+        out.append("| body | target | uploads/s | p50 ms | p99 ms | CPU % (host + nats-server) | ÷ file sink | non-2xx | stored |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            non2xx = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300) + r.get("errors", 0)
+            stored = (f"{r['stored']}/{r['acknowledged_total']} points" if "stored" in r
+                      else f"{r.get('stream_messages')} stream messages for {r['acknowledged_total']} uploads")
+            out.append(f"| {r['body']} | {r['target']} | {fmt(r['uploads_per_s'])} | {fmt(r['p50_ms'], 2)} | "
+                       f"{fmt(r['p99_ms'], 2)} | {fmt(r['server_cpu_pct'])} | {fmt(r.get('ratio_file_sink'), 2)} | "
+                       f"{non2xx} | {stored} |")
+        out.append("")
     rows = results["sections"].get("viewer")
     if rows:
         out.append("### Viewer: flame graph of 360 uploads of one service (GET /api/v1/flamegraph)")
@@ -835,7 +921,7 @@ def main():
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
                          "those of the disk)")
-    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer,nats")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
@@ -857,7 +943,8 @@ def main():
     only = set(filter(None, args.only.split(",")))
     b = Bench(args)
     steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
-             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer)]
+             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer),
+             ("nats", b.nats)]
     try:
         b.prepare()
         for name, fn in steps:
