@@ -244,7 +244,7 @@ class NatsSink : public trib::Instance {
         natsMsg *m = nullptr;
         natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data, int(len));
         for (auto &h : headers)
-            if (s == NATS_OK) s = natsMsgHeader_Set(m, h.first, h.second.c_str());
+            if (s == NATS_OK && !h.second.empty()) s = natsMsgHeader_Set(m, h.first, h.second.c_str());
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MsgId = msg_id.c_str();
