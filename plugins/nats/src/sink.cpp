@@ -8,6 +8,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "nats_sink_sample_conf.inc"
 
@@ -89,8 +90,32 @@ class NatsSink : public trib::Instance {
             last_error_ = err;
             throw StatusError(TRIB_RETRY, err);
         }
+        // Message ids: a nonce per batch plus the message's place in it. Identical points in
+        // two batches are two points (not a duplicate), while a retry of a failed batch —
+        // the bus and the spool retry the same batch before any other — reuses its nonce,
+        // so whatever of it did land is dropped by the stream as a duplicate.
         std::vector<Message> msgs = build_messages(batch);
-        publish_all(msgs);
+        tn::Sha256 h;
+        for (auto &m : msgs) {
+            h.update(m.subject);
+            h.update(m.id);
+            h.update(m.body);
+        }
+        std::string digest = h.hex();
+        std::string nonce = digest == failed_digest_ ? failed_nonce_ : new_nonce();
+        for (auto &m : msgs) {
+            m.id = nonce + m.id;
+            for (auto &hv : m.headers)
+                if (std::string_view(hv.first) == tn::kHdrPointId) hv.second = nonce + hv.second;
+        }
+        try {
+            publish_all(msgs);
+        } catch (...) {
+            failed_digest_ = digest;
+            failed_nonce_ = nonce;
+            throw;
+        }
+        failed_digest_.clear();
     }
 
   private:
@@ -150,16 +175,25 @@ class NatsSink : public trib::Instance {
         return size_t(std::max<int64_t>(limit - kHeaderAllowance, 1024));
     }
 
+    std::string new_nonce() {
+        static const char hex[] = "0123456789abcdef";
+        std::string out;
+        for (int i = 0; i < 16; ++i) out.push_back(hex[rng_() & 15]);
+        return out;
+    }
+
+    // Ids are relative here ("-p3", "-p3-a0", "-g0"); write() puts the batch nonce in front.
     std::vector<Message> build_messages(const trib_batch &batch) {
         std::vector<Message> out;
         // Points without attachments share one message per subject (split below the limit).
         std::map<std::string, Message> groups;
         std::vector<std::string> group_order;
         size_t limit = body_limit();
+        size_t groups_flushed = 0;
         auto flush_group = [&](const std::string &subject) {
             Message &m = groups[subject];
             if (m.body.empty()) return;
-            m.id = "g-" + tn::sha256_hex(m.body).substr(0, 40);
+            m.id = "-g" + std::to_string(groups_flushed++);
             out.push_back(std::move(m));
             m = Message{};
         };
@@ -191,13 +225,7 @@ class NatsSink : public trib::Instance {
             }
             // A point with attachments: its attachments first, then the point, so a
             // consumer reading the stream in order has them all when the point arrives.
-            std::string digest_input = line;
-            for (auto &a : p.attachments) {
-                digest_input += a.name;
-                digest_input.push_back('\0');
-                digest_input += tn::sha256_hex(a.data ? *a.data : std::string());
-            }
-            std::string point_id = tn::sha256_hex(digest_input).substr(0, 40);
+            std::string point_id = "-p" + std::to_string(i);
             std::string profile_id;
             if (auto *f = p.find_field("profile_id"); f && f->type == TRIB_FIELD_STRING) profile_id = f->s;
             else if (auto *t = p.find_tag("profile_id")) profile_id = *t;
@@ -220,7 +248,7 @@ class NatsSink : public trib::Instance {
                          {tn::kHdrPointId, point_id},
                          {tn::kHdrProfileId, tn::header_escape(profile_id)},
                          {tn::kHdrAttachments, std::to_string(p.attachments.size())}};
-            m.id = point_id + "-p";
+            m.id = point_id;
             m.body = std::move(line);
             line = std::string();
             out.push_back(std::move(m));
@@ -333,6 +361,8 @@ class NatsSink : public trib::Instance {
     int64_t publish_timeout_ms_ = 10000, chunk_size_ = 0;
     std::string last_error_;
     size_t published_ = 0, bytes_ = 0, points_ = 0;
+    std::string failed_digest_, failed_nonce_; // the last batch that failed, and its nonce
+    std::mt19937_64 rng_{std::random_device{}()};
 
     std::mutex err_mu_; // the ack handler runs on a nats.c thread
     size_t publish_errors_ = 0;

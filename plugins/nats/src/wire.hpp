@@ -30,6 +30,20 @@ inline constexpr const char *kHdrNatsMsgId = "Nats-Msg-Id";          // JetStrea
 // Lowercase hex SHA-256 of data.
 std::string sha256_hex(std::string_view data);
 
+// SHA-256 over several pieces without joining them.
+class Sha256 {
+  public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256 &) = delete;
+    Sha256 &operator=(const Sha256 &) = delete;
+    void update(std::string_view data);
+    std::string hex(); // once, at the end
+
+  private:
+    void *ctx_;
+};
+
 // A subject token (no '.', '*', '>', whitespace or control bytes; never empty).
 std::string subject_token(std::string_view s);
 

@@ -78,6 +78,11 @@ TEST_CASE("headers, subjects and digests") {
     CHECK(tn::subject_token("a.b *>c d") == "a_b___c_d");
     CHECK(tn::subject_token("") == "_");
     CHECK(tn::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    tn::Sha256 pieces;
+    pieces.update("a");
+    pieces.update("");
+    pieces.update("bc");
+    CHECK(pieces.hex() == tn::sha256_hex("abc"));
     CHECK(tn::chunk_count(10, 10) == 1);
     CHECK(tn::chunk_count(11, 10) == 2);
     CHECK(tn::chunk_count(0, 10) == 1);
