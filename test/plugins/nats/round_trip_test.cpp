@@ -64,17 +64,18 @@ TEST_CASE("nats round trip: edge → JetStream → central, central restarted mi
     auto edge_points = [&] { return file_sink_points(edge.data_dir()); };
     REQUIRE(tt::wait_until([&] { return edge.points("profiling", "profile").size() == 122; }, 30s, 200ms));
     std::map<std::string, int> want, got;
-    for (auto &[cat, p] : edge_points()) want[point_key(cat, p)]++;
     bool all = tt::wait_until([&] {
+        want.clear();
+        for (auto &[cat, p] : edge_points()) want[point_key(cat, p)]++;
         got.clear();
         for (auto &[cat, p] : file_sink_points(central.data_dir())) got[point_key(cat, p)]++;
         for (auto &[k, n] : want)
-            if (!got.count(k)) return false;
-        return true;
+            if (!got.count(k) || got[k] < n) return false;
+        return got.size() == want.size();
     }, 60s, 500ms);
     size_t missing = 0, dups = 0;
     for (auto &[k, n] : want) {
-        if (!got.count(k)) {
+        if (!got.count(k) || got[k] < n) {
             if (++missing <= 5) UNSCOPED_INFO("central lacks: " << k);
         } else if (got[k] > n) {
             dups += size_t(got[k] - n);
