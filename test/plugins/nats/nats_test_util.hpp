@@ -182,9 +182,18 @@ inline std::vector<std::pair<std::string, tt::LpPoint>> file_sink_points(const s
     std::string root = data_dir + "/points";
     for (auto &rel : tt::list_files(root)) {
         std::string category = rel.substr(0, rel.find('/'));
-        for (auto &p : tt::parse_line_protocol(tt::read_file(root + "/" + rel))) out.emplace_back(category, p);
+        // The file sink may be mid-write: a last line without its '\n' is not complete yet.
+        std::string text = tt::read_file(root + "/" + rel);
+        text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+        for (auto &p : tt::parse_line_protocol(text)) out.emplace_back(category, p);
     }
     return out;
+}
+
+inline size_t count_points(const std::string &data_dir, const std::string &measurement) {
+    size_t n = 0;
+    for (auto &cp : file_sink_points(data_dir)) n += cp.second.measurement == measurement;
+    return n;
 }
 
 // (profile id, file name) → bytes of what the file sink stored under attachments/.

@@ -201,7 +201,7 @@ TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload ar
 
     std::vector<std::pair<std::string, tt::LpPoint>> stored;
     StreamContent got;
-    REQUIRE(tt::wait_until([&] { return count_of(file_sink_points(host.data_dir()), "profile") == ok; }, 30s, 500ms));
+    REQUIRE(tt::wait_until([&] { return count_points(host.data_dir(), "profile") == ok; }, 30s, 500ms));
     bool arrived = tt::wait_until([&] {
         stored = file_sink_points(host.data_dir());
         got = read_stream(server.url(), "TRIBUTARY", "tributary");
