@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <map>
+#include <functional>
 #include <mutex>
 #include <random>
 
@@ -19,6 +20,18 @@ namespace tn = trib::nats;
 
 // Room left in every message for the headers (names, ids, digests) next to the body.
 constexpr int64_t kHeaderAllowance = 4096;
+
+// One JetStream context with its own ack bookkeeping: a write() holds one for its batch,
+// so writes from several spool workers publish and wait side by side on one connection.
+struct Publisher {
+    jsCtx *js = nullptr;
+    std::mutex err_mu; // the ack handler runs on a nats.c thread
+    size_t errors = 0;
+    std::string first_error;
+    ~Publisher() {
+        if (js) jsCtx_Destroy(js);
+    }
+};
 
 struct Message {
     std::string subject;
@@ -60,10 +73,7 @@ class NatsSink : public trib::Instance {
         if (chunk_size_ != 0 && chunk_size_ <= kHeaderAllowance)
             throw StatusError(TRIB_INVALID_ARGUMENT, "key 'chunk_size': must exceed " + std::to_string(kHeaderAllowance) + " bytes");
         conn_ = std::make_unique<tn::Connection>(std::move(settings));
-        jsOptions &o = conn_->js_options();
-        o.Wait = publish_timeout_ms_;
-        o.PublishAsync.ErrHandler = &NatsSink::on_publish_error;
-        o.PublishAsync.ErrHandlerClosure = this;
+        conn_->js_options().Wait = publish_timeout_ms_;
     }
 
     void start() override {
@@ -73,8 +83,14 @@ class NatsSink : public trib::Instance {
         if (!ensure_ready(err)) host().warn("JetStream not reachable yet (will retry on write): " + err);
     }
 
+    // The host stops a sink once nothing writes to it any more.
     void stop() override {
         std::lock_guard<std::mutex> g(mu_);
+        {
+            std::lock_guard<std::mutex> pg(pool_mu_);
+            free_.clear();
+            publishers_.clear();
+        }
         conn_->close();
     }
 
@@ -83,18 +99,22 @@ class NatsSink : public trib::Instance {
         return conn_->connected() ? std::string() : "not connected to NATS" + (last_error_.empty() ? "" : ": " + last_error_);
     }
 
+    // The sink's host thread, or several spool workers at once ([sinks.spool] workers).
     void write(const trib_batch &batch) override {
-        std::lock_guard<std::mutex> g(mu_);
-        std::string err;
-        if (!ensure_ready(err)) {
-            last_error_ = err;
-            throw StatusError(TRIB_RETRY, err);
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            std::string err;
+            if (!ensure_ready(err)) {
+                last_error_ = err;
+                throw StatusError(TRIB_RETRY, err);
+            }
         }
         // Message ids: a nonce per batch plus the message's place in it. Identical points in
         // two batches are two points (not a duplicate), while a retry of a failed batch —
         // the bus and the spool retry the same batch before any other — reuses its nonce,
         // so whatever of it did land is dropped by the stream as a duplicate.
-        std::vector<Message> msgs = build_messages(batch);
+        size_t points = 0;
+        std::vector<Message> msgs = build_messages(batch, points);
         tn::Sha256 h;
         for (auto &m : msgs) {
             h.update(m.subject);
@@ -102,20 +122,21 @@ class NatsSink : public trib::Instance {
             h.update(m.body);
         }
         std::string digest = h.hex();
-        std::string nonce = digest == failed_digest_ ? failed_nonce_ : new_nonce();
+        std::string nonce = nonce_for(digest);
         for (auto &m : msgs) {
             m.id = nonce + m.id;
             for (auto &hv : m.headers)
                 if (std::string_view(hv.first) == tn::kHdrPointId) hv.second = nonce + hv.second;
         }
+        std::unique_ptr<Publisher, std::function<void(Publisher *)>> pub(acquire(), [this](Publisher *p) { release(p); });
         try {
-            publish_all(msgs);
+            publish_all(msgs, *pub);
         } catch (...) {
-            failed_digest_ = digest;
-            failed_nonce_ = nonce;
+            remember_failed(digest, nonce);
             throw;
         }
-        failed_digest_.clear();
+        forget_failed(digest);
+        host().counter_add("points_published", double(points));
     }
 
   private:
@@ -175,15 +196,51 @@ class NatsSink : public trib::Instance {
         return size_t(std::max<int64_t>(limit - kHeaderAllowance, 1024));
     }
 
-    std::string new_nonce() {
+    // A failed batch's nonce, kept for its retry; a fresh one otherwise.
+    std::string nonce_for(const std::string &digest) {
+        std::lock_guard<std::mutex> g(nonce_mu_);
+        auto it = failed_.find(digest);
+        if (it != failed_.end()) return it->second;
         static const char hex[] = "0123456789abcdef";
         std::string out;
         for (int i = 0; i < 16; ++i) out.push_back(hex[rng_() & 15]);
         return out;
     }
+    void remember_failed(const std::string &digest, const std::string &nonce) {
+        std::lock_guard<std::mutex> g(nonce_mu_);
+        if (failed_.size() >= 256) failed_.erase(failed_.begin()); // bounded; only retries read it
+        failed_[digest] = nonce;
+    }
+    void forget_failed(const std::string &digest) {
+        std::lock_guard<std::mutex> g(nonce_mu_);
+        failed_.erase(digest);
+    }
+
+    Publisher *acquire() {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        if (!free_.empty()) {
+            Publisher *p = free_.back();
+            free_.pop_back();
+            return p;
+        }
+        auto p = std::make_unique<Publisher>();
+        jsOptions o;
+        jsOptions_Init(&o);
+        o.Wait = publish_timeout_ms_;
+        o.PublishAsync.ErrHandler = &NatsSink::on_publish_error;
+        o.PublishAsync.ErrHandlerClosure = p.get();
+        natsStatus s = natsConnection_JetStream(&p->js, conn_->nc(), &o);
+        if (s != NATS_OK) throw StatusError(TRIB_RETRY, tn::nats_error("JetStream context", s));
+        publishers_.push_back(std::move(p));
+        return publishers_.back().get();
+    }
+    void release(Publisher *p) {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        free_.push_back(p);
+    }
 
     // Ids are relative here ("-p3", "-p3-a0", "-g0"); write() puts the batch nonce in front.
-    std::vector<Message> build_messages(const trib_batch &batch) {
+    std::vector<Message> build_messages(const trib_batch &batch, size_t &points) {
         std::vector<Message> out;
         // Points without attachments share one message per subject (split below the limit).
         std::map<std::string, Message> groups;
@@ -198,12 +255,12 @@ class NatsSink : public trib::Instance {
             m = Message{};
         };
         std::string line;
-        points_ = batch.point_count;
+        points = batch.point_count;
         for (size_t i = 0; i < batch.point_count; ++i) {
             trib::Point p = trib::copy_point(*TRIB_AT(trib_point, batch.points, i));
             line.clear();
             if (!tn::append_line(line, p)) {
-                --points_;
+                --points;
                 host().counter_add("points_without_fields", 1); // nothing line protocol can carry
                 continue;
             }
@@ -258,16 +315,16 @@ class NatsSink : public trib::Instance {
     }
 
     static void on_publish_error(jsCtx *, jsPubAckErr *pae, void *closure) {
-        auto *self = static_cast<NatsSink *>(closure);
-        std::lock_guard<std::mutex> g(self->err_mu_);
-        ++self->publish_errors_;
-        if (self->first_publish_error_.empty())
-            self->first_publish_error_ = std::string(natsStatus_GetText(pae->Err)) +
+        auto *pub = static_cast<Publisher *>(closure);
+        std::lock_guard<std::mutex> g(pub->err_mu);
+        ++pub->errors;
+        if (pub->first_error.empty())
+            pub->first_error = std::string(natsStatus_GetText(pae->Err)) +
                                          (pae->ErrCode ? " (JetStream error " + std::to_string(int(pae->ErrCode)) + ")" : "") +
                                          (pae->ErrText ? std::string(": ") + pae->ErrText : "");
     }
 
-    void publish_one(const std::string &subject, const std::vector<std::pair<const char *, std::string>> &headers,
+    void publish_one(Publisher &pub, const std::string &subject, const std::vector<std::pair<const char *, std::string>> &headers,
                      const std::string &msg_id, const char *data, size_t len) {
         natsMsg *m = nullptr;
         natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data, int(len));
@@ -276,28 +333,26 @@ class NatsSink : public trib::Instance {
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MsgId = msg_id.c_str();
-        if (s == NATS_OK) s = js_PublishMsgAsync(conn_->js(), &m, &po);
+        if (s == NATS_OK) s = js_PublishMsgAsync(pub.js, &m, &po);
         natsMsg_Destroy(m); // no-op when the library took it
         if (s != NATS_OK) throw StatusError(TRIB_RETRY, tn::nats_error("publish on " + subject, s));
-        bytes_ += len;
-        ++published_;
     }
 
-    void publish_all(const std::vector<Message> &msgs) {
+    void publish_all(const std::vector<Message> &msgs, Publisher &pub) {
         {
-            std::lock_guard<std::mutex> g(err_mu_);
-            publish_errors_ = 0;
-            first_publish_error_.clear();
+            std::lock_guard<std::mutex> g(pub.err_mu);
+            pub.errors = 0;
+            pub.first_error.clear();
         }
-        published_ = 0;
-        bytes_ = 0;
         size_t limit = body_limit();
-        size_t chunks = 0;
+        size_t chunks = 0, published = 0, bytes = 0;
         try {
             for (auto &m : msgs) {
                 size_t n = tn::chunk_count(m.body.size(), limit);
+                bytes += m.body.size();
                 if (n == 1) {
-                    publish_one(m.subject, m.headers, m.id, m.body.data(), m.body.size());
+                    publish_one(pub, m.subject, m.headers, m.id, m.body.data(), m.body.size());
+                    ++published;
                     continue;
                 }
                 // Above the server's max_payload: numbered chunks that carry the whole
@@ -311,45 +366,48 @@ class NatsSink : public trib::Instance {
                 for (size_t k = 0; k < n; ++k) {
                     headers.back().second = std::to_string(k);
                     size_t off = k * limit;
-                    publish_one(m.subject, headers, m.id + "." + std::to_string(k), m.body.data() + off,
+                    publish_one(pub, m.subject, headers, m.id + "." + std::to_string(k), m.body.data() + off,
                                 std::min(limit, m.body.size() - off));
                 }
                 chunks += n;
+                published += n;
             }
         } catch (const StatusError &) {
-            abandon_pending();
+            abandon_pending(pub);
             host().counter_add("publish_retries", 1);
             throw;
         }
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = publish_timeout_ms_;
-        natsStatus s = js_PublishAsyncComplete(conn_->js(), &po);
+        natsStatus s = js_PublishAsyncComplete(pub.js, &po);
         std::string failure;
         if (s != NATS_OK) failure = tn::nats_error("waiting for JetStream acks", s);
         {
-            std::lock_guard<std::mutex> g(err_mu_);
-            if (failure.empty() && publish_errors_)
-                failure = std::to_string(publish_errors_) + " publish(es) refused: " + first_publish_error_;
+            std::lock_guard<std::mutex> g(pub.err_mu);
+            if (failure.empty() && pub.errors)
+                failure = std::to_string(pub.errors) + " publish(es) refused: " + pub.first_error;
         }
         if (!failure.empty()) {
-            abandon_pending();
+            abandon_pending(pub);
             host().counter_add("publish_retries", 1);
-            last_error_ = failure;
+            {
+                std::lock_guard<std::mutex> g(mu_);
+                last_error_ = failure;
+            }
             // Re-sent messages carry the same Nats-Msg-Id: whatever did land is dropped as
             // a duplicate by the stream.
             throw StatusError(TRIB_RETRY, failure);
         }
-        host().counter_add("messages_published", double(published_));
+        host().counter_add("messages_published", double(published));
         host().counter_add("chunks_published", double(chunks));
-        host().counter_add("bytes_published", double(bytes_));
-        host().counter_add("points_published", double(points_));
+        host().counter_add("bytes_published", double(bytes));
     }
 
     // Forget publishes still waiting for an ack: the whole batch is retried.
-    void abandon_pending() {
+    static void abandon_pending(Publisher &pub) {
         natsMsgList pending{};
-        if (js_PublishAsyncGetPendingList(&pending, conn_->js()) == NATS_OK) natsMsgList_Destroy(&pending);
+        if (js_PublishAsyncGetPendingList(&pending, pub.js) == NATS_OK) natsMsgList_Destroy(&pending);
     }
 
     std::unique_ptr<tn::Connection> conn_;
@@ -359,14 +417,15 @@ class NatsSink : public trib::Instance {
     int64_t max_age_ms_ = 0, max_bytes_ = -1, max_msgs_ = -1, duplicate_window_ms_ = 0;
     int replicas_ = 1;
     int64_t publish_timeout_ms_ = 10000, chunk_size_ = 0;
-    std::string last_error_;
-    size_t published_ = 0, bytes_ = 0, points_ = 0;
-    std::string failed_digest_, failed_nonce_; // the last batch that failed, and its nonce
+    std::string last_error_; // under mu_
+
+    std::mutex nonce_mu_;
+    std::map<std::string, std::string> failed_; // digest of a failed batch → its nonce
     std::mt19937_64 rng_{std::random_device{}()};
 
-    std::mutex err_mu_; // the ack handler runs on a nats.c thread
-    size_t publish_errors_ = 0;
-    std::string first_publish_error_;
+    std::mutex pool_mu_;
+    std::vector<std::unique_ptr<Publisher>> publishers_;
+    std::vector<Publisher *> free_;
 };
 
 } // namespace
