@@ -500,13 +500,18 @@ class Bench:
             ns = Proc([server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], store + ".log")
             try:
                 wait_tcp(port, 10, ns)
+                def nats_table(i):
+                    return ('[[sinks]]\n  name = "jetstream"\n  type = "nats"\n'
+                            f'  urls = ["nats://127.0.0.1:{port}"]\n  create_stream = true\n  max_age = "1h"\n'
+                            f'  stream = "BENCH{i}"\n  subject_prefix = "bench{i}"\n')
+                # Without a spool one batch (one upload) at a time waits for its acks; with
+                # one, its workers publish several batches side by side.
                 sinks = {"file sink": "",
-                         "nats sink": ('[[sinks]]\n  name = "jetstream"\n  type = "nats"\n'
-                                       f'  urls = ["nats://127.0.0.1:{port}"]\n  create_stream = true\n'
-                                       '  max_age = "1h"\n')}
+                         "nats sink": nats_table(1),
+                         "nats sink + spool (4 workers)": nats_table(2) + "  [sinks.spool]\n    workers = 4\n"}
                 for target, tconf in sinks.items():
-                    with Host(self.build, self.work, f"nats-{target.split()[0]}", conf, tributary_conf=tconf) as h:
-                        res = measured(lambda: h.pids() + (proc_tree(ns.pid) if target == "nats sink" else []),
+                    with Host(self.build, self.work, f"nats-{len(rows)}", conf, tributary_conf=tconf) as h:
+                        res = measured(lambda: h.pids() + (proc_tree(ns.pid) if target != "file sink" else []),
                                        lambda: run_http_load(self.tools, h.port, "POST", "/profiling/v1/input", bfile,
                                                              hdrs, c, d, w, f"nats/{bname}/{target}", t))
                         t_load_end = time.time()
@@ -525,7 +530,7 @@ class Bench:
                             # the last change of the count (stable for 2 s after it).
                             last, t_caught_up = -1, t_load_end
                             while time.time() - t_caught_up < 2.0 and time.time() - t_load_end < 120:
-                                n = nats_stream_messages(port, "TRIBUTARY")
+                                n = nats_stream_messages(port, "BENCH1" if target == "nats sink" else "BENCH2")
                                 if n != last:
                                     last, t_caught_up = n, time.time()
                                 time.sleep(0.2)
