@@ -536,7 +536,8 @@ class Bench:
                                 time.sleep(0.2)
                             res["stream_messages"] = last
                         res["catch_up_s"] = round(max(0.0, t_caught_up - t_load_end), 2)
-                        res["drained_uploads_per_s"] = round(acked / max(1e-9, d + res["catch_up_s"]), 1)
+                        # The answered rate stretched over the run plus the sink's catch-up.
+                        res["drained_uploads_per_s"] = round(res["uploads_per_s"] * d / (d + res["catch_up_s"]), 1)
                         rows.append(dict(body=bname, target=target, **res))
             finally:
                 ns.stop()
