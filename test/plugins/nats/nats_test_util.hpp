@@ -214,6 +214,14 @@ inline std::string nats_sink_table(const std::string &url, const std::string &ex
            "  [sinks.spool]\n    retry_initial_ms = 100\n    retry_max_ms = 1000\n";
 }
 
+// An edge host: the profile input, the file sink (what the host accepted) and the nats sink.
+inline tt::HostOptions edge_host_options(const NatsServer &server) {
+    tt::HostOptions o;
+    o.config_text = "[[sinks]]\n  name = \"file\"\n  type = \"file\"\n" + nats_sink_table(server.url());
+    o.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
+    return o;
+}
+
 // A dd-trace upload (the recorded Node one) with an extra file part of `extra_bytes`
 // incompressible bytes: an attachment above the server's 1 MB max_payload.
 inline std::pair<std::string, std::string> upload_with_large_part(size_t extra_bytes, uint32_t seed) {

@@ -13,9 +13,7 @@ using namespace nats_test;
 
 TEST_CASE("nats round trip: edge → JetStream → central, central restarted mid-stream", "[nats][round_trip]") {
     NatsServer server;
-    tt::HostOptions edge_opts;
-    edge_opts.config_text = "[[sinks]]\n  name = \"file\"\n  type = \"file\"\n" + nats_sink_table(server.url());
-    edge_opts.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
+    tt::HostOptions edge_opts = edge_host_options(server);
     tt::HostProcess edge(edge_opts);
 
     tt::HostOptions central_opts;

@@ -65,9 +65,7 @@ void check_points_match(const std::vector<std::pair<std::string, tt::LpPoint>> &
 TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point and attachment read back", "[nats][sink]") {
     NatsServer server;
     int pp_port = tt::free_port();
-    tt::HostOptions opts;
-    opts.config_text = "[[sinks]]\n  name = \"file\"\n  type = \"file\"\n" + nats_sink_table(server.url());
-    opts.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
+    tt::HostOptions opts = edge_host_options(server);
     opts.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
     tt::HostProcess host(opts);
     INFO("host log:\n" << host.log());
@@ -169,9 +167,7 @@ TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point
 
 TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload arrives once it is back", "[nats][sink][outage]") {
     NatsServer server;
-    tt::HostOptions opts;
-    opts.config_text = "[[sinks]]\n  name = \"file\"\n  type = \"file\"\n" + nats_sink_table(server.url());
-    opts.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
+    tt::HostOptions opts = edge_host_options(server);
     tt::HostProcess host(opts);
     INFO("host log:\n" << host.log());
 
