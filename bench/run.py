@@ -272,6 +272,25 @@ class Host:
             return sum(1 for line in f if line.strip())
 
 
+def nats_stream_messages(port, stream):
+    """Messages held by a JetStream stream, asked over the NATS text protocol."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        f = sock.makefile("rb")
+        f.readline()  # INFO
+        sock.sendall(b'CONNECT {"verbose":false,"headers":true,"protocol":1}\r\nSUB _INBOX.bench 1\r\n'
+                     + f"PUB $JS.API.STREAM.INFO.{stream} _INBOX.bench 0\r\n\r\n".encode())
+        while True:
+            line = f.readline()
+            if not line:
+                return None
+            if line.startswith(b"PING"):
+                sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG"):
+                n = int(line.split()[-1])
+                data = f.read(n + 2)[:n]
+                return json.loads(data).get("state", {}).get("messages")
+
+
 # ------------------------------------------------------------------ load
 
 def run_http_load(tools, port, method, path, body, headers, conns, duration, warmup, label, threads, chunked=False):
@@ -456,6 +475,78 @@ class Bench:
             variants.append(("host + viewer (generate_metrics=false)", variants[0][1], "profiling", "profile",
                              VIEWER_SINKS))
         self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
+
+    def nats(self):
+        """Uploads/s through the host with the nats sink (JetStream acks awaited, a local
+        nats-server -js) against the same host with the file sink; target >= 0.8x."""
+        server = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+        if not self.host_available() or not self.plugin_available("profile") or not self.plugin_available("nats_sink"):
+            self.skip("nats", "host, profile or nats_sink module not built")
+            return
+        if not server:
+            self.skip("nats", "nats-server is not installed")
+            return
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        bodies = [("dd-trace recorded (16.9 KB)",
+                   os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.body.multipart")),
+                  (f"dd-trace 100 KB-class ({os.path.getsize(os.path.join(self.data, 'ddtrace-large.multipart')) // 1024} KB)",
+                   os.path.join(self.data, "ddtrace-large.multipart"))]
+        conf = {"profile.conf": '[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n  body_size_limit_mb = 32\n'}
+        rows = []
+        d, w, c, t = self.duration, self.warmup, self.conns, self.client_threads
+        for bname, bfile in bodies:
+            port = free_port()
+            store = os.path.join(self.work, f"nats-store-{port}")
+            ns = Proc([server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], store + ".log")
+            try:
+                wait_tcp(port, 10, ns)
+                def nats_table(i):
+                    return ('[[sinks]]\n  name = "jetstream"\n  type = "nats"\n'
+                            f'  urls = ["nats://127.0.0.1:{port}"]\n  create_stream = true\n  max_age = "1h"\n'
+                            f'  stream = "BENCH{i}"\n  subject_prefix = "bench{i}"\n')
+                # Without a spool one batch (one upload) at a time waits for its acks; with
+                # one, its workers publish several batches side by side.
+                sinks = {"file sink": "",
+                         "nats sink": nats_table(1),
+                         "nats sink + spool (4 workers)": nats_table(2) + "  [sinks.spool]\n    workers = 4\n"}
+                for target, tconf in sinks.items():
+                    with Host(self.build, self.work, f"nats-{len(rows)}", conf, tributary_conf=tconf) as h:
+                        res = measured(lambda: h.pids() + (proc_tree(ns.pid) if target != "file sink" else []),
+                                       lambda: run_http_load(self.tools, h.port, "POST", "/profiling/v1/input", bfile,
+                                                             hdrs, c, d, w, f"nats/{bname}/{target}", t))
+                        t_load_end = time.time()
+                        acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
+                        res["acknowledged_total"] = acked
+                        # 2xx means accepted into the bus: the sink may still be behind. The
+                        # rate that counts is uploads over the time until the sink holds them.
+                        if target == "file sink":
+                            with contextlib.suppress(RuntimeError):
+                                wait_until(lambda: h.lp_lines("profiling", "profile") >= acked, 120, "file sink catch-up")
+                            res["stored"] = h.lp_lines("profiling", "profile")
+                            t_caught_up = time.time()
+                        else:
+                            # Messages in the stream: per upload its attachments and its point
+                            # (profiling_metrics points share grouped messages); caught up at
+                            # the last change of the count (stable for 2 s after it).
+                            last, t_caught_up = -1, t_load_end
+                            while time.time() - t_caught_up < 2.0 and time.time() - t_load_end < 120:
+                                n = nats_stream_messages(port, "BENCH1" if target == "nats sink" else "BENCH2")
+                                if n != last:
+                                    last, t_caught_up = n, time.time()
+                                time.sleep(0.2)
+                            res["stream_messages"] = last
+                        res["catch_up_s"] = round(max(0.0, t_caught_up - t_load_end), 2)
+                        # The answered rate stretched over the run plus the sink's catch-up.
+                        res["drained_uploads_per_s"] = round(res["uploads_per_s"] * d / (d + res["catch_up_s"]), 1)
+                        rows.append(dict(body=bname, target=target, **res))
+            finally:
+                ns.stop()
+                shutil.rmtree(store, ignore_errors=True)
+            base = next(r for r in rows if r["body"] == bname and r["target"] == "file sink")
+            for r in rows:
+                if r["body"] == bname and base["drained_uploads_per_s"] > 0:
+                    r["ratio_file_sink"] = round(r["drained_uploads_per_s"] / base["drained_uploads_per_s"], 3)
+        self.results["sections"]["nats"] = rows
 
     def viewer(self):
         """A flame graph over one service's 360 uploads of the 100 KB-class profile (an hour
@@ -752,6 +843,21 @@ def markdown(results):
                        f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
                        f"{non2xx} | {stored} |")
         out.append("")
+    rows = results["sections"].get("nats")
+    if rows:
+        out.append("### NATS JetStream sink vs file sink (POST /profiling/v1/input; write() waits for the JetStream acks)")
+        out.append("")
+        out.append("| body | target | uploads/s answered | sink catch-up s | uploads/s stored | p50 ms | p99 ms | CPU % (host + nats-server) | ÷ file sink (stored) | non-2xx | stored |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            non2xx = sum(v for k, v in r["status"].items() if not 200 <= int(k) < 300) + r.get("errors", 0)
+            stored = (f"{r['stored']}/{r['acknowledged_total']} points" if "stored" in r
+                      else f"{r.get('stream_messages')} stream messages for {r['acknowledged_total']} uploads")
+            out.append(f"| {r['body']} | {r['target']} | {fmt(r['uploads_per_s'])} | {fmt(r.get('catch_up_s'), 1)} | "
+                       f"{fmt(r.get('drained_uploads_per_s'))} | {fmt(r['p50_ms'], 2)} | "
+                       f"{fmt(r['p99_ms'], 2)} | {fmt(r['server_cpu_pct'])} | {fmt(r.get('ratio_file_sink'), 2)} | "
+                       f"{non2xx} | {stored} |")
+        out.append("")
     rows = results["sections"].get("viewer")
     if rows:
         out.append("### Viewer: flame graph of 360 uploads of one service (GET /api/v1/flamegraph)")
@@ -835,7 +941,7 @@ def main():
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
                          "those of the disk)")
-    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer,nats")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
@@ -857,7 +963,8 @@ def main():
     only = set(filter(None, args.only.split(",")))
     b = Bench(args)
     steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
-             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer)]
+             ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer),
+             ("nats", b.nats)]
     try:
         b.prepare()
         for name, fn in steps:

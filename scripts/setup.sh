@@ -14,11 +14,11 @@ with_tests=0
 build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  zlib1g-dev libzstd-dev liblz4-dev catch2 libsqlite3-dev)
+  zlib1g-dev libzstd-dev liblz4-dev catch2 libsqlite3-dev libnats-dev libssl-dev)
 # chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
-# python3: the HTTPS capture server of the upstream TLS tests.
+# python3: the HTTPS capture server of the upstream TLS tests; nats-server: the NATS tests.
 test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl python3
-  dpkg-dev lintian systemd chromium)
+  dpkg-dev lintian systemd chromium nats-server)
 
 sudo_cmd=()
 [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
