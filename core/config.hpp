@@ -12,9 +12,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace trib::relabel {
+struct Rules;
+}
 
 namespace trib::core {
 
@@ -45,6 +50,8 @@ struct SinkConfig {
     nlohmann::json table;                  // the whole [[sinks]] table, for the sink itself
     std::string source;                    // "<file>: sinks[<i>]" for messages
     bool optional = false;                 // `optional = true`: failing to start does not make /health unready
+    // [[sinks.relabel]] rules (a host key: the sink's own table does not carry it); null = none.
+    std::shared_ptr<const trib::relabel::Rules> relabel;
 };
 
 struct HostConfig {

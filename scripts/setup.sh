@@ -13,7 +13,7 @@ with_tests=0
 build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  zlib1g-dev libzstd-dev liblz4-dev catch2 libsqlite3-dev)
+  zlib1g-dev libzstd-dev liblz4-dev libre2-dev catch2 libsqlite3-dev)
 # chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
 test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl
   dpkg-dev lintian systemd chromium)
