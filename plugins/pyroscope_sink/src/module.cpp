@@ -8,6 +8,7 @@
 #include <tributary/plugin.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
+#include <tributary/profiling/multipart.hpp>
 #include <tributary/profiling/pprof.hpp>
 #include <tributary/relabel/relabel.hpp>
 
@@ -311,23 +312,19 @@ class PyroscopeSink : public trib::Instance {
         std::string service;
         for (auto &[k, v] : l)
             if (k == "service_name") service = v;
-        const std::string boundary = "tributary-pyroscope-sink-boundary-7f3a";
-        std::string body;
-        auto part = [&](const char *name, const trib_attachment *a) {
-            body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + name +
-                    "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-            body.append(reinterpret_cast<const char *>(a->data.ptr), a->data.len);
-            body += "\r\n";
+        trib::profiling::MultipartWriter w("tributary-pyroscope-sink-" + std::to_string(std::hash<std::string>{}(key)));
+        auto bytes = [](const trib_attachment *a) {
+            return std::string_view(reinterpret_cast<const char *>(a->data.ptr), a->data.len);
         };
-        part("jfr", jfr);
-        if (labels) part("labels", labels);
-        body += "--" + boundary + "--\r\n";
+        w.add_file("jfr", "jfr", "application/octet-stream", bytes(jfr));
+        if (labels) w.add_file("labels", "labels", "application/octet-stream", bytes(labels));
+        std::string body = w.finish();
         std::string encoded_name;
         Poco::URI::encode(ingest_name(service, l), "{}=,&+?#/ ", encoded_name);
         std::string q = "/ingest?name=" + encoded_name + "&format=jfr&spyName=javaspy&from=" +
                         std::to_string(start_ns / 1000000000) +
                         "&until=" + std::to_string((start_ns + duration_ns) / 1000000000);
-        HttpAnswer a = client_.post(q, "multipart/form-data; boundary=" + boundary, body, opts_.headers);
+        HttpAnswer a = client_.post(q, w.content_type(), body, opts_.headers);
         Outcome o = classify(a, key, service + " jfr");
         if (o == Outcome::delivered) host().counter_add("pyroscope_ingested_jfr", 1);
         return o;
