@@ -34,7 +34,7 @@ TEST_CASE("series labels: service_name, __name__, sanitised tags, at most 30", "
     CHECK(std::is_sorted(l.begin(), l.end()));
 
     // service_name wins over service; no service at all still gives a non-empty one.
-    CHECK(series_labels({{"service", "a"}, {"service_name", "b"}}, "wall")[1] == std::make_pair(std::string("service_name"), std::string("b")));
+    CHECK(series_labels({{"service", "a"}, {"service_name", "b"}}, "wall")[2] == std::make_pair(std::string("service_name"), std::string("b")));
     auto none = series_labels({}, "memory");
     CHECK(none == Labels{{"__delta__", "false"}, {"__name__", "memory"}, {"service_name", "unknown_service"}});
 }
