@@ -3,11 +3,11 @@
 #include <tributary/profiling/pprof.hpp>
 #include <tributary/relabel/relabel.hpp>
 
+#include <trib_test/support.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 using namespace trib::relabel;
 using json = nlohmann::json;
@@ -26,13 +26,7 @@ std::string get(const Labels &l, const std::string &k) {
 }
 Rules rules(const json &j) { return parse_rules(j); }
 
-std::string read_fixture(const std::string &rel) {
-    std::ifstream f(std::string(TRIB_FIXTURES_DIR) + "/" + rel, std::ios::binary);
-    REQUIRE(f.good());
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+std::string read_fixture(const std::string &rel) { return trib::test::read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel); }
 
 // Label text as the pprof decoder sees it: "key=str" or "key#num".
 std::vector<std::string> sample_labels(const perftools::profiles::Profile &p, int sample) {
@@ -268,10 +262,7 @@ TEST_CASE("a real dd-trace-js pprof (gzip and zstd) rewritten is read by go tool
             CHECK(trib::profiling::sum_sample_values(before, t) == trib::profiling::sum_sample_values(after, t));
 
         std::string path = std::string(TRIB_BUILD_DIR) + "/relabel_test_rewritten.pb.gz";
-        {
-            std::ofstream f(path, std::ios::binary);
-            f << out;
-        }
+        trib::test::write_file(path, out);
         std::string raw = run("HOME=${HOME:-/tmp} timeout 120 go tool pprof -raw " + path + " 2>&1");
         // The ids this recording carries (numeric labels, as dd-trace-js writes them).
         int64_t root = 0, span = 0;
