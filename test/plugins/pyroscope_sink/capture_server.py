@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """A Pyroscope stand-in that records raw requests and answers a scripted sequence of statuses.
 
-usage: capture_server.py PORT_FILE OUT_JSONL STATUSES
+usage: capture_server.py PORT_FILE OUT_JSONL STATUSES [PORT]
 STATUSES: comma list, e.g. "503,503,200"; the last one repeats. Non-200 answers carry a
 Connect error body. Each request is appended to OUT_JSONL as
 {"path", "status", "headers": {lower-case name: value}, "body_b64"}.
-The chosen port (bound on 127.0.0.1, port 0) is written to PORT_FILE.
+The port (PORT, or one the kernel picks) is written to PORT_FILE once bound on 127.0.0.1.
 """
 import base64
 import http.server
@@ -44,7 +44,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[4]) if len(sys.argv) > 4 else 0), Handler)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os

@@ -49,10 +49,11 @@ struct Captured {
 
 class CaptureServer {
   public:
-    explicit CaptureServer(const std::string &statuses) : dir_("pyro-capture") {
+    // port 0: any free port.
+    explicit CaptureServer(const std::string &statuses, int port = 0) : dir_("pyro-capture") {
         proc_ = std::make_unique<ChildProcess>(std::vector<std::string>{
             "python3", std::string(TRIB_TEST_DATA_DIR) + "/plugins/pyroscope_sink/capture_server.py", dir_.sub("port"),
-            dir_.sub("requests.jsonl"), statuses});
+            dir_.sub("requests.jsonl"), statuses, std::to_string(port)});
         REQUIRE(wait_until([&] { return file_exists(dir_.sub("port")); }, 10000ms, 50ms));
         port_ = std::stoi(read_file(dir_.sub("port")));
     }
@@ -224,6 +225,27 @@ TEST_CASE("pyroscope sink: profiles past max_age are re-stamped, or dropped", "[
         CHECK(labels_of(req.series(0))["service_name"] == "new-app");
         CHECK(metric_line(host, "pyroscope_dropped_too_old").find("} 1") != std::string::npos);
     }
+}
+
+TEST_CASE("pyroscope sink with [sinks.spool]: an upload taken while Pyroscope is down survives a restart",
+          "[pyroscope_sink]") {
+    int port = free_port(); // nothing listens there yet: connection refused → retry
+    HostOptions o = forwarding_host("http://127.0.0.1:" + std::to_string(port), "  [sinks.spool]\n    path = \"spool/pyroscope\"\n    retry_initial_ms = 50\n    retry_max_ms = 200\n");
+    o.config_text = "[bus]\n  shutdown_timeout_ms = 500\n" + o.config_text.substr(o.config_text.find("[[sinks]]"));
+    HostProcess host(o);
+    upload_wall(host, "spooled-app", 10);
+    std::this_thread::sleep_for(1000ms);
+    host.stop();
+    CaptureServer cap("200", port);
+    host.restart();
+    REQUIRE(wait_until([&] { return cap.requests().size() >= 1; }, 15000ms));
+    std::this_thread::sleep_for(500ms);
+    auto reqs = cap.requests();
+    INFO(host.log());
+    REQUIRE(reqs.size() == 1);
+    push::v1::PushRequest req;
+    REQUIRE(req.ParseFromString(reqs[0].body));
+    CHECK(labels_of(req.series(0))["service_name"] == "spooled-app");
 }
 
 TEST_CASE("pyroscope sink: a bad sink table is refused naming the key", "[pyroscope_sink]") {
