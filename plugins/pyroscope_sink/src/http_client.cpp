@@ -71,6 +71,16 @@ HttpClient::~HttpClient() = default;
 
 HttpAnswer HttpClient::post(const std::string &path_and_query, const std::string &content_type, const std::string &body,
                             const std::vector<std::pair<std::string, std::string>> &headers) {
+    // A kept-alive connection the server has closed meanwhile fails at once: one more try on
+    // a fresh connection before the caller sees a failure.
+    bool reused = session_ != nullptr;
+    HttpAnswer a = post_once(path_and_query, content_type, body, headers);
+    if (a.status == 0 && reused) a = post_once(path_and_query, content_type, body, headers);
+    return a;
+}
+
+HttpAnswer HttpClient::post_once(const std::string &path_and_query, const std::string &content_type,
+                                 const std::string &body, const std::vector<std::pair<std::string, std::string>> &headers) {
     HttpAnswer a;
     try {
         if (!session_) {

@@ -43,6 +43,8 @@ class HttpClient {
     const Endpoint &endpoint() const { return ep_; }
 
   private:
+    HttpAnswer post_once(const std::string &path_and_query, const std::string &content_type, const std::string &body,
+                         const std::vector<std::pair<std::string, std::string>> &headers);
     Endpoint ep_;
     std::chrono::milliseconds timeout_;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
