@@ -284,6 +284,8 @@ std::string rewrite_pprof(std::string_view data, const PprofEdit &edit, PprofRew
     PprofRewriteStats local;
     PprofRewriteStats &st = stats ? *stats : local;
     st.changed = false;
+    if ((!edit.rules || edit.rules->empty()) && !edit.time_nanos)
+        return is_zstd(data) ? gzip(decompress(data, edit.max_output)) : std::string(data); // nothing to do
     std::string plain = decompress(data, edit.max_output);
     std::string out = Rewriter(plain, edit, st).run();
     if (!st.changed) return is_zstd(data) ? gzip(plain) : std::string(data);

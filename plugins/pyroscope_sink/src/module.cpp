@@ -252,21 +252,27 @@ class PyroscopeSink : public trib::Instance {
             SeriesProfile sp;
             std::vector<std::string> sample_types;
             try {
-                // LZ4 and zstd parts become plain here; the rewrite hands back gzip.
-                std::string plain = trib::profiling::decompress(data);
+                // The rewrite reads gzip, zstd and plain and hands back gzip (or the very input
+                // bytes when nothing changes); LZ4 parts are inflated first.
+                std::string inflated;
+                std::string_view input = data;
+                if (trib::profiling::detect_codec(data) == trib::profiling::Codec::lz4) {
+                    inflated = trib::profiling::decompress(data);
+                    input = inflated;
+                }
                 std::string type = name_tag;
                 if (type.empty()) {
                     if (auto t = profile_type_from_part(part)) {
                         type = *t;
                     } else {
-                        auto prof = trib::profiling::parse_pprof(plain);
+                        auto prof = trib::profiling::parse_pprof(input);
                         for (auto &st : prof.sample_type())
                             if (st.type() >= 0 && st.type() < prof.string_table_size())
                                 sample_types.push_back(prof.string_table(int(st.type())));
                         type = profile_type_name(part, sample_types);
                     }
                 }
-                sp.gzip_pprof = trib::relabel::rewrite_pprof(plain, edit);
+                sp.gzip_pprof = trib::relabel::rewrite_pprof(input, edit);
                 if (!trib::relabel::is_gzip(sp.gzip_pprof)) sp.gzip_pprof = trib::relabel::gzip(sp.gzip_pprof);
                 size_t left_out = 0;
                 sp.labels = series_labels(tags, type, &left_out);

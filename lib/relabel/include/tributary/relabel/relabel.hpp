@@ -114,7 +114,7 @@ struct PprofRewriteStats {
 
 // Reads a pprof (gzip, zstd or plain), applies `edit`, returns the result gzip'd. When
 // nothing changes and the input is gzip or plain, the input bytes are returned as they
-// are. Throws PprofError.
+// are (with no rules and no time_nanos, unread). Throws PprofError.
 std::string rewrite_pprof(std::string_view data, const PprofEdit &edit, PprofRewriteStats *stats = nullptr);
 
 // Codec helpers the rewrite uses (exposed for callers that re-encode parts as gzip).
