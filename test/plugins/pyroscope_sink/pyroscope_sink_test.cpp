@@ -170,6 +170,41 @@ TEST_CASE("pyroscope sink: request shape and headers; 400 is not retried", "[pyr
     CHECK(metric_line(host, "pyroscope_rejected").find("} 1") != std::string::npos);
 }
 
+TEST_CASE("pyroscope sink: a dd-trace-js zstd upload goes out as one push of gzip'd series", "[pyroscope_sink]") {
+    CaptureServer cap("200");
+    HostProcess host(forwarding_host(cap.url(), ""));
+    std::string fx = std::string(TRIB_FIXTURES_DIR) + "/ddtrace-nodejs-zstd/";
+    auto r = http("POST", host.url("/profiling/v1/input"), read_file(fx + "profiling-input.body.multipart"),
+                  "multipart/form-data; boundary=71299c74ab72f1fb");
+    REQUIRE(r.status / 100 == 2);
+    REQUIRE(wait_until([&] { return cap.requests().size() >= 1; }, 10000ms));
+    auto reqs = cap.requests();
+    REQUIRE(reqs.size() == 1);
+    push::v1::PushRequest req;
+    REQUIRE(req.ParseFromString(reqs[0].body));
+    std::map<std::string, std::string> part_of{{"wall", "part-wall.pprof.zst"}, {"memory", "part-space.pprof.zst"},
+                                               {"events", "part-events.pprof.zst"}};
+    std::set<std::string> names;
+    for (auto &s : req.series()) {
+        auto labels = labels_of(s);
+        names.insert(labels["__name__"]);
+        CHECK(labels["service_name"] == "acceptance-node");
+        CHECK(labels["env"] == "acceptance");
+        std::string raw = s.samples(0).raw_profile();
+        CHECK(raw.substr(0, 2) == "\x1f\x8b"); // Pyroscope reads gzip, not zstd
+        auto sent = trib::profiling::parse_pprof(raw);
+        REQUIRE(part_of.count(labels["__name__"]));
+        CHECK(totals(sent) == totals(trib::profiling::parse_pprof(read_file(fx + part_of[labels["__name__"]]))));
+        for (auto &smp : sent.sample())
+            for (auto &l : smp.label()) {
+                const std::string &k = sent.string_table(int(l.key()));
+                CHECK(k.find(' ') == std::string::npos);
+                if (k == "span_id") CHECK(std::regex_match(sent.string_table(int(l.str())), std::regex("[0-9a-f]{16}")));
+            }
+    }
+    CHECK(names == std::set<std::string>{"wall", "memory", "events"});
+}
+
 TEST_CASE("pyroscope sink: 503 is retried until it succeeds, nothing sent twice", "[pyroscope_sink]") {
     CaptureServer cap("503,503,200");
     HostProcess host(forwarding_host(cap.url(), ""));
