@@ -352,8 +352,9 @@ const timer = setInterval(burn, 5);
 setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 5000);
 )JS");
     ChildProcess pyro({"node", work.sub("pyro_app.js")}, {{"PYRO_URL", a_url}, {"NODE_PATH", node_path}});
-    ChildProcess dd({"node", std::string(TRIB_TEST_DATA_DIR) + "/plugins/pyroscope_sink/ddtrace_span_app.js"},
+    ChildProcess dd({"node", std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/ddtrace_app/app.js"},
                     {{"NODE_PATH", node_path},
+                     {"APP_SPANS", "1"},
                      {"DD_PROFILING_ENABLED", "true"},
                      {"DD_TRACE_AGENT_URL", a_url},
                      {"DD_PROFILING_UPLOAD_PERIOD", "2"},
@@ -375,10 +376,11 @@ setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 5000);
     REQUIRE(jr.status == 200);
 
     auto dd_rc = dd.wait(60s);
-    auto pyro_rc = pyro.wait(30s);
+    // @pyroscope/nodejs sometimes throws in stop() ("Wall profiler is not started") after its
+    // uploads went out: what counts is what host A received (node_count below).
+    pyro.wait(30s);
     INFO("dd-trace log:\n" << dd.log() << "\npyroscope agent log:\n" << pyro.log());
     REQUIRE(dd_rc == 0);
-    REQUIRE(pyro_rc == 0);
 
     // What host A received and stored (the store is untouched by the sink's rules).
     struct Expected {
