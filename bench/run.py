@@ -611,6 +611,58 @@ class Bench:
                      "profiling", "profile")] if host_ok else []
         self.results["sections"]["pyroscope_ingest"] = self.ingest_matrix("pyroscope", bodies, variants)
 
+    def pyroscope_sink(self):
+        """dd-trace uploads into host A (profile input, file + pyroscope sinks) forwarded to host
+        B (our pyroscope input as the Pyroscope stand-in): uploads/s A acknowledged, and how
+        fast B received them, with relabelling inside the pprof off (sample_labels = "keep", no
+        rules) and on (the sink's span_id rewrite + a [[sinks.relabel]] pprof rule)."""
+        if not self.host_available() or not all(self.plugin_available(m) for m in ("profile", "pyroscope", "pyroscope_sink")):
+            self.skip("pyroscope_sink", "host, profile, pyroscope or pyroscope_sink module not built")
+            return
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        bodies = [("dd-trace recorded (16.9 KB)", os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.body.multipart")),
+                  (f"dd-trace 100 KB-class ({os.path.getsize(os.path.join(self.data, 'ddtrace-large.multipart')) // 1024} KB)",
+                   os.path.join(self.data, "ddtrace-large.multipart"))]
+        relabel_on = ('  sample_labels = "pyroscope"\n'
+                      '  [[sinks.relabel]]\n    scope = "pprof"\n    action = "rename"\n'
+                      '    source_labels = ["span id"]\n    target_label = "dd_span_id"\n    value_format = "hex16"\n'
+                      '  [[sinks.relabel]]\n    scope = "pprof"\n    action = "labeldrop"\n    regex = "thread .*"\n')
+        variants = [("relabel inside pprof off", '  sample_labels = "keep"\n'), ("relabel inside pprof on", relabel_on)]
+        rows = []
+        d, w, c, t = self.duration, self.warmup, self.conns, self.client_threads
+        profile_conf = {"profile.conf": '[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n  generate_metrics = false\n'}
+        receiver_conf = {"pyroscope.conf": '[[inputs.pyroscope]]\n  endpoints = ["/ingest"]\n  generate_metrics = false\n'}
+        for bname, bfile in bodies:
+            for vname, sink_extra in variants:
+                with Host(self.build, self.work, "pyro-receiver", receiver_conf) as rb:
+                    conf = ('[[sinks]]\n  type = "file"\n[[sinks]]\n  type = "pyroscope"\n'
+                            f'  url = "http://127.0.0.1:{rb.port}"\n  categories = ["profiling"]\n'
+                            '  measurements = ["profile"]\n' + sink_extra)
+                    with Host(self.build, self.work, "pyro-forwarder", profile_conf, tributary_conf=conf) as ha:
+                        t0 = time.time()
+                        res = measured(lambda: ha.pids() + rb.pids(),
+                                       lambda: run_http_load(self.tools, ha.port, "POST", "/profiling/v1/input", bfile, hdrs,
+                                                             c, d, w, f"pyroscope_sink/{bname}/{vname}", t))
+                        acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
+                        with contextlib.suppress(RuntimeError):
+                            wait_until(lambda: ha.lp_lines("profiling", "profile") >= acked, 60, "file sink catch-up")
+                        stored = ha.lp_lines("profiling", "profile")
+                        # Each dd-trace upload carries 3 pprofs (wall, space, events): 3 series at B.
+                        with contextlib.suppress(RuntimeError):
+                            wait_until(lambda: rb.lp_lines("profiling", "profile") >= 3 * stored, 120, "receiver catch-up")
+                        elapsed = time.time() - t0
+                        received = rb.lp_lines("profiling", "profile")
+                        rows.append(dict(body=bname, target=vname, uploads_per_s=res["uploads_per_s"],
+                                         server_cpu_pct=res["server_cpu_pct"], acknowledged=acked, stored=stored,
+                                         received_series=received,
+                                         forwarded_uploads_per_s=round(received / 3 / elapsed, 1) if elapsed > 0 else 0,
+                                         status=res["status"]))
+            off = next((r for r in rows if r["body"] == bname and r["target"] == variants[0][0]), None)
+            for r in rows:
+                if r["body"] == bname and off and off["forwarded_uploads_per_s"] > 0:
+                    r["ratio_off"] = round(r["forwarded_uploads_per_s"] / off["forwarded_uploads_per_s"], 3)
+        self.results["sections"]["pyroscope_sink"] = rows
+
     def pinpoint(self):
         client = os.path.join(self.tools, "trib_bench_pinpoint_client")
         if not os.path.exists(client):
@@ -858,6 +910,17 @@ def markdown(results):
                        f"{fmt(r['p99_ms'], 2)} | {fmt(r['server_cpu_pct'])} | {fmt(r.get('ratio_file_sink'), 2)} | "
                        f"{non2xx} | {stored} |")
         out.append("")
+    rows = results["sections"].get("pyroscope_sink")
+    if rows:
+        out.append("### Pyroscope sink: host A (profile input → file + pyroscope sinks) → host B (pyroscope input)")
+        out.append("")
+        out.append("| body | variant | uploads/s into A | forwarded uploads/s (B received, from load start) | ÷ relabel off | A+B CPU % | stored at A | series at B |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['body']} | {r['target']} | {fmt(r['uploads_per_s'])} | {fmt(r['forwarded_uploads_per_s'])} | "
+                       f"{fmt(r.get('ratio_off'), 2)} | {fmt(r['server_cpu_pct'])} | {r['stored']}/{r['acknowledged']} | "
+                       f"{r['received_series']} |")
+        out.append("")
     rows = results["sections"].get("viewer")
     if rows:
         out.append("### Viewer: flame graph of 360 uploads of one service (GET /api/v1/flamegraph)")
@@ -941,7 +1004,7 @@ def main():
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
                          "those of the disk)")
-    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pinpoint,decode,bus,memory,viewer,nats")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pyroscope_sink,pinpoint,decode,bus,memory,viewer,nats")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
@@ -962,7 +1025,8 @@ def main():
         os.makedirs(PERF_DIR, exist_ok=True)
     only = set(filter(None, args.only.split(",")))
     b = Bench(args)
-    steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pinpoint", b.pinpoint),
+    steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pyroscope_sink", b.pyroscope_sink),
+             ("pinpoint", b.pinpoint),
              ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer),
              ("nats", b.nats)]
     try:

@@ -5,6 +5,8 @@
 #include "spool/upstream_http.hpp"
 #include "toml_json.hpp"
 
+#include <tributary/relabel/relabel.hpp>
+
 #include <cpptoml.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -247,6 +249,15 @@ void read_sinks(const json &v, const std::string &where, HostConfig &cfg, std::v
         // A host key: the sink itself never sees it.
         r.boolean("optional", s.optional);
         s.table.erase("optional");
+        if (t.contains("relabel")) {
+            try {
+                auto rules = std::make_shared<trib::relabel::Rules>(trib::relabel::parse_rules(t.at("relabel")));
+                if (!rules->empty()) s.relabel = std::move(rules);
+            } catch (const trib::relabel::RuleError &e) {
+                errors.push_back(src + ": " + e.what());
+            }
+            s.table.erase("relabel");
+        }
         if (t.contains("spool") && !t.at("spool").is_object())
             errors.push_back(src + ": key 'spool': expected a table ([sinks.spool]), got " + json_type_name(t.at("spool")));
         if (!names.insert(s.name).second) {

@@ -18,6 +18,10 @@
 #include <utility>
 #include <vector>
 
+namespace trib::relabel {
+struct Rules;
+}
+
 namespace trib::core {
 
 using Env = std::map<std::string, std::string>;
@@ -62,6 +66,8 @@ struct SinkConfig {
     nlohmann::json table;                  // the whole [[sinks]] table, for the sink itself
     std::string source;                    // "<file>: sinks[<i>]" for messages
     bool optional = false;                 // `optional = true`: failing to start does not make /health unready
+    // [[sinks.relabel]] rules (a host key: the sink's own table does not carry it); null = none.
+    std::shared_ptr<const trib::relabel::Rules> relabel;
 };
 
 struct HostConfig {

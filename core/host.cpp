@@ -238,7 +238,7 @@ int HostApp::serve() {
                     start_failed("sink", s.name, m->file + ": " + err, s.optional);
                     continue;
                 }
-                sink = wrap_in_spool(std::make_unique<ModuleSink>(s.name, *inst), s, sctx);
+                sink = wrap_in_relabel(wrap_in_spool(std::make_unique<ModuleSink>(s.name, *inst), s, sctx), s);
                 sink_modules_.push_back(std::move(inst));
             }
             bus_->add_sink(std::move(sink), s.type, SinkFilter{s.categories, s.measurements});

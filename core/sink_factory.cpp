@@ -1,6 +1,7 @@
 #include "sink_factory.hpp"
 
 #include "sinks/file_sink.hpp"
+#include "sinks/relabel_sink.hpp"
 #include "sinks/stdout_sink.hpp"
 
 #include <map>
@@ -55,6 +56,11 @@ std::unique_ptr<Sink> wrap_in_spool(std::unique_ptr<Sink> sink, const SinkConfig
     return w(std::move(sink), cfg, ctx);
 }
 
+std::unique_ptr<Sink> wrap_in_relabel(std::unique_ptr<Sink> sink, const SinkConfig &cfg) {
+    if (!cfg.relabel) return sink;
+    return std::make_unique<RelabelSink>(std::move(sink), cfg.relabel);
+}
+
 std::unique_ptr<Sink> make_builtin_sink(const SinkConfig &cfg, const SinkContext &ctx) {
     std::unique_ptr<Sink> sink;
     if (cfg.type == "file") {
@@ -77,7 +83,7 @@ std::unique_ptr<Sink> make_builtin_sink(const SinkConfig &cfg, const SinkContext
         sink = f(cfg, ctx);
         if (!sink) throw std::runtime_error(cfg.source + ": sink '" + cfg.name + "' could not be created");
     }
-    return wrap_in_spool(std::move(sink), cfg, ctx);
+    return wrap_in_relabel(wrap_in_spool(std::move(sink), cfg, ctx), cfg);
 }
 
 } // namespace trib::core

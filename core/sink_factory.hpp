@@ -41,5 +41,8 @@ std::vector<std::string> builtin_sink_types();
 std::unique_ptr<Sink> make_builtin_sink(const SinkConfig &cfg, const SinkContext &ctx);
 // Wraps an already made sink (e.g. a module sink) in the spool when cfg asks for one.
 std::unique_ptr<Sink> wrap_in_spool(std::unique_ptr<Sink> sink, const SinkConfig &cfg, const SinkContext &ctx);
+// Puts cfg's [[sinks.relabel]] rules in front of a sink (outside its spool, so the spool
+// keeps rewritten points); returns the sink itself when there are none.
+std::unique_ptr<Sink> wrap_in_relabel(std::unique_ptr<Sink> sink, const SinkConfig &cfg);
 
 } // namespace trib::core

@@ -14,6 +14,7 @@ dev_deb=$(deb_of tributary-dev)
 for f in usr/bin/tributary usr/lib/tributary/libtrib_profiling.so \
     usr/lib/tributary/plugins/profile.so usr/lib/tributary/plugins/pyroscope.so usr/lib/tributary/plugins/pinpoint.so \
     usr/lib/tributary/plugins/nats_sink.so usr/lib/tributary/plugins/nats_input.so \
+    usr/lib/tributary/plugins/pyroscope_sink.so \
     etc/tributary/tributary.conf etc/default/tributary \
     etc/tributary/conf.d/profile/profile.conf.sample etc/tributary/conf.d/pyroscope/pyroscope.conf.sample \
     etc/tributary/conf.d/pinpoint/pinpoint.conf.sample \
@@ -35,7 +36,7 @@ for d in lib/systemd/system usr/lib/systemd/system; do
 done
 [[ -n $unit ]] || fail "no tributary.service under /lib/systemd/system or /usr/lib/systemd/system"
 # The loader takes every *.so in the plugins dir: nothing but the modules may be there.
-extra=$(cd "$root/usr/lib/tributary/plugins" && ls | grep -vxE 'profile\.so|pyroscope\.so|pinpoint\.so|viewer\.so|nats_sink\.so|nats_input\.so' || true)
+extra=$(cd "$root/usr/lib/tributary/plugins" && ls | grep -vxE 'profile\.so|pyroscope\.so|pyroscope_sink\.so|pinpoint\.so|viewer\.so|nats_sink\.so|nats_input\.so' || true)
 [[ -z $extra ]] || fail "unexpected files in /usr/lib/tributary/plugins: $extra"
 # Each package holds its own part only.
 # (Outputs are read whole: with pipefail, `producer | grep -q` fails when grep stops early.)
