@@ -380,7 +380,10 @@ std::map<std::string, Index::StoredSummary> Index::summaries(const std::vector<s
                                                              const std::vector<std::string> &types) {
     std::map<std::string, StoredSummary> out;
     std::lock_guard<std::mutex> g(mu_);
-    Stmt s(db_, "SELECT type, unit, data FROM summaries WHERE id = ?");
+    std::string sql = "SELECT type, unit, data FROM summaries WHERE id = ? AND type IN (";
+    for (size_t i = 0; i < types.size(); ++i) sql += i ? ",?" : "?";
+    Stmt s(db_, sql + ")");
+    for (size_t i = 0; i < types.size(); ++i) s.bind(int(i + 2), types[i]);
     for (auto &id : ids) {
         s.bind(1, id);
         std::map<std::string, StoredSummary> have;

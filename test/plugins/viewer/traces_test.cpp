@@ -63,6 +63,8 @@ TEST_CASE("traces by path survive a restart and a corrupted index", "[viewer][tr
     CHECK(listed.size() == 4);
     // The services rows of the spans come back with the rebuilt index.
     bool traced_service = false;
-    for (auto &s : get_json(host, "/api/v1/services").body["services"]) traced_service = traced_service || s.value("traces", 0) > 0;
+    auto services = get_json(host, "/api/v1/services").body;
+    INFO(services.dump());
+    for (auto &s : services["services"]) traced_service = traced_service || s.value("traces", 0) > 0;
     CHECK(traced_service);
 }
