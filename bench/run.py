@@ -490,9 +490,13 @@ class Bench:
                 return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                            if line.startswith("tributary_module_viewer_profiles_summarized"))
             wait_until(lambda: sum(x.get("profiles", 0) for x in services()) >= uploads, 60, "viewer indexing")
-            # The summarizer (lowest CPU priority) decodes each upload once after it arrived.
-            wait_until(lambda: summarized() >= uploads, 600, "viewer summaries")
+            # The summarizer (lowest CPU priority) decodes each upload once after it arrived; on
+            # a machine busy with other work it may not finish: the first query then
+            # summarizes the rest itself (part of its time).
+            with contextlib.suppress(RuntimeError):
+                wait_until(lambda: summarized() >= uploads, 240, "viewer summaries")
             summarize_s = round(time.time() - uploaded, 1)
+            summarized_before = int(summarized())
             svc = services()[0]
             types = [t for t in ("wall", "cpu") if t in svc["types"]]
 
@@ -508,7 +512,8 @@ class Bench:
                         size, merged = len(data), json.loads(data)["profiles"]
                     out.append(dict(type=ptype, phase=phase, profiles=merged, upload_kb=len(body) // 1024,
                                     first_ms=round(times[0], 1), median_ms=round(sorted(times)[len(times) // 2], 1),
-                                    answer_kb=size // 1024, summarize_s=summarize_s))
+                                    answer_kb=size // 1024, summarize_s=summarize_s,
+                                    summarized_before=summarized_before))
                 return out
             rows = measure("summaries, same process")
             # A fresh process over the same data dir: nothing of the viewer in memory.
@@ -772,7 +777,8 @@ def markdown(results):
     if rows:
         out.append("### Viewer: flame graph of 360 uploads of one service (GET /api/v1/flamegraph)")
         out.append("")
-        out.append(f"All {rows[0]['profiles']} uploads summarized {fmt(rows[0]['summarize_s'])} s after the last was sent.")
+        out.append(f"{rows[0]['summarized_before']} of {rows[0]['profiles']} uploads summarized by the summarizer "
+                   f"{fmt(rows[0]['summarize_s'])} s after the last was sent (the first query summarized the rest).")
         out.append("")
         out.append("| type | path | profiles merged | upload KB | first answer ms | median of 5 ms | answer KB |")
         out.append("|---|---|---:|---:|---:|---:|---:|")

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <shared_mutex>
 
 namespace trib::viewer {
@@ -97,23 +96,6 @@ std::vector<pp::Profile> decode_profile_file(const ProfileFile &file, const Prof
     return out;
 }
 
-std::vector<std::string> sample_types(const std::vector<ProfileFile> &files) {
-    std::set<std::string> types;
-    const ProfileFile *labels = nullptr;
-    for (auto &f : files)
-        if (f.name == "labels") labels = &f;
-    for (auto &f : files) {
-        if (!is_sample_file(f.name)) continue;
-        try {
-            for (auto &p : decode_profile_file(f, labels))
-                for (auto &st : p.sample_type()) types.insert(str(p, st.type()));
-        } catch (const trib::profiling::DecodeError &) {
-        }
-    }
-    types.erase("");
-    return {types.begin(), types.end()};
-}
-
 const std::vector<std::string> &type_candidates(const std::string &type) {
     static const std::map<std::string, std::vector<std::string>> aliases = {
         {"lock", {"lock", "delay", "contentions", "lock_time", "lock_count"}},
@@ -136,6 +118,26 @@ int pick_sample_type(const pp::Profile &p, const std::string &type) {
 }
 
 namespace {
+// Calls fn with every profile decoded from an upload's sample files (a JFR recording gives
+// several; its `labels` file attaches span labels). Files that do not decode are skipped:
+// not a profile this viewer reads (folded text, a metrics file, ...).
+template <class Fn>
+void for_each_profile(const std::vector<ProfileFile> &files, Fn &&fn) {
+    const ProfileFile *labels = nullptr;
+    for (auto &f : files)
+        if (f.name == "labels") labels = &f;
+    for (auto &f : files) {
+        if (!is_sample_file(f.name)) continue;
+        std::vector<pp::Profile> profiles;
+        try {
+            profiles = decode_profile_file(f, labels);
+        } catch (const trib::profiling::DecodeError &) {
+            continue;
+        }
+        for (auto &p : profiles) fn(p);
+    }
+}
+
 // The frames of every location, outermost first (pprof lists inlined callees first); a
 // location without lines is its address.
 std::unordered_map<uint64_t, std::vector<uint32_t>> location_frames(const pp::Profile &p) {
@@ -249,23 +251,13 @@ void StackDictionary::give_back(uint32_t first_id) {
 }
 
 UploadSummary summarize_upload(const std::vector<ProfileFile> &files, StackDictionary &dict) {
-    const ProfileFile *labels = nullptr;
-    for (auto &f : files)
-        if (f.name == "labels") labels = &f;
     struct Acc {
         std::string unit;
         std::unordered_map<uint32_t, int64_t> self;
     };
     std::map<std::string, Acc> acc;
-    for (auto &f : files) {
-        if (!is_sample_file(f.name)) continue;
-        std::vector<pp::Profile> profiles;
-        try {
-            profiles = decode_profile_file(f, labels);
-        } catch (const trib::profiling::DecodeError &) {
-            continue; // not a profile this viewer reads (folded text, a metrics file, ...)
-        }
-        for (auto &p : profiles) {
+    for_each_profile(files, [&](const pp::Profile &p) {
+        {
             // One column per distinct type name (the first with that name, as a query picks).
             struct Column {
                 int index;
@@ -281,7 +273,7 @@ UploadSummary summarize_upload(const std::vector<ProfileFile> &files, StackDicti
                 if (a.unit.empty()) a.unit = normalised_unit(unit);
                 cols.push_back(Column{i, unit_scale(unit), &a});
             }
-            if (cols.empty()) continue;
+            if (cols.empty()) return;
             auto frames = location_frames(p);
             auto g = dict.write_lock();
             for (auto &s : p.sample()) {
@@ -301,7 +293,7 @@ UploadSummary summarize_upload(const std::vector<ProfileFile> &files, StackDicti
                 }
             }
         }
-    }
+    });
     UploadSummary out;
     for (auto &[type, a] : acc) {
         out.types.push_back(type);
@@ -363,20 +355,8 @@ uint32_t FlameTree::child(uint32_t parent, uint32_t name) {
 }
 
 bool FlameTree::add_upload(const std::vector<ProfileFile> &files, int slot) {
-    const ProfileFile *labels = nullptr;
-    for (auto &f : files)
-        if (f.name == "labels") labels = &f;
     bool any = false;
-    for (auto &f : files) {
-        if (!is_sample_file(f.name)) continue;
-        std::vector<pp::Profile> profiles;
-        try {
-            profiles = decode_profile_file(f, labels);
-        } catch (const trib::profiling::DecodeError &) {
-            continue; // not a profile this viewer reads (folded text, a metrics file, ...)
-        }
-        for (auto &p : profiles) any = add_profile(p, slot) || any;
-    }
+    for_each_profile(files, [&](const pp::Profile &p) { any = add_profile(p, slot) || any; });
     if (any) ++uploads_[slot];
     return any;
 }

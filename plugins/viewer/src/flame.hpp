@@ -97,10 +97,6 @@ bool is_sample_file(std::string_view name);
 // Throws trib::profiling::DecodeError.
 std::vector<perftools::profiles::Profile> decode_profile_file(const ProfileFile &file, const ProfileFile *labels = nullptr);
 
-// The sample type names (wall, cpu, alloc_space, ...) of every decodable file; files that
-// do not decode are skipped.
-std::vector<std::string> sample_types(const std::vector<ProfileFile> &files);
-
 // The index of the sample type a query's `type` names in p: the exact name, else a
 // well-known alias (lock → delay/contentions, alloc → alloc_space, heap → inuse_space/space).
 int pick_sample_type(const perftools::profiles::Profile &p, const std::string &type);
