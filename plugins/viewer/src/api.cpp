@@ -154,6 +154,7 @@ bool Api::summarize(const ProfileRow &row) {
     auto files = files_of(row, missing);
     if (missing) return false;
     index_.store_summary(row.id, summarize_upload(files, index_.stacks()));
+    ++summarized_;
     return true;
 }
 
@@ -165,6 +166,7 @@ void Api::fill_types(std::vector<ProfileRow> &rows) {
         if (missing) continue;
         auto summary = summarize_upload(files, index_.stacks());
         index_.store_summary(row.id, summary);
+        ++summarized_;
         row.types = summary.types;
         row.types_known = true;
     }
@@ -292,7 +294,10 @@ int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, in
             auto summary = summarize_upload(files, index_.stacks());
             // A file missing now may be written later (the file sink lags the index).
             if (absent) missing += absent;
-            else index_.store_summary(todo[i]->id, summary);
+            else {
+                index_.store_summary(todo[i]->id, summary);
+                ++summarized_;
+            }
             for (auto &t : types)
                 if (auto it = summary.by_type.find(t); it != summary.by_type.end()) {
                     fresh[i] = Index::StoredSummary{t, it->second.first, it->second.second};

@@ -8,6 +8,7 @@
 
 #include <tributary/plugin.hpp>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 
@@ -34,6 +35,8 @@ class Api {
     // it with the upload's types. false (nothing stored) while a file is missing: the file
     // sink may not have written it yet. The module's summarizer thread calls it.
     bool summarize(const ProfileRow &row);
+    // Uploads summarized so far, by the summarizer or by queries.
+    int64_t summarized() const { return summarized_.load(); }
 
     // Adds the uploads of `rows` to `tree` in `slot`: their stored summaries, summarizing
     // (and storing) the ones that have none yet; with a span or endpoint filter the files
@@ -51,6 +54,7 @@ class Api {
     Index &index_;
     ViewerConfig cfg_;
     std::function<int64_t()> clock_;
+    std::atomic<int64_t> summarized_{0};
 };
 
 // The JSON form of an index row.

@@ -157,7 +157,12 @@ class ViewerSink : public trib::Instance {
     void summarize_loop() {
         setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 19);
         std::map<std::string, int64_t> first_miss; // id → when its files were first missing
+        int64_t reported = 0;
         while (true) {
+            if (int64_t n = api_->summarized(); n > reported) {
+                host().counter_add("viewer_profiles_summarized", double(n - reported));
+                reported = n;
+            }
             {
                 std::unique_lock<std::mutex> g(summarizer_mu_);
                 if (stopping_) return;
@@ -184,10 +189,7 @@ class ViewerSink : public trib::Instance {
             } catch (const std::exception &e) {
                 host().warn(std::string("viewer summarizer: ") + e.what());
             }
-            if (done) {
-                host().counter_add("viewer_profiles_summarized", double(done));
-                continue;
-            }
+            if (done) continue;
             std::unique_lock<std::mutex> g(summarizer_mu_);
             summarizer_cv_.wait_for(g, std::chrono::seconds(1), [this] { return stopping_; });
         }
