@@ -101,8 +101,10 @@ class ViewerSink : public trib::Instance {
         h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
     }
 
-    // Rows are committed in groups (every 200 ms, or 512 rows): inputs emit one point per
-    // upload, and one SQLite transaction per point made the index the slowest sink. A crash
+    // Rows are committed in groups, every 200 ms by the timer: inputs emit one point per
+    // upload, and one SQLite transaction per point made the index the slowest sink. write()
+    // itself never waits for the index (a query or the summarizer may hold it), so the sink
+    // never holds up ingestion; BACKPRESSURE only when commits fall far behind. A crash
     // loses at most the rows of the last 200 ms from the index; their files stay in the store.
     void write(const trib_batch &batch) override {
         std::vector<trib::viewer::ProfileRow> profiles;
@@ -113,16 +115,13 @@ class ViewerSink : public trib::Instance {
             else if (auto span = trib::viewer::span_row(p)) spans.push_back(std::move(*span));
         }
         if (profiles.empty() && spans.empty()) return;
-        bool full;
         {
             std::lock_guard<std::mutex> g(pending_mu_);
             if (pending_profiles_.size() + pending_spans_.size() >= kMaxPending)
                 throw trib::StatusError(TRIB_BACKPRESSURE, "viewer index: commits are behind");
             for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
             for (auto &r : spans) pending_spans_.push_back(std::move(r));
-            full = pending_profiles_.size() + pending_spans_.size() >= kGroupRows;
         }
-        if (full) flush();
     }
 
     void stop() override {
@@ -139,7 +138,6 @@ class ViewerSink : public trib::Instance {
     }
 
   private:
-    static constexpr size_t kGroupRows = 512;
 
     // Decodes each indexed upload once, after it arrived, into its per-type summary (what
     // flame graphs merge). Off the ingest path and at the lowest CPU priority: under load it
