@@ -21,7 +21,7 @@ if [[ ! -x "$build/bench/bin/trib_bench_http" || ! -x "$build/bin/tributary" ]];
   fi
   # Only what the benchmarks run: the host, its modules and the bench tools.
   targets=(bench_tools)
-  for t in tributary profile pyroscope pinpoint nats_sink; do
+  for t in tributary profile pyroscope pyroscope_sink pinpoint viewer nats_sink; do
     if cmake --build "$build" --target help 2>/dev/null | grep -q "^$t:"; then targets+=("$t"); fi
   done
   cmake --build "$build" -j2 --target "${targets[@]}"

@@ -498,11 +498,16 @@ bool HttpServer::add_route(const Route &route, std::string &err) {
         err = "route " + route.path + " is the host's own";
         return false;
     }
+    if (route.prefix && route.path.back() != '/') {
+        err = "prefix route " + route.path + " must end in '/'";
+        return false;
+    }
     std::unique_lock<std::shared_mutex> lk(mu_);
-    auto &list = routes_[route.path];
+    auto &list = (route.prefix ? prefix_routes_ : routes_)[route.path];
     for (auto &r : list)
         if (r->method.empty() || route.method.empty() || r->method == route.method) {
-            err = "route " + (route.method.empty() ? std::string("*") : route.method) + " " + route.path +
+            err = std::string(route.prefix ? "prefix route " : "route ") +
+                  (route.method.empty() ? std::string("*") : route.method) + " " + route.path +
                   " is already registered by " + r->owner;
             return false;
         }
@@ -514,18 +519,19 @@ void HttpServer::remove_routes(const std::string &owner) {
     std::vector<std::shared_ptr<const Route>> removed;
     {
         std::unique_lock<std::shared_mutex> lk(mu_);
-        for (auto it = routes_.begin(); it != routes_.end();) {
-            auto &list = it->second;
-            for (auto r = list.begin(); r != list.end();) {
-                if ((*r)->owner == owner) {
-                    removed.push_back(*r);
-                    r = list.erase(r);
-                } else {
-                    ++r;
+        for (auto *table : {&routes_, &prefix_routes_})
+            for (auto it = table->begin(); it != table->end();) {
+                auto &list = it->second;
+                for (auto r = list.begin(); r != list.end();) {
+                    if ((*r)->owner == owner) {
+                        removed.push_back(*r);
+                        r = list.erase(r);
+                    } else {
+                        ++r;
+                    }
                 }
+                it = list.empty() ? table->erase(it) : std::next(it);
             }
-            it = list.empty() ? routes_.erase(it) : std::next(it);
-        }
     }
     // A running handler holds its route; wait for those to finish (bounded).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -537,14 +543,44 @@ void HttpServer::remove_routes(const std::string &owner) {
 std::shared_ptr<const Route> HttpServer::find(const std::string &method, const std::string &path, bool &path_known,
                                               std::string &allowed) const {
     std::shared_lock<std::shared_mutex> lk(mu_);
-    auto it = routes_.find(path);
-    path_known = it != routes_.end();
+    const std::vector<std::shared_ptr<const Route>> *list = nullptr;
+    if (auto it = routes_.find(path); it != routes_.end()) {
+        list = &it->second;
+    } else {
+        // Few prefixes are registered; the longest one the path starts with answers.
+        size_t best = 0;
+        for (auto &[prefix, routes] : prefix_routes_)
+            if (prefix.size() > best && path.compare(0, prefix.size(), prefix) == 0) {
+                best = prefix.size();
+                list = &routes;
+            }
+    }
+    path_known = list != nullptr;
     if (!path_known) return nullptr;
-    for (auto &r : it->second) {
+    for (auto &r : *list) {
         if (r->method.empty() || r->method == method) return r;
         allowed += (allowed.empty() ? "" : ", ") + r->method;
     }
     return nullptr;
+}
+
+bool route_from_abi(const trib_http_route &in, Route &out, std::string &err) {
+    if (!TRIB_HAS_FIELD(trib_http_route, &in, user)) {
+        err = "route struct too small";
+        return false;
+    }
+    out.method = std::string(in.method.ptr ? in.method.ptr : "", in.method.len);
+    out.path = std::string(in.path.ptr ? in.path.ptr : "", in.path.len);
+    out.max_body_bytes = in.max_body_bytes;
+    out.handler = in.handler;
+    out.user = in.user;
+    uint32_t flags = TRIB_HAS_FIELD(trib_http_route, &in, flags) ? in.flags : 0;
+    if (flags & ~TRIB_ROUTE_PATH_PREFIX) {
+        err = "route " + out.path + " has unknown flags " + std::to_string(flags);
+        return false;
+    }
+    out.prefix = (flags & TRIB_ROUTE_PATH_PREFIX) != 0;
+    return true;
 }
 
 } // namespace trib::core

@@ -35,12 +35,18 @@ namespace trib::core {
 struct Route {
     std::string method; // empty = any
     std::string path;
+    bool prefix = false; // path is a prefix ending in '/' (ABI 1.3 TRIB_ROUTE_PATH_PREFIX)
     uint64_t max_body_bytes = 0;
     trib_http_handler_fn handler = nullptr;
     void *user = nullptr;
     std::string owner; // "<module>/<instance>"
     std::shared_ptr<const AccessPolicy> access; // the owner's; null = open
 };
+
+// A module's trib_http_route as the host keeps it; fields past its struct_size are absent
+// (a module built for an older minor has no flags: exact path). false with err when the
+// struct is too small or its flags are unknown.
+bool route_from_abi(const trib_http_route &in, Route &out, std::string &err);
 
 struct BuiltinResponse {
     int status = 200;
@@ -87,7 +93,7 @@ class HttpServer {
     uint16_t port() const { return port_; }
     bool tls_enabled() const { return tls_ != nullptr; }
 
-    // Used by the request handler.
+    // Used by the request handler. An exact route's path wins; else the longest prefix route.
     std::shared_ptr<const Route> find(const std::string &method, const std::string &path, bool &path_known,
                                       std::string &allowed) const;
     const BuiltinHandler &builtin() const { return builtin_; }
@@ -103,7 +109,8 @@ class HttpServer {
     MemoryBudget *budget_;
     BuiltinHandler builtin_;
     mutable std::shared_mutex mu_;
-    std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_; // by path
+    std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_;        // by path
+    std::map<std::string, std::vector<std::shared_ptr<const Route>>> prefix_routes_; // by prefix
     std::unique_ptr<TlsServerContext> tls_;
     std::unique_ptr<ConnectionFront> front_;
     HttpStats stats_;

@@ -246,16 +246,11 @@ trib_status ModuleInstance::route_add(const trib_http_route *route, char *err, s
     };
     if (!route) return fail("no route given");
     if (!services_.http) return fail("this host has no HTTP listener");
-    if (route->struct_size < offsetof(trib_http_route, user) + sizeof(route->user)) return fail("route struct too small");
     Route r;
-    r.method = std::string(view_of(route->method));
-    r.path = std::string(view_of(route->path));
-    r.max_body_bytes = route->max_body_bytes;
-    r.handler = route->handler;
-    r.user = route->user;
+    std::string e;
+    if (!route_from_abi(*route, r, e)) return fail(e);
     r.owner = id();
     r.access = access_;
-    std::string e;
     if (!services_.http->add_route(r, e)) return fail(e);
     return TRIB_OK;
 }

@@ -1,6 +1,7 @@
 // The real host binary with the test modules: health, metrics, tags, attachments, sinks,
 // backpressure, shutdown with points in flight, config errors.
 #include <catch2/catch.hpp>
+#include <tributary/plugin.h>
 #include <trib_test/support.hpp>
 
 #include <Poco/Net/HTTPClientSession.h>
@@ -131,7 +132,8 @@ TEST_CASE("host: /health, /metrics, global and instance tags, state dir", "[core
     CHECK(metric_value(metrics.body, "tributary_bus_memory_limit_bytes") == 128.0 * 1024 * 1024);
     CHECK(metric_value(metrics.body, "tributary_http_responses_total", "code=\"404\"") == 1);
     // Every loaded module is listed, the sink module without any instance too.
-    CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1.2\"") == 1);
+    CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1." +
+                                                               std::to_string(TRIB_ABI_MINOR_CURRENT) + "\"") == 1);
     CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_sink\"") == 1);
 
     CHECK(host.stop() == 0);
@@ -353,7 +355,8 @@ TEST_CASE("host: --list-plugins prints name, version, kind, ABI and file", "[cor
     REQUIRE(p.wait(20000ms) == 0);
     std::string out = p.log();
     CHECK_THAT(out, Catch::Contains("test_input") && Catch::Contains("1.0.0") && Catch::Contains("input") &&
-                        Catch::Contains("1.2") && Catch::Contains("trib_core_test_input.so"));
+                        Catch::Contains("1." + std::to_string(TRIB_ABI_MINOR_CURRENT)) &&
+                        Catch::Contains("trib_core_test_input.so"));
     CHECK_THAT(out, Catch::Contains("test_sink") && Catch::Contains("sink"));
 }
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -111,18 +113,6 @@ trib::HttpResponse guarded(F &&f) {
 
 } // namespace
 
-std::optional<std::vector<std::string>> types_in_store(const std::string &store_dir, const ProfileRow &row) {
-    std::vector<ProfileFile> files;
-    for (auto &name : row.attachments) {
-        if (!is_sample_file(name) && name != "labels") continue;
-        bool ok = false;
-        std::string data = read_file(store_path(store_dir, row.id, name), ok);
-        if (!ok) return std::nullopt;
-        files.push_back(ProfileFile{name, std::move(data)});
-    }
-    return sample_types(files);
-}
-
 nlohmann::json profile_json(const ProfileRow &r) {
     return {{"id", r.id},
             {"service", r.service},
@@ -141,49 +131,45 @@ nlohmann::json profile_json(const ProfileRow &r) {
             {"tags", r.tags}};
 }
 
-std::shared_ptr<const FlameTree> TreeCache::get(const std::string &key) {
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = by_key_.find(key);
-    if (it == by_key_.end()) return nullptr;
-    it->second->used = std::chrono::steady_clock::now();
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->tree;
-}
-
-void TreeCache::put(const std::string &key, std::shared_ptr<const FlameTree> tree) {
-    std::lock_guard<std::mutex> g(mu_);
-    if (by_key_.count(key)) return;
-    auto now = std::chrono::steady_clock::now();
-    size_t size = tree->approx_bytes();
-    while (bytes_ + size > budget_ && !lru_.empty() && now - lru_.back().used > std::chrono::seconds(60)) {
-        bytes_ -= lru_.back().tree->approx_bytes();
-        by_key_.erase(lru_.back().key);
-        lru_.pop_back();
-    }
-    if (bytes_ + size > budget_) return;
-    bytes_ += size;
-    lru_.push_front(Entry{key, std::move(tree), now});
-    by_key_[key] = lru_.begin();
-}
-
 Api::Api(Index &index, const ViewerConfig &cfg, std::function<int64_t()> clock)
-    : index_(index), cfg_(cfg), clock_(std::move(clock)), cache_(size_t(cfg.cache_mb) << 20) {}
+    : index_(index), cfg_(cfg), clock_(std::move(clock)) {}
+
+std::vector<ProfileFile> Api::files_of(const ProfileRow &row, int64_t &missing) {
+    std::vector<ProfileFile> files;
+    for (auto &name : row.attachments) {
+        if (!is_sample_file(name) && name != "labels") continue;
+        bool ok = false;
+        std::string data = read_file(store_path(index_.store_dir(), row.id, name), ok);
+        if (!ok) {
+            ++missing;
+            continue;
+        }
+        files.push_back(ProfileFile{name, std::move(data)});
+    }
+    return files;
+}
+
+bool Api::summarize(const ProfileRow &row) {
+    int64_t missing = 0;
+    auto files = files_of(row, missing);
+    if (missing) return false;
+    index_.store_summary(row.id, summarize_upload(files, index_.stacks()));
+    ++summarized_;
+    return true;
+}
 
 void Api::fill_types(std::vector<ProfileRow> &rows) {
     for (auto &row : rows) {
         if (row.types_known) continue;
-        auto types = types_in_store(index_.store_dir(), row);
-        if (!types) continue;
-        row.types = std::move(*types);
+        int64_t missing = 0;
+        auto files = files_of(row, missing);
+        if (missing) continue;
+        auto summary = summarize_upload(files, index_.stacks());
+        index_.store_summary(row.id, summary);
+        ++summarized_;
+        row.types = summary.types;
         row.types_known = true;
-        index_.set_types(row.id, row.types);
     }
-}
-
-size_t Api::fill_types(int64_t limit) {
-    auto rows = index_.untyped(limit, false);
-    fill_types(rows);
-    return rows.size();
 }
 
 trib::HttpResponse Api::services(const trib::HttpRequest &r) {
@@ -223,11 +209,43 @@ trib::HttpResponse Api::profiles(const trib::HttpRequest &r) {
     });
 }
 
+// The path after `prefix`, split at '/' and percent-decoded ('+' stays '+' in a path).
+std::vector<std::string> path_segments(const trib::HttpRequest &r, std::string_view prefix) {
+    std::string_view rest = r.path().substr(std::min(prefix.size(), r.path().size()));
+    std::vector<std::string> out;
+    while (true) {
+        size_t slash = rest.find('/');
+        std::string raw(rest.substr(0, slash));
+        std::string protected_plus;
+        for (char c : raw) protected_plus += c == '+' ? std::string("%2B") : std::string(1, c);
+        out.push_back(trib::HttpRequest::url_decode(protected_plus));
+        if (slash == std::string_view::npos) break;
+        rest = rest.substr(slash + 1);
+    }
+    return out;
+}
+
 trib::HttpResponse Api::profile(const trib::HttpRequest &r) {
     return guarded([&] {
         Params p(r, {"id", "attachment"}, false);
         std::string id = p.required("id");
         std::string name = p.has("attachment") ? p.required("attachment") : std::string();
+        return profile_answer(id, name);
+    });
+}
+
+trib::HttpResponse Api::profile_by_path(const trib::HttpRequest &r) {
+    return guarded([&] {
+        Params p(r, {}, false);
+        auto seg = path_segments(r, "/api/v1/profiles/");
+        if (seg.size() > 2 || seg[0].empty() || (seg.size() == 2 && seg[1].empty()))
+            throw BadRequest("expected /api/v1/profiles/<id> or /api/v1/profiles/<id>/<attachment>");
+        return profile_answer(seg[0], seg.size() == 2 ? seg[1] : std::string());
+    });
+}
+
+trib::HttpResponse Api::profile_answer(const std::string &id, const std::string &name) {
+    {
         auto row = index_.profile(id);
         if (!row) return error_response(404, "no profile " + id);
         if (name.empty()) return json_response(200, profile_json(*row));
@@ -245,53 +263,93 @@ trib::HttpResponse Api::profile(const trib::HttpRequest &r) {
         resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + safe + "\"");
         resp.body = std::move(bytes);
         return resp;
-    });
+    }
 }
 
 int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, int slot) {
+    const FlameFilter &filter = tree.filter();
+    // Summaries hold no sample labels: span and endpoint filters read the files.
+    if (!filter.span_id.empty() || !filter.endpoint.empty()) return decode_into(tree, rows, slot);
+    const auto &types = type_candidates(filter.type);
+    std::vector<std::string> ids;
+    for (auto &row : rows) ids.push_back(row.id);
+    auto stored = index_.summaries(ids, types);
+
+    // Uploads without a summary yet (not reached by the summarizer, or indexed by an older
+    // viewer) are summarized now, on a few threads, and stored for the next query.
+    std::vector<const ProfileRow *> todo;
+    for (auto &row : rows) {
+        if (stored.count(row.id)) continue;
+        bool may_have = !row.types_known;
+        for (auto &t : types) may_have = may_have || std::find(row.types.begin(), row.types.end(), t) != row.types.end();
+        if (may_have) todo.push_back(&row);
+    }
+    std::atomic<size_t> next{0};
+    std::atomic<int64_t> missing{0};
+    std::vector<std::optional<Index::StoredSummary>> fresh(todo.size());
+    auto work = [&] {
+        for (size_t i = next++; i < todo.size(); i = next++) {
+            int64_t absent = 0;
+            auto files = files_of(*todo[i], absent);
+            auto summary = summarize_upload(files, index_.stacks());
+            // A file missing now may be written later (the file sink lags the index).
+            if (absent) missing += absent;
+            else {
+                index_.store_summary(todo[i]->id, summary);
+                ++summarized_;
+            }
+            for (auto &t : types)
+                if (auto it = summary.by_type.find(t); it != summary.by_type.end()) {
+                    fresh[i] = Index::StoredSummary{t, it->second.first, it->second.second};
+                    break;
+                }
+        }
+    };
+    size_t workers = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, todo.size()});
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+    if (workers) work();
+    for (auto &t : threads) t.join();
+
+    std::vector<int64_t> self_by_id;
+    {
+        auto g = index_.stacks().read_lock();
+        self_by_id.assign(index_.stacks().size(), 0);
+    }
+    int64_t uploads = 0;
+    std::string unit;
+    auto add = [&](const Index::StoredSummary &s) {
+        add_stack_values(s.data, self_by_id);
+        ++uploads;
+        if (unit.empty()) unit = s.unit;
+    };
+    for (auto &[id, s] : stored) add(s);
+    for (auto &s : fresh)
+        if (s) add(*s);
+    tree.add_stack_values(index_.stacks(), self_by_id, slot, uploads, unit);
+    return missing.load();
+}
+
+int64_t Api::decode_into(FlameTree &tree, const std::vector<ProfileRow> &rows, int slot) {
     // Each worker builds its own tree; they are merged at the end.
     std::atomic<size_t> next{0};
     std::atomic<int64_t> missing{0};
     size_t workers = std::max<size_t>(1, std::min<size_t>({std::thread::hardware_concurrency(), 4, rows.size()}));
     std::vector<std::unique_ptr<FlameTree>> parts;
     for (size_t w = 0; w < workers; ++w) parts.push_back(std::make_unique<FlameTree>(tree.filter()));
-    // Span and endpoint filters are rare and change per query: those trees are not cached.
-    const FlameFilter &filter = tree.filter();
-    bool cacheable = filter.span_id.empty() && filter.endpoint.empty();
     auto work = [&](FlameTree &part) {
         for (size_t i = next++; i < rows.size(); i = next++) {
-            const ProfileRow &row = rows[i];
-            std::string key = row.id + '\n' + filter.type;
-            if (cacheable)
-                if (auto cached = cache_.get(key)) {
-                    part.merge(*cached, 0, slot);
-                    continue;
-                }
-            std::vector<ProfileFile> files;
-            bool complete = true;
-            for (auto &name : row.attachments) {
-                if (!is_sample_file(name) && name != "labels") continue;
-                bool ok = false;
-                std::string data = read_file(store_path(index_.store_dir(), row.id, name), ok);
-                if (!ok) {
-                    ++missing;
-                    complete = false;
-                    continue;
-                }
-                files.push_back(ProfileFile{name, std::move(data)});
-            }
-            auto one = std::make_shared<FlameTree>(filter);
-            one->add_upload(files, 0);
-            part.merge(*one, 0, slot);
-            // A file missing now may be written later (the file sink lags the index).
-            if (cacheable && complete) cache_.put(key, std::move(one));
+            int64_t absent = 0;
+            auto files = files_of(rows[i], absent);
+            missing += absent;
+            part.add_upload(files, 0);
         }
     };
     std::vector<std::thread> threads;
     for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, std::ref(*parts[w]));
     work(*parts[0]);
     for (auto &t : threads) t.join();
-    for (auto &part : parts) tree.merge(*part);
+    for (auto &part : parts) tree.merge(*part, 0, slot);
     return missing.load();
 }
 
@@ -392,7 +450,21 @@ trib::HttpResponse Api::traces(const trib::HttpRequest &r) {
 trib::HttpResponse Api::trace(const trib::HttpRequest &r) {
     return guarded([&] {
         Params p(r, {"id"}, false);
-        std::string id = p.required("id");
+        return trace_answer(p.required("id"));
+    });
+}
+
+trib::HttpResponse Api::trace_by_path(const trib::HttpRequest &r) {
+    return guarded([&] {
+        Params p(r, {}, false);
+        auto seg = path_segments(r, "/api/v1/traces/");
+        if (seg.size() != 1 || seg[0].empty()) throw BadRequest("expected /api/v1/traces/<trace_id>");
+        return trace_answer(seg[0]);
+    });
+}
+
+trib::HttpResponse Api::trace_answer(const std::string &id) {
+    {
         auto spans = index_.trace(id);
         if (spans.empty()) return error_response(404, "no trace " + id);
         int64_t start = spans.front().start_us, end = start;
@@ -444,7 +516,7 @@ trib::HttpResponse Api::trace(const trib::HttpRequest &r) {
                                    {"duration_us", end - start},
                                    {"span_count", spans.size()},
                                    {"spans", tree}});
-    });
+    }
 }
 
 } // namespace trib::viewer

@@ -8,36 +8,11 @@
 
 #include <tributary/plugin.hpp>
 
-#include <chrono>
+#include <atomic>
 #include <functional>
 #include <optional>
-#include <list>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
 
 namespace trib::viewer {
-
-// Each upload's decoded flame tree per type: a flame graph asked again (or over an
-// overlapping window) decodes only what it has not seen. When full, only entries unused
-// for a minute make room, so one query larger than the budget does not flush it all.
-class TreeCache {
-  public:
-    explicit TreeCache(size_t budget_bytes) : budget_(budget_bytes) {}
-    std::shared_ptr<const FlameTree> get(const std::string &key);
-    void put(const std::string &key, std::shared_ptr<const FlameTree> tree);
-
-  private:
-    struct Entry {
-        std::string key;
-        std::shared_ptr<const FlameTree> tree;
-        std::chrono::steady_clock::time_point used;
-    };
-    std::mutex mu_;
-    std::list<Entry> lru_; // front = most recent
-    std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
-    size_t bytes_ = 0, budget_;
-};
 
 class Api {
   public:
@@ -51,27 +26,36 @@ class Api {
     trib::HttpResponse traces(const trib::HttpRequest &r);
     // ?id=<trace_id> → the span tree, times relative to the trace's first span.
     trib::HttpResponse trace(const trib::HttpRequest &r);
+    // The path forms (prefix routes): /api/v1/profiles/<id>[/<attachment>] and
+    // /api/v1/traces/<trace_id>, answered like profile?id=&attachment= and trace?id=.
+    trib::HttpResponse profile_by_path(const trib::HttpRequest &r);
+    trib::HttpResponse trace_by_path(const trib::HttpRequest &r);
 
-    // Decodes the files of up to `limit` profiles whose types are unknown (newest first) and
-    // records their types; returns how many. The module's timer calls it.
-    size_t fill_types(int64_t limit);
+    // Decodes one upload from the store into its summary (see summarize_upload) and stores
+    // it with the upload's types. false (nothing stored) while a file is missing: the file
+    // sink may not have written it yet. The module's summarizer thread calls it.
+    bool summarize(const ProfileRow &row);
+    // Uploads summarized so far, by the summarizer or by queries.
+    int64_t summarized() const { return summarized_.load(); }
 
-    // Adds the uploads of `rows` to `tree` in `slot`, decoding them on a few threads.
-    // Returns how many attachment files were missing from the store.
+    // Adds the uploads of `rows` to `tree` in `slot`: their stored summaries, summarizing
+    // (and storing) the ones that have none yet; with a span or endpoint filter the files
+    // are decoded instead. Returns how many attachment files were missing from the store.
     int64_t merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, int slot);
 
   private:
     void fill_types(std::vector<ProfileRow> &rows);
+    // The upload's files from the store (sample files and labels); `missing` counts absent ones.
+    std::vector<ProfileFile> files_of(const ProfileRow &row, int64_t &missing);
+    int64_t decode_into(FlameTree &tree, const std::vector<ProfileRow> &rows, int slot);
+    trib::HttpResponse profile_answer(const std::string &id, const std::string &attachment);
+    trib::HttpResponse trace_answer(const std::string &id);
 
     Index &index_;
     ViewerConfig cfg_;
     std::function<int64_t()> clock_;
-    TreeCache cache_;
+    std::atomic<int64_t> summarized_{0};
 };
-
-// The sample types of a profile, read from its files in the store; nullopt while a file is
-// missing (the file sink may not have written it yet).
-std::optional<std::vector<std::string>> types_in_store(const std::string &store_dir, const ProfileRow &row);
 
 // The JSON form of an index row.
 nlohmann::json profile_json(const ProfileRow &r);

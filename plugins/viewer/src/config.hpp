@@ -13,7 +13,7 @@ struct ViewerConfig {
     int64_t max_spans = 2000000;
     int64_t retention_interval_s = 60;
     int64_t max_query_profiles = 5000;
-    int64_t cache_mb = 256; // decoded per-upload flame trees kept in memory
+    int64_t cache_mb = 256; // SQLite page cache of the index
 };
 
 // Parses the sink table (JSON). Throws trib::StatusError(INVALID_ARGUMENT) naming the key.

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <shared_mutex>
 
 namespace trib::viewer {
@@ -97,37 +96,210 @@ std::vector<pp::Profile> decode_profile_file(const ProfileFile &file, const Prof
     return out;
 }
 
-std::vector<std::string> sample_types(const std::vector<ProfileFile> &files) {
-    std::set<std::string> types;
+const std::vector<std::string> &type_candidates(const std::string &type) {
+    static const std::map<std::string, std::vector<std::string>> aliases = {
+        {"lock", {"lock", "delay", "contentions", "lock_time", "lock_count"}},
+        {"alloc", {"alloc", "alloc_space", "alloc_in_new_tlab_bytes"}},
+        {"heap", {"heap", "inuse_space", "space"}},
+        {"inuse_space", {"inuse_space", "space"}},
+        {"inuse", {"inuse", "inuse_space", "space"}},
+    };
+    auto it = aliases.find(type);
+    if (it != aliases.end()) return it->second;
+    thread_local std::vector<std::string> just_one(1);
+    just_one[0] = type;
+    return just_one;
+}
+
+int pick_sample_type(const pp::Profile &p, const std::string &type) {
+    for (auto &name : type_candidates(type))
+        if (int i = trib::profiling::find_sample_type(p, name); i >= 0) return i;
+    return -1;
+}
+
+namespace {
+// Calls fn with every profile decoded from an upload's sample files (a JFR recording gives
+// several; its `labels` file attaches span labels). Files that do not decode are skipped:
+// not a profile this viewer reads (folded text, a metrics file, ...).
+template <class Fn>
+void for_each_profile(const std::vector<ProfileFile> &files, Fn &&fn) {
     const ProfileFile *labels = nullptr;
     for (auto &f : files)
         if (f.name == "labels") labels = &f;
     for (auto &f : files) {
         if (!is_sample_file(f.name)) continue;
+        std::vector<pp::Profile> profiles;
         try {
-            for (auto &p : decode_profile_file(f, labels))
-                for (auto &st : p.sample_type()) types.insert(str(p, st.type()));
+            profiles = decode_profile_file(f, labels);
         } catch (const trib::profiling::DecodeError &) {
+            continue;
         }
+        for (auto &p : profiles) fn(p);
     }
-    types.erase("");
-    return {types.begin(), types.end()};
 }
 
-int pick_sample_type(const pp::Profile &p, const std::string &type) {
-    if (int i = trib::profiling::find_sample_type(p, type); i >= 0) return i;
-    static const std::vector<std::pair<std::string, std::vector<std::string>>> aliases = {
-        {"lock", {"delay", "contentions", "lock_time", "lock_count"}},
-        {"alloc", {"alloc_space", "alloc_in_new_tlab_bytes"}},
-        {"heap", {"inuse_space", "space"}},
-        {"inuse_space", {"space"}},
-        {"inuse", {"inuse_space", "space"}},
+// The frames of every location, outermost first (pprof lists inlined callees first); a
+// location without lines is its address.
+std::unordered_map<uint64_t, std::vector<uint32_t>> location_frames(const pp::Profile &p) {
+    std::unordered_map<uint64_t, std::vector<uint32_t>> frames;
+    std::unordered_map<uint64_t, uint32_t> function_names;
+    for (auto &f : p.function()) {
+        const std::string &n = str(p, f.name());
+        function_names[f.id()] = intern(n.empty() ? str(p, f.system_name()) : n);
+    }
+    for (auto &loc : p.location()) {
+        std::vector<uint32_t> fr;
+        for (int i = loc.line_size() - 1; i >= 0; --i) {
+            auto it = function_names.find(loc.line(i).function_id());
+            if (it != function_names.end()) fr.push_back(it->second);
+        }
+        if (fr.empty()) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(loc.address()));
+            fr.push_back(intern(buf));
+        }
+        frames[loc.id()] = std::move(fr);
+    }
+    return frames;
+}
+
+void put_varint(std::string &out, uint64_t v) {
+    while (v >= 0x80) {
+        out.push_back(char(v | 0x80));
+        v >>= 7;
+    }
+    out.push_back(char(v));
+}
+bool get_varint(std::string_view &in, uint64_t &v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+        uint8_t b = uint8_t(in.front());
+        in.remove_prefix(1);
+        v |= uint64_t(b & 0x7f) << shift;
+        if (!(b & 0x80)) return true;
+    }
+    return false;
+}
+
+// (stack id, self) pairs sorted by id: id deltas and zigzag values as varints.
+std::string encode_stack_values(const std::unordered_map<uint32_t, int64_t> &values) {
+    std::vector<std::pair<uint32_t, int64_t>> sorted(values.begin(), values.end());
+    std::sort(sorted.begin(), sorted.end());
+    std::string out;
+    out.reserve(sorted.size() * 5);
+    uint32_t prev = 0;
+    for (auto &[id, v] : sorted) {
+        if (v == 0) continue;
+        put_varint(out, id - prev);
+        put_varint(out, (uint64_t(v) << 1) ^ uint64_t(v >> 63));
+        prev = id;
+    }
+    return out;
+}
+} // namespace
+
+void add_stack_values(std::string_view in, std::vector<int64_t> &self_by_id) {
+    uint64_t id = 0, delta = 0, zz = 0;
+    while (!in.empty()) {
+        if (!get_varint(in, delta) || !get_varint(in, zz)) return; // a torn blob: what was whole
+        id += delta;
+        if (id < self_by_id.size()) self_by_id[id] += int64_t(zz >> 1) ^ -int64_t(zz & 1);
+    }
+}
+
+StackDictionary::StackDictionary() { clear(); }
+
+void StackDictionary::clear() {
+    parent_.assign(1, 0);
+    name_.assign(1, intern("total"));
+    children_ = ChildIndex();
+    saved_ = 1;
+}
+
+uint32_t StackDictionary::child(uint32_t parent, uint32_t name_id) {
+    bool inserted = false;
+    uint32_t *slot = children_.find_or_insert((uint64_t(parent) << 32) | name_id, inserted);
+    if (!inserted) return *slot;
+    *slot = uint32_t(parent_.size());
+    parent_.push_back(parent);
+    name_.push_back(name_id);
+    return *slot;
+}
+
+bool StackDictionary::load(uint32_t id, uint32_t parent, const std::string &name) {
+    auto g = write_lock();
+    if (id != parent_.size() || parent >= id) return false;
+    uint32_t got = child(parent, intern(name));
+    if (got != id) { // the same (parent, name) twice: not a dictionary this code wrote
+        return false;
+    }
+    saved_ = uint32_t(parent_.size());
+    return true;
+}
+
+std::vector<StackDictionary::NewNode> StackDictionary::take_unsaved() {
+    auto g = write_lock();
+    std::vector<NewNode> out;
+    for (uint32_t id = saved_; id < parent_.size(); ++id) out.push_back(NewNode{id, parent_[id], pool().name(name_[id])});
+    saved_ = uint32_t(parent_.size());
+    return out;
+}
+
+void StackDictionary::give_back(uint32_t first_id) {
+    auto g = write_lock();
+    saved_ = std::min(saved_, first_id);
+}
+
+UploadSummary summarize_upload(const std::vector<ProfileFile> &files, StackDictionary &dict) {
+    struct Acc {
+        std::string unit;
+        std::unordered_map<uint32_t, int64_t> self;
     };
-    for (auto &[name, alts] : aliases)
-        if (name == type)
-            for (auto &a : alts)
-                if (int i = trib::profiling::find_sample_type(p, a); i >= 0) return i;
-    return -1;
+    std::map<std::string, Acc> acc;
+    for_each_profile(files, [&](const pp::Profile &p) {
+        {
+            // One column per distinct type name (the first with that name, as a query picks).
+            struct Column {
+                int index;
+                int64_t scale;
+                Acc *acc;
+            };
+            std::vector<Column> cols;
+            for (int i = 0; i < p.sample_type_size(); ++i) {
+                const std::string &name = str(p, p.sample_type(i).type());
+                if (name.empty() || trib::profiling::find_sample_type(p, name) != i) continue;
+                std::string unit(trib::profiling::sample_type_unit(p, i));
+                Acc &a = acc[name];
+                if (a.unit.empty()) a.unit = normalised_unit(unit);
+                cols.push_back(Column{i, unit_scale(unit), &a});
+            }
+            if (cols.empty()) return;
+            auto frames = location_frames(p);
+            auto g = dict.write_lock();
+            for (auto &s : p.sample()) {
+                uint32_t node = 0;
+                bool walked = false;
+                for (auto &c : cols) {
+                    if (c.index >= s.value_size() || s.value(c.index) == 0) continue;
+                    if (!walked) {
+                        for (int i = s.location_id_size() - 1; i >= 0; --i) {
+                            auto it = frames.find(s.location_id(i));
+                            if (it == frames.end()) continue;
+                            for (uint32_t name : it->second) node = dict.child(node, name);
+                        }
+                        walked = true;
+                    }
+                    c.acc->self[node] += s.value(c.index) * c.scale;
+                }
+            }
+        }
+    });
+    UploadSummary out;
+    for (auto &[type, a] : acc) {
+        out.types.push_back(type);
+        out.by_type[type] = {a.unit, encode_stack_values(a.self)};
+    }
+    return out;
 }
 
 FlameTree::FlameTree(FlameFilter filter) : filter_(std::move(filter)) {
@@ -136,7 +308,7 @@ FlameTree::FlameTree(FlameFilter filter) : filter_(std::move(filter)) {
     nodes_.push_back(std::move(root));
 }
 
-uint32_t *FlameTree::ChildIndex::find_or_insert(uint64_t key, bool &inserted) {
+uint32_t *ChildIndex::find_or_insert(uint64_t key, bool &inserted) {
     if ((used_ + 1) * 4 > keys_.size() * 3) grow();
     size_t mask = keys_.size() - 1;
     size_t i = size_t((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
@@ -153,7 +325,7 @@ uint32_t *FlameTree::ChildIndex::find_or_insert(uint64_t key, bool &inserted) {
     return &values_[i];
 }
 
-void FlameTree::ChildIndex::grow() {
+void ChildIndex::grow() {
     std::vector<uint64_t> old_keys(keys_.size() * 2, kEmpty);
     std::vector<uint32_t> old_values(values_.size() * 2);
     old_keys.swap(keys_);
@@ -183,20 +355,8 @@ uint32_t FlameTree::child(uint32_t parent, uint32_t name) {
 }
 
 bool FlameTree::add_upload(const std::vector<ProfileFile> &files, int slot) {
-    const ProfileFile *labels = nullptr;
-    for (auto &f : files)
-        if (f.name == "labels") labels = &f;
     bool any = false;
-    for (auto &f : files) {
-        if (!is_sample_file(f.name)) continue;
-        std::vector<pp::Profile> profiles;
-        try {
-            profiles = decode_profile_file(f, labels);
-        } catch (const trib::profiling::DecodeError &) {
-            continue; // not a profile this viewer reads (folded text, a metrics file, ...)
-        }
-        for (auto &p : profiles) any = add_profile(p, slot) || any;
-    }
+    for_each_profile(files, [&](const pp::Profile &p) { any = add_profile(p, slot) || any; });
     if (any) ++uploads_[slot];
     return any;
 }
@@ -208,26 +368,7 @@ bool FlameTree::add_profile(const pp::Profile &p, int slot) {
     int64_t scale = unit_scale(unit);
     if (unit_.empty()) unit_ = normalised_unit(unit);
 
-    // Frames of every location, outermost first (pprof lists inlined callees first).
-    std::unordered_map<uint64_t, std::vector<uint32_t>> frames;
-    std::unordered_map<uint64_t, uint32_t> function_names;
-    for (auto &f : p.function()) {
-        const std::string &n = str(p, f.name());
-        function_names[f.id()] = intern(n.empty() ? str(p, f.system_name()) : n);
-    }
-    for (auto &loc : p.location()) {
-        std::vector<uint32_t> fr;
-        for (int i = loc.line_size() - 1; i >= 0; --i) {
-            auto it = function_names.find(loc.line(i).function_id());
-            if (it != function_names.end()) fr.push_back(it->second);
-        }
-        if (fr.empty()) {
-            char buf[32];
-            std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(loc.address()));
-            fr.push_back(intern(buf));
-        }
-        frames[loc.id()] = std::move(fr);
-    }
+    auto frames = location_frames(p);
 
     // Span and endpoint filters read the sample labels dd-trace and Pyroscope attach.
     int64_t k_span = -1, k_root = -1, k_span2 = -1, k_root2 = -1, k_endpoint = -1;
@@ -292,6 +433,37 @@ void FlameTree::merge(const FlameTree &other, int from, int to) {
         uploads_[1] += other.uploads_[1];
     }
     if (unit_.empty()) unit_ = other.unit_;
+}
+
+void FlameTree::add_stack_values(const StackDictionary &dict, const std::vector<int64_t> &self_by_id, int slot,
+                                 int64_t uploads, const std::string &unit) {
+    auto g = dict.read_lock();
+    size_t n = std::min(self_by_id.size(), dict.size());
+    // Children have larger ids than their parents: one backward pass sums the totals.
+    std::vector<int64_t> total(self_by_id.begin(), self_by_id.begin() + std::ptrdiff_t(n));
+    std::vector<char> used(n, 0);
+    for (size_t id = n; id-- > 1;) {
+        if (self_by_id[id] != 0) used[id] = 1;
+        if (!used[id]) continue;
+        total[dict.parent(uint32_t(id))] += total[id];
+        used[dict.parent(uint32_t(id))] = 1;
+    }
+    constexpr uint32_t kNone = ~0u;
+    std::vector<uint32_t> mine(n, kNone);
+    if (n > 0) {
+        mine[0] = 0;
+        nodes_[0].total[slot] += total[0];
+        nodes_[0].self[slot] += self_by_id[0];
+    }
+    for (size_t id = 1; id < n; ++id) {
+        if (!used[id]) continue;
+        uint32_t node = child(mine[dict.parent(uint32_t(id))], dict.name_id(uint32_t(id)));
+        mine[id] = node;
+        nodes_[node].total[slot] += total[id];
+        nodes_[node].self[slot] += self_by_id[id];
+    }
+    uploads_[slot] += uploads;
+    if (unit_.empty()) unit_ = unit;
 }
 
 nlohmann::json FlameTree::node_json(uint32_t idx, bool diff) const {

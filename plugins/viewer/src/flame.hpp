@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +21,74 @@ struct ProfileFile {
     std::string data;
 };
 
+// (parent, name) → child: open addressing with linear probing; merging hundreds of trees
+// is mostly these lookups, which std::unordered_map made several times slower.
+class ChildIndex {
+  public:
+    ChildIndex() : keys_(1024, kEmpty), values_(1024) {}
+    uint32_t *find_or_insert(uint64_t key, bool &inserted);
+
+  private:
+    static constexpr uint64_t kEmpty = ~0ULL;
+    void grow();
+    std::vector<uint64_t> keys_;
+    std::vector<uint32_t> values_;
+    size_t used_ = 0;
+};
+
+// Every call path (stack prefix) seen in any upload, with a stable id: 0 is the root, a
+// node's parent always has a smaller id. An upload's summary names its stacks by these ids,
+// so a flame graph of many uploads adds numbers into one array instead of walking each
+// upload's tree. The index persists the nodes (take_unsaved) beside the summaries.
+class StackDictionary {
+  public:
+    StackDictionary();
+    std::unique_lock<std::shared_mutex> write_lock() { return std::unique_lock<std::shared_mutex>(mu_); }
+    std::shared_lock<std::shared_mutex> read_lock() const { return std::shared_lock<std::shared_mutex>(mu_); }
+
+    // The rest need the caller to hold a lock (child: the write lock).
+    uint32_t child(uint32_t parent, uint32_t name_id);
+    size_t size() const { return parent_.size(); }
+    uint32_t parent(uint32_t id) const { return parent_[id]; }
+    uint32_t name_id(uint32_t id) const { return name_[id]; }
+
+    // Appends a node read back from the index; false (nothing added) unless id == size()
+    // and parent < id. Takes the write lock.
+    bool load(uint32_t id, uint32_t parent, const std::string &name);
+    struct NewNode {
+        uint32_t id, parent;
+        std::string name;
+    };
+    // Nodes added since the last call (to be written in the same transaction as the
+    // summaries that use them); give_back() when that transaction failed.
+    std::vector<NewNode> take_unsaved();
+    void give_back(uint32_t first_id);
+    // Forgets every node but the root (the index dropped its copy).
+    void clear();
+
+  private:
+    mutable std::shared_mutex mu_;
+    std::vector<uint32_t> parent_, name_;
+    ChildIndex children_;
+    uint32_t saved_ = 1;
+};
+
+// One upload decoded once: for each sample type present, the normalised unit and the
+// self value of each stack (ids in `dict`), encoded compactly (see encode_stack_values).
+struct UploadSummary {
+    std::vector<std::string> types;                                     // sorted
+    std::map<std::string, std::pair<std::string, std::string>> by_type; // type → (unit, encoded)
+};
+UploadSummary summarize_upload(const std::vector<ProfileFile> &files, StackDictionary &dict);
+
+// Adds an encoded summary's values into self_by_id (indexed by stack id; ids past its size
+// are ignored — the caller sizes it to the dictionary).
+void add_stack_values(std::string_view encoded, std::vector<int64_t> &self_by_id);
+
+// The sample type names a query's `type` may mean, in order: the name itself, then the
+// well-known aliases (lock → delay/contentions, alloc → alloc_space, heap → inuse_space/space).
+const std::vector<std::string> &type_candidates(const std::string &type);
+
 // Whether a stored attachment can hold samples (not event.json, labels, prev_* delta bases).
 bool is_sample_file(std::string_view name);
 
@@ -26,10 +96,6 @@ bool is_sample_file(std::string_view name);
 // upload's `labels` file, when given, attaches Pyroscope's span labels to the samples.
 // Throws trib::profiling::DecodeError.
 std::vector<perftools::profiles::Profile> decode_profile_file(const ProfileFile &file, const ProfileFile *labels = nullptr);
-
-// The sample type names (wall, cpu, alloc_space, ...) of every decodable file; files that
-// do not decode are skipped.
-std::vector<std::string> sample_types(const std::vector<ProfileFile> &files);
 
 // The index of the sample type a query's `type` names in p: the exact name, else a
 // well-known alias (lock → delay/contentions, alloc → alloc_space, heap → inuse_space/space).
@@ -54,8 +120,10 @@ class FlameTree {
     // Adds another tree's counts of its slot `from` into this tree's slot `to` (trees built
     // in parallel, or one upload's cached tree).
     void merge(const FlameTree &other, int from = -1, int to = -1);
-    // Rough heap size, for the cache's budget.
-    size_t approx_bytes() const { return nodes_.size() * (sizeof(Node) + 40); }
+    // Adds summed summaries (self value per stack id of dict) into `slot`, as `uploads`
+    // uploads with `unit`.
+    void add_stack_values(const StackDictionary &dict, const std::vector<int64_t> &self_by_id, int slot,
+                          int64_t uploads, const std::string &unit);
 
     int64_t total(int slot) const { return nodes_[0].total[slot]; }
     int64_t uploads(int slot) const { return uploads_[slot]; }
@@ -81,21 +149,6 @@ class FlameTree {
     uint32_t child(uint32_t parent, uint32_t name);
     nlohmann::json node_json(uint32_t idx, bool diff) const;
     void merge_node(const FlameTree &other, uint32_t theirs, uint32_t mine, int from, int to);
-
-    // (parent, name) → child: open addressing with linear probing; merging hundreds of
-    // trees is mostly these lookups, which std::unordered_map made several times slower.
-    class ChildIndex {
-      public:
-        ChildIndex() : keys_(1024, kEmpty), values_(1024) {}
-        uint32_t *find_or_insert(uint64_t key, bool &inserted);
-
-      private:
-        static constexpr uint64_t kEmpty = ~0ULL;
-        void grow();
-        std::vector<uint64_t> keys_;
-        std::vector<uint32_t> values_;
-        size_t used_ = 0;
-    };
 
     FlameFilter filter_;
     // Names are ids in one process-wide pool, so trees merge without hashing strings.

@@ -220,9 +220,52 @@ Index::Index(std::string db_path, std::string store_dir, Logger log, TypesFromSt
         existed = false;
         if (!try_open(why)) throw std::runtime_error("cannot create the index " + db_path_ + ": " + why);
     }
+    attach_spans();
+    load_stacks();
     if (!existed) {
         rebuilt_ = rebuild_from_store();
         if (rebuilt_ > 0) log_(false, "indexed " + std::to_string(rebuilt_) + " profiles found in " + store_dir_);
+        // The spans are in their own file; only their service rows lived in the lost one.
+        exec("INSERT OR REPLACE INTO services(service, kind, last_seen_ns, count)"
+             " SELECT service, 'trace', MAX((start_us + duration_us) * 1000), COUNT(*) FROM spans GROUP BY service");
+    }
+}
+
+// Spans live in their own file (spans.db beside index.db, attached as spans_db): nothing
+// else holds them (profiles are rebuilt from the attachment store), so a corrupted index
+// must not take them along. An unreadable spans.db is moved aside and started afresh.
+void Index::attach_spans() {
+    std::string path = (fs::path(db_path_).parent_path() / "spans.db").string();
+    auto attach = [&] {
+        Stmt a(db_, "ATTACH DATABASE ? AS spans_db");
+        a.bind(1, path).run();
+        exec("PRAGMA spans_db.journal_mode=WAL");
+        exec("PRAGMA spans_db.synchronous=NORMAL");
+        Stmt check(db_, "PRAGMA spans_db.quick_check");
+        std::string verdict = check.step() ? check.text(0) : "no answer";
+        if (verdict != "ok") throw std::runtime_error("quick_check: " + verdict);
+        exec("CREATE TABLE IF NOT EXISTS spans_db.spans(trace_id TEXT, span_id TEXT, parent_id TEXT, service TEXT,"
+             " resource TEXT, start_us INTEGER, duration_us INTEGER, status TEXT, error TEXT, tags TEXT, message TEXT,"
+             " PRIMARY KEY(trace_id, span_id));"
+             "CREATE INDEX IF NOT EXISTS spans_db.spans_by_start ON spans(start_us);"
+             "CREATE INDEX IF NOT EXISTS spans_db.spans_by_service ON spans(service, start_us);");
+    };
+    try {
+        attach();
+    } catch (const std::exception &e) {
+        try { exec("DETACH DATABASE spans_db"); } catch (...) {}
+        std::string aside = path + ".corrupt-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+        log_(true, "spans " + path + " are unreadable (" + e.what() + "); moved aside to " + aside);
+        std::error_code ec;
+        fs::rename(path, aside, ec);
+        for (const char *suffix : {"-wal", "-shm", "-journal"}) fs::remove(path + suffix, ec);
+        attach();
+    }
+    // An index written before spans had their own file: move them over once.
+    Stmt old(db_, "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'spans'");
+    if (old.step()) {
+        sqlite3_reset(old.raw());
+        exec("BEGIN; INSERT OR IGNORE INTO spans_db.spans SELECT * FROM main.spans; DROP TABLE main.spans; COMMIT");
     }
 }
 
@@ -274,13 +317,89 @@ void Index::create_schema() {
          " size INTEGER);"
          "CREATE INDEX IF NOT EXISTS profiles_by_service ON profiles(service, start_ns);"
          "CREATE INDEX IF NOT EXISTS profiles_by_start ON profiles(start_ns);"
-         "CREATE TABLE IF NOT EXISTS spans(trace_id TEXT, span_id TEXT, parent_id TEXT, service TEXT, resource TEXT,"
-         " start_us INTEGER, duration_us INTEGER, status TEXT, error TEXT, tags TEXT, message TEXT,"
-         " PRIMARY KEY(trace_id, span_id));"
-         "CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_us);"
-         "CREATE INDEX IF NOT EXISTS spans_by_service ON spans(service, start_us);"
          "CREATE TABLE IF NOT EXISTS services(service TEXT, kind TEXT, last_seen_ns INTEGER, count INTEGER,"
-         " PRIMARY KEY(service, kind));");
+         " PRIMARY KEY(service, kind));"
+         // The summarizer's queue: profiles not decoded yet.
+         "CREATE INDEX IF NOT EXISTS profiles_untyped ON profiles(start_ns) WHERE types IS NULL;"
+         "CREATE TABLE IF NOT EXISTS stack_nodes(id INTEGER PRIMARY KEY, parent INTEGER, name TEXT);"
+         "CREATE TABLE IF NOT EXISTS summaries(id TEXT, type TEXT, unit TEXT, data BLOB, PRIMARY KEY(id, type));");
+}
+
+void Index::load_stacks() {
+    std::lock_guard<std::mutex> g(mu_);
+    stacks_.clear();
+    Stmt s(db_, "SELECT id, parent, name FROM stack_nodes WHERE id > 0 ORDER BY id");
+    while (s.step()) {
+        if (stacks_.load(uint32_t(s.i64(0)), uint32_t(s.i64(1)), s.text(2))) continue;
+        // Not a dictionary the summaries can trust: drop both, the summarizer redoes them.
+        log_(true, "index " + db_path_ + ": stack dictionary inconsistent at id " + std::to_string(s.i64(0)) +
+                       "; summaries dropped and rebuilt from the store");
+        sqlite3_reset(s.raw());
+        exec("BEGIN; DELETE FROM stack_nodes; DELETE FROM summaries; UPDATE profiles SET types = NULL; COMMIT");
+        stacks_.clear();
+        return;
+    }
+}
+
+void Index::set_cache_mb(int64_t mb) {
+    std::lock_guard<std::mutex> g(mu_);
+    exec(("PRAGMA cache_size = -" + std::to_string(mb * 1024)).c_str());
+}
+
+void Index::store_summary(const std::string &id, const UploadSummary &summary) {
+    std::lock_guard<std::mutex> g(mu_);
+    // Taken inside the lock: a summary committed later can only use nodes committed with
+    // it or before it.
+    auto nodes = stacks_.take_unsaved();
+    exec("BEGIN");
+    try {
+        Stmt node(db_, "INSERT OR REPLACE INTO stack_nodes(id, parent, name) VALUES(?,?,?)");
+        for (auto &n : nodes) node.bind(1, int64_t(n.id)).bind(2, int64_t(n.parent)).bind(3, n.name).run();
+        Stmt known(db_, "SELECT 1 FROM profiles WHERE id = ?");
+        known.bind(1, id);
+        bool still_indexed = known.step();
+        if (still_indexed) { // retention may have removed it while it was decoded
+            Stmt put(db_, "INSERT OR REPLACE INTO summaries(id, type, unit, data) VALUES(?,?,?,?)");
+            for (auto &[type, tree] : summary.by_type) {
+                put.bind(1, id).bind(2, type).bind(3, tree.first);
+                sqlite3_bind_blob(put.raw(), 4, tree.second.data(), int(tree.second.size()), SQLITE_TRANSIENT);
+                put.run();
+            }
+            Stmt types(db_, "UPDATE profiles SET types = ? WHERE id = ?");
+            types.bind(1, join_list(summary.types)).bind(2, id).run();
+        }
+        exec("COMMIT");
+    } catch (...) {
+        try { exec("ROLLBACK"); } catch (...) {}
+        if (!nodes.empty()) stacks_.give_back(nodes.front().id);
+        throw;
+    }
+}
+
+std::map<std::string, Index::StoredSummary> Index::summaries(const std::vector<std::string> &ids,
+                                                             const std::vector<std::string> &types) {
+    std::map<std::string, StoredSummary> out;
+    std::lock_guard<std::mutex> g(mu_);
+    std::string sql = "SELECT type, unit, data FROM summaries WHERE id = ? AND type IN (";
+    for (size_t i = 0; i < types.size(); ++i) sql += i ? ",?" : "?";
+    Stmt s(db_, sql + ")");
+    for (size_t i = 0; i < types.size(); ++i) s.bind(int(i + 2), types[i]);
+    for (auto &id : ids) {
+        s.bind(1, id);
+        std::map<std::string, StoredSummary> have;
+        while (s.step()) {
+            auto *blob = static_cast<const char *>(sqlite3_column_blob(s.raw(), 2));
+            have[s.text(0)] = StoredSummary{s.text(0), s.text(1),
+                                            std::string(blob ? blob : "", size_t(sqlite3_column_bytes(s.raw(), 2)))};
+        }
+        sqlite3_reset(s.raw());
+        for (auto &t : types)
+            if (auto it = have.find(t); it != have.end()) {
+                out[id] = std::move(it->second);
+                break;
+            }
+    }
+    return out;
 }
 
 void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
@@ -481,8 +600,10 @@ void Index::set_types(const std::string &id, const std::vector<std::string> &typ
 
 void Index::remove_profiles(const std::vector<std::string> &ids) {
     Stmt del(db_, "DELETE FROM profiles WHERE id = ?");
+    Stmt del_summaries(db_, "DELETE FROM summaries WHERE id = ?");
     for (auto &id : ids) {
         del.bind(1, id).run();
+        del_summaries.bind(1, id).run();
         std::error_code ec;
         fs::remove_all(fs::path(store_dir_) / sanitize_component(id), ec);
         if (ec) log_(true, "retention: cannot remove " + id + " from the store: " + ec.message());

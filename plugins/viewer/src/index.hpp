@@ -1,7 +1,9 @@
-// The viewer's index: profile and span points in one SQLite file under the instance data
-// dir. Profile bytes stay in the attachment store (<store>/<profile_id>/<name>); the index
+// The viewer's index: profile and span points in SQLite under the instance data dir
+// (index.db; spans in spans.db beside it). Profile bytes stay in the attachment store (<store>/<profile_id>/<name>); the index
 // keeps their names. Thread-safe (one connection behind a mutex).
 #pragma once
+
+#include "flame.hpp"
 
 #include <tributary/plugin.h>
 
@@ -101,6 +103,19 @@ class Index {
     std::vector<ProfileRow> untyped(int64_t limit, bool newest_per_service);
     void set_types(const std::string &id, const std::vector<std::string> &types);
 
+    // Every stack the stored summaries name (loaded at open, grown by summarize_upload).
+    StackDictionary &stacks() { return stacks_; }
+    // Stores an upload's summary and its types (one transaction, with the stacks it added).
+    void store_summary(const std::string &id, const UploadSummary &summary);
+    struct StoredSummary {
+        std::string type, unit, data;
+    };
+    // For each id that has one: the summary of the first of `types` it has.
+    std::map<std::string, StoredSummary> summaries(const std::vector<std::string> &ids,
+                                                   const std::vector<std::string> &types);
+    // SQLite's page cache (summaries read by flame graphs come from it when warm).
+    void set_cache_mb(int64_t mb);
+
     // Removes index rows and the profiles' files in the store: older than max_age_ns,
     // then the oldest profiles while their bytes exceed max_bytes, then the oldest spans
     // beyond max_spans.
@@ -112,6 +127,8 @@ class Index {
     int64_t rebuild_from_store();
     void exec(const char *sql);
     void remove_profiles(const std::vector<std::string> &ids);
+    void load_stacks();
+    void attach_spans();
 
     std::string db_path_, store_dir_;
     Logger log_;
@@ -119,6 +136,7 @@ class Index {
     sqlite3 *db_ = nullptr;
     std::mutex mu_;
     int64_t rebuilt_ = -1;
+    StackDictionary stacks_;
 };
 
 } // namespace trib::viewer

@@ -9,7 +9,14 @@
 
 #include <tributary/plugin.hpp>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <condition_variable>
 #include <filesystem>
+#include <map>
+#include <thread>
 #include <memory>
 #include <mutex>
 
@@ -48,6 +55,7 @@ class ViewerSink : public trib::Instance {
             (std::filesystem::path(state) / "index.db").string(), cfg_.attachments_dir,
             [this](bool warning, const std::string &m) { warning ? host().warn(m) : host().info(m); },
             nullptr /* rebuilt rows get their types from the fill timer, like new ones */);
+        index_->set_cache_mb(cfg_.cache_mb);
         api_ = std::make_unique<trib::viewer::Api>(*index_, cfg_, [] { return trib::viewer::now_ns(); });
     }
 
@@ -63,6 +71,17 @@ class ViewerSink : public trib::Instance {
         route("/api/v1/flamegraph", *api_, &trib::viewer::Api::flamegraph);
         route("/api/v1/traces", *api_, &trib::viewer::Api::traces);
         route("/api/v1/trace", *api_, &trib::viewer::Api::trace);
+        // The path forms; a host older than ABI 1.3 has no prefix routes, so there only the
+        // query forms above answer.
+        try {
+            h.add_prefix_route("GET", "/api/v1/profiles/", 0,
+                               [api = api_.get()](const trib::HttpRequest &r) { return api->profile_by_path(r); });
+            h.add_prefix_route("GET", "/api/v1/traces/", 0,
+                               [api = api_.get()](const trib::HttpRequest &r) { return api->trace_by_path(r); });
+        } catch (const trib::StatusError &e) {
+            if (e.status != TRIB_UNSUPPORTED) throw;
+            h.warn(std::string("path URLs off: ") + e.what() + "; use /api/v1/profile?id= and /api/v1/trace?id=");
+        }
         for (const Asset &a : kAssets)
             h.add_route("GET", a.path, 0, [&a](const trib::HttpRequest &) {
                 trib::HttpResponse r;
@@ -78,20 +97,14 @@ class ViewerSink : public trib::Instance {
         });
         h.start_timer(200, [this] { flush(); });
         h.start_timer(uint64_t(cfg_.retention_interval_s) * 1000, [this] { retain(); });
-        // Profile types are decoded off the ingest path, a few uploads per second, so
-        // indexing stays cheap under load (queries that need a type decode what is left).
-        h.start_timer(1000, [this] {
-            try {
-                api_->fill_types(8);
-            } catch (const std::exception &e) {
-                host().warn(std::string("type fill: ") + e.what());
-            }
-        });
+        summarizer_ = std::thread([this] { summarize_loop(); });
         h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
     }
 
-    // Rows are committed in groups (every 200 ms, or 512 rows): inputs emit one point per
-    // upload, and one SQLite transaction per point made the index the slowest sink. A crash
+    // Rows are committed in groups, every 200 ms by the timer: inputs emit one point per
+    // upload, and one SQLite transaction per point made the index the slowest sink. write()
+    // itself never waits for the index (a query or the summarizer may hold it), so the sink
+    // never holds up ingestion; BACKPRESSURE only when commits fall far behind. A crash
     // loses at most the rows of the last 200 ms from the index; their files stay in the store.
     void write(const trib_batch &batch) override {
         std::vector<trib::viewer::ProfileRow> profiles;
@@ -102,21 +115,22 @@ class ViewerSink : public trib::Instance {
             else if (auto span = trib::viewer::span_row(p)) spans.push_back(std::move(*span));
         }
         if (profiles.empty() && spans.empty()) return;
-        bool full;
         {
             std::lock_guard<std::mutex> g(pending_mu_);
             if (pending_profiles_.size() + pending_spans_.size() >= kMaxPending)
                 throw trib::StatusError(TRIB_BACKPRESSURE, "viewer index: commits are behind");
             for (auto &r : profiles) pending_profiles_.push_back(std::move(r));
             for (auto &r : spans) pending_spans_.push_back(std::move(r));
-            full = pending_profiles_.size() + pending_spans_.size() >= kGroupRows;
         }
-        if (full) flush();
     }
 
-    void stop() override { flush(); }
+    void stop() override {
+        stop_summarizer();
+        flush();
+    }
     // A batch written after stop() (the host draining) is committed here.
     ~ViewerSink() override {
+        stop_summarizer();
         try {
             flush();
         } catch (...) {
@@ -124,7 +138,61 @@ class ViewerSink : public trib::Instance {
     }
 
   private:
-    static constexpr size_t kGroupRows = 512;
+
+    // Decodes each indexed upload once, after it arrived, into its per-type summary (what
+    // flame graphs merge). Off the ingest path and at the lowest CPU priority: under load it
+    // yields to ingestion and catches up when the host is idle; a flame graph summarizes
+    // whatever it has not reached yet itself.
+    void stop_summarizer() {
+        {
+            std::lock_guard<std::mutex> g(summarizer_mu_);
+            stopping_ = true;
+        }
+        summarizer_cv_.notify_all();
+        if (summarizer_.joinable()) summarizer_.join();
+    }
+
+    void summarize_loop() {
+        setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 19);
+        std::map<std::string, int64_t> first_miss; // id → when its files were first missing
+        int64_t reported = 0;
+        while (true) {
+            if (int64_t n = api_->summarized(); n > reported) {
+                host().counter_add("viewer_profiles_summarized", double(n - reported));
+                reported = n;
+            }
+            {
+                std::unique_lock<std::mutex> g(summarizer_mu_);
+                if (stopping_) return;
+            }
+            size_t done = 0;
+            try {
+                int64_t now = trib::viewer::now_ns();
+                for (auto &row : index_->untyped(int64_t(first_miss.size()) + 16, false)) {
+                    auto miss = first_miss.find(row.id);
+                    if (miss != first_miss.end() && now - miss->second < 60'000'000'000LL) continue;
+                    if (api_->summarize(row)) {
+                        first_miss.erase(row.id);
+                        ++done;
+                    } else if (miss == first_miss.end()) {
+                        first_miss[row.id] = now;
+                    } else {
+                        // Files still absent after a minute: nothing to decode (types none).
+                        index_->set_types(row.id, {});
+                        first_miss.erase(miss);
+                    }
+                    std::lock_guard<std::mutex> g(summarizer_mu_);
+                    if (stopping_) return;
+                }
+            } catch (const std::exception &e) {
+                host().warn(std::string("viewer summarizer: ") + e.what());
+            }
+            if (done) continue;
+            std::unique_lock<std::mutex> g(summarizer_mu_);
+            summarizer_cv_.wait_for(g, std::chrono::seconds(1), [this] { return stopping_; });
+        }
+    }
+
     static constexpr size_t kMaxPending = 100000;
 
     void flush() {
@@ -166,6 +234,10 @@ class ViewerSink : public trib::Instance {
     std::unique_ptr<trib::viewer::Index> index_;
     std::unique_ptr<trib::viewer::Api> api_;
     std::mutex pending_mu_, flush_mu_;
+    std::thread summarizer_;
+    std::mutex summarizer_mu_;
+    std::condition_variable summarizer_cv_;
+    bool stopping_ = false;
     std::vector<trib::viewer::ProfileRow> pending_profiles_;
     std::vector<trib::viewer::SpanRow> pending_spans_;
 };

@@ -219,7 +219,7 @@ async function showTrace(id) {
   $('waterfall').textContent = '';
   $('trace-title').textContent = 'trace ' + id;
   try {
-    const t = await api('trace', { id });
+    const t = await api('traces/' + encodeURIComponent(id));
     $('trace-title').textContent = `trace ${id} — ${t.span_count} spans, ${fmtUs(t.duration_us)}`;
     waterfall.render(t);
     document.body.dataset.traceReady = '1';

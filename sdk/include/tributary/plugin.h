@@ -37,7 +37,7 @@ extern "C" {
 #ifndef TRIB_ABI_MAJOR
 #define TRIB_ABI_MAJOR 1
 #endif
-#define TRIB_ABI_MINOR_CURRENT 2
+#define TRIB_ABI_MINOR_CURRENT 3
 #ifndef TRIB_ABI_TARGET_MINOR
 #define TRIB_ABI_TARGET_MINOR TRIB_ABI_MINOR_CURRENT
 #endif
@@ -46,7 +46,8 @@ extern "C" {
  *   1.0  base ABI
  *   1.1  trib_module_t.on_leadership, trib_module_t.health;
  *        trib_host_api_t.counter_add, trib_host_api_t.data_dir
- *   1.2  trib_host_api_t.memory_reserve, trib_host_api_t.memory_release */
+ *   1.2  trib_host_api_t.memory_reserve, trib_host_api_t.memory_release
+ *   1.3  trib_http_route.flags (TRIB_ROUTE_PATH_PREFIX) */
 
 #if defined(_WIN32)
 #define TRIB_EXPORT __declspec(dllexport)
@@ -193,11 +194,19 @@ typedef void (*trib_http_handler_fn)(void *user, const trib_http_request *reques
 typedef struct trib_http_route {
     uint32_t struct_size;
     trib_str method;         /* "POST", "GET", ...; empty = any */
-    trib_str path;           /* exact path match */
+    trib_str path;           /* exact path match (see flags) */
     uint64_t max_body_bytes; /* 0 = host default; larger bodies get 413 before the handler */
     trib_http_handler_fn handler;
     void *user; /* OWNERSHIP: module's; must outlive the instance's stop() */
+#if TRIB_ABI_TARGET_MINOR >= 3
+    uint32_t flags; /* TRIB_ROUTE_* bits; absent (older modules) = 0 */
+#endif
 } trib_http_route;
+
+/* 1.3: `path` is a prefix ending in '/' (e.g. "/api/v1/traces/"): the route answers every
+ * path that starts with it; the handler reads the rest from trib_http_request.path. An
+ * exact route for a path wins over any prefix; among prefixes the longest wins. */
+#define TRIB_ROUTE_PATH_PREFIX 1u
 
 /* ---------------------------------------------------------------- host table */
 

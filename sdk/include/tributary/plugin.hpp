@@ -434,6 +434,25 @@ class Host {
     // The handler must stay callable until the instance's stop() returns: it is owned by
     // this Host object.
     void add_route(std::string method, std::string path, uint64_t max_body_bytes, HttpHandler handler) {
+        add_route_flags(std::move(method), std::move(path), max_body_bytes, std::move(handler), 0);
+    }
+
+#if TRIB_ABI_TARGET_MINOR >= 3
+    // A route for every path under `prefix` (which ends in '/'); the handler reads the rest
+    // of the path from HttpRequest::path. Throws UNSUPPORTED on a host older than 1.3,
+    // which would take the prefix for an exact path.
+    void add_prefix_route(std::string method, std::string prefix, uint64_t max_body_bytes, HttpHandler handler) {
+        if (api_->abi_minor < 3)
+            throw StatusError(TRIB_UNSUPPORTED, "prefix routes need a host with ABI 1.3 (this one has 1." +
+                                                    std::to_string(api_->abi_minor) + ")");
+        add_route_flags(std::move(method), std::move(prefix), max_body_bytes, std::move(handler),
+                        TRIB_ROUTE_PATH_PREFIX);
+    }
+#endif
+
+  private:
+    void add_route_flags(std::string method, std::string path, uint64_t max_body_bytes, HttpHandler handler,
+                         uint32_t flags) {
         auto owned = std::make_unique<RouteState>();
         owned->method = std::move(method);
         owned->path = std::move(path);
@@ -446,12 +465,18 @@ class Host {
         r.max_body_bytes = max_body_bytes;
         r.handler = &Host::dispatch;
         r.user = owned.get();
+#if TRIB_ABI_TARGET_MINOR >= 3
+        r.flags = flags;
+#else
+        (void)flags;
+#endif
         char err[512] = {0};
         trib_status st = api_->http_route_add(ctx_, &r, err, sizeof err);
         if (st != TRIB_OK) throw StatusError(st, std::string("cannot register route ") + owned->path + ": " + err);
         routes_.push_back(std::move(owned));
     }
 
+  public:
     uint64_t start_timer(uint64_t period_ms, std::function<void()> fn) {
         auto owned = std::make_unique<std::function<void()>>(std::move(fn));
         uint64_t id = api_->timer_start(ctx_, period_ms, [](void *u) {

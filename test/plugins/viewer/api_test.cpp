@@ -59,6 +59,14 @@ TEST_CASE("every API parameter's bad value gets 400 with the reason; unknown ids
         {"profile", "id is required"},
         {"profile?id=x&attachment=", "attachment is required"},
         {"services?x=1", "unknown parameter 'x'"},
+        // The path forms.
+        {"profiles/", "expected /api/v1/profiles/<id>"},
+        {"profiles/a/b/c", "expected /api/v1/profiles/<id>"},
+        {"profiles/a/", "expected /api/v1/profiles/<id>"},
+        {"profiles/a?attachment=b", "unknown parameter 'attachment'"},
+        {"traces/", "expected /api/v1/traces/<trace_id>"},
+        {"traces/a/b", "expected /api/v1/traces/<trace_id>"},
+        {"traces/a?id=b", "unknown parameter 'id'"},
     };
     for (auto &c : bad) {
         auto a = get_json(host, "/api/v1/" + c.query);
@@ -87,6 +95,17 @@ TEST_CASE("every API parameter's bad value gets 400 with the reason; unknown ids
     CHECK(dl.status == 200);
     CHECK(dl.body == go_cpu());
     CHECK_THAT(dl.header("content-disposition"), Catch::Contains("cpu.pprof"));
+    // The same by path: /api/v1/profiles/<id>/<attachment> and /api/v1/profiles/<id>.
+    auto by_path = tt::http("GET", host.url("/api/v1/profiles/" + id + "/cpu.pprof"));
+    CHECK(by_path.status == 200);
+    CHECK(by_path.body == go_cpu());
+    auto row = get_json(host, "/api/v1/profiles/" + id);
+    CHECK(row.status == 200);
+    CHECK(row.body["id"] == id);
+    CHECK(row.body["service"] == "api-svc");
+    CHECK(get_json(host, "/api/v1/profiles/" + id + "/nope.pprof").status == 404);
+    CHECK(get_json(host, "/api/v1/profiles/no-such-profile").status == 404);
+    CHECK(get_json(host, "/api/v1/traces/no-such-trace").status == 404);
     // The pages are served from the module.
     auto page = tt::http("GET", host.url("/ui/"));
     CHECK(page.status == 200);

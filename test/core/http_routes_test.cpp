@@ -1,0 +1,113 @@
+// The host's route table: exact paths, ABI 1.3 prefix routes, and route structs written by
+// modules built for older minors.
+#include <catch2/catch.hpp>
+#include <http_server.hpp>
+
+#include <cstddef>
+#include <cstring>
+
+using trib::core::HttpServer;
+using trib::core::Route;
+
+namespace {
+
+void handler(void *, const trib_http_request *, trib_http_response *) {}
+
+Route route(const std::string &method, const std::string &path, bool prefix, const std::string &owner) {
+    Route r;
+    r.method = method;
+    r.path = path;
+    r.prefix = prefix;
+    r.handler = &handler;
+    r.owner = owner;
+    return r;
+}
+
+// Which route answers method+path: its owner, "404", or "405 <allowed>".
+std::string answer(const HttpServer &s, const std::string &method, const std::string &path) {
+    bool known = false;
+    std::string allowed;
+    auto r = s.find(method, path, known, allowed);
+    if (r) return r->owner;
+    return known ? "405 " + allowed : "404";
+}
+
+HttpServer unstarted() {
+    return HttpServer("127.0.0.1", 0, trib::core::HttpListenerConfig{}, nullptr, nullptr);
+}
+
+} // namespace
+
+TEST_CASE("prefix routes: exact beats prefix, longest prefix wins, others unchanged", "[core][http][routes]") {
+    HttpServer s = unstarted();
+    std::string err;
+    REQUIRE(s.add_route(route("GET", "/api/v1/traces", false, "list"), err));
+    REQUIRE(s.add_route(route("GET", "/api/v1/traces/", true, "by-id"), err));
+    REQUIRE(s.add_route(route("GET", "/api/v1/", true, "api"), err));
+    REQUIRE(s.add_route(route("GET", "/api/v1/traces/special", false, "special"), err));
+
+    CHECK(answer(s, "GET", "/api/v1/traces") == "list");
+    CHECK(answer(s, "GET", "/api/v1/traces/abc") == "by-id");
+    CHECK(answer(s, "GET", "/api/v1/traces/a/b") == "by-id");
+    CHECK(answer(s, "GET", "/api/v1/traces/") == "by-id");
+    CHECK(answer(s, "GET", "/api/v1/traces/special") == "special"); // exact beats the prefix
+    CHECK(answer(s, "GET", "/api/v1/other") == "api");
+    CHECK(answer(s, "GET", "/api/v1") == "404"); // a prefix ends in '/', so its bare name is not under it
+    CHECK(answer(s, "GET", "/api/v2/x") == "404");
+    CHECK(answer(s, "POST", "/api/v1/traces/abc") == "405 GET");
+
+    SECTION("a prefix must end in '/' and is registered once per method") {
+        CHECK_FALSE(s.add_route(route("GET", "/ui", true, "x"), err));
+        CHECK_THAT(err, Catch::Contains("must end in '/'"));
+        CHECK_FALSE(s.add_route(route("GET", "/api/v1/traces/", true, "again"), err));
+        CHECK_THAT(err, Catch::Contains("prefix route GET /api/v1/traces/ is already registered by by-id"));
+        // The same string as an exact route is a different route.
+        CHECK(s.add_route(route("GET", "/api/v1/traces/", false, "exact-slash"), err));
+        CHECK(answer(s, "GET", "/api/v1/traces/") == "exact-slash");
+        CHECK(answer(s, "GET", "/api/v1/traces/abc") == "by-id");
+    }
+    SECTION("removing an owner's routes removes its prefixes") {
+        s.remove_routes("by-id");
+        CHECK(answer(s, "GET", "/api/v1/traces/abc") == "api");
+        s.remove_routes("api");
+        CHECK(answer(s, "GET", "/api/v1/traces/abc") == "404");
+        CHECK(answer(s, "GET", "/api/v1/traces") == "list");
+    }
+}
+
+TEST_CASE("route structs: an older minor's layout has no flags; 1.3 flags are read", "[core][http][routes][abi]") {
+    static_assert(TRIB_ABI_MINOR_CURRENT >= 3, "flags arrived in 1.3");
+    // What a module built with TRIB_ABI_TARGET_MINOR <= 2 writes: the struct ends at `user`
+    // (flags lie past struct_size; whatever bytes follow must be ignored).
+    const uint32_t old_size = uint32_t(offsetof(trib_http_route, user) + sizeof(void *));
+    CHECK(old_size <= offsetof(trib_http_route, flags));
+    CHECK(sizeof(trib_http_route) > old_size);
+
+    trib_http_route in;
+    std::memset(&in, 0xff, sizeof in); // garbage where an old module's struct has ended
+    in.struct_size = old_size;
+    in.method = trib_str{"GET", 3};
+    in.path = trib_str{"/old/", 5};
+    in.max_body_bytes = 7;
+    in.handler = &handler;
+    in.user = nullptr;
+    Route out;
+    std::string err;
+    REQUIRE(trib::core::route_from_abi(in, out, err));
+    CHECK_FALSE(out.prefix);
+    CHECK(out.path == "/old/");
+    CHECK(out.max_body_bytes == 7);
+
+    in.struct_size = sizeof in;
+    in.flags = TRIB_ROUTE_PATH_PREFIX;
+    REQUIRE(trib::core::route_from_abi(in, out, err));
+    CHECK(out.prefix);
+
+    in.flags = 0x80;
+    CHECK_FALSE(trib::core::route_from_abi(in, out, err));
+    CHECK_THAT(err, Catch::Contains("unknown flags"));
+
+    in.struct_size = uint32_t(offsetof(trib_http_route, handler));
+    CHECK_FALSE(trib::core::route_from_abi(in, out, err));
+    CHECK_THAT(err, Catch::Contains("too small"));
+}
