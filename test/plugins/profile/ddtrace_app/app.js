@@ -9,14 +9,14 @@ const inSpan = process.env.APP_SPANS === '1'
   ? (fn) => tracer.trace('web.request', { resource: 'GET /work' }, fn)
   : (fn) => fn();
 let keep = [];
-function round() {
+function work() {
   let x = 0;
   for (let i = 0; i < 2e6; i++) x += Math.sqrt(i) * Math.sin(i);
   keep.push(new Array(1000).fill(x));
   if (keep.length > 200) keep = keep.slice(100);
 }
-function work() {
-  inSpan(round);
-  if (Date.now() < until) setTimeout(work, 5);
+function loop() {
+  inSpan(work);
+  if (Date.now() < until) setTimeout(loop, 5);
 }
-work();
+loop();
