@@ -281,6 +281,28 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     server.stop();
 }
 
+TEST_CASE("host: SIGHUP re-reads renewed certificate files; the listener stays open",
+          "[security][tls][reload]") {
+    tt::TempDir dir("sec-host-reload");
+    tt::write_file(dir.sub("cert.pem"), tt::read_file(pki().cert("server-a")));
+    tt::write_file(dir.sub("key.pem"), tt::read_file(pki().key("server-a")));
+    tt::HostOptions o;
+    o.config_text = "[http]\n  tls_cert = \"" + dir.sub("cert.pem") + "\"\n  tls_key = \"" + dir.sub("key.pem") + "\"\n";
+    tt::HostProcess host;
+    start_tls_host(host, o);
+    CHECK_THAT(curl(https_url(host, "/health"), {"--cacert", pki().ca()}).verbose, Catch::Contains("CN=server-a"));
+
+    tt::write_file(dir.sub("cert.pem"), tt::read_file(pki().cert("server-b")));
+    tt::write_file(dir.sub("key.pem"), tt::read_file(pki().key("server-b")));
+    REQUIRE(::kill(host.pid(), SIGHUP) == 0);
+    INFO(host.log());
+    REQUIRE(tt::wait_until([&] { return host.log().find("listener certificates re-read") != std::string::npos; }, 10s));
+    auto after = curl(https_url(host, "/health"), {"--cacert", pki().ca()});
+    CHECK(after.status == 200);
+    CHECK_THAT(after.verbose, Catch::Contains("CN=server-b"));
+    CHECK(host.stop() == 0);
+}
+
 TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, without 401; DD-API-KEY; admin tokens; "
           "no secret in the log, /metrics or /health",
           "[security][tokens]") {
