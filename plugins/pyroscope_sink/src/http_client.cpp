@@ -1,7 +1,9 @@
 #include "http_client.hpp"
 
 #include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Timespan.h>
@@ -19,11 +21,11 @@ Endpoint parse_endpoint(const std::string &url) {
     if (p == std::string::npos) throw std::invalid_argument("'" + url + "' is not a URL (expected http://host:port)");
     std::string scheme = url.substr(0, p);
     for (auto &c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme == "https")
-        throw std::invalid_argument("'" + url + "': https is not supported by this sink; use http (e.g. to a TLS-terminating proxy)");
-    if (scheme != "http") throw std::invalid_argument("'" + url + "': scheme must be http");
+    if (scheme != "http" && scheme != "https") throw std::invalid_argument("'" + url + "': scheme must be http or https");
     std::string rest = url.substr(p + 3);
     Endpoint ep;
+    ep.https = scheme == "https";
+    if (ep.https) ep.port = 443;
     auto slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
     if (slash != std::string::npos) ep.base_path = rest.substr(slash);
@@ -66,7 +68,25 @@ std::chrono::milliseconds parse_duration(const std::string &t) {
     return std::chrono::milliseconds(int64_t(ms));
 }
 
-HttpClient::HttpClient(Endpoint ep, std::chrono::milliseconds timeout) : ep_(std::move(ep)), timeout_(timeout) {}
+HttpClient::HttpClient(Endpoint ep, std::chrono::milliseconds timeout, const TlsOptions &tls)
+    : ep_(std::move(ep)), timeout_(timeout) {
+    if (!ep_.https) return;
+    Poco::Net::Context::Params params;
+    params.caLocation = tls.ca_file;
+    params.certificateFile = tls.cert_file;
+    params.privateKeyFile = tls.key_file;
+    params.loadDefaultCAs = tls.ca_file.empty(); // no tls_ca: the system's trust store
+    params.verificationMode =
+        tls.insecure_skip_verify ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
+    try {
+        Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+        ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                              Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+        tls_context_ = std::make_shared<Poco::Net::Context::Ptr>(ctx);
+    } catch (const Poco::Exception &e) {
+        throw std::invalid_argument("TLS setup failed: " + e.displayText());
+    }
+}
 HttpClient::~HttpClient() = default;
 
 HttpAnswer HttpClient::post(const std::string &path_and_query, const std::string &content_type, const std::string &body,
@@ -84,7 +104,11 @@ HttpAnswer HttpClient::post_once(const std::string &path_and_query, const std::s
     HttpAnswer a;
     try {
         if (!session_) {
-            session_ = std::make_unique<Poco::Net::HTTPClientSession>(ep_.host, ep_.port);
+            if (ep_.https)
+                session_ = std::make_unique<Poco::Net::HTTPSClientSession>(
+                    ep_.host, ep_.port, *std::static_pointer_cast<Poco::Net::Context::Ptr>(tls_context_));
+            else
+                session_ = std::make_unique<Poco::Net::HTTPClientSession>(ep_.host, ep_.port);
             session_->setKeepAlive(true);
         }
         session_->setTimeout(Poco::Timespan(Poco::Timespan::TimeDiff(timeout_.count()) * 1000));

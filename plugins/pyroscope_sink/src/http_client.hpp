@@ -17,13 +17,20 @@ namespace trib::pyroscope_sink {
 
 struct Endpoint {
     std::string host;
-    uint16_t port = 80;
+    uint16_t port = 80;    // 443 for https
     std::string base_path; // without a trailing '/'
+    bool https = false;
 };
 
-// "http://host[:port][/base]". Throws std::invalid_argument naming the problem (https is
-// refused: put a TLS-terminating proxy beside the host, or use http inside the cluster).
+// "http[s]://host[:port][/base]". Throws std::invalid_argument naming the problem.
 Endpoint parse_endpoint(const std::string &url);
+
+// https: the sink's keys tls_ca (PEM CAs; default the system's), tls_cert + tls_key (a client
+// certificate), insecure_skip_verify (no certificate or host name check). TLS 1.2 at least.
+struct TlsOptions {
+    std::string ca_file, cert_file, key_file;
+    bool insecure_skip_verify = false;
+};
 
 // "10s", "500ms", "2m", "1h" → milliseconds. Throws std::invalid_argument.
 std::chrono::milliseconds parse_duration(const std::string &text);
@@ -36,7 +43,8 @@ struct HttpAnswer {
 
 class HttpClient {
   public:
-    HttpClient(Endpoint ep, std::chrono::milliseconds timeout);
+    // Throws std::invalid_argument when the TLS files cannot be used.
+    HttpClient(Endpoint ep, std::chrono::milliseconds timeout, const TlsOptions &tls = {});
     ~HttpClient();
     HttpAnswer post(const std::string &path_and_query, const std::string &content_type, const std::string &body,
                     const std::vector<std::pair<std::string, std::string>> &headers);
@@ -48,6 +56,7 @@ class HttpClient {
     Endpoint ep_;
     std::chrono::milliseconds timeout_;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+    std::shared_ptr<void> tls_context_; // Poco::Net::Context::Ptr, kept opaque here
 };
 
 } // namespace trib::pyroscope_sink

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -50,6 +51,7 @@ std::string base64(const std::string &s) {
 
 struct Options {
     Endpoint endpoint;
+    TlsOptions tls;
     std::chrono::milliseconds timeout{10000};
     std::vector<std::pair<std::string, std::string>> headers; // tenant, auth, extra
     uint32_t max_retries = 10;                                 // for 429
@@ -73,9 +75,11 @@ Options parse_options(const std::string &text) {
     if (cfg.is_discarded() || !cfg.is_object()) throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
     static const std::set<std::string> known{"type", "name", "categories", "measurements", "spool", "url", "tenant_id",
                                              "basic_auth", "bearer_token", "headers", "timeout", "max_retries",
-                                             "max_age", "on_too_old", "sample_labels"};
+                                             "max_age", "on_too_old", "sample_labels", "tls_ca", "tls_cert",
+                                             "tls_key", "insecure_skip_verify"};
     for (auto &[k, v] : cfg.items())
-        if (!known.count(k)) bad(k, "unknown key (url, tenant_id, basic_auth, bearer_token, headers, timeout, max_retries, max_age, on_too_old, sample_labels)");
+        if (!known.count(k)) bad(k, "unknown key (url, tenant_id, basic_auth, bearer_token, headers, timeout, max_retries, max_age, "
+                   "on_too_old, sample_labels, tls_ca, tls_cert, tls_key, insecure_skip_verify)");
     Options o;
     if (!cfg.contains("url")) bad("url", "required (Pyroscope's base URL, e.g. \"http://pyroscope:4040\")");
     try {
@@ -84,6 +88,21 @@ Options parse_options(const std::string &text) {
         o.max_age = parse_duration(str_key(cfg, "max_age", "55m"));
     } catch (const std::invalid_argument &e) {
         throw StatusError(TRIB_INVALID_ARGUMENT, e.what());
+    }
+    auto tls_file = [&](const char *key, std::string &out) {
+        out = str_key(cfg, key, "");
+        if (out.empty()) return;
+        if (!o.endpoint.https) bad(key, "only for an https url");
+        if (!std::ifstream(out)) bad(key, "cannot read " + out);
+    };
+    tls_file("tls_ca", o.tls.ca_file);
+    tls_file("tls_cert", o.tls.cert_file);
+    tls_file("tls_key", o.tls.key_file);
+    if (o.tls.cert_file.empty() != o.tls.key_file.empty())
+        bad(o.tls.cert_file.empty() ? "tls_key" : "tls_cert", "a client certificate needs both tls_cert and tls_key");
+    if (cfg.contains("insecure_skip_verify")) {
+        if (!cfg.at("insecure_skip_verify").is_boolean()) bad("insecure_skip_verify", "expected true or false");
+        o.tls.insecure_skip_verify = cfg.at("insecure_skip_verify").get<bool>();
     }
     if (o.timeout.count() <= 0) bad("timeout", "must be positive");
     if (o.max_age.count() <= 0) bad("max_age", "must be positive");
@@ -160,12 +179,23 @@ class SeenSet {
 
 enum class Outcome { delivered, dropped, retry };
 
+HttpClient make_client(const Options &o) {
+    try {
+        return HttpClient(o.endpoint, o.timeout, o.tls);
+    } catch (const std::invalid_argument &e) {
+        throw StatusError(TRIB_INVALID_ARGUMENT, e.what());
+    }
+}
+
 class PyroscopeSink : public trib::Instance {
   public:
     PyroscopeSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
         : Instance(api, ctx, std::move(name)), opts_(parse_options(config_json)),
-          client_(opts_.endpoint, opts_.timeout) {
+          client_(make_client(opts_)) {
         if (opts_.pyroscope_sample_labels) sample_rules_ = pyroscope_sample_rules().pprof;
+        if (opts_.tls.insecure_skip_verify)
+            host().warn("INSECURE: pyroscope sink has insecure_skip_verify = true: the receiver's TLS certificate and "
+                        "host name are NOT verified");
     }
 
     void write(const trib_batch &batch) override {

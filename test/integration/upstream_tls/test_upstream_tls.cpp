@@ -141,6 +141,45 @@ TEST_CASE("an unreadable tls_ca keeps the sink from starting, named on /health",
     check_no_secret_exposed(host);
 }
 
+// The pyroscope sink (a module, its own Poco client) over https too: Grafana Cloud and most
+// Pyroscope deployments behind an ingress speak https only.
+TEST_CASE("pyroscope sink over https: test CA and client certificate; a CA that did not sign gets nothing",
+          "[pyroscope]") {
+    TestPki pki;
+    CaptureServer upstream(pki, true);
+    auto host_options = [&](const std::string &tls_keys) {
+        tt::HostOptions o;
+        o.config_text = "log_level = \"debug\"\n[bus]\nshutdown_timeout_ms = 2000\nretry_max_ms = 500\n[[sinks]]\ntype = \"pyroscope\"\n"
+                        "url = \"https://127.0.0.1:" + std::to_string(upstream.port()) + "\"\n" + tls_keys;
+        o.conf_d = {{"profile.conf", "[[inputs.profile]]\n"}};
+        return o;
+    };
+    {
+        tt::HostProcess host(host_options("tls_ca = \"" + pki.file("ca.pem") + "\"\ntls_cert = \"" +
+                                          pki.file("client.pem") + "\"\ntls_key = \"" + pki.file("client.key") + "\"\n"));
+        REQUIRE(upload_recorded_profile(host) == 200);
+        auto pushes = [&] {
+            std::vector<nlohmann::json> out;
+            for (auto &r : upstream.requests())
+                if (r["path"] == "/push.v1.PusherService/Push") out.push_back(r);
+            return out;
+        };
+        INFO(host.log());
+        REQUIRE(tt::wait_until([&] { return !pushes().empty(); }, 20s));
+        auto push = pushes().front();
+        CHECK(push["client_cert"] == true);
+        CHECK(push["headers"]["content-type"] == "application/proto");
+        CHECK(push["body_len"].get<int>() > 1000);
+        CHECK(host.stop() == 0);
+    }
+    size_t before = upstream.requests().size();
+    tt::HostProcess host(host_options("tls_ca = \"" + pki.file("other-ca.pem") + "\"\n"));
+    REQUIRE(upload_recorded_profile(host) == 200);
+    INFO(host.log());
+    CHECK(tt::wait_until([&] { return host.log().find("certificate verify failed") != std::string::npos; }, 20s));
+    CHECK(upstream.requests().size() == before);
+}
+
 namespace {
 
 // curl with the test CA; its stdout (and any error) as text.
