@@ -277,25 +277,25 @@ int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, in
 
     // Uploads without a summary yet (not reached by the summarizer, or indexed by an older
     // viewer) are summarized now, on a few threads, and stored for the next query.
-    std::vector<const ProfileRow *> todo;
+    std::vector<const ProfileRow *> unsummarized;
     for (auto &row : rows) {
         if (stored.count(row.id)) continue;
         bool may_have = !row.types_known;
         for (auto &t : types) may_have = may_have || std::find(row.types.begin(), row.types.end(), t) != row.types.end();
-        if (may_have) todo.push_back(&row);
+        if (may_have) unsummarized.push_back(&row);
     }
     std::atomic<size_t> next{0};
     std::atomic<int64_t> missing{0};
-    std::vector<std::optional<Index::StoredSummary>> fresh(todo.size());
+    std::vector<std::optional<Index::StoredSummary>> fresh(unsummarized.size());
     auto work = [&] {
-        for (size_t i = next++; i < todo.size(); i = next++) {
+        for (size_t i = next++; i < unsummarized.size(); i = next++) {
             int64_t absent = 0;
-            auto files = files_of(*todo[i], absent);
+            auto files = files_of(*unsummarized[i], absent);
             auto summary = summarize_upload(files, index_.stacks());
             // A file missing now may be written later (the file sink lags the index).
             if (absent) missing += absent;
             else {
-                index_.store_summary(todo[i]->id, summary);
+                index_.store_summary(unsummarized[i]->id, summary);
                 ++summarized_;
             }
             for (auto &t : types)
@@ -305,7 +305,7 @@ int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, in
                 }
         }
     };
-    size_t workers = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, todo.size()});
+    size_t workers = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, unsummarized.size()});
     std::vector<std::thread> threads;
     for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
     if (workers) work();
