@@ -172,6 +172,11 @@ TEST_CASE("JFR: gzip'd and multi-chunk recordings decode; metrics come out", "[j
 
 TEST_CASE("JFR: malformed input is a DecodeError, never a crash", "[jfr]") {
     auto raw = read_file(kFixture);
+    // Found by fuzz_pyroscope_jfr: a metadata record whose size is smaller than its own size
+    // field put the reader past its end, and the next count asked for 8 GB.
+    CHECK_THROWS_AS(decode_jfr(read_file(std::string(PYROSCOPE_TEST_DIR) +
+                                         "/regressions/jfr-metadata-size-below-header.jfr")),
+                    DecodeError);
     CHECK_THROWS_AS(decode_jfr(""), DecodeError);
     CHECK_THROWS_AS(decode_jfr("not a recording at all, but long enough to hold a chunk header ......."), DecodeError);
     CHECK_THROWS_AS(decode_jfr(raw.substr(0, raw.size() / 2)), DecodeError);

@@ -17,8 +17,12 @@ namespace trib::profiling::jfr {
 
 class Reader {
   public:
+    // A record whose size field claims less than the field itself took would start past its
+    // own end: refused here, so remaining() never wraps around.
     Reader(const uint8_t *data, size_t pos, size_t end, bool compressed)
-        : data_(data), pos_(pos), end_(end), compressed_(compressed) {}
+        : data_(data), pos_(pos), end_(end), compressed_(compressed) {
+        if (pos_ > end_) fail("record size smaller than its own header");
+    }
 
     size_t pos() const { return pos_; }
     size_t end() const { return end_; }
