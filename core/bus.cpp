@@ -40,7 +40,9 @@ SinkWorker::~SinkWorker() {
     if (thread_.joinable()) thread_.join();
 }
 
-void SinkWorker::start() { thread_ = std::thread([this] { loop(); }); }
+void SinkWorker::start() {
+    thread_ = std::thread([this] { loop(); });
+}
 
 size_t SinkWorker::queue_batches() const {
     std::lock_guard<std::mutex> lk(mu_);
@@ -124,8 +126,8 @@ void SinkWorker::deliver(const Batch &batch) {
             continue;
         }
         stats_.dropped_points += batch.points.size();
-        log_error("sink " + name(), "dropped " + std::to_string(batch.points.size()) + " points: " +
-                                        (err.empty() ? std::string("write failed") : err));
+        log_error("sink " + name(), "dropped " + std::to_string(batch.points.size()) +
+                                        " points: " + (err.empty() ? std::string("write failed") : err));
         return;
     }
 }
@@ -300,7 +302,7 @@ bool Bus::shutdown() {
     for (auto &s : sinks_) {
         if (!s->wait_drained(hard)) {
             log_error("sink " + s->name(), "still blocked in write() after the shutdown timeout; " +
-                                                std::to_string(s->queue_points()) + " queued points lost");
+                                               std::to_string(s->queue_points()) + " queued points lost");
             ok = false;
         }
     }

@@ -31,11 +31,19 @@ CliOptions parse_cli(const std::vector<std::string> &args) {
         else if (arg == "--plugins-dir") o.plugins_dir = value();
         else if (arg == "--data-dir") o.data_dir = value();
         else if (arg == "--listen") o.listen = value();
-        else if (arg == "--check-config") { no_value(); o.check_config = true; }
-        else if (arg == "--list-plugins") { no_value(); o.list_plugins = true; }
-        else if (arg == "--version") { no_value(); o.version = true; }
-        else if (arg == "--help" || arg == "-h") { no_value(); o.help = true; }
-        else throw std::invalid_argument("unknown flag " + args[i] + " (see --help)");
+        else if (arg == "--check-config") {
+            no_value();
+            o.check_config = true;
+        } else if (arg == "--list-plugins") {
+            no_value();
+            o.list_plugins = true;
+        } else if (arg == "--version") {
+            no_value();
+            o.version = true;
+        } else if (arg == "--help" || arg == "-h") {
+            no_value();
+            o.help = true;
+        } else throw std::invalid_argument("unknown flag " + args[i] + " (see --help)");
     }
     return o;
 }
@@ -46,12 +54,18 @@ std::string cli_usage() {
            "                 [--listen HOST:PORT] [--check-config] [--list-plugins] [--version] [--help]\n"
            "\n"
            "  --config FILE       tributary.conf (inputs in conf.d/ beside it; installed default:\n"
-           "                      " + installed.config_file + " when it exists)\n"
+           "                      " +
+           installed.config_file +
+           " when it exists)\n"
            "  --conf-d DIR        directory of [[inputs.<name>]] *.conf files (recursive)\n"
            "  --plugins-dir DIR   where modules (*.so) are loaded from (default: ../plugins beside the binary\n"
-           "                      in a build tree, else " + installed.plugins_dir + ")\n"
+           "                      in a build tree, else " +
+           installed.plugins_dir +
+           ")\n"
            "  --data-dir DIR      file sink output, spools and module state (default: ./data in a build tree,\n"
-           "                      else " + installed.data_dir + ")\n"
+           "                      else " +
+           installed.data_dir +
+           ")\n"
            "  --listen HOST:PORT  shared HTTP listener (default 0.0.0.0:9529)\n"
            "  --check-config      validate the configuration and exit (1 with every error)\n"
            "  --list-plugins      print name, version, kind, ABI version and file of every module\n"

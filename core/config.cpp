@@ -58,8 +58,14 @@ std::string machine_hostname() {
 
 bool parse_bool_text(std::string v, bool &out) {
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (v == "true" || v == "1" || v == "on" || v == "yes" || v == "t") { out = true; return true; }
-    if (v == "false" || v == "0" || v == "off" || v == "no" || v == "f" || v.empty()) { out = false; return true; }
+    if (v == "true" || v == "1" || v == "on" || v == "yes" || v == "t") {
+        out = true;
+        return true;
+    }
+    if (v == "false" || v == "0" || v == "off" || v == "no" || v == "f" || v.empty()) {
+        out = false;
+        return true;
+    }
     return false;
 }
 
@@ -184,7 +190,10 @@ std::shared_ptr<const AccessPolicy> read_access(const TableReader &r, const char
 
 void set_tag(std::vector<std::pair<std::string, std::string>> &tags, const std::string &k, const std::string &v) {
     for (auto &kv : tags)
-        if (kv.first == k) { kv.second = v; return; }
+        if (kv.first == k) {
+            kv.second = v;
+            return;
+        }
     tags.emplace_back(k, v);
 }
 
@@ -259,7 +268,8 @@ void read_sinks(const json &v, const std::string &where, HostConfig &cfg, std::v
             s.table.erase("relabel");
         }
         if (t.contains("spool") && !t.at("spool").is_object())
-            errors.push_back(src + ": key 'spool': expected a table ([sinks.spool]), got " + json_type_name(t.at("spool")));
+            errors.push_back(src + ": key 'spool': expected a table ([sinks.spool]), got " +
+                             json_type_name(t.at("spool")));
         if (!names.insert(s.name).second) {
             errors.push_back(src + ": key 'name': sink name '" + s.name + "' is used twice");
             continue;
@@ -360,7 +370,8 @@ void read_http_security(const TableReader &r, HttpListenerConfig &http) {
     r.str("listen_unix_mode", mode);
     if (!mode.empty()) {
         if (mode.size() > 4 || mode.find_first_not_of("01234567") != std::string::npos)
-            r.errors.push_back(r.where + ": key 'listen_unix_mode': expected octal text like \"0660\", got \"" + mode + "\"");
+            r.errors.push_back(r.where + ": key 'listen_unix_mode': expected octal text like \"0660\", got \"" + mode +
+                               "\"");
         else http.listen_unix_mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
     }
     r.str("listen_unix_group", http.listen_unix_group);
@@ -390,12 +401,14 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
     }
 
     // ---- the file
-    static const std::set<std::string> known_keys = {"listen", "data_dir", "plugins_dir", "global_tags", "bus",
-                                                     "election", "sinks", "log_level", "http", "limits", "dataway"};
+    static const std::set<std::string> known_keys = {"listen", "data_dir", "plugins_dir", "global_tags",
+                                                     "bus",    "election", "sinks",       "log_level",
+                                                     "http",   "limits",   "dataway"};
     for (auto it = file.begin(); it != file.end(); ++it)
         if (!known_keys.count(it.key()))
-            errors.push_back(where + ": key '" + it.key() + "': unknown key (known: listen, data_dir, plugins_dir, "
-                                     "log_level, [global_tags], [http], [limits], [bus], [election], [dataway], [[sinks]])");
+            errors.push_back(where + ": key '" + it.key() +
+                             "': unknown key (known: listen, data_dir, plugins_dir, "
+                             "log_level, [global_tags], [http], [limits], [bus], [election], [dataway], [[sinks]])");
     TableReader top{file, where, errors};
     top.str("listen", cfg.listen);
     if (file.contains("listen")) cfg.listen_source = where + ": key 'listen'";
@@ -461,8 +474,7 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
             size_t eq = item.find('=');
             if (eq == std::string::npos || eq == 0)
                 errors.push_back("ENV_GLOBAL_HOST_TAGS: item '" + item + "': expected key=value");
-            else
-                set_tag(cfg.global_tags, trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+            else set_tag(cfg.global_tags, trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
         }
     }
     if (auto v = env_get("ENV_ENABLE_ELECTION")) {
@@ -485,12 +497,16 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
             std::vector<std::string> names;
             if (ok)
                 for (auto &item : list) {
-                    if (!item.is_string()) { ok = false; break; }
+                    if (!item.is_string()) {
+                        ok = false;
+                        break;
+                    }
                     names.push_back(item.get<std::string>());
                 }
             if (ok) cfg.election.whitelist = std::move(names);
-            else errors.push_back("ENV_ELECTION_NODE_WHITELIST: value '" + text +
-                                  "': expected a JSON list of host names or name,name");
+            else
+                errors.push_back("ENV_ELECTION_NODE_WHITELIST: value '" + text +
+                                 "': expected a JSON list of host names or name,name");
         } else {
             cfg.election.whitelist = split_list(text);
         }
@@ -544,9 +560,7 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
 
 json convert_env_value(const std::string &variable, const std::string &key, const std::string &value,
                        const json *existing) {
-    auto fail = [&](const std::string &why) {
-        throw std::invalid_argument(variable + ": key '" + key + "': " + why);
-    };
+    auto fail = [&](const std::string &why) { throw std::invalid_argument(variable + ": key '" + key + "': " + why); };
     auto parse_json = [&](const char *expected) -> json {
         try {
             return parse_json_bounded(value);
@@ -609,7 +623,8 @@ namespace {
 
 std::string env_name_of(const std::string &module) {
     std::string n;
-    for (char c : module) n.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : module)
+        n.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     return n;
 }
 

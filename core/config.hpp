@@ -28,7 +28,7 @@ using Env = std::map<std::string, std::string>;
 Env current_env();
 
 struct BusConfig {
-    uint64_t max_memory_bytes = 128ull << 20; // [bus] max_memory_mb
+    uint64_t max_memory_bytes = 128ull << 20;          // [bus] max_memory_mb
     std::chrono::milliseconds shutdown_timeout{30000}; // [bus] shutdown_timeout_ms: drain limit at exit
     std::chrono::milliseconds retry_initial{100};      // [bus] retry_initial_ms
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
@@ -36,9 +36,9 @@ struct BusConfig {
 
 // [http] tls_*: TLS on the TCP listener (the Unix socket stays plain: its file mode guards it).
 struct HttpTlsConfig {
-    std::string cert;        // tls_cert: PEM certificate chain
-    std::string key;         // tls_key: PEM private key
-    std::string client_ca;   // tls_client_ca: PEM CAs; set = clients must present a certificate
+    std::string cert;                // tls_cert: PEM certificate chain
+    std::string key;                 // tls_key: PEM private key
+    std::string client_ca;           // tls_client_ca: PEM CAs; set = clients must present a certificate
     std::string min_version = "1.2"; // tls_min_version: "1.2" or "1.3"
     bool enabled() const { return !cert.empty(); }
 };
@@ -51,9 +51,9 @@ struct HttpListenerConfig {
     std::chrono::milliseconds idle_timeout{10000};  // idle_timeout_s: keep-alive wait for the next request
     std::chrono::milliseconds read_timeout{30000};  // read_timeout_s: longest pause inside a request body
     HttpTlsConfig tls;
-    std::string listen_unix;        // listen_unix: a Unix socket path serving the same routes
+    std::string listen_unix;          // listen_unix: a Unix socket path serving the same routes
     unsigned listen_unix_mode = 0660; // listen_unix_mode: "0660" (octal text)
-    std::string listen_unix_group;  // listen_unix_group: group owning the socket file
+    std::string listen_unix_group;    // listen_unix_group: group owning the socket file
     // admin_tokens / admin_tokens_file: required on /metrics and /-/* paths (/health stays open).
     std::shared_ptr<const AccessPolicy> admin;
 };
@@ -106,16 +106,16 @@ struct InputModuleInfo {
 
 struct InputConfig {
     std::string module;
-    std::string instance;           // "0", "1", ... per module, in file order
-    nlohmann::json table;           // the [[inputs.<name>]] table after env overrides
+    std::string instance;                                  // "0", "1", ... per module, in file order
+    nlohmann::json table;                                  // the [[inputs.<name>]] table after env overrides
     std::vector<std::pair<std::string, std::string>> tags; // the table's `tags`
-    bool election = true;           // the table's `election` (default true)
-    bool optional = false;          // the table's `optional`: a failed start leaves /health ready
+    bool election = true;                                  // the table's `election` (default true)
+    bool optional = false; // the table's `optional`: a failed start leaves /health ready
     // auth_tokens / auth_tokens_file / allow_cidrs: checked by the listener on this instance's
     // routes. The token keys are taken out of `table` (modules never see secrets); allow_cidrs
     // stays for modules that run their own server (pinpoint).
     std::shared_ptr<const AccessPolicy> access;
-    std::string source;             // file (or env variable) it came from
+    std::string source; // file (or env variable) it came from
     // Set when an ENV_INPUT_<NAME>_<FIELD> value cannot be used: as DataKit does, that
     // instance stays off (reported like a failed start) and the rest of the host runs.
     std::string disabled_reason;

@@ -26,11 +26,12 @@ constexpr size_t kPeekBytes = 16384;
 
 // A whole response for a connection that is closed right after it.
 std::string closing_response(std::string_view status, std::string_view extra_headers, std::string_view text) {
-    return "HTTP/1.1 " + std::string(status) + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-           std::to_string(text.size()) + "\r\n" + std::string(extra_headers) + "Connection: close\r\n\r\n" +
-           std::string(text);
+    return "HTTP/1.1 " + std::string(status) +
+           "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(text.size()) + "\r\n" +
+           std::string(extra_headers) + "Connection: close\r\n\r\n" + std::string(text);
 }
-const std::string kTimeoutResponse = closing_response("408 Request Timeout", "", "request header not received in time\n");
+const std::string kTimeoutResponse =
+    closing_response("408 Request Timeout", "", "request header not received in time\n");
 const std::string kBusyResponse =
     closing_response("503 Service Unavailable", "Retry-After: 1\r\n", "too many connections, retry\n");
 

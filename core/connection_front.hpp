@@ -42,12 +42,12 @@ struct ConnectionLimits {
 
 struct ConnectionStats {
     std::atomic<uint64_t> accepted{0};
-    std::atomic<uint64_t> header_timeouts{0}; // closed with 408
-    std::atomic<uint64_t> evicted{0};         // parked, closed to make room for a new one
-    std::atomic<uint64_t> refused{0};         // 503: every connection was being served
+    std::atomic<uint64_t> header_timeouts{0};        // closed with 408
+    std::atomic<uint64_t> evicted{0};                // parked, closed to make room for a new one
+    std::atomic<uint64_t> refused{0};                // 503: every connection was being served
     std::atomic<uint64_t> tls_handshake_failures{0}; // no/untrusted client certificate, not TLS, old version
-    std::atomic<uint64_t> parked{0};          // gauge
-    std::atomic<uint64_t> served{0};          // gauge: queued for or held by a worker
+    std::atomic<uint64_t> parked{0};                 // gauge
+    std::atomic<uint64_t> served{0};                 // gauge: queued for or held by a worker
 };
 
 // One listening socket (bound, listening, non-blocking); the front owns its descriptor.

@@ -16,13 +16,13 @@
 namespace trib::core {
 
 struct ElectionConfig {
-    bool enable = false;                // [election] enable / ENV_ENABLE_ELECTION
-    std::string backend = "none";       // "none" | "etcd" (used only when enable)
-    std::vector<std::string> endpoints; // e.g. ["http://127.0.0.1:2379"]
-    std::string ns = "default";         // [election] namespace / ENV_NAMESPACE
-    int lease_ttl_s = 10;               // [election] lease_ttl (seconds)
-    std::vector<std::string> whitelist; // host names that may lead (node_whitelist; empty = all)
-    std::string host_id;                // this host's identity in the campaign (hostname)
+    bool enable = false;                             // [election] enable / ENV_ENABLE_ELECTION
+    std::string backend = "none";                    // "none" | "etcd" (used only when enable)
+    std::vector<std::string> endpoints;              // e.g. ["http://127.0.0.1:2379"]
+    std::string ns = "default";                      // [election] namespace / ENV_NAMESPACE
+    int lease_ttl_s = 10;                            // [election] lease_ttl (seconds)
+    std::vector<std::string> whitelist;              // host names that may lead (node_whitelist; empty = all)
+    std::string host_id;                             // this host's identity in the campaign (hostname)
     nlohmann::json table = nlohmann::json::object(); // the whole [election] table
 };
 

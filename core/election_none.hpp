@@ -7,7 +7,9 @@ namespace trib::core {
 
 class NoneElection final : public Election {
   public:
-    void start(std::function<void(bool)> on_change) override { if (on_change) on_change(true); }
+    void start(std::function<void(bool)> on_change) override {
+        if (on_change) on_change(true);
+    }
     void stop() override {}
     bool is_leader() const override { return true; }
     std::string role() const override { return "leader"; }

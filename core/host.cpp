@@ -78,8 +78,8 @@ void HostApp::check_host_config(const HostConfig &cfg, std::vector<std::string> 
         try {
             Poco::Net::SocketAddress resolved(listen_host, listen_port);
         } catch (const Poco::Exception &e) {
-            errors.push_back(cfg.listen_source + ": '" + cfg.listen + "': not an address to listen on: " +
-                             e.displayText());
+            errors.push_back(cfg.listen_source + ": '" + cfg.listen +
+                             "': not an address to listen on: " + e.displayText());
         }
     }
     if (cfg.http.tls.enabled()) {
@@ -118,7 +118,8 @@ void HostApp::validate_instances(const std::vector<SinkConfig> &sinks, const std
                                  std::vector<std::string> &errors) {
     std::string tmpl = (fs::temp_directory_path() / "tributary-check-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) {
-        errors.push_back("cannot create a temporary directory to check module configs: " + std::string(std::strerror(errno)));
+        errors.push_back("cannot create a temporary directory to check module configs: " +
+                         std::string(std::strerror(errno)));
         return;
     }
     HostServices check_services;
@@ -160,9 +161,9 @@ void HostApp::validate_instances(const std::vector<SinkConfig> &sinks, const std
     fs::remove_all(tmpl, ec);
 }
 
-void HostApp::start_failed(const std::string &kind, const std::string &name, const std::string &reason,
-                           bool optional) {
-    if (optional) log_warn(kind + " " + name, "did not start (optional = true, so the host is ready without it): " + reason);
+void HostApp::start_failed(const std::string &kind, const std::string &name, const std::string &reason, bool optional) {
+    if (optional)
+        log_warn(kind + " " + name, "did not start (optional = true, so the host is ready without it): " + reason);
     else log_error(kind + " " + name, "did not start; /health reports not ready: " + reason);
     std::unique_lock<std::shared_mutex> lk(state_mu_);
     start_failures_.push_back({kind, name, reason, optional});
@@ -211,8 +212,9 @@ int HostApp::serve() {
     uint16_t listen_port = 0;
     split_listen(cfg_.listen, listen_host, listen_port); // listen = "": listen_host stays empty, Unix socket only
     memory_ = std::make_unique<MemoryBudget>(cfg_.inflight_memory_bytes);
-    http_ = std::make_unique<HttpServer>(listen_host, listen_port, cfg_.http, memory_.get(),
-                                         [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
+    http_ = std::make_unique<HttpServer>(
+        listen_host, listen_port, cfg_.http, memory_.get(),
+        [this](const std::string &m, const std::string &p) { return builtin_route(m, p); });
     services_.bus = bus_.get();
     services_.http = http_.get();
     services_.timers = timers_.get();
@@ -285,8 +287,8 @@ int HostApp::serve() {
     {
         std::lock_guard<std::mutex> lk(reload_mu_);
         reload_accepting_ = true;
-        reload_counters_.last_success_unix = std::chrono::duration<double>(
-            std::chrono::system_clock::now().time_since_epoch()).count();
+        reload_counters_.last_success_unix =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     }
     wait_for_stop();
     stop_serving_reloads();
@@ -373,7 +375,8 @@ BuiltinResponse HostApp::reload(const std::string &trigger) {
     }
     InputReloadPlan plan;
     if (errors.empty()) {
-        plan = plan_input_reload(inputs_cfg_, next_inputs, [&](const std::string &id) { return running_ids.count(id) != 0; });
+        plan = plan_input_reload(inputs_cfg_, next_inputs,
+                                 [&](const std::string &id) { return running_ids.count(id) != 0; });
         std::vector<InputConfig> to_check;
         for (auto *ic : plan.start) to_check.push_back(*ic);
         // Sinks are not swapped by a reload, but a table that would not start after a
@@ -417,9 +420,10 @@ BuiltinResponse HostApp::reload(const std::string &trigger) {
                 ++it;
             }
         }
-        start_failures_.erase(std::remove_if(start_failures_.begin(), start_failures_.end(),
-                                             [&](const StartFailure &f) { return f.kind == "input" && forget.count(f.name); }),
-                              start_failures_.end());
+        start_failures_.erase(
+            std::remove_if(start_failures_.begin(), start_failures_.end(),
+                           [&](const StartFailure &f) { return f.kind == "input" && forget.count(f.name); }),
+            start_failures_.end());
     }
     for (auto &inst : retiring) {
         inst->stop_and_destroy();
@@ -458,10 +462,11 @@ BuiltinResponse HostApp::reload(const std::string &trigger) {
         }
     }
 
-    log_info("reload", "applied: " + std::to_string(plan.added.size()) + " input(s) added, " +
-                           std::to_string(plan.restarted.size()) + " restarted, " + std::to_string(plan.removed.size()) +
-                           " removed, " + std::to_string(plan.unchanged) + " unchanged" +
-                           (failed.empty() ? std::string() : ", " + std::to_string(failed.size()) + " failed to start"));
+    log_info("reload",
+             "applied: " + std::to_string(plan.added.size()) + " input(s) added, " +
+                 std::to_string(plan.restarted.size()) + " restarted, " + std::to_string(plan.removed.size()) +
+                 " removed, " + std::to_string(plan.unchanged) + " unchanged" +
+                 (failed.empty() ? std::string() : ", " + std::to_string(failed.size()) + " failed to start"));
     {
         std::lock_guard<std::mutex> lk(reload_mu_);
         reload_counters_.attempts++;
@@ -549,14 +554,15 @@ std::string HostApp::health_json(bool &ready) {
             if (!f.optional) ready = false;
         }
     json inputs = json::array();
-    if (ready_) for (auto &i : inputs_) {
-        std::string reason = i->health();
-        inputs.push_back({{"module", i->module().name},
-                          {"instance", i->instance_name()},
-                          {"running", i->running()},
-                          {"healthy", reason.empty()},
-                          {"reason", reason}});
-    }
+    if (ready_)
+        for (auto &i : inputs_) {
+            std::string reason = i->health();
+            inputs.push_back({{"module", i->module().name},
+                              {"instance", i->instance_name()},
+                              {"running", i->running()},
+                              {"healthy", reason.empty()},
+                              {"reason", reason}});
+        }
     json sinks = json::array();
     if (bus_)
         for (auto &s : bus_->sinks())
@@ -569,8 +575,7 @@ std::string HostApp::health_json(bool &ready) {
               {"inputs", inputs},
               {"sinks", sinks},
               {"failed", failed}};
-    if (bus_)
-        j["bus"] = {{"memory_bytes", bus_->memory().used()}, {"memory_limit_bytes", bus_->memory().limit()}};
+    if (bus_) j["bus"] = {{"memory_bytes", bus_->memory().used()}, {"memory_limit_bytes", bus_->memory().limit()}};
     return j.dump();
 }
 
@@ -579,8 +584,7 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
     if (path == "/-/reload") return reload_route(method);
     if (path != "/health" && path != "/metrics") return std::nullopt;
     std::shared_lock<std::shared_mutex> lk(state_mu_);
-    if (method != "GET" && method != "HEAD")
-        return BuiltinResponse{405, "text/plain; charset=utf-8", "use GET\n"};
+    if (method != "GET" && method != "HEAD") return BuiltinResponse{405, "text/plain; charset=utf-8", "use GET\n"};
     if (path == "/health") {
         bool ready = false;
         std::string body = health_json(ready);
@@ -593,8 +597,8 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
         reloads = reload_counters_;
     }
     return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                           bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_,
-                                                 *http_, election_.get(), &loaded_.modules) +
+                           bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_, *http_,
+                                                 election_.get(), &loaded_.modules) +
                                       render_reload_metrics(reloads)
                                 : std::string()};
 }

@@ -65,7 +65,8 @@ bool iequals(const std::string &a, const char *b) {
     size_t n = std::strlen(b);
     if (a.size() != n) return false;
     for (size_t i = 0; i < n; ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
     return true;
 }
 
@@ -150,8 +151,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         const std::string &method = req.getMethod();
 
         bool unix_client = false;
-        if (auto *impl = dynamic_cast<FrontSocketImpl *>(
-                static_cast<Poco::Net::HTTPServerRequestImpl &>(req).socket().impl()))
+        if (auto *impl =
+                dynamic_cast<FrontSocketImpl *>(static_cast<Poco::Net::HTTPServerRequestImpl &>(req).socket().impl()))
             unix_client = impl->unix_socket();
         std::string remote = unix_client ? std::string("unix") : req.clientAddress().toString();
         std::string remote_ip = unix_client ? std::string() : req.clientAddress().host().toString();
@@ -221,7 +222,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         std::vector<trib_header> hdrs;
         hdrs.reserve(hdr_store.size());
         for (auto &h : hdr_store)
-            hdrs.push_back(trib_header{sizeof(trib_header), {h.first.data(), h.first.size()}, {h.second.data(), h.second.size()}});
+            hdrs.push_back(
+                trib_header{sizeof(trib_header), {h.first.data(), h.first.size()}, {h.second.data(), h.second.size()}});
         std::string content_type = req.get("Content-Type", "");
 
         trib_http_request creq{};
@@ -315,13 +317,15 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         uint64_t budget = server_.budget() ? server_.budget()->limit() : 0;
         if (st == TRIB_INVALID_ARGUMENT) {
             server_.mutable_stats().status_413++;
-            send_text(resp, 413, "request body larger than the host's in-flight memory budget ([limits] inflight_memory_mb = " +
-                                     std::to_string(budget >> 20) + ")\n");
+            send_text(resp, 413,
+                      "request body larger than the host's in-flight memory budget ([limits] inflight_memory_mb = " +
+                          std::to_string(budget >> 20) + ")\n");
         } else {
             server_.mutable_stats().status_429++;
             resp.set("Retry-After", "1");
-            send_text(resp, 429, "the host's in-flight memory budget is spent ([limits] inflight_memory_mb = " +
-                                     std::to_string(budget >> 20) + "); retry later\n");
+            send_text(resp, 429,
+                      "the host's in-flight memory budget is spent ([limits] inflight_memory_mb = " +
+                          std::to_string(budget >> 20) + "); retry later\n");
         }
         return false;
     }
@@ -380,8 +384,9 @@ int listen_unix_socket(const HttpListenerConfig &cfg) {
         throw std::runtime_error("cannot listen on unix socket " + path + " ([http] listen_unix): " + why);
     };
     sockaddr_un addr{};
-    if (path.size() >= sizeof addr.sun_path) fail("path longer than " + std::to_string(sizeof addr.sun_path - 1) + " bytes");
-    struct stat st{};
+    if (path.size() >= sizeof addr.sun_path)
+        fail("path longer than " + std::to_string(sizeof addr.sun_path - 1) + " bytes");
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) fail("a file that is not a socket is in the way");
         ::unlink(path.c_str());
@@ -436,7 +441,8 @@ void HttpServer::start() {
             ::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
             listeners.push_back({listen_fd, tls_.get(), false});
         } catch (const Poco::Exception &e) {
-            throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
+            throw std::runtime_error("cannot listen on " + host_ + ":" + std::to_string(port_) + ": " +
+                                     e.displayText());
         }
     }
     if (!config_.listen_unix.empty()) {

@@ -39,7 +39,7 @@ struct Route {
     uint64_t max_body_bytes = 0;
     trib_http_handler_fn handler = nullptr;
     void *user = nullptr;
-    std::string owner; // "<module>/<instance>"
+    std::string owner;                          // "<module>/<instance>"
     std::shared_ptr<const AccessPolicy> access; // the owner's; null = open
 };
 
@@ -53,7 +53,8 @@ struct BuiltinResponse {
     std::string content_type;
     std::string body;
 };
-using BuiltinHandler = std::function<std::optional<BuiltinResponse>(const std::string &method, const std::string &path)>;
+using BuiltinHandler =
+    std::function<std::optional<BuiltinResponse>(const std::string &method, const std::string &path)>;
 
 struct HttpStats {
     std::atomic<uint64_t> requests{0};
@@ -70,7 +71,8 @@ class HttpServer {
   public:
     // budget may be null (no bound on bodies in flight). An empty host: no TCP listener
     // (config.listen_unix only).
-    HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget, BuiltinHandler builtin);
+    HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget,
+               BuiltinHandler builtin);
     ~HttpServer();
 
     // Binds and starts; throws std::runtime_error naming the address (or TLS file) on failure.

@@ -13,9 +13,9 @@
 namespace trib::core {
 
 struct DefaultPaths {
-    std::string plugins_dir;   // where modules are loaded from
-    std::string data_dir;      // file sink output, spools, module state
-    std::string config_file;   // read when --config is not given and the file exists; empty: none
+    std::string plugins_dir; // where modules are loaded from
+    std::string data_dir;    // file sink output, spools, module state
+    std::string config_file; // read when --config is not given and the file exists; empty: none
 };
 
 // The compiled-in installed paths, without TRIBUTARY_INSTALL_ROOT (for --help).

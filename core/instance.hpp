@@ -31,7 +31,7 @@ struct HostServices {
     TimerService *timers = nullptr;
     std::function<bool()> is_leader;
     std::vector<std::pair<std::string, std::string>> global_tags;
-    std::string data_dir; // the host's --data-dir
+    std::string data_dir;           // the host's --data-dir
     MemoryBudget *memory = nullptr; // null: memory_reserve always succeeds (check-config, unit tests)
 };
 
@@ -45,8 +45,8 @@ struct InstanceStats {
 
 class ModuleInstance {
   public:
-    ModuleInstance(HostServices &services, const LoadedModule &module, std::string instance_name,
-                   nlohmann::json config, std::vector<std::pair<std::string, std::string>> tags, bool election);
+    ModuleInstance(HostServices &services, const LoadedModule &module, std::string instance_name, nlohmann::json config,
+                   std::vector<std::pair<std::string, std::string>> tags, bool election);
     ~ModuleInstance();
     ModuleInstance(const ModuleInstance &) = delete;
     ModuleInstance &operator=(const ModuleInstance &) = delete;

@@ -52,17 +52,10 @@ void append_string_value(std::string &out, std::string_view s) {
             out.push_back('\\');
             out.push_back(c);
             break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\0':
-            out += "\\0";
-            break;
-        default:
-            out.push_back(c);
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\0': out += "\\0"; break;
+        default: out.push_back(c);
         }
     }
     out.push_back('"');
@@ -121,12 +114,8 @@ bool append_field(std::string &out, const trib::Field &f) {
         append_number(out, f.f);
         break;
     }
-    case TRIB_FIELD_BOOL:
-        out += f.b ? "true" : "false";
-        break;
-    case TRIB_FIELD_STRING:
-        append_string_value(out, f.s);
-        break;
+    case TRIB_FIELD_BOOL: out += f.b ? "true" : "false"; break;
+    case TRIB_FIELD_STRING: append_string_value(out, f.s); break;
     case TRIB_FIELD_BYTES: {
         std::string b64;
         append_base64(b64, f.s);

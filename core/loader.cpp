@@ -92,7 +92,8 @@ LoadResult load_modules(const std::string &plugins_dir) {
     }
     std::vector<std::string> files;
     for (auto &e : fs::directory_iterator(plugins_dir, ec))
-        if (e.path().extension() == ".so" && (e.is_regular_file() || e.is_symlink())) files.push_back(e.path().string());
+        if (e.path().extension() == ".so" && (e.is_regular_file() || e.is_symlink()))
+            files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
     std::set<std::string> names;
     for (auto &f : files) {

@@ -41,7 +41,8 @@ void log_message(trib_log_level level, std::string_view source, std::string_view
     if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
     auto now = std::chrono::system_clock::now();
     std::time_t t = std::chrono::system_clock::to_time_t(now);
-    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+    int ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
     std::tm tm{};
     gmtime_r(&t, &tm);
     char ts[40];

@@ -10,15 +10,13 @@ bool MemoryAccount::try_reserve(uint64_t bytes) {
     }
     uint64_t now = cur + bytes;
     uint64_t pk = peak_.load(std::memory_order_relaxed);
-    while (now > pk && !peak_.compare_exchange_weak(pk, now, std::memory_order_relaxed)) {
-    }
+    while (now > pk && !peak_.compare_exchange_weak(pk, now, std::memory_order_relaxed)) {}
     return true;
 }
 
 void MemoryAccount::release(uint64_t bytes) {
     uint64_t cur = used_.load(std::memory_order_acquire);
-    while (!used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel)) {
-    }
+    while (!used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel)) {}
 }
 
 trib_status MemoryBudget::reserve(uint64_t bytes) {

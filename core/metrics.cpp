@@ -122,7 +122,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     for (auto &m : sink_metrics) {
         w.declare(m.name, m.type, m.help);
         for (auto &s : bus.sinks())
-            w.sample(m.name, fmt::format("sink=\"{}\",type=\"{}\"", prometheus_label(s->name()), prometheus_label(s->type())),
+            w.sample(m.name,
+                     fmt::format("sink=\"{}\",type=\"{}\"", prometheus_label(s->name()), prometheus_label(s->type())),
                      m.get(*s));
     }
 
@@ -154,12 +155,15 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.sample("tributary_http_connections", "state=\"parked\"", double(c->parked.load()));
         w.sample("tributary_http_connections", "state=\"served\"", double(c->served.load()));
         w.declare("tributary_http_connections_closed_total", "counter",
-                  "Connections the listener closed: header timeout (408), evicted for a newer one, refused at the limit (503), "
+                  "Connections the listener closed: header timeout (408), evicted for a newer one, refused at the "
+                  "limit (503), "
                   "failed TLS handshake");
-        w.sample("tributary_http_connections_closed_total", "reason=\"header_timeout\"", double(c->header_timeouts.load()));
+        w.sample("tributary_http_connections_closed_total", "reason=\"header_timeout\"",
+                 double(c->header_timeouts.load()));
         w.sample("tributary_http_connections_closed_total", "reason=\"evicted\"", double(c->evicted.load()));
         w.sample("tributary_http_connections_closed_total", "reason=\"refused\"", double(c->refused.load()));
-        w.sample("tributary_http_connections_closed_total", "reason=\"tls_handshake\"", double(c->tls_handshake_failures.load()));
+        w.sample("tributary_http_connections_closed_total", "reason=\"tls_handshake\"",
+                 double(c->tls_handshake_failures.load()));
     }
     if (const MemoryBudget *m = http_server.budget()) {
         w.declare("tributary_inflight_memory_bytes", "gauge",
@@ -167,10 +171,12 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.sample("tributary_inflight_memory_bytes", "", double(m->used()));
         w.declare("tributary_inflight_memory_peak_bytes", "gauge", "Highest in-flight reservation since start");
         w.sample("tributary_inflight_memory_peak_bytes", "", double(m->peak()));
-        w.declare("tributary_inflight_memory_limit_bytes", "gauge", "The in-flight budget ([limits] inflight_memory_mb)");
+        w.declare("tributary_inflight_memory_limit_bytes", "gauge",
+                  "The in-flight budget ([limits] inflight_memory_mb)");
         w.sample("tributary_inflight_memory_limit_bytes", "", double(m->limit()));
-        w.declare("tributary_inflight_memory_refused_total", "counter",
-                  "Reservations refused: budget spent (busy, 429) or one request larger than the budget (too_large, 413)");
+        w.declare(
+            "tributary_inflight_memory_refused_total", "counter",
+            "Reservations refused: budget spent (busy, 429) or one request larger than the budget (too_large, 413)");
         w.sample("tributary_inflight_memory_refused_total", "reason=\"busy\"", double(m->refused_busy()));
         w.sample("tributary_inflight_memory_refused_total", "reason=\"too_large\"", double(m->refused_too_large()));
     }
@@ -179,7 +185,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
         w.declare("tributary_election_leader", "gauge", "1 when this host leads");
         w.sample("tributary_election_leader", fmt::format("backend=\"{}\"", prometheus_label(election->backend())),
                  election->is_leader() ? 1 : 0);
-        w.declare("tributary_election_role", "gauge", "1 for this host's election role (leader, follower, candidate, observer)");
+        w.declare("tributary_election_role", "gauge",
+                  "1 for this host's election role (leader, follower, candidate, observer)");
         w.sample("tributary_election_role",
                  fmt::format("backend=\"{}\",role=\"{}\"", prometheus_label(election->backend()),
                              prometheus_label(election->role())),

@@ -24,11 +24,11 @@ bool same_instance_config(const InputConfig &a, const InputConfig &b) {
 // admin tokens take a restart.
 bool same_http(const HttpListenerConfig &a, const HttpListenerConfig &b) {
     return a.max_body_bytes == b.max_body_bytes && a.max_connections == b.max_connections &&
-           a.header_timeout == b.header_timeout && a.idle_timeout == b.idle_timeout && a.read_timeout == b.read_timeout &&
-           a.tls.enabled() == b.tls.enabled() && a.tls.client_ca == b.tls.client_ca &&
-           a.tls.min_version == b.tls.min_version && a.listen_unix == b.listen_unix &&
-           a.listen_unix_mode == b.listen_unix_mode && a.listen_unix_group == b.listen_unix_group &&
-           tokens_of(a.admin) == tokens_of(b.admin);
+           a.header_timeout == b.header_timeout && a.idle_timeout == b.idle_timeout &&
+           a.read_timeout == b.read_timeout && a.tls.enabled() == b.tls.enabled() &&
+           a.tls.client_ca == b.tls.client_ca && a.tls.min_version == b.tls.min_version &&
+           a.listen_unix == b.listen_unix && a.listen_unix_mode == b.listen_unix_mode &&
+           a.listen_unix_group == b.listen_unix_group && tokens_of(a.admin) == tokens_of(b.admin);
 }
 
 bool same_bus(const BusConfig &a, const BusConfig &b) {
@@ -97,19 +97,20 @@ std::vector<std::string> changes_needing_restart(const HostConfig &running, cons
 }
 
 std::string render_reload_metrics(const ReloadCounters &c) {
-    return fmt::format("# HELP tributary_config_reload_total Configuration reloads attempted (SIGHUP, POST /-/reload).\n"
-                       "# TYPE tributary_config_reload_total counter\n"
-                       "tributary_config_reload_total {}\n"
-                       "# HELP tributary_config_reload_failures_total Reloads refused because the new configuration had errors.\n"
-                       "# TYPE tributary_config_reload_failures_total counter\n"
-                       "tributary_config_reload_failures_total {}\n"
-                       "# HELP tributary_config_last_reload_successful 1 when the last reload was applied (or none was tried).\n"
-                       "# TYPE tributary_config_last_reload_successful gauge\n"
-                       "tributary_config_last_reload_successful {}\n"
-                       "# HELP tributary_config_last_reload_success_timestamp_seconds When the configuration was last loaded.\n"
-                       "# TYPE tributary_config_last_reload_success_timestamp_seconds gauge\n"
-                       "tributary_config_last_reload_success_timestamp_seconds {:.3f}\n",
-                       c.attempts, c.failures, c.last_ok ? 1 : 0, c.last_success_unix);
+    return fmt::format(
+        "# HELP tributary_config_reload_total Configuration reloads attempted (SIGHUP, POST /-/reload).\n"
+        "# TYPE tributary_config_reload_total counter\n"
+        "tributary_config_reload_total {}\n"
+        "# HELP tributary_config_reload_failures_total Reloads refused because the new configuration had errors.\n"
+        "# TYPE tributary_config_reload_failures_total counter\n"
+        "tributary_config_reload_failures_total {}\n"
+        "# HELP tributary_config_last_reload_successful 1 when the last reload was applied (or none was tried).\n"
+        "# TYPE tributary_config_last_reload_successful gauge\n"
+        "tributary_config_last_reload_successful {}\n"
+        "# HELP tributary_config_last_reload_success_timestamp_seconds When the configuration was last loaded.\n"
+        "# TYPE tributary_config_last_reload_success_timestamp_seconds gauge\n"
+        "tributary_config_last_reload_success_timestamp_seconds {:.3f}\n",
+        c.attempts, c.failures, c.last_ok ? 1 : 0, c.last_success_unix);
 }
 
 } // namespace trib::core

@@ -17,8 +17,8 @@ namespace trib::core {
 std::string input_id(const InputConfig &ic);
 
 struct InputReloadPlan {
-    std::vector<const InputConfig *> start;   // new, changed or not running: (re)started from `next`
-    std::vector<std::string> stop;            // ids of running instances to stop (removed or changed)
+    std::vector<const InputConfig *> start;             // new, changed or not running: (re)started from `next`
+    std::vector<std::string> stop;                      // ids of running instances to stop (removed or changed)
     std::vector<std::string> added, restarted, removed; // ids, for the log and the answer
     size_t unchanged = 0;
 };
@@ -33,9 +33,9 @@ std::vector<std::string> changes_needing_restart(const HostConfig &running, cons
 
 // Config reload counters for /metrics.
 struct ReloadCounters {
-    uint64_t attempts = 0;     // tributary_config_reload_total
-    uint64_t failures = 0;     // tributary_config_reload_failures_total
-    bool last_ok = true;       // tributary_config_last_reload_successful
+    uint64_t attempts = 0;        // tributary_config_reload_total
+    uint64_t failures = 0;        // tributary_config_reload_failures_total
+    bool last_ok = true;          // tributary_config_last_reload_successful
     double last_success_unix = 0; // tributary_config_last_reload_success_timestamp_seconds
 };
 std::string render_reload_metrics(const ReloadCounters &c);

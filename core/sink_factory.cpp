@@ -66,7 +66,8 @@ std::unique_ptr<Sink> make_builtin_sink(const SinkConfig &cfg, const SinkContext
     if (cfg.type == "file") {
         std::string root = ctx.data_dir;
         if (cfg.table.contains("path")) {
-            if (!cfg.table["path"].is_string()) throw std::runtime_error(cfg.source + ": key 'path': expected a string");
+            if (!cfg.table["path"].is_string())
+                throw std::runtime_error(cfg.source + ": key 'path': expected a string");
             root = cfg.table["path"].get<std::string>();
         }
         sink = std::make_unique<FileSink>(cfg.name, root);

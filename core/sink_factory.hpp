@@ -18,7 +18,7 @@
 namespace trib::core {
 
 struct SinkContext {
-    std::string data_dir; // the host's --data-dir
+    std::string data_dir;                                         // the host's --data-dir
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
 };
 

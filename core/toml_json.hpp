@@ -13,7 +13,7 @@
 namespace cpptoml {
 class table;
 class base;
-}
+} // namespace cpptoml
 
 namespace trib::core {
 

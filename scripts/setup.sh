@@ -16,8 +16,9 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   zlib1g-dev libzstd-dev liblz4-dev libre2-dev catch2 libsqlite3-dev libnats-dev libssl-dev)
 # chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
+# clang-format: the style test (scripts/format.sh --check).
 # python3: the HTTPS capture server of the upstream TLS tests; nats-server: the NATS tests.
-test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang curl procps openssl python3
+test_pkgs=(influxdb etcd-server golang-go openjdk-17-jdk-headless nginx clang clang-format curl procps openssl python3
   dpkg-dev lintian systemd chromium nats-server)
 
 sudo_cmd=()

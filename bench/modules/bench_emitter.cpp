@@ -56,7 +56,8 @@ class BenchEmitter : public trib::Instance {
                 uint64_t seq = 0;
                 while (std::chrono::steady_clock::now() < end) {
                     int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch()).count();
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
                     for (auto &p : pts) p.time_ns = now_ns + int64_t(seq++ % 1000);
                     trib::BatchView view(pts);
                     trib_status st = host().api()->emit(host().ctx(), view.get());
@@ -75,10 +76,11 @@ class BenchEmitter : public trib::Instance {
         for (auto &w : workers) w.join();
         double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         char buf[256];
-        std::snprintf(buf, sizeof buf,
-                      "{\"points\":%llu,\"batches\":%llu,\"backpressure\":%llu,\"seconds\":%.3f,\"batch\":%d,\"threads\":%d}\n",
-                      static_cast<unsigned long long>(points.load()), static_cast<unsigned long long>(batches.load()),
-                      static_cast<unsigned long long>(backpressure.load()), elapsed, batch, threads);
+        std::snprintf(
+            buf, sizeof buf,
+            "{\"points\":%llu,\"batches\":%llu,\"backpressure\":%llu,\"seconds\":%.3f,\"batch\":%d,\"threads\":%d}\n",
+            static_cast<unsigned long long>(points.load()), static_cast<unsigned long long>(batches.load()),
+            static_cast<unsigned long long>(backpressure.load()), elapsed, batch, threads);
         trib::HttpResponse r = trib::HttpResponse::text(200, buf);
         r.content_type = "application/json";
         return r;

@@ -90,7 +90,8 @@ int main(int argc, char **argv) {
             upload_body = argv[++i];
             upload_boundary = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: trib_bench_decode [--seconds S] --pprof FILE.gz... [--upload BODY BOUNDARY]...\n");
+            std::fprintf(stderr,
+                         "usage: trib_bench_decode [--seconds S] --pprof FILE.gz... [--upload BODY BOUNDARY]...\n");
             return 2;
         }
     }
@@ -101,19 +102,19 @@ int main(int argc, char **argv) {
             std::string raw = trib::profiling::decompress(gz);
             std::string name = path.substr(path.find_last_of('/') + 1);
             rows.push_back({name, "protobuf_parse", raw.size(), measure(seconds, raw.size(), [&] {
-                perftools::profiles::Profile p;
-                if (!p.ParseFromString(raw)) throw std::runtime_error("libprotobuf rejected " + path);
-                g_sink = p.sample_size();
-            })});
+                                perftools::profiles::Profile p;
+                                if (!p.ParseFromString(raw)) throw std::runtime_error("libprotobuf rejected " + path);
+                                g_sink = p.sample_size();
+                            })});
             rows.push_back({name, "trib_parse_raw", raw.size(), measure(seconds, raw.size(), [&] {
-                g_sink = trib::profiling::parse_pprof(raw).sample_size();
-            })});
+                                g_sink = trib::profiling::parse_pprof(raw).sample_size();
+                            })});
             rows.push_back({name, "zlib_inflate", raw.size(), measure(seconds, raw.size(), [&] {
-                g_sink = int64_t(trib::profiling::decompress(gz).size());
-            })});
+                                g_sink = int64_t(trib::profiling::decompress(gz).size());
+                            })});
             rows.push_back({name, "trib_parse_gzip", raw.size(), measure(seconds, raw.size(), [&] {
-                g_sink = trib::profiling::parse_pprof(gz).sample_size();
-            })});
+                                g_sink = trib::profiling::parse_pprof(gz).sample_size();
+                            })});
         }
         if (!upload_body.empty()) {
             std::string body = read_file(upload_body);
@@ -137,8 +138,8 @@ int main(int argc, char **argv) {
             if (metrics.empty()) throw std::runtime_error("generate_metrics derived nothing from " + upload_body);
             std::string name = upload_body.substr(upload_body.find_last_of('/') + 1);
             rows.push_back({name, "trib_metrics", raw_total, measure(seconds, raw_total, [&] {
-                g_sink = int64_t(trib::profiling::compute_profile_metrics(up).size());
-            })});
+                                g_sink = int64_t(trib::profiling::compute_profile_metrics(up).size());
+                            })});
         }
         std::printf("[");
         for (size_t i = 0; i < rows.size(); ++i) {

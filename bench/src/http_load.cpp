@@ -155,9 +155,9 @@ struct Stats {
 // One connection's state machine: write the request, read one response, repeat.
 struct Conn {
     int fd = -1;
-    std::string head;           // request line + headers of the current request
-    size_t sent = 0;            // bytes of head+body written
-    std::string in;             // response bytes read so far
+    std::string head; // request line + headers of the current request
+    size_t sent = 0;  // bytes of head+body written
+    std::string in;   // response bytes read so far
     Clock::time_point started;
     bool sending = false;
 };
@@ -303,7 +303,7 @@ class Worker {
                 c.in.append(buf, size_t(r));
                 continue;
             }
-            if (r == 0) { // peer closed: a response cut short, or a close after it
+            if (r == 0) {                     // peer closed: a response cut short, or a close after it
                 if (!try_complete(c, true)) { // try_complete reconnects after a whole response
                     ++stats.errors;
                     reconnect(c);
@@ -333,16 +333,21 @@ class Worker {
         if (hdr_end == std::string::npos) return false;
         std::string_view head(c.in.data(), hdr_end);
         int status = 0;
-        if (head.size() > 12 && head.substr(0, 5) == "HTTP/") status = std::atoi(std::string(head.substr(9, 3)).c_str());
+        if (head.size() > 12 && head.substr(0, 5) == "HTTP/")
+            status = std::atoi(std::string(head.substr(9, 3)).c_str());
         long long content_length = -1;
         bool chunked = false, close_after = false;
         size_t pos = head.find("\r\n");
         while (pos != std::string_view::npos && pos < head.size()) {
             size_t next = head.find("\r\n", pos + 2);
-            std::string_view line = head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
-            if (iequal_prefix(line, "content-length:")) content_length = std::atoll(std::string(line.substr(15)).c_str());
-            else if (iequal_prefix(line, "transfer-encoding:") && line.find("chunked") != std::string_view::npos) chunked = true;
-            else if (iequal_prefix(line, "connection:") && line.find("close") != std::string_view::npos) close_after = true;
+            std::string_view line =
+                head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
+            if (iequal_prefix(line, "content-length:"))
+                content_length = std::atoll(std::string(line.substr(15)).c_str());
+            else if (iequal_prefix(line, "transfer-encoding:") && line.find("chunked") != std::string_view::npos)
+                chunked = true;
+            else if (iequal_prefix(line, "connection:") && line.find("close") != std::string_view::npos)
+                close_after = true;
             pos = next;
         }
         size_t body_start = hdr_end + 4;
@@ -415,9 +420,14 @@ double percentile_ms(std::vector<uint32_t> &sorted, double q) {
 std::string json_escape(const std::string &s) {
     std::string out;
     for (char ch : s) {
-        if (ch == '"' || ch == '\\') { out += '\\'; out += ch; }
-        else if (static_cast<unsigned char>(ch) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", ch); out += b; }
-        else out += ch;
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (static_cast<unsigned char>(ch) < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", ch);
+            out += b;
+        } else out += ch;
     }
     return out;
 }
@@ -452,7 +462,11 @@ int main(int argc, char **argv) {
         std::vector<std::string> thread_errors(workers.size());
         for (size_t i = 0; i < workers.size(); ++i)
             threads.emplace_back([&, i] {
-                try { workers[i]->run(t0, ws, we); } catch (const std::exception &e) { thread_errors[i] = e.what(); }
+                try {
+                    workers[i]->run(t0, ws, we);
+                } catch (const std::exception &e) {
+                    thread_errors[i] = e.what();
+                }
             });
         for (auto &th : threads) th.join();
         for (auto &e : thread_errors)

@@ -47,10 +47,11 @@ int64_t intern(Profile &p, const std::string &s) {
 
 // Adds synthetic JavaScript-like functions, one location each; returns the new location ids.
 std::vector<uint64_t> add_functions(Profile &p, std::mt19937_64 &rng, int count) {
-    static const char *verbs[] = {"handle", "parse", "render", "resolve", "fetch", "encode", "decode", "validate",
-                                  "compute", "dispatch", "serialize", "transform", "emit", "flush", "lookup"};
-    static const char *nouns[] = {"Request", "Response", "Template", "Route", "Session", "Buffer", "Token", "Header",
-                                  "Payload", "Cache", "Query", "Record", "Stream", "Event", "Schema"};
+    static const char *verbs[] = {"handle",    "parse",     "render",   "resolve", "fetch",
+                                  "encode",    "decode",    "validate", "compute", "dispatch",
+                                  "serialize", "transform", "emit",     "flush",   "lookup"};
+    static const char *nouns[] = {"Request", "Response", "Template", "Route",  "Session", "Buffer", "Token", "Header",
+                                  "Payload", "Cache",    "Query",    "Record", "Stream",  "Event",  "Schema"};
     uint64_t next_fn = 1, next_loc = 1;
     for (auto &f : p.function()) next_fn = std::max<uint64_t>(next_fn, f.id() + 1);
     for (auto &l : p.location()) next_loc = std::max<uint64_t>(next_loc, l.id() + 1);

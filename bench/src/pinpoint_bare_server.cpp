@@ -32,9 +32,9 @@ class SpanService final : public v1::Span::CallbackService {
                     return;
                 }
                 // Touch the parsed message so the parse is not the only thing observed.
-                g_span_events.fetch_add(uint64_t(msg_.has_span() ? msg_.span().spanevent_size()
-                                                                 : msg_.spanchunk().spanevent_size()),
-                                        std::memory_order_relaxed);
+                g_span_events.fetch_add(
+                    uint64_t(msg_.has_span() ? msg_.span().spanevent_size() : msg_.spanchunk().spanevent_size()),
+                    std::memory_order_relaxed);
                 g_spans.fetch_add(1, std::memory_order_relaxed);
                 StartRead(&msg_);
             }

@@ -112,9 +112,8 @@ class Replay {
     template <class Events>
     static void record_next_span_ids(const Events &events, Base &b) {
         for (auto &e : events)
-            b.next_span_ids.push_back(e.has_nextevent() && e.nextevent().has_messageevent()
-                                          ? e.nextevent().messageevent().nextspanid()
-                                          : 0);
+            b.next_span_ids.push_back(
+                e.has_nextevent() && e.nextevent().has_messageevent() ? e.nextevent().messageevent().nextspanid() : 0);
     }
     // The caller's exit event names the callee span by nextSpanId: shift it with the span
     // ids, or every replayed trace waits for a child that never comes.

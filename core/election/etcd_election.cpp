@@ -30,8 +30,7 @@ struct EtcdUnavailable : std::runtime_error {
 };
 // etcd answered with a gRPC error status (gateway body {"error","message","code"}).
 struct EtcdRejected : std::runtime_error {
-    EtcdRejected(int grpc_code, const std::string& message)
-        : std::runtime_error(message), code(grpc_code) {}
+    EtcdRejected(int grpc_code, const std::string &message) : std::runtime_error(message), code(grpc_code) {}
     int code;
 };
 constexpr int kGrpcDeadlineExceeded = 4;
@@ -39,16 +38,14 @@ constexpr int kGrpcNotFound = 5;
 constexpr int kGrpcUnavailable = 14;
 constexpr int kGrpcUnauthenticated = 16;
 
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::string base64_encode(const std::string& in) {
+std::string base64_encode(const std::string &in) {
     std::string out;
     out.reserve((in.size() + 2) / 3 * 4);
     std::size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8) |
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
                            static_cast<unsigned char>(in[i + 2]);
         out += kBase64Alphabet[(v >> 18) & 63];
         out += kBase64Alphabet[(v >> 12) & 63];
@@ -66,7 +63,7 @@ std::string base64_encode(const std::string& in) {
     return out;
 }
 
-std::string base64_decode(const std::string& in) {
+std::string base64_decode(const std::string &in) {
     std::string out;
     unsigned buffer = 0;
     int bits = 0;
@@ -90,7 +87,7 @@ std::string base64_decode(const std::string& in) {
 }
 
 // The gateway writes 64-bit integers as strings and leaves zero values out.
-std::int64_t int_field(const json& object, const char* name) {
+std::int64_t int_field(const json &object, const char *name) {
     if (!object.is_object()) return 0;
     auto it = object.find(name);
     if (it == object.end() || it->is_null()) return 0;
@@ -98,35 +95,34 @@ std::int64_t int_field(const json& object, const char* name) {
     if (it->is_string()) {
         try {
             return std::stoll(it->get<std::string>());
-        } catch (const std::exception&) {
+        } catch (const std::exception &) {
             throw EtcdUnavailable(std::string("etcd sent a non-numeric ") + name);
         }
     }
     throw EtcdUnavailable(std::string("etcd sent an unexpected ") + name);
 }
 
-std::int64_t header_revision(const json& response) {
+std::int64_t header_revision(const json &response) {
     auto it = response.find("header");
     return it == response.end() ? 0 : int_field(*it, "revision");
 }
 
-const json* first_kv(const json& range_response) {
+const json *first_kv(const json &range_response) {
     auto it = range_response.find("kvs");
     if (it == range_response.end() || !it->is_array() || it->empty()) return nullptr;
     return &(*it)[0];
 }
 
-std::string lease_key(const std::string& name_space, std::int64_t lease_id) {
+std::string lease_key(const std::string &name_space, std::int64_t lease_id) {
     char hex[20];
-    std::snprintf(hex, sizeof hex, "%llx",
-                  static_cast<unsigned long long>(static_cast<std::uint64_t>(lease_id)));
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(static_cast<std::uint64_t>(lease_id)));
     return name_space + "/" + hex;
 }
 
 // range_end that selects every key starting with prefix (last byte + 1; "/" → "0").
 std::string prefix_end(std::string prefix) {
     while (!prefix.empty()) {
-        auto& last = prefix.back();
+        auto &last = prefix.back();
         if (static_cast<unsigned char>(last) < 0xFF) {
             ++last;
             return prefix;
@@ -140,11 +136,9 @@ milliseconds fence_margin(milliseconds ttl) {
     return std::clamp(milliseconds(ttl.count() / 5), milliseconds(200), milliseconds(2000));
 }
 
-bool iequals(const std::string& a, const std::string& b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
+bool iequals(const std::string &a, const std::string &b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
 }
 
@@ -161,13 +155,13 @@ struct Endpoint {
     std::string text; // as logged: userinfo and query values redacted
 };
 
-Endpoint parse_endpoint(const std::string& given) {
+Endpoint parse_endpoint(const std::string &given) {
     std::string url = given.find("://") == std::string::npos ? "http://" + given : given;
     const std::string text = redact_url(given);
     Poco::URI uri;
     try {
         uri = Poco::URI(url);
-    } catch (const Poco::Exception& e) {
+    } catch (const Poco::Exception &e) {
         throw std::invalid_argument("election endpoint '" + text + "': " + e.displayText());
     }
     if (uri.getScheme() != "http" && uri.getScheme() != "https")
@@ -175,8 +169,7 @@ Endpoint parse_endpoint(const std::string& given) {
                                     "': only http:// and https:// are supported (etcd's client URL)");
     if (uri.getScheme() == "https" && !upstream_https_supported())
         throw std::invalid_argument("election endpoint '" + text + "': https needs a build with Poco NetSSL");
-    if (uri.getHost().empty())
-        throw std::invalid_argument("election endpoint '" + text + "': no host");
+    if (uri.getHost().empty()) throw std::invalid_argument("election endpoint '" + text + "': no host");
     if (!uri.getPath().empty() && uri.getPath() != "/")
         throw std::invalid_argument("election endpoint '" + text + "': unexpected path");
     if (!uri.getUserInfo().empty())
@@ -185,18 +178,14 @@ Endpoint parse_endpoint(const std::string& given) {
     return Endpoint{uri.getScheme(), uri.getHost(), uri.getPort(), text};
 }
 
-Poco::Timespan to_timespan(milliseconds ms) {
-    return Poco::Timespan(std::max<std::int64_t>(ms.count(), 1) * 1000);
-}
+Poco::Timespan to_timespan(milliseconds ms) { return Poco::Timespan(std::max<std::int64_t>(ms.count(), 1) * 1000); }
 
 } // namespace
 
-void validate(const EtcdElectionOptions& options) {
-    if (options.endpoints.empty())
-        throw std::invalid_argument("election backend etcd needs at least one endpoint");
-    for (const auto& endpoint : options.endpoints) parse_endpoint(endpoint);
-    if (options.name_space.empty())
-        throw std::invalid_argument("election namespace must not be empty");
+void validate(const EtcdElectionOptions &options) {
+    if (options.endpoints.empty()) throw std::invalid_argument("election backend etcd needs at least one endpoint");
+    for (const auto &endpoint : options.endpoints) parse_endpoint(endpoint);
+    if (options.name_space.empty()) throw std::invalid_argument("election namespace must not be empty");
     if (options.lease_ttl < std::chrono::seconds(1))
         throw std::invalid_argument("election lease_ttl must be at least 1s");
     if (options.username.empty() && !options.password.empty())
@@ -207,26 +196,25 @@ void validate(const EtcdElectionOptions& options) {
 // their own session so that stop() can cut them short.
 class EtcdElection::Gateway {
   public:
-    explicit Gateway(const EtcdElectionOptions& options)
-        : username_(options.username), password_(options.password) {
+    explicit Gateway(const EtcdElectionOptions &options) : username_(options.username), password_(options.password) {
         bool https = false;
-        for (const auto& e : options.endpoints) {
+        for (const auto &e : options.endpoints) {
             endpoints_.push_back(parse_endpoint(e));
             https |= endpoints_.back().scheme == "https";
         }
         if (https) tls_ = make_upstream_tls_context(options.tls);
     }
 
-    const std::string& current_endpoint() const { return endpoints_[current_].text; }
+    const std::string &current_endpoint() const { return endpoints_[current_].text; }
 
     // Unary call with the auth token when a user is configured; an expired or unknown
     // token (etcd restarted, simple tokens time out) is replaced once and the call retried.
-    json call(const std::string& path, const json& body, milliseconds timeout) {
+    json call(const std::string &path, const json &body, milliseconds timeout) {
         if (username_.empty()) return call_once(path, body, timeout);
         if (token_.empty()) authenticate(timeout);
         try {
             return call_once(path, body, timeout);
-        } catch (const EtcdRejected& e) {
+        } catch (const EtcdRejected &e) {
             if (e.code != kGrpcUnauthenticated) throw;
             token_.clear();
             authenticate(timeout);
@@ -236,7 +224,7 @@ class EtcdElection::Gateway {
 
     // Unary call. Streams that close after one message (lease keep-alive) answer
     // {"result":{...}}; the result is unwrapped.
-    json call_once(const std::string& path, const json& body, milliseconds timeout) {
+    json call_once(const std::string &path, const json &body, milliseconds timeout) {
         const std::string endpoint = endpoints_[current_].text;
         std::string text;
         int status = 0;
@@ -248,22 +236,21 @@ class EtcdElection::Gateway {
                 session_->socket().setSendTimeout(to_timespan(timeout));
             }
             const std::string payload = body.dump();
-            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path,
-                                           Poco::Net::HTTPMessage::HTTP_1_1);
+            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path, Poco::Net::HTTPMessage::HTTP_1_1);
             request.setContentType("application/json");
             request.setContentLength(static_cast<std::streamsize>(payload.size()));
             request.setKeepAlive(true);
             if (!token_.empty()) request.set("Authorization", token_);
             session_->sendRequest(request) << payload;
             Poco::Net::HTTPResponse response;
-            std::istream& in = session_->receiveResponse(response);
+            std::istream &in = session_->receiveResponse(response);
             in.exceptions(std::ios::badbit);
             Poco::StreamCopier::copyToString(in, text);
             status = response.getStatus();
-        } catch (const Poco::Exception& e) {
+        } catch (const Poco::Exception &e) {
             fail_over();
             throw EtcdUnavailable(endpoint + ": " + e.displayText());
-        } catch (const std::ios::failure& e) {
+        } catch (const std::ios::failure &e) {
             fail_over();
             throw EtcdUnavailable(endpoint + ": " + e.what());
         }
@@ -271,7 +258,7 @@ class EtcdElection::Gateway {
         try {
             // One message, or for streams the first line.
             parsed = json::parse(text.substr(0, text.find('\n')));
-        } catch (const json::exception&) {
+        } catch (const json::exception &) {
             fail_over();
             // Its first line says why (etcd's gateway refuses, in plain text, a client
             // certificate with a CN when auth is on).
@@ -281,16 +268,15 @@ class EtcdElection::Gateway {
         }
         if (status != 200) throw_error(parsed, status, endpoint);
         if (auto it = parsed.find("result"); it != parsed.end()) return *it;
-        if (auto it = parsed.find("error"); it != parsed.end() && it->is_object())
-            throw_error(*it, status, endpoint);
+        if (auto it = parsed.find("error"); it != parsed.end() && it->is_object()) throw_error(*it, status, endpoint);
         return parsed;
     }
 
     enum class WatchOutcome { Deleted, TimedOut, Failed, Aborted };
 
     // Watches create_request until a DELETE event arrives or `until` passes.
-    WatchOutcome watch_for_delete(const json& create_request, Clock::time_point until,
-                                  const std::atomic<bool>& stopping, std::string& error) {
+    WatchOutcome watch_for_delete(const json &create_request, Clock::time_point until,
+                                  const std::atomic<bool> &stopping, std::string &error) {
         std::unique_ptr<Poco::Net::HTTPClientSession> session;
         try {
             auto remaining = std::chrono::duration_cast<milliseconds>(until - Clock::now());
@@ -302,7 +288,7 @@ class EtcdElection::Gateway {
                 watch_session_ = session.get();
             }
             struct Detach {
-                Gateway* gateway;
+                Gateway *gateway;
                 ~Detach() {
                     std::lock_guard lock(gateway->watch_mutex_);
                     gateway->watch_session_ = nullptr;
@@ -319,7 +305,7 @@ class EtcdElection::Gateway {
             session->sendRequest(request) << payload;
             if (stopping.load()) return WatchOutcome::Aborted;
             Poco::Net::HTTPResponse response;
-            std::istream& in = session->receiveResponse(response);
+            std::istream &in = session->receiveResponse(response);
             if (response.getStatus() != 200) {
                 error = "watch answered HTTP " + std::to_string(response.getStatus());
                 return WatchOutcome::Failed;
@@ -345,23 +331,22 @@ class EtcdElection::Gateway {
                     error = "watch error: " + it->dump();
                     return WatchOutcome::Failed;
                 }
-                const json& result = message.contains("result") ? message["result"] : message;
+                const json &result = message.contains("result") ? message["result"] : message;
                 if (result.value("canceled", false)) {
                     error = "watch canceled: " + result.value("cancel_reason", std::string());
                     return WatchOutcome::Failed;
                 }
                 if (auto events = result.find("events"); events != result.end() && events->is_array())
-                    for (const auto& event : *events)
-                        if (event.value("type", std::string()) == "DELETE")
-                            return WatchOutcome::Deleted;
+                    for (const auto &event : *events)
+                        if (event.value("type", std::string()) == "DELETE") return WatchOutcome::Deleted;
             }
-        } catch (const Poco::TimeoutException&) {
+        } catch (const Poco::TimeoutException &) {
             return WatchOutcome::TimedOut;
-        } catch (const Poco::Exception& e) {
+        } catch (const Poco::Exception &e) {
             if (stopping.load()) return WatchOutcome::Aborted;
             error = e.displayText();
             return WatchOutcome::Failed;
-        } catch (const std::exception& e) {
+        } catch (const std::exception &e) {
             if (stopping.load()) return WatchOutcome::Aborted;
             error = e.what();
             return WatchOutcome::Failed;
@@ -374,7 +359,7 @@ class EtcdElection::Gateway {
         if (!watch_session_) return;
         try {
             watch_session_->socket().shutdown();
-        } catch (const Poco::Exception&) {
+        } catch (const Poco::Exception &) {
             // Already closed: the reader is returning anyway.
         }
     }
@@ -385,7 +370,7 @@ class EtcdElection::Gateway {
         json answer;
         try {
             answer = call_once("/v3/auth/authenticate", json{{"name", username_}, {"password", password_}}, timeout);
-        } catch (const EtcdRejected& e) {
+        } catch (const EtcdRejected &e) {
             throw EtcdRejected(e.code, std::string("authenticating as user '") + username_ + "': " + e.what());
         }
         std::string token = answer.value("token", std::string());
@@ -396,7 +381,7 @@ class EtcdElection::Gateway {
     }
 
     std::unique_ptr<Poco::Net::HTTPClientSession> open_session(milliseconds timeout) {
-        const auto& endpoint = endpoints_[current_];
+        const auto &endpoint = endpoints_[current_];
         auto session = open_upstream_session(endpoint.scheme, endpoint.host, endpoint.port, tls_);
         session->setTimeout(to_timespan(timeout));
         session->setKeepAlive(true);
@@ -410,7 +395,7 @@ class EtcdElection::Gateway {
 
     // A member without quorum ("etcdserver: no leader") or one that timed out says nothing
     // about our lease: try the next endpoint. Other errors are answers.
-    [[noreturn]] void throw_error(const json& error, int status, const std::string& endpoint) {
+    [[noreturn]] void throw_error(const json &error, int status, const std::string &endpoint) {
         int code = error.is_object() ? static_cast<int>(int_field(error, "code")) : 0;
         if (code == 0 && error.is_object()) code = static_cast<int>(int_field(error, "grpc_code"));
         std::string message = error.is_object() ? error.value("message", std::string()) : "";
@@ -429,7 +414,7 @@ class EtcdElection::Gateway {
     std::size_t current_ = 0;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
     std::mutex watch_mutex_;
-    Poco::Net::HTTPClientSession* watch_session_ = nullptr;
+    Poco::Net::HTTPClientSession *watch_session_ = nullptr;
 };
 
 struct EtcdElection::Lease {
@@ -443,18 +428,13 @@ struct EtcdElection::Lease {
 
 EtcdElection::EtcdElection(EtcdElectionOptions options) : options_(std::move(options)) {
     validate(options_);
-    while (options_.name_space.size() > 1 && options_.name_space.back() == '/')
-        options_.name_space.pop_back();
+    while (options_.name_space.size() > 1 && options_.name_space.back() == '/') options_.name_space.pop_back();
     if (options_.host_name.empty()) options_.host_name = local_host_name();
-    if (options_.node_id.empty())
-        options_.node_id = options_.host_name + ":" + std::to_string(getpid());
+    if (options_.node_id.empty()) options_.node_id = options_.host_name + ":" + std::to_string(getpid());
     eligible_ = options_.whitelist.empty() ||
                 std::any_of(options_.whitelist.begin(), options_.whitelist.end(),
-                            [&](const std::string& allowed) {
-                                return iequals(allowed, options_.host_name);
-                            });
-    retry_interval_ = std::clamp(milliseconds(options_.lease_ttl.count() / 10), milliseconds(100),
-                                 milliseconds(500));
+                            [&](const std::string &allowed) { return iequals(allowed, options_.host_name); });
+    retry_interval_ = std::clamp(milliseconds(options_.lease_ttl.count() / 10), milliseconds(100), milliseconds(500));
     gateway_ = std::make_unique<Gateway>(options_);
 }
 
@@ -480,9 +460,7 @@ void EtcdElection::stop() {
 
 bool EtcdElection::is_leader() const {
     if (!leading_.load()) return false;
-    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            Clock::now().time_since_epoch())
-                            .count();
+    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     return now_ns < fence_ns_.load();
 }
 
@@ -498,20 +476,18 @@ std::string EtcdElection::leader_node() const {
     return leader_node_;
 }
 
-void EtcdElection::log(const char* level, const std::string& message) const {
+void EtcdElection::log(const char *level, const std::string &message) const {
     if (options_.log) options_.log(level, "election[etcd " + options_.name_space + "]: " + message);
 }
 
-void EtcdElection::set_role(const char* role) {
+void EtcdElection::set_role(const char *role) {
     std::lock_guard lock(state_mutex_);
     role_ = role;
 }
 
 void EtcdElection::set_leader(bool leading) {
     if (leading) {
-        fence_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            lease_->fence.time_since_epoch())
-                            .count());
+        fence_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(lease_->fence.time_since_epoch()).count());
         {
             std::lock_guard lock(state_mutex_);
             role_ = "leader";
@@ -532,7 +508,7 @@ void EtcdElection::set_leader(bool leading) {
     if (!on_change_) return;
     try {
         on_change_(leading);
-    } catch (const std::exception& e) {
+    } catch (const std::exception &e) {
         log("error", std::string("leadership callback threw: ") + e.what());
     }
 }
@@ -546,8 +522,7 @@ milliseconds EtcdElection::request_timeout() const {
     milliseconds limit = options_.lease_ttl / 3;
     if (lease_ && leading_.load()) {
         // A leader must get control back before its fence to step down on time.
-        const auto to_fence =
-            std::chrono::duration_cast<milliseconds>(lease_->fence - Clock::now());
+        const auto to_fence = std::chrono::duration_cast<milliseconds>(lease_->fence - Clock::now());
         limit = std::min(limit, to_fence);
     }
     return std::max(limit, milliseconds(100));
@@ -564,14 +539,14 @@ void EtcdElection::run() {
     while (!stopping_.load()) {
         try {
             campaign_step();
-        } catch (const EtcdRejected& e) {
+        } catch (const EtcdRejected &e) {
             log("warn", e.what());
             if (lease_ && e.code == kGrpcNotFound) {
                 set_leader(false);
                 drop_lease(false);
             }
             sleep_until(Clock::now() + retry_interval_);
-        } catch (const std::exception& e) {
+        } catch (const std::exception &e) {
             note_etcd_failure(e.what());
             if (!is_leader()) set_role("candidate");
             sleep_until(Clock::now() + retry_interval_);
@@ -589,14 +564,15 @@ void EtcdElection::run() {
     set_role("stopped");
 }
 
-void EtcdElection::note_etcd_failure(const std::string& what) {
+void EtcdElection::note_etcd_failure(const std::string &what) {
     if (etcd_failing_) {
         log("debug", what);
         return;
     }
     etcd_failing_ = true;
-    log("warn", "cannot reach etcd (" + what + "); retrying. A leader steps down when its lease "
-                "can no longer be renewed in time");
+    log("warn", "cannot reach etcd (" + what +
+                    "); retrying. A leader steps down when its lease "
+                    "can no longer be renewed in time");
 }
 
 void EtcdElection::note_etcd_answered() {
@@ -610,7 +586,7 @@ void EtcdElection::run_observer() {
         try {
             observe_leader();
             note_etcd_answered();
-        } catch (const std::exception& e) {
+        } catch (const std::exception &e) {
             note_etcd_failure(e.what());
         }
         sleep_until(Clock::now() + options_.lease_ttl / 3);
@@ -643,18 +619,16 @@ void EtcdElection::campaign_step() {
     };
     const json predecessors = gateway_->call("/v3/kv/range", predecessor_query, request_timeout());
     note_etcd_answered();
-    if (const json* predecessor = first_kv(predecessors)) {
+    if (const json *predecessor = first_kv(predecessors)) {
         set_leader(false);
         set_role("follower");
         observe_leader();
-        wait_for_delete(base64_decode(predecessor->value("key", std::string())),
-                        header_revision(predecessors));
+        wait_for_delete(base64_decode(predecessor->value("key", std::string())), header_revision(predecessors));
         return;
     }
     // Nobody before us. Make sure our key is really there (an operator may have deleted it).
-    const json mine = gateway_->call("/v3/kv/range", {{"key", base64_encode(lease_->key)}},
-                                     request_timeout());
-    const json* kv = first_kv(mine);
+    const json mine = gateway_->call("/v3/kv/range", {{"key", base64_encode(lease_->key)}}, request_timeout());
+    const json *kv = first_kv(mine);
     if (!kv || int_field(*kv, "create_revision") != lease_->create_revision) {
         log("warn", "candidate key " + lease_->key + " vanished; creating it again");
         set_leader(false);
@@ -670,8 +644,8 @@ bool EtcdElection::ensure_lease() {
     if (lease_) return true;
     const auto ttl_seconds = (options_.lease_ttl.count() + 999) / 1000;
     const auto t_send = Clock::now();
-    const json granted = gateway_->call("/v3/lease/grant", {{"TTL", ttl_seconds}},
-                                        std::max(options_.lease_ttl / 3, milliseconds(100)));
+    const json granted =
+        gateway_->call("/v3/lease/grant", {{"TTL", ttl_seconds}}, std::max(options_.lease_ttl / 3, milliseconds(100)));
     const auto id = int_field(granted, "ID");
     const auto ttl = int_field(granted, "TTL");
     if (id == 0 || ttl <= 0) throw EtcdUnavailable("lease grant answered without ID/TTL");
@@ -690,22 +664,18 @@ bool EtcdElection::ensure_key() {
     if (lease_->create_revision != 0) return true;
     const std::string key = base64_encode(lease_->key);
     const json txn = {
-        {"compare", json::array({{{"key", key},
-                                  {"target", "CREATE"},
-                                  {"result", "EQUAL"},
-                                  {"create_revision", "0"}}})},
+        {"compare", json::array({{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}})},
         {"success",
-         json::array({{{"request_put",
-                        {{"key", key},
-                         {"value", base64_encode(options_.node_id)},
-                         {"lease", std::to_string(lease_->id)}}}}})},
+         json::array(
+             {{{"request_put",
+                {{"key", key}, {"value", base64_encode(options_.node_id)}, {"lease", std::to_string(lease_->id)}}}}})},
         {"failure", json::array({{{"request_range", {{"key", key}}}}})},
     };
     const json answer = gateway_->call("/v3/kv/txn", txn, request_timeout());
     if (answer.value("succeeded", false)) {
         lease_->create_revision = header_revision(answer);
     } else {
-        const json* kv = nullptr;
+        const json *kv = nullptr;
         if (auto responses = answer.find("responses");
             responses != answer.end() && responses->is_array() && !responses->empty())
             if (auto range = (*responses)[0].find("response_range"); range != (*responses)[0].end())
@@ -714,8 +684,7 @@ bool EtcdElection::ensure_key() {
         lease_->create_revision = int_field(*kv, "create_revision");
     }
     if (lease_->create_revision <= 0) throw EtcdUnavailable("txn answered without a revision");
-    log("debug", "candidate key " + lease_->key + " at revision " +
-                     std::to_string(lease_->create_revision));
+    log("debug", "candidate key " + lease_->key + " at revision " + std::to_string(lease_->create_revision));
     return true;
 }
 
@@ -724,9 +693,8 @@ void EtcdElection::keep_alive_if_due() {
     if (t_send < lease_->next_keep_alive) return;
     json answer;
     try {
-        answer = gateway_->call("/v3/lease/keepalive", {{"ID", std::to_string(lease_->id)}},
-                                request_timeout());
-    } catch (const EtcdUnavailable& e) {
+        answer = gateway_->call("/v3/lease/keepalive", {{"ID", std::to_string(lease_->id)}}, request_timeout());
+    } catch (const EtcdUnavailable &e) {
         lease_->next_keep_alive = Clock::now() + retry_interval_;
         note_etcd_failure(std::string("keep-alive: ") + e.what());
         return;
@@ -743,9 +711,7 @@ void EtcdElection::keep_alive_if_due() {
     lease_->fence = t_send + lease_->ttl - fence_margin(lease_->ttl);
     lease_->next_keep_alive = t_send + lease_->ttl / 3;
     if (leading_.load())
-        fence_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            lease_->fence.time_since_epoch())
-                            .count());
+        fence_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(lease_->fence.time_since_epoch()).count());
 }
 
 void EtcdElection::drop_lease(bool revoke) {
@@ -754,9 +720,8 @@ void EtcdElection::drop_lease(bool revoke) {
             gateway_->call("/v3/lease/revoke", {{"ID", std::to_string(lease_->id)}},
                            std::max(options_.lease_ttl / 3, milliseconds(100)));
             log("info", "resigned: revoked lease " + std::to_string(lease_->id));
-        } catch (const std::exception& e) {
-            log("warn", std::string("could not revoke the lease (it expires by itself): ") +
-                            e.what());
+        } catch (const std::exception &e) {
+            log("warn", std::string("could not revoke the lease (it expires by itself): ") + e.what());
         }
     }
     lease_.reset();
@@ -772,21 +737,20 @@ void EtcdElection::observe_leader() {
                                        {"sort_target", "CREATE"},
                                        {"limit", 1}},
                                       request_timeout());
-    const json* kv = first_kv(first);
+    const json *kv = first_kv(first);
     std::string leader = kv ? base64_decode(kv->value("value", std::string())) : std::string();
     std::lock_guard lock(state_mutex_);
     leader_node_ = std::move(leader);
 }
 
-void EtcdElection::wait_for_delete(const std::string& key, std::int64_t from_revision) {
+void EtcdElection::wait_for_delete(const std::string &key, std::int64_t from_revision) {
     const json create_request = {
         {"key", base64_encode(key)},
         {"start_revision", std::to_string(from_revision)},
         {"filters", json::array({"NOPUT"})},
     };
     std::string error;
-    const auto outcome = gateway_->watch_for_delete(create_request, lease_->next_keep_alive,
-                                                    stopping_, error);
+    const auto outcome = gateway_->watch_for_delete(create_request, lease_->next_keep_alive, stopping_, error);
     if (outcome == Gateway::WatchOutcome::Failed) {
         log("debug", "watching " + key + ": " + error);
         sleep_until(std::min(lease_->next_keep_alive, Clock::now() + retry_interval_));

@@ -45,19 +45,19 @@ struct EtcdElectionOptions {
     // "<host_name>:<pid>".
     std::string node_id;
     // Optional diagnostics sink: level is "debug", "info", "warn" or "error".
-    std::function<void(const std::string& level, const std::string& message)> log;
+    std::function<void(const std::string &level, const std::string &message)> log;
 };
 
 // Throws std::invalid_argument for unusable options (no endpoints, a URL that is not
 // http(s)://host:port, an empty namespace, a TTL under one second, a password without a user).
-void validate(const EtcdElectionOptions& options);
+void validate(const EtcdElectionOptions &options);
 
 class EtcdElection final : public Election {
   public:
     explicit EtcdElection(EtcdElectionOptions options);
     ~EtcdElection() override;
-    EtcdElection(const EtcdElection&) = delete;
-    EtcdElection& operator=(const EtcdElection&) = delete;
+    EtcdElection(const EtcdElection &) = delete;
+    EtcdElection &operator=(const EtcdElection &) = delete;
 
     void start(std::function<void(bool is_leader)> on_change) override;
     void stop() override;
@@ -68,7 +68,7 @@ class EtcdElection final : public Election {
     // node_id of the current leader as last observed ("" when unknown / none).
     std::string leader_node() const;
     // This host's node_id (the value it writes when campaigning).
-    const std::string& node_id() const { return options_.node_id; }
+    const std::string &node_id() const { return options_.node_id; }
     // Whether this host is on the whitelist (and therefore campaigns at all).
     bool eligible() const { return eligible_; }
     // Number of times this host became leader since start().
@@ -87,14 +87,14 @@ class EtcdElection final : public Election {
     void keep_alive_if_due();
     void drop_lease(bool revoke);
     void observe_leader();
-    void wait_for_delete(const std::string& key, std::int64_t from_revision);
+    void wait_for_delete(const std::string &key, std::int64_t from_revision);
     void set_leader(bool leading);
-    void set_role(const char* role);
+    void set_role(const char *role);
     void sleep_until(std::chrono::steady_clock::time_point until);
     std::chrono::milliseconds request_timeout() const;
-    void log(const char* level, const std::string& message) const;
+    void log(const char *level, const std::string &message) const;
     // Reachability changes are logged once (warn / info); repeats go to debug.
-    void note_etcd_failure(const std::string& what);
+    void note_etcd_failure(const std::string &what);
     void note_etcd_answered();
 
     EtcdElectionOptions options_;

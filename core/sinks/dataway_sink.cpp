@@ -16,14 +16,21 @@ namespace {
 const std::map<std::string, std::pair<std::string, std::string>> &category_table() {
     // category → (short name, /v1/write/ path element)
     static const std::map<std::string, std::pair<std::string, std::string>> t = {
-        {"metric", {"M", "metric"}},          {"metrics", {"M", "metrics"}},
-        {"network", {"N", "network"}},        {"keyevent", {"E", "keyevent"}},
-        {"object", {"O", "object"}},          {"custom_object", {"CO", "custom_object"}},
+        {"metric", {"M", "metric"}},
+        {"metrics", {"M", "metrics"}},
+        {"network", {"N", "network"}},
+        {"keyevent", {"E", "keyevent"}},
+        {"object", {"O", "object"}},
+        {"custom_object", {"CO", "custom_object"}},
         {"object_change", {"OCH", "object_change"}},
-        {"logging", {"L", "logging"}},        {"tracing", {"T", "tracing"}},
-        {"rum", {"R", "rum"}},                {"security", {"S", "security"}},
-        {"profiling", {"P", "profiling"}},    {"execution_log", {"EL", "siem_logging"}},
-        {"llm", {"LLM", "langfuse-v2"}},      {"agent_llm", {"AL", "agent_llm"}},
+        {"logging", {"L", "logging"}},
+        {"tracing", {"T", "tracing"}},
+        {"rum", {"R", "rum"}},
+        {"security", {"S", "security"}},
+        {"profiling", {"P", "profiling"}},
+        {"execution_log", {"EL", "siem_logging"}},
+        {"llm", {"LLM", "langfuse-v2"}},
+        {"agent_llm", {"AL", "agent_llm"}},
         {"dialtesting", {"DT", "dialtesting"}},
     };
     return t;
@@ -39,7 +46,8 @@ std::string string_key(const nlohmann::json &t, const char *key, const std::stri
 bool bool_key(const nlohmann::json &t, const char *key, bool fallback) {
     auto it = t.find(key);
     if (it == t.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) throw std::invalid_argument(std::string("dataway sink: '") + key + "' must be true or false");
+    if (!it->is_boolean())
+        throw std::invalid_argument(std::string("dataway sink: '") + key + "' must be true or false");
     return it->get<bool>();
 }
 
@@ -72,7 +80,7 @@ std::string hostname() {
 }
 
 std::string go_arch() {
-    struct utsname u{};
+    struct utsname u {};
     ::uname(&u);
     std::string m = u.machine;
     if (m == "x86_64") return "amd64";
@@ -94,7 +102,9 @@ DatawaySinkConfig DatawaySinkConfig::from_json(const nlohmann::json &t) {
         }
     }
     if (auto u = string_key(t, "url", ""); !u.empty()) c.urls.insert(c.urls.begin(), u);
-    if (c.urls.empty()) throw std::invalid_argument("dataway sink: 'urls' (or 'url') is required, e.g. [\"https://host?token=tkn_...\"]");
+    if (c.urls.empty())
+        throw std::invalid_argument(
+            "dataway sink: 'urls' (or 'url') is required, e.g. [\"https://host?token=tkn_...\"]");
     for (auto &u : c.urls) {
         try {
             parse_upstream_url(u);
@@ -112,9 +122,11 @@ DatawaySinkConfig DatawaySinkConfig::from_json(const nlohmann::json &t) {
     }
     c.enable_sinker = bool_key(t, "enable_sinker", c.enable_sinker);
     if (auto it = t.find("global_customer_keys"); it != t.end()) {
-        if (!it->is_array()) throw std::invalid_argument("dataway sink: 'global_customer_keys' must be a list of strings");
+        if (!it->is_array())
+            throw std::invalid_argument("dataway sink: 'global_customer_keys' must be a list of strings");
         for (auto &k : *it) {
-            if (!k.is_string()) throw std::invalid_argument("dataway sink: 'global_customer_keys' must be a list of strings");
+            if (!k.is_string())
+                throw std::invalid_argument("dataway sink: 'global_customer_keys' must be a list of strings");
             c.global_customer_keys.push_back(k.get<std::string>());
         }
     }
@@ -123,7 +135,8 @@ DatawaySinkConfig DatawaySinkConfig::from_json(const nlohmann::json &t) {
     return c;
 }
 
-DatawaySink::DatawaySink(std::string name, DatawaySinkConfig config, std::vector<std::pair<std::string, std::string>> global_tags)
+DatawaySink::DatawaySink(std::string name, DatawaySinkConfig config,
+                         std::vector<std::pair<std::string, std::string>> global_tags)
     : name_(std::move(name)), cfg_(std::move(config)), global_tags_(std::move(global_tags)) {
     for (auto &[k, v] : global_tags_) sinker_keys_.insert(k);
     for (auto &k : cfg_.global_customer_keys) sinker_keys_.insert(k);
@@ -136,7 +149,8 @@ DatawaySink::DatawaySink(std::string name, DatawaySinkConfig config, std::vector
             } catch (const std::invalid_argument &ex) {
                 throw std::invalid_argument("dataway sink: " + std::string(ex.what()));
             }
-            if (cfg_.tls.insecure_skip_verify) log_warn("dataway", insecure_skip_verify_warning("dataway sink '" + name_ + "'"));
+            if (cfg_.tls.insecure_skip_verify)
+                log_warn("dataway", insecure_skip_verify_warning("dataway sink '" + name_ + "'"));
         }
         e.http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.timeout, tls_);
         e.upload_http = std::make_unique<UpstreamHttpClient>(e.url, cfg_.upload_timeout, tls_);
@@ -177,7 +191,8 @@ std::string DatawaySink::point_sinker_value(const trib::Point &p) const {
         if (f.type == TRIB_FIELD_STRING && sinker_keys_.count(f.key)) parts.push_back(f.key + "=" + f.s);
     std::string sc = short_category(p.category);
     if (sinker_keys_.count("category")) parts.push_back("category=" + sc);
-    if (sinker_keys_.count("source") && (sc == "L" || sc == "N" || sc == "E" || sc == "R" || sc == "OCH" || p.category == "dialtesting"))
+    if (sinker_keys_.count("source") &&
+        (sc == "L" || sc == "N" || sc == "E" || sc == "R" || sc == "OCH" || p.category == "dialtesting"))
         parts.push_back("source=" + p.measurement);
     if (sinker_keys_.count("measurement") && sc == "M") parts.push_back("measurement=" + p.measurement);
     if (sinker_keys_.count("class") && (sc == "O" || sc == "CO")) parts.push_back("class=" + p.measurement);
@@ -275,7 +290,8 @@ trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) 
                         std::string item = tp.substr(pos, c - pos);
                         if (!item.empty()) {
                             size_t colon = item.find(':');
-                            kv.emplace_back(item.substr(0, colon), colon == std::string::npos ? "" : item.substr(colon + 1));
+                            kv.emplace_back(item.substr(0, colon),
+                                            colon == std::string::npos ? "" : item.substr(colon + 1));
                         }
                         pos = c + 1;
                     }
@@ -283,8 +299,13 @@ trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) 
                 bool changed = false;
                 for (auto &[k, v] : p.tags) {
                     auto it = std::find_if(kv.begin(), kv.end(), [&](auto &e) { return e.first == k; });
-                    if (it == kv.end()) { kv.emplace_back(k, v); changed = true; }
-                    else if (it->second != v) { it->second = v; changed = true; }
+                    if (it == kv.end()) {
+                        kv.emplace_back(k, v);
+                        changed = true;
+                    } else if (it->second != v) {
+                        it->second = v;
+                        changed = true;
+                    }
                 }
                 if (changed) {
                     std::string tp;

@@ -53,7 +53,8 @@ struct DatawaySinkConfig {
 class DatawaySink : public Sink {
   public:
     // global_tags: the host's global tags (for X-Global-Tags and the sinker keys).
-    DatawaySink(std::string name, DatawaySinkConfig config, std::vector<std::pair<std::string, std::string>> global_tags);
+    DatawaySink(std::string name, DatawaySinkConfig config,
+                std::vector<std::pair<std::string, std::string>> global_tags);
     const std::string &name() const override { return name_; }
     trib_status write(const std::vector<trib::Point> &batch, std::string &err) override;
 
@@ -72,7 +73,8 @@ class DatawaySink : public Sink {
         std::unique_ptr<UpstreamHttpClient> http;
         std::unique_ptr<UpstreamHttpClient> upload_http;
     };
-    trib_status write_points(const std::string &category, const std::vector<const trib::Point *> &points, std::string &err);
+    trib_status write_points(const std::string &category, const std::vector<const trib::Point *> &points,
+                             std::string &err);
     trib_status upload_profile(const trib::Point &p, std::string &err);
     std::vector<std::pair<std::string, std::string>> common_headers() const;
 

@@ -35,8 +35,7 @@ std::string error_text(const HttpPostResult &r) {
     try {
         auto j = parse_json_bounded(r.body);
         if (j.is_object() && j.contains("error") && j["error"].is_string()) msg = j["error"].get<std::string>();
-    } catch (...) {
-    }
+    } catch (...) {}
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
     return "HTTP " + std::to_string(r.status) + (msg.empty() ? "" : ": " + msg);
 }
@@ -54,7 +53,8 @@ InfluxDbSinkConfig InfluxDbSinkConfig::from_json(const nlohmann::json &t) {
     c.precision = string_key(t, "precision", "ns");
     if (c.precision != "ns" && c.precision != "n" && c.precision != "us" && c.precision != "u" && c.precision != "ms" &&
         c.precision != "s")
-        throw std::invalid_argument("influxdb sink: 'precision' must be one of ns, us, ms, s (got '" + c.precision + "')");
+        throw std::invalid_argument("influxdb sink: 'precision' must be one of ns, us, ms, s (got '" + c.precision +
+                                    "')");
     c.username = string_key(t, "username", "");
     c.password = string_key(t, "password", "");
     c.token = string_key(t, "token", "");
@@ -78,9 +78,16 @@ InfluxDbSinkConfig InfluxDbSinkConfig::from_json(const nlohmann::json &t) {
 InfluxDbSink::InfluxDbSink(std::string name, InfluxDbSinkConfig config)
     : name_(std::move(name)), cfg_(std::move(config)), base_(parse_upstream_url(cfg_.url)) {
     std::string precision = "n";
-    if (cfg_.precision == "us" || cfg_.precision == "u") { precision = "u"; time_divisor_ = 1000; }
-    else if (cfg_.precision == "ms") { precision = "ms"; time_divisor_ = 1000000; }
-    else if (cfg_.precision == "s") { precision = "s"; time_divisor_ = 1000000000; }
+    if (cfg_.precision == "us" || cfg_.precision == "u") {
+        precision = "u";
+        time_divisor_ = 1000;
+    } else if (cfg_.precision == "ms") {
+        precision = "ms";
+        time_divisor_ = 1000000;
+    } else if (cfg_.precision == "s") {
+        precision = "s";
+        time_divisor_ = 1000000000;
+    }
     write_path_ = base_.path + "/write?db=" + url_encode(cfg_.database);
     if (!cfg_.retention_policy.empty()) write_path_ += "&rp=" + url_encode(cfg_.retention_policy);
     write_path_ += "&precision=" + precision;
@@ -92,7 +99,8 @@ InfluxDbSink::InfluxDbSink(std::string name, InfluxDbSinkConfig config)
         } catch (const std::invalid_argument &ex) {
             throw std::invalid_argument("influxdb sink: " + std::string(ex.what()));
         }
-        if (cfg_.tls.insecure_skip_verify) log_warn("influxdb", insecure_skip_verify_warning("influxdb sink '" + name_ + "'"));
+        if (cfg_.tls.insecure_skip_verify)
+            log_warn("influxdb", insecure_skip_verify_warning("influxdb sink '" + name_ + "'"));
     }
     http_ = std::make_unique<UpstreamHttpClient>(base_, cfg_.timeout, std::move(tls));
 }
@@ -109,8 +117,7 @@ std::vector<std::string> InfluxDbSink::encode(const std::vector<trib::Point> &ba
             if (f.type == TRIB_FIELD_UINT) {
                 if (f.u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
                     q.fields.push_back(trib::Field::Int(f.key, static_cast<int64_t>(f.u)));
-                else
-                    q.fields.push_back(trib::Field::Float(f.key, static_cast<double>(f.u)));
+                else q.fields.push_back(trib::Field::Float(f.key, static_cast<double>(f.u)));
             } else {
                 q.fields.push_back(f);
             }
@@ -144,7 +151,8 @@ trib_status InfluxDbSink::post_body(const std::string &body, std::string &err, b
     auto r = http_->post(write_path_, "text/plain; charset=utf-8", headers, body);
     trib_status st = classify_http_result(r);
     if (st == TRIB_OK) return st;
-    if (r.status == 404 && may_create && cfg_.create_database && r.body.find("database not found") != std::string::npos) {
+    if (r.status == 404 && may_create && cfg_.create_database &&
+        r.body.find("database not found") != std::string::npos) {
         if (!create_database(err)) return TRIB_RETRY;
         return post_body(body, err, false);
     }

@@ -29,7 +29,10 @@ std::string label(const std::string &s) {
     std::string out;
     for (char c : s) {
         if (c == '\\' || c == '"') out.push_back('\\');
-        if (c == '\n') { out += "\\n"; continue; }
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
         out.push_back(c);
     }
     return out;
@@ -76,9 +79,11 @@ std::string render_delivery_metrics() {
          [](auto &s, auto &) { return s.appended_bytes; }},
         {"tributary_spool_acked_records_total", "counter", "Records delivered and acknowledged.",
          [](auto &s, auto &) { return s.acked_records; }},
-        {"tributary_spool_rejected_appends_total", "counter", "Appends refused because the spool was full (policy reject).",
+        {"tributary_spool_rejected_appends_total", "counter",
+         "Appends refused because the spool was full (policy reject).",
          [](auto &s, auto &) { return s.rejected_appends; }},
-        {"tributary_spool_dropped_records_total", "counter", "Undelivered records deleted to make room (policy drop_oldest).",
+        {"tributary_spool_dropped_records_total", "counter",
+         "Undelivered records deleted to make room (policy drop_oldest).",
          [](auto &s, auto &) { return s.dropped_records; }},
         {"tributary_spool_dropped_bytes_total", "counter", "Bytes deleted to make room (policy drop_oldest).",
          [](auto &s, auto &) { return s.dropped_bytes; }},
@@ -86,13 +91,16 @@ std::string render_delivery_metrics() {
          [](auto &s, auto &) { return s.quarantined_records; }},
         {"tributary_spool_quarantined_bytes_total", "counter", "Damaged bytes skipped.",
          [](auto &s, auto &) { return s.quarantined_bytes; }},
-        {"tributary_spool_set_aside_records_total", "counter", "Records refused for good by the sink, kept in quarantine/.",
+        {"tributary_spool_set_aside_records_total", "counter",
+         "Records refused for good by the sink, kept in quarantine/.",
          [](auto &s, auto &) { return s.set_aside_records; }},
         {"tributary_spool_torn_tail_bytes_total", "counter", "Bytes of a torn last record cut at open.",
          [](auto &s, auto &) { return s.torn_tail_bytes; }},
         {"tributary_spool_fsyncs_total", "counter", "fsync calls.", [](auto &s, auto &) { return s.fsyncs; }},
-        {"tributary_spool_disk_bytes", "gauge", "Bytes of segment files on disk.", [](auto &s, auto &) { return s.disk_bytes; }},
-        {"tributary_spool_pending_bytes", "gauge", "Bytes not yet delivered.", [](auto &s, auto &) { return s.pending_bytes; }},
+        {"tributary_spool_disk_bytes", "gauge", "Bytes of segment files on disk.",
+         [](auto &s, auto &) { return s.disk_bytes; }},
+        {"tributary_spool_pending_bytes", "gauge", "Bytes not yet delivered.",
+         [](auto &s, auto &) { return s.pending_bytes; }},
         {"tributary_spool_segments", "gauge", "Segment files.", [](auto &s, auto &) { return s.segments; }},
         {"tributary_delivery_records_total", "counter", "Spool records delivered.",
          [](auto &, auto &d) { return d.delivered_records; }},
@@ -101,7 +109,8 @@ std::string render_delivery_metrics() {
         {"tributary_delivery_retries_total", "counter", "Failed delivery attempts that were retried.",
          [](auto &, auto &d) { return d.retries; }},
         {"tributary_delivery_permanent_failures_total", "counter",
-         "Records given up (refused for good, out of attempts, undecodable).", [](auto &, auto &d) { return d.permanent_failures; }},
+         "Records given up (refused for good, out of attempts, undecodable).",
+         [](auto &, auto &d) { return d.permanent_failures; }},
     };
     struct Snapshot {
         std::string owner, name;

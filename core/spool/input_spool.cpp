@@ -9,8 +9,8 @@ InputSpool::InputSpool(std::string instance_id, SpoolSetup setup, ToBus to_bus, 
     spool_ = std::make_unique<Spool>(setup.spool);
     delivery_ = std::make_unique<SpoolDelivery>(
         "input " + instance_id, *spool_,
-        SpoolDelivery::DeliverAsync([to_bus = std::move(to_bus)](const std::vector<trib::Point> &batch, std::string &err,
-                                                                  std::function<void()> done) {
+        SpoolDelivery::DeliverAsync([to_bus = std::move(to_bus)](const std::vector<trib::Point> &batch,
+                                                                 std::string &err, std::function<void()> done) {
             std::vector<trib::Point> copy = batch;
             trib_status st = to_bus(std::move(copy), err, std::move(done));
             // The bus refuses only when full (retry) or when a batch can never fit.

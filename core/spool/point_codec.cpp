@@ -32,7 +32,10 @@ uint32_t count32(size_t n, const char *what) {
 class Reader {
   public:
     explicit Reader(std::string_view b) : b_(b) {}
-    uint8_t u8() { need(1, "u8"); return static_cast<uint8_t>(b_[pos_++]); }
+    uint8_t u8() {
+        need(1, "u8");
+        return static_cast<uint8_t>(b_[pos_++]);
+    }
     uint32_t u32() {
         need(4, "u32");
         uint32_t v = 0;
@@ -127,7 +130,8 @@ std::string encode_points(const std::vector<trib::Point> &points) {
         estimate += 64 + p.measurement.size() + p.category.size();
         for (const auto &[k, v] : p.tags) estimate += 8 + k.size() + v.size();
         for (const auto &f : p.fields) estimate += 16 + f.key.size() + f.s.size();
-        for (const auto &a : p.attachments) estimate += 12 + a.name.size() + a.content_type.size() + (a.data ? a.data->size() : 0);
+        for (const auto &a : p.attachments)
+            estimate += 12 + a.name.size() + a.content_type.size() + (a.data ? a.data->size() : 0);
     }
     out.reserve(estimate);
     append_encoded_points(out, points);
@@ -140,8 +144,8 @@ std::vector<trib::Point> decode_points(std::string_view bytes) {
     Reader r(bytes.substr(3));
     uint8_t version = r.u8();
     if (version != kPointCodecVersion)
-        throw PointCodecError("point batch version " + std::to_string(version) + " is not supported (this build reads " +
-                              std::to_string(kPointCodecVersion) + ")");
+        throw PointCodecError("point batch version " + std::to_string(version) +
+                              " is not supported (this build reads " + std::to_string(kPointCodecVersion) + ")");
     // Smallest point: 2 empty strings + time + 3 counts = 28 bytes.
     uint32_t n = r.count(28, "point");
     std::vector<trib::Point> points;
@@ -180,8 +184,7 @@ std::vector<trib::Point> decode_points(std::string_view bytes) {
             }
             case TRIB_FIELD_STRING:
             case TRIB_FIELD_BYTES: f.s = r.str("field value"); break;
-            default:
-                throw PointCodecError("field '" + f.key + "' has unknown type " + std::to_string(type));
+            default: throw PointCodecError("field '" + f.key + "' has unknown type " + std::to_string(type));
             }
             f.type = static_cast<trib_field_type>(type);
             p.fields.push_back(std::move(f));

@@ -112,7 +112,8 @@ const char *to_string(SpoolFullPolicy p) { return p == SpoolFullPolicy::reject ?
 
 Spool::Spool(SpoolOptions options) : opt_(std::move(options)) {
     if (opt_.dir.empty()) throw SpoolError("spool: no directory configured");
-    if (opt_.capacity_bytes < 4096) throw SpoolError("spool " + opt_.dir.string() + ": capacity must be at least 4 KiB");
+    if (opt_.capacity_bytes < 4096)
+        throw SpoolError("spool " + opt_.dir.string() + ": capacity must be at least 4 KiB");
     if (opt_.segment_bytes == 0)
         opt_.segment_bytes = std::clamp<uint64_t>(opt_.capacity_bytes / 8, 64u << 10, 32u << 20);
     opt_.segment_bytes = std::min(opt_.segment_bytes, opt_.capacity_bytes);
@@ -161,7 +162,8 @@ Spool::~Spool() {
     close_reader_locked();
     persist_ack_locked();
     if (!orphaned_.empty())
-        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) + " record(s) handed out before their segment was dropped were not delivered");
+        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) +
+                               " record(s) handed out before their segment was dropped were not delivered");
     if (ack_fd_ >= 0) ::close(ack_fd_);
     if (lock_fd_ >= 0) ::close(lock_fd_); // releases the flock
 }
@@ -190,7 +192,8 @@ void Spool::recover() {
         Segment s;
         s.path = e.path();
         s.size = fs::file_size(e.path(), ec);
-        if (ec) throw SpoolError("spool " + opt_.dir.string() + ": cannot stat " + e.path().string() + ": " + ec.message());
+        if (ec)
+            throw SpoolError("spool " + opt_.dir.string() + ": cannot stat " + e.path().string() + ": " + ec.message());
         segments_[*seq] = s;
     }
     if (ec) throw SpoolError("spool " + opt_.dir.string() + ": cannot list directory: " + ec.message());
@@ -265,15 +268,17 @@ void Spool::recover() {
 
     uint64_t pending = disk_bytes_ - commit_off_;
     if (pending > 0)
-        log(TRIB_LOG_INFO, "recovered " + std::to_string(segments_.size()) + " segment(s), " +
-                               std::to_string(pending) + " bytes to deliver");
+        log(TRIB_LOG_INFO, "recovered " + std::to_string(segments_.size()) + " segment(s), " + std::to_string(pending) +
+                               " bytes to deliver");
 }
 
 uint64_t Spool::scan_tail(uint64_t seq, Segment &seg) {
     (void)seq;
     if (seg.size == 0) return 0;
     int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw SpoolError("spool " + opt_.dir.string() + ": cannot open " + seg.path.string() + ": " + errno_text(errno));
+    if (fd < 0)
+        throw SpoolError("spool " + opt_.dir.string() + ": cannot open " + seg.path.string() + ": " +
+                         errno_text(errno));
     std::string buf(seg.size, '\0');
     bool ok = pread_full(fd, buf.data(), buf.size(), 0);
     ::close(fd);
@@ -299,7 +304,9 @@ void Spool::open_writer_locked(uint64_t seq, bool create) {
     fs::path p = segment_path(seq);
     int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
     int fd = ::open(p.c_str(), flags, 0644);
-    if (fd < 0) throw SpoolError("spool " + opt_.dir.string() + ": cannot open segment " + p.string() + ": " + errno_text(errno));
+    if (fd < 0)
+        throw SpoolError("spool " + opt_.dir.string() + ": cannot open segment " + p.string() + ": " +
+                         errno_text(errno));
     if (create) {
         fsync_dir(opt_.dir);
         segments_[seq] = Segment{p, 0};
@@ -368,7 +375,10 @@ bool Spool::drop_oldest_locked(uint64_t need) {
         // Records already acknowledged out of order are not lost; records handed out and
         // not yet acknowledged are still with the consumer (orphaned, see ack/set_aside).
         for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-            if (it->first.segment != seq) { ++it; continue; }
+            if (it->first.segment != seq) {
+                ++it;
+                continue;
+            }
             if (lost) --lost;
             if (!it->second) orphaned_.insert(it->first);
             it = in_flight_.erase(it);
@@ -377,10 +387,17 @@ bool Spool::drop_oldest_locked(uint64_t need) {
         stats_.dropped_records += lost;
         stats_.dropped_bytes += lost_bytes;
         uint64_t next_seq = segments_.empty() ? write_seq_ : segments_.begin()->first;
-        if (commit_seq_ <= seq) { commit_seq_ = next_seq; commit_off_ = 0; }
-        if (read_seq_ <= seq) { read_seq_ = next_seq; read_off_ = 0; }
-        log(TRIB_LOG_WARN, "full (capacity " + std::to_string(opt_.capacity_bytes) + " bytes, policy drop_oldest): dropped " +
-                               std::to_string(lost) + " undelivered record(s), " + std::to_string(lost_bytes) + " bytes");
+        if (commit_seq_ <= seq) {
+            commit_seq_ = next_seq;
+            commit_off_ = 0;
+        }
+        if (read_seq_ <= seq) {
+            read_seq_ = next_seq;
+            read_off_ = 0;
+        }
+        log(TRIB_LOG_WARN, "full (capacity " + std::to_string(opt_.capacity_bytes) +
+                               " bytes, policy drop_oldest): dropped " + std::to_string(lost) +
+                               " undelivered record(s), " + std::to_string(lost_bytes) + " bytes");
         advance_commit_locked();
     }
     return true;
@@ -391,7 +408,8 @@ trib_status Spool::append(std::string_view payload, std::string *err) {
     if (payload.size() > opt_.max_record_bytes || rec > opt_.capacity_bytes) {
         if (err)
             *err = "record of " + std::to_string(payload.size()) + " bytes exceeds the spool's limit (" +
-                   std::to_string(std::min<uint64_t>(opt_.max_record_bytes, opt_.capacity_bytes - kHeaderBytes)) + " bytes)";
+                   std::to_string(std::min<uint64_t>(opt_.max_record_bytes, opt_.capacity_bytes - kHeaderBytes)) +
+                   " bytes)";
         return TRIB_INVALID_ARGUMENT;
     }
     uint64_t ticket = 0;
@@ -411,7 +429,9 @@ trib_status Spool::append(std::string_view payload, std::string *err) {
             if (disk_bytes_ + rec > opt_.capacity_bytes) {
                 if (opt_.policy == SpoolFullPolicy::reject) {
                     ++stats_.rejected_appends;
-                    if (err) *err = "spool full (" + std::to_string(disk_bytes_) + " of " + std::to_string(opt_.capacity_bytes) + " bytes)";
+                    if (err)
+                        *err = "spool full (" + std::to_string(disk_bytes_) + " of " +
+                               std::to_string(opt_.capacity_bytes) + " bytes)";
                     return TRIB_BACKPRESSURE;
                 }
                 if (!drop_oldest_locked(rec)) {
@@ -441,7 +461,10 @@ trib_status Spool::append(std::string_view payload, std::string *err) {
                 w = ::write(write_fd_, payload.data() + (done - kHeaderBytes), rec - done);
             }
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) { ok = false; break; }
+            if (w <= 0) {
+                ok = false;
+                break;
+            }
             done += static_cast<size_t>(w);
         }
         if (!ok) {
@@ -536,8 +559,9 @@ void Spool::quarantine_locked(uint64_t seq, uint64_t from, uint64_t to, const st
     uint64_t n = to - from;
     stats_.quarantined_records++;
     stats_.quarantined_bytes += n;
-    log(TRIB_LOG_ERROR, "quarantined " + std::to_string(n) + " damaged bytes at " + segment_path(seq).filename().string() +
-                            ":" + std::to_string(from) + " (" + why + "); delivery continues with the next valid record");
+    log(TRIB_LOG_ERROR, "quarantined " + std::to_string(n) + " damaged bytes at " +
+                            segment_path(seq).filename().string() + ":" + std::to_string(from) + " (" + why +
+                            "); delivery continues with the next valid record");
     uint64_t keep = std::min<uint64_t>(n, opt_.quarantine_keep_bytes);
     auto it = segments_.find(seq);
     if (keep == 0 || it == segments_.end()) return;
@@ -587,7 +611,8 @@ void Spool::set_aside(const SpoolRecord &record, const std::string &why) {
     }
     if (it->second) return;
     ++stats_.set_aside_records;
-    std::string name = "refused-" + segment_path(record.id.segment).stem().string() + "-" + std::to_string(record.id.offset) + ".rec";
+    std::string name =
+        "refused-" + segment_path(record.id.segment).stem().string() + "-" + std::to_string(record.id.offset) + ".rec";
     log(TRIB_LOG_ERROR, "record refused for good (" + why + "): kept as quarantine/" + name);
     keep_in_quarantine_locked(name, record.payload);
     it->second = true;
@@ -697,7 +722,8 @@ void Spool::rewind_unacked() {
     advance_commit_locked();
     in_flight_.clear();
     if (!orphaned_.empty())
-        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) + " record(s) handed out before their segment was dropped were not delivered");
+        log(TRIB_LOG_WARN, std::to_string(orphaned_.size()) +
+                               " record(s) handed out before their segment was dropped were not delivered");
     stats_.dropped_records += orphaned_.size();
     orphaned_.clear();
     read_seq_ = commit_seq_;

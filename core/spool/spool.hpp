@@ -70,18 +70,18 @@ struct SpoolStats {
     uint64_t appended_records = 0;
     uint64_t appended_bytes = 0;
     uint64_t acked_records = 0;
-    uint64_t rejected_appends = 0;     // reject policy: append answered BACKPRESSURE
-    uint64_t dropped_records = 0;      // drop_oldest policy: unacknowledged records deleted
+    uint64_t rejected_appends = 0; // reject policy: append answered BACKPRESSURE
+    uint64_t dropped_records = 0;  // drop_oldest policy: unacknowledged records deleted
     uint64_t dropped_bytes = 0;
-    uint64_t quarantined_records = 0;  // damaged regions skipped (each counts once)
+    uint64_t quarantined_records = 0; // damaged regions skipped (each counts once)
     uint64_t quarantined_bytes = 0;
-    uint64_t set_aside_records = 0;    // refused for good by the consumer, kept in quarantine/
-    uint64_t torn_tail_bytes = 0;      // incomplete record cut off the last segment at open
+    uint64_t set_aside_records = 0; // refused for good by the consumer, kept in quarantine/
+    uint64_t torn_tail_bytes = 0;   // incomplete record cut off the last segment at open
     uint64_t fsyncs = 0;
-    uint64_t disk_bytes = 0;           // bytes of all segment files
-    uint64_t pending_bytes = 0;        // bytes not yet acknowledged (approximate: whole records)
+    uint64_t disk_bytes = 0;    // bytes of all segment files
+    uint64_t pending_bytes = 0; // bytes not yet acknowledged (approximate: whole records)
     uint64_t segments = 0;
-    uint64_t in_flight = 0;            // handed out by next(), not yet acknowledged
+    uint64_t in_flight = 0; // handed out by next(), not yet acknowledged
 };
 
 struct SpoolError : std::runtime_error {
@@ -175,14 +175,14 @@ class Spool {
     uint64_t disk_bytes_ = 0;
     uint64_t write_seq_ = 0;
     int write_fd_ = -1;
-    uint64_t ticket_ = 0;      // bumped on every append
+    uint64_t ticket_ = 0; // bumped on every append
     uint64_t unsynced_bytes_ = 0;
     std::chrono::steady_clock::time_point last_sync_;
 
     // Reading.
-    uint64_t read_seq_ = 0, read_off_ = 0;  // next record to hand out
+    uint64_t read_seq_ = 0, read_off_ = 0;     // next record to hand out
     uint64_t commit_seq_ = 0, commit_off_ = 0; // everything before is acknowledged
-    std::map<SpoolRecordId, bool> in_flight_; // id -> acknowledged
+    std::map<SpoolRecordId, bool> in_flight_;  // id -> acknowledged
     // Handed out, then their segment was dropped: the consumer still holds them and may yet
     // deliver them, so they count as dropped only if it gives them up.
     std::set<SpoolRecordId> orphaned_;

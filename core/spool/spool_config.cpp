@@ -59,15 +59,21 @@ std::filesystem::path resolve(const std::string &path, const std::string &data_d
 void common_keys(const nlohmann::json &t, const std::string &table, SpoolSetup &s) {
     if (auto v = string_key(t, table, "policy")) {
         auto p = parse_spool_full_policy(*v);
-        if (!p) throw std::invalid_argument(where(table, "policy") + " must be \"reject\" or \"drop_oldest\" (got \"" + *v + "\")");
+        if (!p)
+            throw std::invalid_argument(where(table, "policy") + " must be \"reject\" or \"drop_oldest\" (got \"" + *v +
+                                        "\")");
         s.spool.policy = *p;
     }
     if (auto v = number_key(t, table, "fsync_interval_ms", 0)) s.spool.fsync_interval_ms = static_cast<uint32_t>(*v);
     if (auto v = number_key(t, table, "fsync_bytes", 0)) s.spool.fsync_bytes = static_cast<uint64_t>(*v);
-    if (auto v = number_key(t, table, "segment_mb", 0.0625)) s.spool.segment_bytes = static_cast<uint64_t>(*v * (1 << 20));
-    if (auto v = number_key(t, table, "max_record_mb", 1)) s.spool.max_record_bytes = static_cast<uint32_t>(*v * (1 << 20));
-    if (auto v = number_key(t, table, "retry_initial_ms", 1)) s.retry.initial_backoff = std::chrono::milliseconds(static_cast<int64_t>(*v));
-    if (auto v = number_key(t, table, "retry_max_ms", 1)) s.retry.max_backoff = std::chrono::milliseconds(static_cast<int64_t>(*v));
+    if (auto v = number_key(t, table, "segment_mb", 0.0625))
+        s.spool.segment_bytes = static_cast<uint64_t>(*v * (1 << 20));
+    if (auto v = number_key(t, table, "max_record_mb", 1))
+        s.spool.max_record_bytes = static_cast<uint32_t>(*v * (1 << 20));
+    if (auto v = number_key(t, table, "retry_initial_ms", 1))
+        s.retry.initial_backoff = std::chrono::milliseconds(static_cast<int64_t>(*v));
+    if (auto v = number_key(t, table, "retry_max_ms", 1))
+        s.retry.max_backoff = std::chrono::milliseconds(static_cast<int64_t>(*v));
     if (auto v = number_key(t, table, "max_attempts", 0)) s.retry.max_attempts = static_cast<uint32_t>(*v);
     if (auto v = number_key(t, table, "workers", 1)) s.workers = static_cast<unsigned>(*v);
     if (auto v = bool_key(t, table, "clear_on_start")) s.spool.clear_on_open = *v;
@@ -80,7 +86,8 @@ SpoolSetup sink_spool_setup(const nlohmann::json &t, const std::string &data_dir
     if (!t.is_object()) throw std::invalid_argument("'spool' must be a table ([sinks.spool])");
     SpoolSetup s;
     s.spool.dir = resolve(string_key(t, table, "path").value_or(default_dir), data_dir);
-    if (auto v = number_key(t, table, "capacity_mb", 0.0625)) s.spool.capacity_bytes = static_cast<uint64_t>(*v * (1 << 20));
+    if (auto v = number_key(t, table, "capacity_mb", 0.0625))
+        s.spool.capacity_bytes = static_cast<uint64_t>(*v * (1 << 20));
     // A sink's spool is durable per append by default: a sink is where data leaves us.
     common_keys(t, table, s);
     return s;
@@ -96,7 +103,8 @@ std::optional<SpoolSetup> input_spool_setup(const nlohmann::json &input, const s
         if (!t.is_object()) throw std::invalid_argument("'io_config' must be a table");
         s.spool.dir = resolve(string_key(t, table, "cache_path").value_or(default_dir), data_dir);
         s.spool.capacity_bytes = 10240ull << 20; // DataKit's default
-        if (auto v = number_key(t, table, "cache_capacity_mb", 0.0625)) s.spool.capacity_bytes = static_cast<uint64_t>(*v * (1 << 20));
+        if (auto v = number_key(t, table, "cache_capacity_mb", 0.0625))
+            s.spool.capacity_bytes = static_cast<uint64_t>(*v * (1 << 20));
         if (auto v = bool_key(t, table, "clear_cache_on_start")) s.spool.clear_on_open = *v;
         s.workers = 8;
         if (auto v = number_key(t, table, "upload_workers", 1)) s.workers = static_cast<unsigned>(*v);

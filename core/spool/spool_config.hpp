@@ -25,7 +25,8 @@ struct SpoolSetup {
 
 // [sinks.spool] of a [[sinks]] table. default_dir: used when `path` is absent; a relative
 // `path` is taken relative to data_dir. Throws std::invalid_argument naming the key.
-SpoolSetup sink_spool_setup(const nlohmann::json &spool_table, const std::string &data_dir, const std::string &default_dir);
+SpoolSetup sink_spool_setup(const nlohmann::json &spool_table, const std::string &data_dir,
+                            const std::string &default_dir);
 
 // The input instance's spool, if its table has `io_config`; nullopt otherwise.
 // Throws std::invalid_argument naming the key.

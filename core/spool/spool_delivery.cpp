@@ -4,7 +4,8 @@
 
 namespace trib::core {
 
-SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers, Log log)
+SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers,
+                             Log log)
     : SpoolDelivery(std::move(name), spool,
                     DeliverAsync([deliver = std::move(deliver)](const std::vector<trib::Point> &batch, std::string &err,
                                                                 std::function<void()> done) {
@@ -14,10 +15,10 @@ SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, Deliver deliver, Re
                     }),
                     retry, workers, std::move(log)) {}
 
-SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers, Log log)
-    : name_(std::move(name)), spool_(spool), deliver_(std::move(deliver)),
-      ack_target_(std::make_shared<AckTarget>()), retry_(retry), workers_count_(workers == 0 ? 1 : workers),
-      log_(std::move(log)) {
+SpoolDelivery::SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers,
+                             Log log)
+    : name_(std::move(name)), spool_(spool), deliver_(std::move(deliver)), ack_target_(std::make_shared<AckTarget>()),
+      retry_(retry), workers_count_(workers == 0 ? 1 : workers), log_(std::move(log)) {
     ack_target_->spool = &spool_;
     if (retry_.initial_backoff.count() <= 0) retry_.initial_backoff = std::chrono::milliseconds(1);
     if (retry_.max_backoff < retry_.initial_backoff) retry_.max_backoff = retry_.initial_backoff;
@@ -112,19 +113,24 @@ void SpoolDelivery::worker_main(unsigned index) {
             const bool out_of_attempts = retry_.max_attempts != 0 && attempt >= retry_.max_attempts;
             {
                 std::lock_guard<std::mutex> lk(mu_);
-                stats_.last_error_unix_ms = static_cast<uint64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+                stats_.last_error_unix_ms =
+                    static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
                 if (!transient || out_of_attempts) ++stats_.permanent_failures;
                 else ++stats_.retries;
             }
             if (!transient || out_of_attempts) {
-                spool_.set_aside(*rec, (transient ? "gave up after " + std::to_string(attempt) + " attempts: " : std::string()) + err);
+                spool_.set_aside(
+                    *rec,
+                    (transient ? "gave up after " + std::to_string(attempt) + " attempts: " : std::string()) + err);
                 break;
             }
             // Log the first failure and then every 10th, not every attempt of a long outage.
             if (attempt == 1 || attempt % 10 == 0)
                 log(TRIB_LOG_WARN, "delivery failed (attempt " + std::to_string(attempt) + "), retrying: " + err);
-            auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 10)(rng));
+            auto jitter =
+                std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 10)(rng));
             if (!sleep_backoff(backoff + jitter)) return; // stopping: the record stays in the spool
             backoff = std::min(backoff * 2, retry_.max_backoff);
         }

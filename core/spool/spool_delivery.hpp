@@ -50,8 +50,10 @@ class SpoolDelivery {
         std::function<trib_status(const std::vector<trib::Point> &batch, std::string &err, std::function<void()> done)>;
     using Log = std::function<void(trib_log_level, const std::string &)>;
 
-    SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers = 1, Log log = {});
-    SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers = 1, Log log = {});
+    SpoolDelivery(std::string name, Spool &spool, Deliver deliver, RetryPolicy retry, unsigned workers = 1,
+                  Log log = {});
+    SpoolDelivery(std::string name, Spool &spool, DeliverAsync deliver, RetryPolicy retry, unsigned workers = 1,
+                  Log log = {});
     ~SpoolDelivery();
     SpoolDelivery(const SpoolDelivery &) = delete;
     SpoolDelivery &operator=(const SpoolDelivery &) = delete;

@@ -20,8 +20,7 @@ SpooledSink::~SpooledSink() {
     delivery_->stop();
     try {
         inner_->flush();
-    } catch (...) {
-    }
+    } catch (...) {}
     metrics_ = DeliveryMetricsRegistration();
 }
 

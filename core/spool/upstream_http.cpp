@@ -100,13 +100,15 @@ UpstreamUrl parse_upstream_url(std::string_view url) {
     UpstreamUrl u;
     const std::string shown = redact_url(url);
     size_t p = url.find("://");
-    if (p == std::string_view::npos) throw std::invalid_argument("'" + shown + "' is not a URL (expected http://host:port)");
+    if (p == std::string_view::npos)
+        throw std::invalid_argument("'" + shown + "' is not a URL (expected http://host:port)");
     u.scheme = std::string(url.substr(0, p));
     for (auto &c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (u.scheme != "http" && u.scheme != "https")
         throw std::invalid_argument("'" + shown + "': scheme must be http or https");
     if (u.scheme == "https" && !upstream_https_supported())
-        throw std::invalid_argument("'" + shown + "': https needs a build linked with Poco NetSSL (TRIB_UPSTREAM_HTTPS)");
+        throw std::invalid_argument("'" + shown +
+                                    "': https needs a build linked with Poco NetSSL (TRIB_UPSTREAM_HTTPS)");
     std::string_view rest = url.substr(p + 3);
     size_t q = rest.find('?');
     if (q != std::string_view::npos) {
@@ -201,7 +203,9 @@ UpstreamTls read_upstream_tls(const nlohmann::json &t, const std::string &where)
         out = it->get<std::string>();
         if (out.empty()) return;
         std::ifstream f(out);
-        if (!f) throw std::invalid_argument(where + ": key '" + key + "': cannot read " + out + ": " + std::strerror(errno));
+        if (!f)
+            throw std::invalid_argument(where + ": key '" + key + "': cannot read " + out + ": " +
+                                        std::strerror(errno));
     };
     file_key("tls_ca", tls.ca_file);
     file_key("tls_cert", tls.cert_file);
@@ -210,14 +214,16 @@ UpstreamTls read_upstream_tls(const nlohmann::json &t, const std::string &where)
         throw std::invalid_argument(where + ": key '" + std::string(tls.cert_file.empty() ? "tls_key" : "tls_cert") +
                                     "': a client certificate needs both tls_cert and tls_key");
     if (auto it = t.find("insecure_skip_verify"); it != t.end() && !it->is_null()) {
-        if (!it->is_boolean()) throw std::invalid_argument(where + ": key 'insecure_skip_verify': expected true or false");
+        if (!it->is_boolean())
+            throw std::invalid_argument(where + ": key 'insecure_skip_verify': expected true or false");
         tls.insecure_skip_verify = it->get<bool>();
     }
     return tls;
 }
 
 std::string insecure_skip_verify_warning(const std::string &who) {
-    return "INSECURE: " + who + " has insecure_skip_verify = true: the upstream's TLS certificate and host name are "
+    return "INSECURE: " + who +
+           " has insecure_skip_verify = true: the upstream's TLS certificate and host name are "
            "NOT verified, so anyone on the network path can impersonate it and read or alter what is sent";
 }
 
@@ -237,7 +243,8 @@ std::shared_ptr<UpstreamTlsContext> make_upstream_tls_context(const UpstreamTls 
     params.privateKeyFile = tls.key_file;
     // No tls_ca: the system's trust store, like any https client.
     params.loadDefaultCAs = tls.ca_file.empty();
-    params.verificationMode = tls.insecure_skip_verify ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
+    params.verificationMode =
+        tls.insecure_skip_verify ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
     try {
         out->context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
         // TLS 1.2 at least: older versions are broken.
@@ -293,7 +300,8 @@ HttpPostResult UpstreamHttpClient::post(const std::string &path_and_query, const
                 session_->setTimeout(Poco::Timespan(static_cast<long>(timeout_.count() / 1000),
                                                     static_cast<long>((timeout_.count() % 1000) * 1000)));
             }
-            Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, path_and_query, Poco::Net::HTTPMessage::HTTP_1_1);
+            Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, path_and_query,
+                                       Poco::Net::HTTPMessage::HTTP_1_1);
             req.setKeepAlive(true);
             req.setContentType(content_type);
             req.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -385,7 +393,8 @@ MultipartBody::MultipartBody(std::string boundary) : boundary_(std::move(boundar
 void MultipartBody::add_file(std::string_view field, std::string_view filename, std::string_view content_type,
                              std::string_view data) {
     body_ += "--" + boundary_ + "\r\n";
-    body_ += "Content-Disposition: form-data; name=" + quote_param(field) + "; filename=" + quote_param(filename) + "\r\n";
+    body_ +=
+        "Content-Disposition: form-data; name=" + quote_param(field) + "; filename=" + quote_param(filename) + "\r\n";
     body_ += "Content-Type: ";
     body_ += content_type.empty() ? std::string_view("application/octet-stream") : content_type;
     body_ += "\r\n\r\n";
@@ -420,10 +429,18 @@ std::string new_xid() {
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     uint16_t pid = static_cast<uint16_t>(::getpid());
     uint32_t c = counter.fetch_add(1);
-    id[0] = t >> 24; id[1] = t >> 16; id[2] = t >> 8; id[3] = t;
-    id[4] = machine >> 16; id[5] = machine >> 8; id[6] = machine;
-    id[7] = pid >> 8; id[8] = pid;
-    id[9] = c >> 16; id[10] = c >> 8; id[11] = c;
+    id[0] = t >> 24;
+    id[1] = t >> 16;
+    id[2] = t >> 8;
+    id[3] = t;
+    id[4] = machine >> 16;
+    id[5] = machine >> 8;
+    id[6] = machine;
+    id[7] = pid >> 8;
+    id[8] = pid;
+    id[9] = c >> 16;
+    id[10] = c >> 8;
+    id[11] = c;
     // 96 bits as 20 base32hex digits, most significant first (xid's encoding).
     std::string out(20, '0');
     int bitpos = 0;

@@ -26,8 +26,8 @@ struct UpstreamUrl {
     std::string scheme; // http or https
     std::string host;
     uint16_t port = 0;
-    std::string path;  // without query; "" or "/prefix"
-    std::string query; // raw, without '?'
+    std::string path;     // without query; "" or "/prefix"
+    std::string query;    // raw, without '?'
     std::string userinfo; // "user:password" before '@', percent-decoded; sent as Basic auth, never logged
     // "scheme://host:port" (no userinfo, no query: safe to log)
     std::string origin() const;
@@ -75,9 +75,9 @@ std::chrono::milliseconds parse_duration(std::string_view text);
 std::string url_encode(std::string_view s);
 
 struct HttpPostResult {
-    int status = 0;          // 0: no HTTP answer (connect/send/receive failed or timed out)
-    std::string body;        // response body (first 64 KiB)
-    std::string error;       // transport error text when status == 0
+    int status = 0;    // 0: no HTTP answer (connect/send/receive failed or timed out)
+    std::string body;  // response body (first 64 KiB)
+    std::string error; // transport error text when status == 0
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -113,7 +113,8 @@ std::string gzip_decompress(std::string_view in); // throws std::runtime_error
 class MultipartBody {
   public:
     explicit MultipartBody(std::string boundary = {});
-    void add_file(std::string_view field, std::string_view filename, std::string_view content_type, std::string_view data);
+    void add_file(std::string_view field, std::string_view filename, std::string_view content_type,
+                  std::string_view data);
     void add_field(std::string_view field, std::string_view value);
     // Finishes the body (closing delimiter) and returns it.
     std::string finish();

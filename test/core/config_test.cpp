@@ -31,7 +31,8 @@ CliOptions with_config(const std::string &path) {
 
 const std::vector<InputModuleInfo> kModules = {
     {"profile", "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n  go = []\n  [inputs.profile.tags]\n"},
-    {"pinpoint", "[[inputs.pinpoint]]\n  address = \"127.0.0.1:9991\"\n  keep_rare_resource = false\n  storage_max = 100\n"},
+    {"pinpoint",
+     "[[inputs.pinpoint]]\n  address = \"127.0.0.1:9991\"\n  keep_rare_resource = false\n  storage_max = 100\n"},
 };
 
 } // namespace
@@ -106,8 +107,10 @@ type = "file"
 cache_capacity_mb = 10
 )");
     std::vector<std::string> errors;
-    Env env = {{"ENV_HTTP_LISTEN", "127.0.0.1:2222"}, {"ENV_GLOBAL_HOST_TAGS", "zone=env, team = core"},
-               {"ENV_ENABLE_ELECTION", "true"}, {"ENV_NAMESPACE", "ns-env"}};
+    Env env = {{"ENV_HTTP_LISTEN", "127.0.0.1:2222"},
+               {"ENV_GLOBAL_HOST_TAGS", "zone=env, team = core"},
+               {"ENV_ENABLE_ELECTION", "true"},
+               {"ENV_NAMESPACE", "ns-env"}};
     HostConfig cfg = load_host_config(with_config(d.sub("tributary.conf")), env, "", errors);
     INFO(joined(errors));
     CHECK(errors.empty());
@@ -270,8 +273,7 @@ TEST_CASE("ENV_DATAKIT_INPUTS holds input tables as TOML text, as DataKit reads 
     CHECK(any_contains(errors, {"ENV_DATAKIT_INPUTS", "TOML syntax error"}));
 }
 
-TEST_CASE("ENV_DATAWAY and [dataway] urls declare the dataway sink, as in a DataKit deployment",
-          "[core][config]") {
+TEST_CASE("ENV_DATAWAY and [dataway] urls declare the dataway sink, as in a DataKit deployment", "[core][config]") {
     TempDir d;
     write_file(d.sub("tributary.conf"), "");
     std::vector<std::string> errors;

@@ -61,7 +61,11 @@ CheckResult check_config(const std::string &config_text, const std::map<std::str
     for (auto &kv : conf_d) write_file(d.sub("conf.d/" + kv.first), kv.second);
     std::map<std::string, std::string> e = env;
     ChildOptions co;
-    co.argv = {TRIB_BUILD_DIR "/bin/tributary", "--config", d.sub("tributary.conf"), "--plugins-dir", kPlugins,
+    co.argv = {TRIB_BUILD_DIR "/bin/tributary",
+               "--config",
+               d.sub("tributary.conf"),
+               "--plugins-dir",
+               kPlugins,
                "--check-config"};
     co.env = e;
     co.env["PATH"] = "/usr/bin:/bin";
@@ -132,15 +136,15 @@ TEST_CASE("host: /health, /metrics, global and instance tags, state dir", "[core
     CHECK(metric_value(metrics.body, "tributary_bus_memory_limit_bytes") == 128.0 * 1024 * 1024);
     CHECK(metric_value(metrics.body, "tributary_http_responses_total", "code=\"404\"") == 1);
     // Every loaded module is listed, the sink module without any instance too.
-    CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1." +
-                                                               std::to_string(TRIB_ABI_MINOR_CURRENT) + "\"") == 1);
+    CHECK(metric_value(metrics.body, "tributary_module_info",
+                       "module=\"test_input\",version=\"1.0.0\",kind=\"input\",abi=\"1." +
+                           std::to_string(TRIB_ABI_MINOR_CURRENT) + "\"") == 1);
     CHECK(metric_value(metrics.body, "tributary_module_info", "module=\"test_sink\"") == 1);
 
     CHECK(host.stop() == 0);
 }
 
-TEST_CASE("host: attachments land under attachments/<profile_id>/ with names that cannot escape",
-          "[core][host]") {
+TEST_CASE("host: attachments land under attachments/<profile_id>/ with names that cannot escape", "[core][host]") {
     HostOptions o = base_options();
     o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
     HostProcess host(o);
@@ -153,7 +157,11 @@ TEST_CASE("host: attachments land under attachments/<profile_id>/ with names tha
     REQUIRE(wait_until([&] { return (pts = host.points("profiling", "profile")).size() == 2; }, 10000ms));
     CHECK(read_file(host.data_dir() + "/attachments/abc123/cpu.pprof") == bytes);
     auto files = list_files(host.data_dir());
-    INFO([&] { std::string s; for (auto &f : files) s += f + "\n"; return s; }());
+    INFO([&] {
+        std::string s;
+        for (auto &f : files) s += f + "\n";
+        return s;
+    }());
     // Everything stayed inside the data dir, under attachments/.
     CHECK(file_exists(host.data_dir() + "/attachments/.._up/.._.._escape"));
     CHECK(read_file(host.data_dir() + "/attachments/.._up/.._.._escape") == "evil");
@@ -175,7 +183,10 @@ TEST_CASE("host: a blocked sink does not stop the file sink; nothing is lost onc
     CHECK(metric_value(metrics, "tributary_sink_queue_points", "sink=\"slow\"") > 0);
     std::remove(work.sub("block").c_str());
     CHECK(wait_until(
-        [&] { return file_exists(work.sub("slow.lp")) && parse_line_protocol(read_file(work.sub("slow.lp"))).size() == 500; },
+        [&] {
+            return file_exists(work.sub("slow.lp")) &&
+                   parse_line_protocol(read_file(work.sub("slow.lp"))).size() == 500;
+        },
         10000ms));
     CHECK(host.stop() == 0);
 }
@@ -212,7 +223,10 @@ TEST_CASE("host: a full bus answers 429 with Retry-After and memory stays under 
     std::remove(work.sub("block").c_str());
     std::vector<LpPoint> got;
     REQUIRE(wait_until(
-        [&] { return file_exists(work.sub("slow.lp")) && (got = parse_line_protocol(read_file(work.sub("slow.lp")))).size() == accepted.size(); },
+        [&] {
+            return file_exists(work.sub("slow.lp")) &&
+                   (got = parse_line_protocol(read_file(work.sub("slow.lp")))).size() == accepted.size();
+        },
         15000ms));
     std::set<int> seqs;
     for (auto &p : got) seqs.insert(static_cast<int>(p.field_int("seq")));
@@ -222,8 +236,7 @@ TEST_CASE("host: a full bus answers 429 with Retry-After and memory stays under 
     CHECK(host.stop() == 0);
 }
 
-TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the sinks after exit",
-          "[core][host]") {
+TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the sinks after exit", "[core][host]") {
     // A slow second sink guarantees points are still queued when SIGTERM arrives.
     TempDir work;
     HostOptions o = base_options();
@@ -248,8 +261,14 @@ TEST_CASE("host: SIGTERM with points in flight: every accepted point is in the s
                 }
             }
         });
-    REQUIRE(wait_until([&] { std::lock_guard<std::mutex> lk(mu); return accepted.size() >= 5000; }, 20000ms, 10ms));
-    double queued = metric_value(http("GET", host.url("/metrics")).body, "tributary_sink_queue_points", "sink=\"slow\"");
+    REQUIRE(wait_until(
+        [&] {
+            std::lock_guard<std::mutex> lk(mu);
+            return accepted.size() >= 5000;
+        },
+        20000ms, 10ms));
+    double queued =
+        metric_value(http("GET", host.url("/metrics")).body, "tributary_sink_queue_points", "sink=\"slow\"");
     int status = host.stop(SIGTERM);
     stop = true;
     for (auto &t : clients) t.join();
@@ -328,12 +347,22 @@ TEST_CASE("host: flags beat env, env beats the file (listen address)", "[core][h
     env_port = free_port();
     write_file(d.sub("tributary.conf"), "listen = \"127.0.0.1:" + std::to_string(file_port) + "\"\n");
     ChildOptions co;
-    co.argv = {TRIB_BUILD_DIR "/bin/tributary", "--config", d.sub("tributary.conf"), "--plugins-dir", kPlugins,
-               "--data-dir", d.sub("data")};
+    co.argv = {TRIB_BUILD_DIR "/bin/tributary",
+               "--config",
+               d.sub("tributary.conf"),
+               "--plugins-dir",
+               kPlugins,
+               "--data-dir",
+               d.sub("data")};
     co.env = {{"ENV_HTTP_LISTEN", "127.0.0.1:" + std::to_string(env_port)}, {"PATH", "/usr/bin:/bin"}};
     co.replace_env = true;
     ChildProcess p(co);
-    CHECK(wait_until([&] { return http("GET", "http://127.0.0.1:" + std::to_string(env_port) + "/health", "", "", {}, 500).status == 200; }, 10000ms, 50ms));
+    CHECK(wait_until(
+        [&] {
+            return http("GET", "http://127.0.0.1:" + std::to_string(env_port) + "/health", "", "", {}, 500).status ==
+                   200;
+        },
+        10000ms, 50ms));
     CHECK(http("GET", "http://127.0.0.1:" + std::to_string(file_port) + "/health", "", "", {}, 500).status == 0);
     CHECK(p.stop(SIGTERM) == 0);
 }
@@ -394,7 +423,8 @@ TEST_CASE("host: keep-alive connections and chunked bodies from many clients at 
     CHECK(ok == clients * requests);
     CHECK(reused == clients * requests);
     std::vector<LpPoint> pts;
-    CHECK(wait_until([&] { return (pts = host.points("metric", "ka")).size() == size_t(clients * requests * 10); }, 10000ms));
+    CHECK(wait_until([&] { return (pts = host.points("metric", "ka")).size() == size_t(clients * requests * 10); },
+                     10000ms));
     std::set<int64_t> seqs;
     for (auto &p : pts) seqs.insert(p.field_int("seq"));
     CHECK(seqs.size() == size_t(clients * requests * 10));
@@ -468,8 +498,7 @@ TEST_CASE("host: stdout sink and routing by category and measurement", "[core][h
     CHECK(log.find(" x=3i 13\n") != std::string::npos);
 }
 
-TEST_CASE("host: while draining at shutdown /health answers 503 and the drain waits for a slow sink",
-          "[core][host]") {
+TEST_CASE("host: while draining at shutdown /health answers 503 and the drain waits for a slow sink", "[core][host]") {
     TempDir work;
     write_file(work.sub("block"), "");
     HostOptions o = base_options();

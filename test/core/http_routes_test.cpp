@@ -32,9 +32,7 @@ std::string answer(const HttpServer &s, const std::string &method, const std::st
     return known ? "405 " + allowed : "404";
 }
 
-HttpServer unstarted() {
-    return HttpServer("127.0.0.1", 0, trib::core::HttpListenerConfig{}, nullptr, nullptr);
-}
+HttpServer unstarted() { return HttpServer("127.0.0.1", 0, trib::core::HttpListenerConfig{}, nullptr, nullptr); }
 
 } // namespace
 

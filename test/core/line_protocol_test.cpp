@@ -28,7 +28,8 @@ TEST_CASE("line protocol: escaping of spaces, commas, equals, quotes and backsla
     p.tag("tag key,=", "va lue,=x");
     p.field(Field::String("field key=,", "say \"hi\" C:\\dir\\"));
     std::string line = to_line_protocol(p);
-    CHECK(line == "my\\ meas\\,x=1,tag\\ key\\,\\==va\\ lue\\,\\=x field\\ key\\=\\,=\"say \\\"hi\\\" C:\\\\dir\\\\\" 5\n");
+    CHECK(line ==
+          "my\\ meas\\,x=1,tag\\ key\\,\\==va\\ lue\\,\\=x field\\ key\\=\\,=\"say \\\"hi\\\" C:\\\\dir\\\\\" 5\n");
     // And a reader gets the original values back.
     auto pts = trib::test::parse_line_protocol(line);
     REQUIRE(pts.size() == 1);

@@ -20,11 +20,9 @@ InputConfig input(const std::string &module, const std::string &instance, nlohma
 
 TEST_CASE("reload plan: changed, added, removed and unchanged inputs", "[reload]") {
     std::vector<InputConfig> running = {input("profile", "0", {{"endpoints", {"/a"}}}),
-                                        input("pyroscope", "0", {}, {{"stage", "one"}}),
-                                        input("pinpoint", "0", {})};
+                                        input("pyroscope", "0", {}, {{"stage", "one"}}), input("pinpoint", "0", {})};
     std::vector<InputConfig> next = {input("profile", "0", {{"endpoints", {"/a"}}}),
-                                     input("pyroscope", "0", {}, {{"stage", "two"}}),
-                                     input("viewer", "0", {})};
+                                     input("pyroscope", "0", {}, {{"stage", "two"}}), input("viewer", "0", {})};
     auto plan = plan_input_reload(running, next, [](const std::string &) { return true; });
     CHECK(plan.unchanged == 1);
     CHECK(plan.restarted == std::vector<std::string>{"pyroscope/0"});
@@ -86,7 +84,8 @@ TEST_CASE("upstream URLs: userinfo and query values never reach logs", "[upstrea
 TEST_CASE("upstream TLS keys: types and files checked, cert needs key", "[upstream]") {
     CHECK_THROWS_WITH(read_upstream_tls({{"tls_ca", "/nonexistent/ca.pem"}}, "dataway sink"),
                       Catch::Contains("key 'tls_ca'") && Catch::Contains("/nonexistent/ca.pem"));
-    CHECK_THROWS_WITH(read_upstream_tls({{"insecure_skip_verify", "yes"}}, "x"), Catch::Contains("insecure_skip_verify"));
+    CHECK_THROWS_WITH(read_upstream_tls({{"insecure_skip_verify", "yes"}}, "x"),
+                      Catch::Contains("insecure_skip_verify"));
     CHECK_THROWS_WITH(read_upstream_tls({{"tls_cert", "/etc/hostname"}}, "x"), Catch::Contains("tls_key"));
     auto tls = read_upstream_tls({{"insecure_skip_verify", true}}, "x");
     CHECK(tls.insecure_skip_verify);

@@ -23,7 +23,8 @@ using namespace trib::test;
 
 namespace {
 
-const std::vector<std::string> kOutOfTreeModules = {"example_input", "example_sink", "abi_old_minor", "abi_wrong_major"};
+const std::vector<std::string> kOutOfTreeModules = {"example_input", "example_sink", "abi_old_minor",
+                                                    "abi_wrong_major"};
 const std::vector<std::string> kInTreeModules = {"profile", "pyroscope", "pinpoint"};
 
 std::string machine_hostname() {
@@ -82,30 +83,28 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
                        "[[sinks]]\n"
                        "  name = \"json_lines\"\n"
                        "  type = \"example_sink\"\n"
-                       "  path = \"" + json_path + "\"\n";
-    opts.conf_d["example_input/example_input.conf"] =
-        "[[inputs.example_input]]\n"
-        "  interval_ms = 100\n"
-        "  route = \"/example/echo\"\n"
-        "  [inputs.example_input.tags]\n"
-        "    owner = \"sdk-test\"\n"
-        "\n"
-        "[[inputs.example_input]]\n"
-        "  interval_ms = 100\n"
-        "  route = \"/example/echo2\"\n"
-        "  [inputs.example_input.tags]\n"
-        "    owner = \"second\"\n";
-    opts.conf_d["abi_old_minor/abi_old_minor.conf"] =
-        "[[inputs.abi_old_minor]]\n"
-        "  interval_ms = 100\n"
-        "  [inputs.abi_old_minor.tags]\n"
-        "    generation = \"old\"\n";
+                       "  path = \"" +
+                       json_path + "\"\n";
+    opts.conf_d["example_input/example_input.conf"] = "[[inputs.example_input]]\n"
+                                                      "  interval_ms = 100\n"
+                                                      "  route = \"/example/echo\"\n"
+                                                      "  [inputs.example_input.tags]\n"
+                                                      "    owner = \"sdk-test\"\n"
+                                                      "\n"
+                                                      "[[inputs.example_input]]\n"
+                                                      "  interval_ms = 100\n"
+                                                      "  route = \"/example/echo2\"\n"
+                                                      "  [inputs.example_input.tags]\n"
+                                                      "    owner = \"second\"\n";
+    opts.conf_d["abi_old_minor/abi_old_minor.conf"] = "[[inputs.abi_old_minor]]\n"
+                                                      "  interval_ms = 100\n"
+                                                      "  [inputs.abi_old_minor.tags]\n"
+                                                      "    generation = \"old\"\n";
     for (auto &m : plugins.in_tree_present) {
         if (m == "pinpoint")
             opts.conf_d["pinpoint/pinpoint.conf"] =
                 "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(free_port()) + "\"\n";
-        else
-            opts.conf_d[m + "/" + m + ".conf"] = "[[inputs." + m + "]]\n";
+        else opts.conf_d[m + "/" + m + ".conf"] = "[[inputs." + m + "]]\n";
     }
     opts.env["ENV_GLOBAL_HOST_TAGS"] = "team=sdk,region=test-1";
     opts.env["TRIB_WRONG_MAJOR_MARKER"] = wrong_major_marker;
@@ -113,7 +112,8 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
     HostProcess host(opts);
     // Waits for pred; on timeout fails with what was awaited and the host's log so far.
     auto eventually = [&](const char *what, std::function<bool()> pred, std::chrono::milliseconds timeout) {
-        if (!wait_until(std::move(pred), timeout)) FAIL("timed out waiting for " << what << "\nhost log:\n" << host.log());
+        if (!wait_until(std::move(pred), timeout))
+            FAIL("timed out waiting for " << what << "\nhost log:\n" << host.log());
     };
 
     // /health: ready.
@@ -143,15 +143,18 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
     // the file sink.
     const std::string hostname = machine_hostname();
     auto file_points = [&](const std::string &m) { return host.points("metric", m); };
-    eventually("timer points of both example_input instances and abi_old_minor in the file sink", [&] {
-        auto pts = file_points("example_input");
-        bool first = false, second = false;
-        for (auto &p : pts) {
-            first |= p.tag("owner") == "sdk-test";
-            second |= p.tag("owner") == "second";
-        }
-        return first && second && !file_points("abi_old_minor").empty();
-    }, 15000ms);
+    eventually(
+        "timer points of both example_input instances and abi_old_minor in the file sink",
+        [&] {
+            auto pts = file_points("example_input");
+            bool first = false, second = false;
+            for (auto &p : pts) {
+                first |= p.tag("owner") == "sdk-test";
+                second |= p.tag("owner") == "second";
+            }
+            return first && second && !file_points("abi_old_minor").empty();
+        },
+        15000ms);
 
     for (auto &p : file_points("example_input")) {
         CHECK(p.tag("team") == "sdk");
@@ -176,8 +179,9 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
     }
 
     // The same points reach the example sink's JSON file, with the same tags.
-    eventually("example_input points in the example sink's file",
-               [&] { return !json_lines(json_path, "example_input").empty(); }, 10000ms);
+    eventually(
+        "example_input points in the example sink's file",
+        [&] { return !json_lines(json_path, "example_input").empty(); }, 10000ms);
     for (auto &j : json_lines(json_path, "example_input")) {
         CHECK(j["category"] == "metric");
         CHECK(j["tags"]["team"] == "sdk");
@@ -192,9 +196,13 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
     CHECK(echo.status == 200);
     auto echo2 = http("POST", host.url("/example/echo2?case=acceptance2"), "second instance", "text/plain");
     CHECK(echo2.status == 200);
-    eventually("both echo points in both sinks", [&] {
-        return host.points("metric", "example_echo").size() >= 2 && json_lines(json_path, "example_echo").size() >= 2;
-    }, 10000ms);
+    eventually(
+        "both echo points in both sinks",
+        [&] {
+            return host.points("metric", "example_echo").size() >= 2 &&
+                   json_lines(json_path, "example_echo").size() >= 2;
+        },
+        10000ms);
     for (auto &p : host.points("metric", "example_echo")) {
         if (p.tag("case") == "acceptance") {
             CHECK(p.field_str("message") == "hello from the test");
@@ -246,8 +254,8 @@ TEST_CASE("out-of-tree SDK modules run in the real host next to the built-in inp
 
 TEST_CASE("--list-plugins shows the out-of-tree modules with their ABI versions", "[sdk][host]") {
     PluginsDir plugins;
-    ChildProcess list({std::string(TRIB_BUILD_DIR) + "/bin/tributary", "--list-plugins", "--plugins-dir",
-                       plugins.dir.path()});
+    ChildProcess list(
+        {std::string(TRIB_BUILD_DIR) + "/bin/tributary", "--list-plugins", "--plugins-dir", plugins.dir.path()});
     auto rc = list.wait(30000ms);
     REQUIRE(rc.has_value());
     std::string out = list.log();
@@ -255,8 +263,10 @@ TEST_CASE("--list-plugins shows the out-of-tree modules with their ABI versions"
     // Issue 2: name, version, kind, ABI version and file, in that order.
     // The examples are built against the current SDK, so they report its minor.
     const std::string current_abi = "1\\." + std::to_string(TRIB_ABI_MINOR_CURRENT);
-    CHECK(std::regex_search(out, std::regex(R"(example_input\s+1\.0\.0\s+input\s+)" + current_abi + R"(\s+\S*example_input\.so)")));
-    CHECK(std::regex_search(out, std::regex(R"(example_sink\s+1\.0\.0\s+sink\s+)" + current_abi + R"(\s+\S*example_sink\.so)")));
+    CHECK(std::regex_search(
+        out, std::regex(R"(example_input\s+1\.0\.0\s+input\s+)" + current_abi + R"(\s+\S*example_input\.so)")));
+    CHECK(std::regex_search(
+        out, std::regex(R"(example_sink\s+1\.0\.0\s+sink\s+)" + current_abi + R"(\s+\S*example_sink\.so)")));
     CHECK(std::regex_search(out, std::regex(R"(abi_old_minor\s+1\.0\.0\s+input\s+1\.0\s+\S*abi_old_minor\.so)")));
     // The wrong-major module is named with its reason rather than silently skipped.
     CHECK(std::regex_search(out, std::regex(R"(abi_wrong_major\.so.*major 2)")));

@@ -96,7 +96,8 @@ TEST_CASE("example_input emits a metric per timer tick", "[sdk][example_input]")
     FakeHost host;
     host.set_global_tag("host", "test-host");
     std::string err;
-    REQUIRE(host.create(m, "ticker", R"({"interval_ms": 25, "route": "/t/echo", "tags": {"x": "y"}})", &err) == TRIB_OK);
+    REQUIRE(host.create(m, "ticker", R"({"interval_ms": 25, "route": "/t/echo", "tags": {"x": "y"}})", &err) ==
+            TRIB_OK);
     REQUIRE(host.start(&err) == TRIB_OK);
     host.fire_timers();
     host.fire_timers();

@@ -45,8 +45,7 @@ TEST_CASE("allow_cidrs: IPv4, IPv6, IPv4-mapped and single addresses", "[securit
     CHECK(trib::access::host_of_peer("ipv6:[::1]:5555") == "::1");
 }
 
-TEST_CASE("tokens: Bearer, Basic (password or user:password), DD-API-KEY; CIDR before token",
-          "[security][access]") {
+TEST_CASE("tokens: Bearer, Basic (password or user:password), DD-API-KEY; CIDR before token", "[security][access]") {
     AccessPolicy p;
     p.tokens = {"tok-1", "bob:pw-2"};
     // base64("alice:tok-1") and base64("bob:pw-2") and base64("bob:wrong")
@@ -86,10 +85,13 @@ TEST_CASE("config: [http] security keys and input auth keys; errors name file an
     CHECK(host.http.admin->tokens == std::vector<std::string>{"adm-secret"});
 
     errors.clear();
-    tt::write_file(d.sub("conf.d/p.conf"), "[[inputs.pyroscope]]\n  auth_tokens = [\"inline-secret\"]\n  auth_tokens_file = \"" +
-                                               d.sub("tokens") + "\"\n  allow_cidrs = [\"127.0.0.0/8\"]\n"
-                                               "[[inputs.pyroscope]]\n  allow_cidrs = [\"300.0.0.0/8\"]\n"
-                                               "  auth_tokens_file = \"" + d.sub("missing") + "\"\n");
+    tt::write_file(d.sub("conf.d/p.conf"),
+                   "[[inputs.pyroscope]]\n  auth_tokens = [\"inline-secret\"]\n  auth_tokens_file = \"" +
+                       d.sub("tokens") +
+                       "\"\n  allow_cidrs = [\"127.0.0.0/8\"]\n"
+                       "[[inputs.pyroscope]]\n  allow_cidrs = [\"300.0.0.0/8\"]\n"
+                       "  auth_tokens_file = \"" +
+                       d.sub("missing") + "\"\n");
     host.conf_d = d.sub("conf.d");
     auto inputs = load_input_configs(host, {{"pyroscope", "[[inputs.pyroscope]]\n"}}, {}, errors, warnings);
     REQUIRE(inputs.size() == 2);

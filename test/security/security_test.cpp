@@ -48,8 +48,8 @@ struct Pki {
     std::string key(const std::string &name) const { return dir.sub(name + ".key"); }
 
     Pki() {
-        run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-             dir.sub("ca.key"), "-out", ca(), "-days", "2", "-subj", "/CN=tributary-test-ca"});
+        run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", dir.sub("ca.key"), "-out", ca(), "-days", "2", "-subj", "/CN=tributary-test-ca"});
         tt::write_file(dir.sub("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
         tt::write_file(dir.sub("client.ext"), "extendedKeyUsage=clientAuth\n");
         issue("server-a", "server.ext");
@@ -57,8 +57,8 @@ struct Pki {
         issue("client", "client.ext");
     }
     void issue(const std::string &name, const std::string &ext) {
-        run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key(name),
-             "-out", dir.sub(name + ".csr"), "-subj", "/CN=" + name});
+        run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+             key(name), "-out", dir.sub(name + ".csr"), "-subj", "/CN=" + name});
         run({"openssl", "x509", "-req", "-in", dir.sub(name + ".csr"), "-CA", ca(), "-CAkey", dir.sub("ca.key"),
              "-CAcreateserial", "-out", cert(name), "-days", "2", "-extfile", dir.sub(ext)});
     }
@@ -77,7 +77,8 @@ struct CurlResult {
 };
 CurlResult curl(const std::string &url, const std::vector<std::string> &extra = {}) {
     tt::TempDir tmp("trib-curl");
-    std::vector<std::string> argv = {"curl", "-sv", "--max-time", "10", "-o", tmp.sub("body"), "-w", "\nHTTPCODE:%{http_code}\n"};
+    std::vector<std::string> argv = {"curl", "-sv",           "--max-time", "10",
+                                     "-o",   tmp.sub("body"), "-w",         "\nHTTPCODE:%{http_code}\n"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(url);
     tt::ChildOptions o;
@@ -137,7 +138,7 @@ std::unique_ptr<tt::ChildProcess> start_pyroscope(const tt::TempDir &work, const
     tt::write_file(work.sub(name + ".js"), R"JS(
 const Pyroscope = require('@pyroscope/nodejs');
 Pyroscope.init(Object.assign({ serverAddress: process.env.PYRO_URL, flushIntervalMs: 1000 }, )JS" +
-                                                     options + R"JS());
+                                               options + R"JS());
 Pyroscope.start();
 const keep = [];
 function burn() {
@@ -156,7 +157,8 @@ setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 3500);
 
 size_t points_of_service(const tt::HostProcess &h, const std::string &service) {
     auto pts = h.points("profiling", "profile");
-    return static_cast<size_t>(std::count_if(pts.begin(), pts.end(), [&](auto &p) { return p.tag("service") == service; }));
+    return static_cast<size_t>(
+        std::count_if(pts.begin(), pts.end(), [&](auto &p) { return p.tag("service") == service; }));
 }
 
 // tributary_http_responses_total{code="<code>"} from /metrics text.
@@ -182,9 +184,11 @@ TEST_CASE("TLS listener: dd-trace and @pyroscope/nodejs upload over https", "[se
 
     std::string base = "https://127.0.0.1:" + std::to_string(host.port());
     auto dd = start_ddtrace(base, "tls-ddtrace", {{"NODE_EXTRA_CA_CERTS", pki().ca()}});
-    auto pyro = start_pyroscope(work, "pyro", base, "{ appName: 'tls-pyroscope' }", {{"NODE_EXTRA_CA_CERTS", pki().ca()}});
-    bool got = tt::wait_until([&] { return points_of_service(host, "tls-ddtrace") >= 1 && points_of_service(host, "tls-pyroscope") >= 1; },
-                              30s, 250ms);
+    auto pyro =
+        start_pyroscope(work, "pyro", base, "{ appName: 'tls-pyroscope' }", {{"NODE_EXTRA_CA_CERTS", pki().ca()}});
+    bool got = tt::wait_until(
+        [&] { return points_of_service(host, "tls-ddtrace") >= 1 && points_of_service(host, "tls-pyroscope") >= 1; },
+        30s, 250ms);
     INFO("host log:\n" << host.log() << "\ndd-trace log:\n" << dd->log() << "\npyroscope log:\n" << pyro->log());
     CHECK(got);
     dd->wait(30s);
@@ -214,7 +218,8 @@ TEST_CASE("mTLS: a client without a certificate is refused, one with a CA-signed
     tt::TempDir other("sec-other");
     run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
          other.sub("k.pem"), "-out", other.sub("c.pem"), "-days", "1", "-subj", "/CN=stranger"});
-    CHECK(curl(https_url(host, "/health"), {"--cacert", pki().ca(), "--cert", other.sub("c.pem"), "--key", other.sub("k.pem")})
+    CHECK(curl(https_url(host, "/health"),
+               {"--cacert", pki().ca(), "--cert", other.sub("c.pem"), "--key", other.sub("k.pem")})
               .status == 0);
     // The refusals are counted.
     auto metrics = curl(https_url(host, "/metrics"), with);
@@ -234,7 +239,8 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     trib::core::HttpServer server("127.0.0.1", 0, cfg, nullptr, [](const std::string &, const std::string &path) {
         std::optional<trib::core::BuiltinResponse> r;
         if (path == "/health") r = trib::core::BuiltinResponse{200, "text/plain", "ok\n"};
-        if (path == "/big") r = trib::core::BuiltinResponse{200, "application/octet-stream", std::string(3u << 20, 'b')};
+        if (path == "/big")
+            r = trib::core::BuiltinResponse{200, "application/octet-stream", std::string(3u << 20, 'b')};
         return r;
     });
     server.start();
@@ -281,13 +287,13 @@ TEST_CASE("reload_tls: new connections get the new certificate, the listener sta
     server.stop();
 }
 
-TEST_CASE("host: SIGHUP re-reads renewed certificate files; the listener stays open",
-          "[security][tls][reload]") {
+TEST_CASE("host: SIGHUP re-reads renewed certificate files; the listener stays open", "[security][tls][reload]") {
     tt::TempDir dir("sec-host-reload");
     tt::write_file(dir.sub("cert.pem"), tt::read_file(pki().cert("server-a")));
     tt::write_file(dir.sub("key.pem"), tt::read_file(pki().key("server-a")));
     tt::HostOptions o;
-    o.config_text = "[http]\n  tls_cert = \"" + dir.sub("cert.pem") + "\"\n  tls_key = \"" + dir.sub("key.pem") + "\"\n";
+    o.config_text =
+        "[http]\n  tls_cert = \"" + dir.sub("cert.pem") + "\"\n  tls_key = \"" + dir.sub("key.pem") + "\"\n";
     tt::HostProcess host;
     start_tls_host(host, o);
     CHECK_THAT(curl(https_url(host, "/health"), {"--cacert", pki().ca()}).verbose, Catch::Contains("CN=server-a"));
@@ -314,13 +320,15 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
     tt::write_file(work.sub("dd.tokens"), "# the agents' API key\n" + dd_key + "\n");
     tt::HostOptions o;
     o.config_text = "[http]\n  admin_tokens = [\"" + admin + "\"]\n";
-    o.conf_d["profile/profile.conf"] = std::string(kProfileConf) + "  auth_tokens_file = \"" + work.sub("dd.tokens") + "\"\n";
+    o.conf_d["profile/profile.conf"] =
+        std::string(kProfileConf) + "  auth_tokens_file = \"" + work.sub("dd.tokens") + "\"\n";
     o.conf_d["pyroscope/pyroscope.conf"] = std::string(kPyroscopeConf) + "  auth_tokens = [\"" + pyro_token + "\"]\n";
     tt::HostProcess host(o);
 
     std::string base = host.url("/");
     base.pop_back();
-    auto bearer = start_pyroscope(work, "bearer", base, "{ appName: 'tok-bearer', tenantID: 'team-a', authToken: '" + pyro_token + "' }");
+    auto bearer = start_pyroscope(work, "bearer", base,
+                                  "{ appName: 'tok-bearer', tenantID: 'team-a', authToken: '" + pyro_token + "' }");
     auto basic = start_pyroscope(work, "basic", base,
                                  "{ appName: 'tok-basic', basicAuthUser: '" + basic_user + "', basicAuthPassword: '" +
                                      pyro_token + "' }");
@@ -330,8 +338,9 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
     basic->wait(30s);
     none->wait(30s);
     wrong->wait(30s);
-    bool got = tt::wait_until([&] { return points_of_service(host, "tok-bearer") > 0 && points_of_service(host, "tok-basic") > 0; },
-                              10s, 200ms);
+    bool got = tt::wait_until(
+        [&] { return points_of_service(host, "tok-bearer") > 0 && points_of_service(host, "tok-basic") > 0; }, 10s,
+        200ms);
     auto metrics = tt::http("GET", host.url("/metrics"), "", "", {{"Authorization", "Bearer " + admin}});
     INFO("host log:\n" << host.log() << "\nnone log:\n" << none->log());
     CHECK(got);
@@ -355,7 +364,8 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
     CHECK(tt::http("POST", host.url("/profiling/v1/input"), body, ct, {{"DD-API-KEY", dd_key}}).status == 200);
     CHECK(tt::wait_until([&] { return points_of_service(host, "acceptance-node") == 1; }, 10s));
     // A token of another input does not open this one.
-    CHECK(tt::http("POST", host.url("/profiling/v1/input"), body, ct, {{"Authorization", "Bearer " + pyro_token}}).status == 401);
+    CHECK(tt::http("POST", host.url("/profiling/v1/input"), body, ct, {{"Authorization", "Bearer " + pyro_token}})
+              .status == 401);
 
     // /health open, /metrics needs the admin token (an input's token is not enough).
     auto health = tt::http("GET", host.url("/health"));
@@ -379,8 +389,10 @@ TEST_CASE("tokens: @pyroscope/nodejs with authToken or basic auth accepted, with
 
 TEST_CASE("allow_cidrs: dd-trace refused (403) outside the list, accepted inside it", "[security][cidr]") {
     tt::HostOptions outside, inside;
-    outside.conf_d["profile/profile.conf"] = std::string(kProfileConf) + "  allow_cidrs = [\"10.0.0.0/8\", \"fd00::/8\"]\n";
-    inside.conf_d["profile/profile.conf"] = std::string(kProfileConf) + "  allow_cidrs = [\"10.0.0.0/8\", \"127.0.0.0/8\", \"::1/128\"]\n";
+    outside.conf_d["profile/profile.conf"] =
+        std::string(kProfileConf) + "  allow_cidrs = [\"10.0.0.0/8\", \"fd00::/8\"]\n";
+    inside.conf_d["profile/profile.conf"] =
+        std::string(kProfileConf) + "  allow_cidrs = [\"10.0.0.0/8\", \"127.0.0.0/8\", \"::1/128\"]\n";
     tt::HostProcess refused_host(outside), accepted_host(inside);
     auto refused = start_ddtrace("http://127.0.0.1:" + std::to_string(refused_host.port()), "cidr-out", {}, 4);
     auto accepted = start_ddtrace("http://127.0.0.1:" + std::to_string(accepted_host.port()), "cidr-in", {}, 4);
@@ -403,7 +415,7 @@ TEST_CASE("Unix socket: dd-trace with DD_TRACE_AGENT_URL=unix:///… uploads thr
     o.config_text = "[http]\n  listen_unix = \"" + sock + "\"\n  listen_unix_mode = \"0660\"\n";
     o.conf_d["profile/profile.conf"] = kProfileConf;
     tt::HostProcess host(o);
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(sock.c_str(), &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
     CHECK((st.st_mode & 0777) == 0660);
@@ -420,15 +432,17 @@ TEST_CASE("Unix socket: dd-trace with DD_TRACE_AGENT_URL=unix:///… uploads thr
     CHECK_FALSE(tt::file_exists(sock)); // removed at shutdown
 }
 
-TEST_CASE("pinpoint: node agent on the plain port, a gRPC TLS client on the TLS port, allow-lists", "[security][pinpoint]") {
+TEST_CASE("pinpoint: node agent on the plain port, a gRPC TLS client on the TLS port, allow-lists",
+          "[security][pinpoint]") {
     const std::string client = std::string(TRIB_BUILD_DIR) + "/bench/bin/trib_bench_pinpoint_client";
     const std::string fixtures = std::string(TRIB_FIXTURES_DIR) + "/pinpoint-nodejs/bin";
     REQUIRE(tt::file_exists(client));
     int plain = tt::free_port(), tls = tt::free_port();
     auto conf = [&](const std::string &allowed) {
-        return "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(plain) + "\"\n  tls_address = \"127.0.0.1:" +
-               std::to_string(tls) + "\"\n  tls_cert = \"" + pki().cert("server-a") + "\"\n  tls_key = \"" +
-               pki().key("server-a") + "\"\n  allow_applications = [" + allowed + "]\n";
+        return "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(plain) +
+               "\"\n  tls_address = \"127.0.0.1:" + std::to_string(tls) + "\"\n  tls_cert = \"" +
+               pki().cert("server-a") + "\"\n  tls_key = \"" + pki().key("server-a") + "\"\n  allow_applications = [" +
+               allowed + "]\n";
     };
     tt::TempDir app_dir("sec-pp");
     tt::write_file(app_dir.sub("app.js"), R"JS(
@@ -484,7 +498,8 @@ http.createServer((req, res) => res.end('ok')).listen(port, '127.0.0.1');
         o.conf_d["pinpoint/pinpoint.conf"] = conf("\"someone-else\"");
         tt::HostProcess host(o);
         auto app = run_node_agent(tt::free_port());
-        auto [rc, log] = bench({"--target", "127.0.0.1:" + std::to_string(tls), "--tls-ca", pki().ca(), "--app", "sec-node-app"});
+        auto [rc, log] =
+            bench({"--target", "127.0.0.1:" + std::to_string(tls), "--tls-ca", pki().ca(), "--app", "sec-node-app"});
         INFO("bench client:\n" << log);
         CHECK(rc != 0);
         CHECK_THAT(log, Catch::Contains("(code 7)")); // PERMISSION_DENIED

@@ -9,12 +9,12 @@
 using namespace trib::test;
 
 TEST_CASE("parse_line_protocol reads every escape and field type", "[support][lp]") {
-    auto pts = parse_line_protocol(
-        "my\\ meas\\,x,host=a\\ b,k\\=1=v\\,2 i=-5i,u=7u,f=1.5,b=true,s=\"say \\\"hi\\\" \\\\ ok\" 1700000000000000000\n"
-        "m2 f=2,t=t,s=\"two\nlines\"\n"
-        "\n"
-        "# comment\n"
-        "m3,tag=x f=1e-3 12\n");
+    auto pts = parse_line_protocol("my\\ meas\\,x,host=a\\ b,k\\=1=v\\,2 i=-5i,u=7u,f=1.5,b=true,s=\"say \\\"hi\\\" "
+                                   "\\\\ ok\" 1700000000000000000\n"
+                                   "m2 f=2,t=t,s=\"two\nlines\"\n"
+                                   "\n"
+                                   "# comment\n"
+                                   "m3,tag=x f=1e-3 12\n");
     REQUIRE(pts.size() == 3);
     CHECK(pts[0].measurement == "my meas,x");
     CHECK(pts[0].tag("host") == "a b");
@@ -91,7 +91,8 @@ TEST_CASE("ChildProcess runs a program, captures output and exit code, kills on 
     {
         TempDir d;
         ChildProcess p({"sh", "-c", "sleep 60 & echo $! > pid; wait"}, {}, d.path());
-        REQUIRE(wait_until([&] { return file_exists(d.sub("pid")) && !read_file(d.sub("pid")).empty(); }, 5000ms, 10ms));
+        REQUIRE(
+            wait_until([&] { return file_exists(d.sub("pid")) && !read_file(d.sub("pid")).empty(); }, 5000ms, 10ms));
         grandchild = std::stoi(read_file(d.sub("pid")));
         CHECK(p.running());
     }

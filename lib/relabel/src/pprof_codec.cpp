@@ -29,12 +29,16 @@ std::string gunzip(std::string_view in, size_t max_output) {
         zs.avail_out = uInt(chunk);
         rc = inflate(&zs, Z_NO_FLUSH);
         out.resize(old + chunk - zs.avail_out);
-        if (rc == Z_STREAM_END && zs.avail_in > 0 && is_gzip(std::string_view(reinterpret_cast<const char *>(zs.next_in), zs.avail_in))) {
+        if (rc == Z_STREAM_END && zs.avail_in > 0 &&
+            is_gzip(std::string_view(reinterpret_cast<const char *>(zs.next_in), zs.avail_in))) {
             // A second gzip member follows (concatenated streams read as one).
             inflateReset(&zs);
             rc = Z_OK;
         }
-        if (out.size() > max_output) { inflateEnd(&zs); throw PprofError("gzip: inflates past " + std::to_string(max_output) + " bytes"); }
+        if (out.size() > max_output) {
+            inflateEnd(&zs);
+            throw PprofError("gzip: inflates past " + std::to_string(max_output) + " bytes");
+        }
         if (rc != Z_OK && rc != Z_STREAM_END) {
             inflateEnd(&zs);
             throw PprofError(std::string("gzip: ") + (zs.msg ? zs.msg : "truncated or corrupt data"));

@@ -46,7 +46,8 @@ struct WireReader {
         case 5: skip(4); break;
         case 2: {
             uint64_t n = varint();
-            if (n > uint64_t(end - p)) throw PprofError("pprof: field " + std::to_string(f.number) + " runs past the end");
+            if (n > uint64_t(end - p))
+                throw PprofError("pprof: field " + std::to_string(f.number) + " runs past the end");
             f.payload = std::string_view(p, size_t(n));
             p += n;
             break;
@@ -180,7 +181,8 @@ class Rewriter {
             else if (rule.action == PprofAction::labelkeep && !rule.regex.match(cur)) plan.drop = true;
             else if (rule.action == PprofAction::rename && cur == rule.source_label) {
                 cur = rule.target_label;
-                if (rule.value_format != ValueFormat::keep) plan.transforms.push_back({rule.value_format, rule.source_format});
+                if (rule.value_format != ValueFormat::keep)
+                    plan.transforms.push_back({rule.value_format, rule.source_format});
             }
             if (plan.drop) break;
         }

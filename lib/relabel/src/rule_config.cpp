@@ -62,13 +62,15 @@ TagRule tag_rule(const RuleReader &r) {
     TagRule rule;
     std::string action = lower(r.str("action", "replace"));
     static const std::pair<const char *, TagAction> actions[] = {
-        {"replace", TagAction::replace},     {"keep", TagAction::keep},
-        {"drop", TagAction::drop},           {"labeldrop", TagAction::labeldrop},
-        {"labelkeep", TagAction::labelkeep}, {"labelmap", TagAction::labelmap},
+        {"replace", TagAction::replace},     {"keep", TagAction::keep},           {"drop", TagAction::drop},
+        {"labeldrop", TagAction::labeldrop}, {"labelkeep", TagAction::labelkeep}, {"labelmap", TagAction::labelmap},
         {"lowercase", TagAction::lowercase}, {"uppercase", TagAction::uppercase}};
     bool found = false;
     for (auto &[n, a] : actions)
-        if (action == n) { rule.action = a; found = true; }
+        if (action == n) {
+            rule.action = a;
+            found = true;
+        }
     if (!found)
         r.fail("action", "unknown action '" + action +
                              "' (replace, keep, drop, labeldrop, labelkeep, labelmap, lowercase, uppercase; "
@@ -79,7 +81,8 @@ TagRule tag_rule(const RuleReader &r) {
     rule.default_regex = !r.has("regex") || r.str("regex") == "(.*)";
     rule.target_label = r.str("target_label");
     rule.replacement = r.str("replacement", "$1");
-    const std::set<std::string> common{"scope", "action", "source_labels", "separator", "regex", "target_label", "replacement"};
+    const std::set<std::string> common{"scope", "action",       "source_labels", "separator",
+                                       "regex", "target_label", "replacement"};
     switch (rule.action) {
     case TagAction::replace:
     case TagAction::lowercase:
@@ -99,9 +102,7 @@ TagRule tag_rule(const RuleReader &r) {
         if (!r.has("regex")) r.fail("regex", "required by action '" + action + "'");
         r.only({"scope", "action", "regex"});
         break;
-    case TagAction::labelmap:
-        r.only({"scope", "action", "regex", "replacement"});
-        break;
+    case TagAction::labelmap: r.only({"scope", "action", "regex", "replacement"}); break;
     }
     return rule;
 }

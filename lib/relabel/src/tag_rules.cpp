@@ -24,7 +24,8 @@ bool Regex::match(std::string_view text, std::vector<std::string_view> *groups) 
     if (!re_->Match(in, 0, in.size(), RE2::ANCHOR_BOTH, sub.data(), n)) return false;
     groups->assign(size_t(n), std::string_view());
     for (int i = 0; i < n; ++i)
-        if (sub[size_t(i)].data()) (*groups)[size_t(i)] = std::string_view(sub[size_t(i)].data(), sub[size_t(i)].size());
+        if (sub[size_t(i)].data())
+            (*groups)[size_t(i)] = std::string_view(sub[size_t(i)].data(), sub[size_t(i)].size());
     return true;
 }
 
@@ -48,18 +49,25 @@ std::string Regex::expand(std::string_view tmpl, const std::vector<std::string_v
         size_t next;
         if (tmpl[i + 1] == '{') {
             size_t close = tmpl.find('}', i + 2);
-            if (close == std::string_view::npos) { out += tmpl[i++]; continue; }
+            if (close == std::string_view::npos) {
+                out += tmpl[i++];
+                continue;
+            }
             name = tmpl.substr(i + 2, close - i - 2);
             next = close + 1;
         } else {
             size_t j = i + 1;
             while (j < tmpl.size() && name_char(tmpl[j])) ++j;
-            if (j == i + 1) { out += tmpl[i++]; continue; }
+            if (j == i + 1) {
+                out += tmpl[i++];
+                continue;
+            }
             name = tmpl.substr(i + 1, j - i - 1);
             next = j;
         }
         // Go's rule: a name of digits only is a group number; `$1x` names the group "1x".
-        bool digits = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+        bool digits =
+            !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (digits) {
             size_t idx = name.size() > 6 ? groups.size() : size_t(std::stoul(std::string(name)));
             if (idx < groups.size()) out += groups[idx];

@@ -26,7 +26,8 @@ ConfigReader::ConfigReader(const std::string &json_text, std::vector<std::string
 std::string ConfigReader::str(const std::string &key, const std::string &def) const {
     auto it = cfg_.find(key);
     if (it == cfg_.end()) return def;
-    if (!it->is_string()) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected a string, got " + it->dump());
+    if (!it->is_string())
+        throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected a string, got " + it->dump());
     return it->get<std::string>();
 }
 
@@ -34,7 +35,8 @@ std::vector<std::string> ConfigReader::str_list(const std::string &key, const st
     auto it = cfg_.find(key);
     if (it == cfg_.end()) return def;
     if (it->is_string()) return {it->get<std::string>()};
-    if (!it->is_array()) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected a list of strings, got " + it->dump());
+    if (!it->is_array())
+        throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected a list of strings, got " + it->dump());
     std::vector<std::string> out;
     for (auto &v : *it) {
         if (!v.is_string() || v.get<std::string>().empty())
@@ -47,7 +49,8 @@ std::vector<std::string> ConfigReader::str_list(const std::string &key, const st
 int64_t ConfigReader::integer(const std::string &key, int64_t def, int64_t min, int64_t max) const {
     auto it = cfg_.find(key);
     if (it == cfg_.end()) return def;
-    if (!it->is_number_integer()) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected an integer, got " + it->dump());
+    if (!it->is_number_integer())
+        throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected an integer, got " + it->dump());
     int64_t v = it->get<int64_t>();
     if (v < min || v > max)
         throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': " + std::to_string(v) + " is outside " +
@@ -58,7 +61,8 @@ int64_t ConfigReader::integer(const std::string &key, int64_t def, int64_t min, 
 bool ConfigReader::boolean(const std::string &key, bool def) const {
     auto it = cfg_.find(key);
     if (it == cfg_.end()) return def;
-    if (!it->is_boolean()) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected true or false, got " + it->dump());
+    if (!it->is_boolean())
+        throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected true or false, got " + it->dump());
     return it->get<bool>();
 }
 
@@ -70,20 +74,27 @@ int64_t ConfigReader::duration_ms(const std::string &key, int64_t def_ms) const 
         if (s < 0) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': must not be negative");
         return int64_t(s * 1000);
     }
-    if (!it->is_string()) throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': expected a duration like \"30s\", got " + it->dump());
+    if (!it->is_string())
+        throw StatusError(TRIB_INVALID_ARGUMENT,
+                          "key '" + key + "': expected a duration like \"30s\", got " + it->dump());
     std::string t = it->get<std::string>();
     size_t i = 0;
     while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
     std::string num = t.substr(0, i), unit = t.substr(i);
-    double mult = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000 : -1;
+    double mult = unit == "ms"                  ? 1
+                  : unit == "s" || unit.empty() ? 1000
+                  : unit == "m"                 ? 60000
+                  : unit == "h"                 ? 3600000
+                                                : -1;
     if (num.empty() || mult < 0)
-        throw StatusError(TRIB_INVALID_ARGUMENT, "key '" + key + "': '" + t + "' is not a duration (e.g. 500ms, 30s, 2m, 1h)");
+        throw StatusError(TRIB_INVALID_ARGUMENT,
+                          "key '" + key + "': '" + t + "' is not a duration (e.g. 500ms, 30s, 2m, 1h)");
     return int64_t(std::stod(num) * mult);
 }
 
 std::vector<std::string> connection_keys() {
-    return {"urls", "user", "password", "token", "credentials_file", "tls", "tls_ca", "tls_cert", "tls_key",
-            "tls_hostname", "tls_insecure_skip_verify", "connect_timeout"};
+    return {"urls",   "user",     "password", "token",        "credentials_file",         "tls",
+            "tls_ca", "tls_cert", "tls_key",  "tls_hostname", "tls_insecure_skip_verify", "connect_timeout"};
 }
 
 ConnectionSettings ConnectionSettings::read(const ConfigReader &r) {
@@ -165,15 +176,19 @@ bool Connection::connect(std::string &err) {
             step(natsOptions_SetUserInfo(o, settings_.user.c_str(), settings_.password.c_str()), "user");
         if (!settings_.token.empty()) step(natsOptions_SetToken(o, settings_.token.c_str()), "token");
         if (!settings_.credentials_file.empty())
-            step(natsOptions_SetUserCredentialsFromFiles(o, settings_.credentials_file.c_str(), nullptr), "credentials_file");
+            step(natsOptions_SetUserCredentialsFromFiles(o, settings_.credentials_file.c_str(), nullptr),
+                 "credentials_file");
         if (settings_.tls) {
             step(natsOptions_SetSecure(o, true), "tls");
-            if (!settings_.tls_ca.empty()) step(natsOptions_LoadCATrustedCertificates(o, settings_.tls_ca.c_str()), "tls_ca");
+            if (!settings_.tls_ca.empty())
+                step(natsOptions_LoadCATrustedCertificates(o, settings_.tls_ca.c_str()), "tls_ca");
             if (!settings_.tls_cert.empty())
-                step(natsOptions_LoadCertificatesChain(o, settings_.tls_cert.c_str(), settings_.tls_key.c_str()), "tls_cert");
+                step(natsOptions_LoadCertificatesChain(o, settings_.tls_cert.c_str(), settings_.tls_key.c_str()),
+                     "tls_cert");
             if (!settings_.tls_hostname.empty())
                 step(natsOptions_SetExpectedHostname(o, settings_.tls_hostname.c_str()), "tls_hostname");
-            if (settings_.tls_insecure_skip_verify) step(natsOptions_SkipServerVerification(o, true), "tls_insecure_skip_verify");
+            if (settings_.tls_insecure_skip_verify)
+                step(natsOptions_SkipServerVerification(o, true), "tls_insecure_skip_verify");
         }
     }
     if (s == NATS_OK) {

@@ -75,7 +75,8 @@ class NatsInput : public trib::Instance {
             throw StatusError(TRIB_INVALID_ARGUMENT, "key 'stream': '" + stream_ + "' is not a stream name");
         durable_ = r.str("durable", "tributary");
         if (durable_.empty() || durable_.find_first_of(". *>") != std::string::npos)
-            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'durable': '" + durable_ + "' is not a consumer name (no '.', spaces or wildcards)");
+            throw StatusError(TRIB_INVALID_ARGUMENT,
+                              "key 'durable': '" + durable_ + "' is not a consumer name (no '.', spaces or wildcards)");
         auto subjects = r.str_list("subjects", {"tributary.>"});
         if (subjects.size() != 1)
             throw StatusError(TRIB_INVALID_ARGUMENT, "key 'subjects': give exactly one filter subject (nats-server 2.9 "
@@ -143,7 +144,8 @@ class NatsInput : public trib::Instance {
         natsStatus s = js_PullSubscribe(&sub_, conn_->js(), subject_.c_str(), durable_.c_str(), nullptr, &so, &jerr);
         if (s != NATS_OK) {
             sub_ = nullptr;
-            err = tn::nats_error("pull consumer " + durable_ + " on stream " + stream_ + " (" + subject_ + ")", s, jerr);
+            err =
+                tn::nats_error("pull consumer " + durable_ + " on stream " + stream_ + " (" + subject_ + ")", s, jerr);
             return false;
         }
         host().info("pulling " + subject_ + " from stream " + stream_ + " as durable consumer " + durable_);
@@ -268,7 +270,9 @@ class NatsInput : public trib::Instance {
                 return;
             }
             size_t index = 0;
-            try { index = std::stoul(header(l.first, tn::kHdrIndex)); } catch (...) {}
+            try {
+                index = std::stoul(header(l.first, tn::kHdrIndex));
+            } catch (...) {}
             PendingPoint &pp = pending_[point_id];
             trib::Attachment a;
             a.name = tn::header_unescape(part);
@@ -302,7 +306,11 @@ class NatsInput : public trib::Instance {
         }
         PendingPoint &pp = pending_[point_id];
         pp.point = std::move(points.front());
-        try { pp.expected = std::stoul(n); } catch (...) { pp.expected = 0; }
+        try {
+            pp.expected = std::stoul(n);
+        } catch (...) {
+            pp.expected = 0;
+        }
         pp.held.take(std::move(l.held));
         if (pp.complete()) complete_point(point_id);
     }
@@ -336,7 +344,8 @@ class NatsInput : public trib::Instance {
                 break;
             }
             if (st == TRIB_INVALID_ARGUMENT || st == TRIB_PERMANENT) {
-                host().error("the host refused " + std::to_string(points.size()) + " point(s) as malformed: terminated");
+                host().error("the host refused " + std::to_string(points.size()) +
+                             " point(s) as malformed: terminated");
                 host().counter_add("points_refused", double(points.size()));
                 for (auto &r : ready_) terminate(r.held);
                 break;
@@ -452,5 +461,4 @@ class NatsInput : public trib::Instance {
 } // namespace
 
 TRIB_DEFINE_MODULE(NatsInput, "nats", "1.0.0", TRIB_KIND_INPUT,
-                   "NATS JetStream input: a durable consumer of what the nats sink published",
-                   nats_input_sample_conf)
+                   "NATS JetStream input: a durable consumer of what the nats sink published", nats_input_sample_conf)

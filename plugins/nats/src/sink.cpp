@@ -53,10 +53,12 @@ class NatsSink : public trib::Instance {
         prefix_ = r.str("subject_prefix", "tributary");
         if (prefix_.empty() || prefix_.find_first_of(" *>\t\r\n") != std::string::npos || prefix_.front() == '.' ||
             prefix_.back() == '.')
-            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'subject_prefix': '" + prefix_ + "' is not a subject (tokens separated by '.', no wildcards)");
+            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'subject_prefix': '" + prefix_ +
+                                                         "' is not a subject (tokens separated by '.', no wildcards)");
         stream_ = r.str("stream", "TRIBUTARY");
         if (stream_.empty() || stream_.find_first_of(". *>") != std::string::npos)
-            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'stream': '" + stream_ + "' is not a stream name (no '.', spaces or wildcards)");
+            throw StatusError(TRIB_INVALID_ARGUMENT,
+                              "key 'stream': '" + stream_ + "' is not a stream name (no '.', spaces or wildcards)");
         create_stream_ = r.boolean("create_stream", false);
         max_age_ms_ = r.duration_ms("max_age", 0);
         max_bytes_ = r.integer("max_bytes", -1, -1, INT64_MAX);
@@ -68,10 +70,12 @@ class NatsSink : public trib::Instance {
         memory_storage_ = storage == "memory";
         replicas_ = int(r.integer("replicas", 1, 1, 5));
         publish_timeout_ms_ = r.duration_ms("publish_timeout", 10000);
-        if (publish_timeout_ms_ <= 0) throw StatusError(TRIB_INVALID_ARGUMENT, "key 'publish_timeout': must be positive");
+        if (publish_timeout_ms_ <= 0)
+            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'publish_timeout': must be positive");
         chunk_size_ = r.integer("chunk_size", 0, 0, INT32_MAX);
         if (chunk_size_ != 0 && chunk_size_ <= kHeaderAllowance)
-            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'chunk_size': must exceed " + std::to_string(kHeaderAllowance) + " bytes");
+            throw StatusError(TRIB_INVALID_ARGUMENT,
+                              "key 'chunk_size': must exceed " + std::to_string(kHeaderAllowance) + " bytes");
         conn_ = std::make_unique<tn::Connection>(std::move(settings));
         conn_->js_options().Wait = publish_timeout_ms_;
     }
@@ -96,7 +100,8 @@ class NatsSink : public trib::Instance {
 
     std::string health() override {
         std::lock_guard<std::mutex> g(mu_);
-        return conn_->connected() ? std::string() : "not connected to NATS" + (last_error_.empty() ? "" : ": " + last_error_);
+        return conn_->connected() ? std::string()
+                                  : "not connected to NATS" + (last_error_.empty() ? "" : ": " + last_error_);
     }
 
     // The sink's host thread, or several spool workers at once ([sinks.spool] workers).
@@ -128,7 +133,8 @@ class NatsSink : public trib::Instance {
             for (auto &hv : m.headers)
                 if (std::string_view(hv.first) == tn::kHdrPointId) hv.second = nonce + hv.second;
         }
-        std::unique_ptr<Publisher, std::function<void(Publisher *)>> pub(acquire(), [this](Publisher *p) { release(p); });
+        std::unique_ptr<Publisher, std::function<void(Publisher *)>> pub(acquire(),
+                                                                         [this](Publisher *p) { release(p); });
         try {
             publish_all(msgs, *pub);
         } catch (...) {
@@ -320,12 +326,13 @@ class NatsSink : public trib::Instance {
         ++pub->errors;
         if (pub->first_error.empty())
             pub->first_error = std::string(natsStatus_GetText(pae->Err)) +
-                                         (pae->ErrCode ? " (JetStream error " + std::to_string(int(pae->ErrCode)) + ")" : "") +
-                                         (pae->ErrText ? std::string(": ") + pae->ErrText : "");
+                               (pae->ErrCode ? " (JetStream error " + std::to_string(int(pae->ErrCode)) + ")" : "") +
+                               (pae->ErrText ? std::string(": ") + pae->ErrText : "");
     }
 
-    void publish_one(Publisher &pub, const std::string &subject, const std::vector<std::pair<const char *, std::string>> &headers,
-                     const std::string &msg_id, const char *data, size_t len) {
+    void publish_one(Publisher &pub, const std::string &subject,
+                     const std::vector<std::pair<const char *, std::string>> &headers, const std::string &msg_id,
+                     const char *data, size_t len) {
         natsMsg *m = nullptr;
         natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, data, int(len));
         for (auto &h : headers)

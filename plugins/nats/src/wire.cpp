@@ -28,7 +28,9 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
         throw std::runtime_error("SHA-256 init failed");
 }
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(ctx_)); }
-void Sha256::update(std::string_view data) { EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(ctx_), data.data(), data.size()); }
+void Sha256::update(std::string_view data) {
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(ctx_), data.data(), data.size());
+}
 std::string Sha256::hex() {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -139,11 +141,15 @@ std::string base64(std::string_view in) {
     size_t i = 0;
     for (; i + 3 <= in.size(); i += 3) {
         uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
-        out += t[v >> 18]; out += t[(v >> 12) & 63]; out += t[(v >> 6) & 63]; out += t[v & 63];
+        out += t[v >> 18];
+        out += t[(v >> 12) & 63];
+        out += t[(v >> 6) & 63];
+        out += t[v & 63];
     }
     if (size_t rest = in.size() - i) {
         uint32_t v = uint32_t(uint8_t(in[i])) << 16 | (rest == 2 ? uint32_t(uint8_t(in[i + 1])) << 8 : 0);
-        out += t[v >> 18]; out += t[(v >> 12) & 63];
+        out += t[v >> 18];
+        out += t[(v >> 12) & 63];
         out += rest == 2 ? t[(v >> 6) & 63] : '=';
         out += '=';
     }
@@ -163,8 +169,14 @@ bool append_field(std::string &out, const trib::Field &f) {
     append_name(out, f.key, true);
     out.push_back('=');
     switch (f.type) {
-    case TRIB_FIELD_INT: append_number(out, f.i); out.push_back('i'); break;
-    case TRIB_FIELD_UINT: append_number(out, f.u); out.push_back('u'); break;
+    case TRIB_FIELD_INT:
+        append_number(out, f.i);
+        out.push_back('i');
+        break;
+    case TRIB_FIELD_UINT:
+        append_number(out, f.u);
+        out.push_back('u');
+        break;
     case TRIB_FIELD_FLOAT: append_number(out, f.f); break;
     case TRIB_FIELD_BOOL: out += f.b ? "true" : "false"; break;
     case TRIB_FIELD_STRING: append_quoted(out, f.s); break;
@@ -291,7 +303,8 @@ struct LineReader {
             if (last == 'i') {
                 int64_t v = 0;
                 auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-                if (r.ec != std::errc() || r.ptr != digits.data() + digits.size()) fail("bad integer for '" + key + "'");
+                if (r.ec != std::errc() || r.ptr != digits.data() + digits.size())
+                    fail("bad integer for '" + key + "'");
                 return trib::Field::Int(std::move(key), v);
             }
             uint64_t v = 0;

@@ -13,19 +13,19 @@
 namespace trib::nats {
 
 // Headers (nats.c 3.x keeps header keys as written: both sides use these exact spellings).
-inline constexpr const char *kHdrCategory = "Trib-Category";         // point messages: the raw category
-inline constexpr const char *kHdrPointId = "Trib-Point-Id";          // ties attachments to their point
-inline constexpr const char *kHdrAttachments = "Trib-Attachments";   // point: how many attachments follow
-inline constexpr const char *kHdrProfileId = "Trib-Profile-Id";      // point and attachments
-inline constexpr const char *kHdrPart = "Trib-Part";                 // attachment: part (file) name
-inline constexpr const char *kHdrContentType = "Trib-Content-Type";  // attachment
-inline constexpr const char *kHdrIndex = "Trib-Index";               // attachment: position among its point's
-inline constexpr const char *kHdrMessageId = "Trib-Message-Id";      // chunked: the whole message's id
-inline constexpr const char *kHdrChunkIndex = "Trib-Chunk-Index";    // 0-based
+inline constexpr const char *kHdrCategory = "Trib-Category";        // point messages: the raw category
+inline constexpr const char *kHdrPointId = "Trib-Point-Id";         // ties attachments to their point
+inline constexpr const char *kHdrAttachments = "Trib-Attachments";  // point: how many attachments follow
+inline constexpr const char *kHdrProfileId = "Trib-Profile-Id";     // point and attachments
+inline constexpr const char *kHdrPart = "Trib-Part";                // attachment: part (file) name
+inline constexpr const char *kHdrContentType = "Trib-Content-Type"; // attachment
+inline constexpr const char *kHdrIndex = "Trib-Index";              // attachment: position among its point's
+inline constexpr const char *kHdrMessageId = "Trib-Message-Id";     // chunked: the whole message's id
+inline constexpr const char *kHdrChunkIndex = "Trib-Chunk-Index";   // 0-based
 inline constexpr const char *kHdrChunkCount = "Trib-Chunk-Count";
-inline constexpr const char *kHdrTotalSize = "Trib-Total-Size";      // bytes of the whole body
-inline constexpr const char *kHdrSha256 = "Trib-Sha256";             // hex digest of the whole body
-inline constexpr const char *kHdrNatsMsgId = "Nats-Msg-Id";          // JetStream de-duplication
+inline constexpr const char *kHdrTotalSize = "Trib-Total-Size"; // bytes of the whole body
+inline constexpr const char *kHdrSha256 = "Trib-Sha256";        // hex digest of the whole body
+inline constexpr const char *kHdrNatsMsgId = "Nats-Msg-Id";     // JetStream de-duplication
 
 // Lowercase hex SHA-256 of data.
 std::string sha256_hex(std::string_view data);

@@ -19,13 +19,15 @@ namespace {
 
 template <class F>
 void for_each_event(const SpanPiece &p, F &&f) {
-    if (p.span) for (auto &e : p.span->spanevent()) f(p.span->spanid(), e);
-    if (p.chunk) for (auto &e : p.chunk->spanevent()) f(p.chunk->spanid(), e);
+    if (p.span)
+        for (auto &e : p.span->spanevent()) f(p.span->spanid(), e);
+    if (p.chunk)
+        for (auto &e : p.chunk->spanevent()) f(p.chunk->spanid(), e);
 }
 
 bool valid_next_span(int64_t id) { return id != 0 && id != -1; }
 
-}  // namespace
+} // namespace
 
 bool trace_is_complete(const std::vector<SpanPiece> &pieces) {
     std::unordered_set<int64_t> spans;
@@ -133,8 +135,7 @@ std::vector<ReadyTrace> Assembler::expire(int64_t now_ms) {
             if (it != s.pending.end() && it->second.first_ms + int64_t(opt_.wait_ms) <= now_ms)
                 out.push_back(take(s, id, true));
         }
-        while (!s.remembered_order.empty() &&
-               s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms) {
+        while (!s.remembered_order.empty() && s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms) {
             auto it = s.remembered.find(s.remembered_order.front().second);
             if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first)
                 s.remembered.erase(it);
@@ -191,4 +192,4 @@ size_t Assembler::pending_traces() const {
     return n;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

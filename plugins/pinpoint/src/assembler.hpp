@@ -34,26 +34,26 @@ struct CallHeaders {
 };
 
 struct SpanPiece {
-    std::shared_ptr<const v1::PSpan> span;         // one of span / chunk is set
+    std::shared_ptr<const v1::PSpan> span; // one of span / chunk is set
     std::shared_ptr<const v1::PSpanChunk> chunk;
     std::shared_ptr<const CallHeaders> headers;
     int64_t received_ms = 0;
     size_t bytes = 0;
-    uint64_t source = 0;  // durable-queue record it came from (offset + 1); 0 = none
+    uint64_t source = 0; // durable-queue record it came from (offset + 1); 0 = none
 };
 
 // What a converted trace tells pieces that arrive after it.
 struct LinkIndex {
-    std::unordered_map<int64_t, int64_t> exit_event_by_next_span;  // callee spanId -> calling event id
-    std::map<std::pair<int64_t, int32_t>, int64_t> async_owner;    // (spanId, asyncId) -> event id
-    std::map<int64_t, std::pair<int64_t, int64_t>> span_times_ms;  // spanId -> start, end
+    std::unordered_map<int64_t, int64_t> exit_event_by_next_span; // callee spanId -> calling event id
+    std::map<std::pair<int64_t, int32_t>, int64_t> async_owner;   // (spanId, asyncId) -> event id
+    std::map<int64_t, std::pair<int64_t, int64_t>> span_times_ms; // spanId -> start, end
 };
 
 struct ReadyTrace {
     std::string trace_id;
     std::vector<SpanPiece> pieces;
-    std::shared_ptr<const LinkIndex> earlier;  // null unless part of the trace was converted before
-    bool expired = false;                      // converted because the wait ran out
+    std::shared_ptr<const LinkIndex> earlier; // null unless part of the trace was converted before
+    bool expired = false;                     // converted because the wait ran out
 };
 
 // `agentId^agentStartTime^sequence`; the agent id falls back to the agentid header, then
@@ -87,7 +87,7 @@ class Assembler {
         std::vector<SpanPiece> pieces;
         int64_t first_ms = 0;
         uint64_t bytes = 0;
-        bool has_root = false;  // completeness is only worth checking once the root is here
+        bool has_root = false; // completeness is only worth checking once the root is here
     };
     struct Remembered {
         std::shared_ptr<const LinkIndex> index;
@@ -96,7 +96,7 @@ class Assembler {
     struct Shard {
         mutable std::mutex mu;
         std::unordered_map<std::string, Pending> pending;
-        std::deque<std::pair<int64_t, std::string>> order;  // arrival order, for expiry/eviction
+        std::deque<std::pair<int64_t, std::string>> order; // arrival order, for expiry/eviction
         std::unordered_map<std::string, Remembered> remembered;
         std::deque<std::pair<int64_t, std::string>> remembered_order;
     };
@@ -113,4 +113,4 @@ class Assembler {
 // Whether the pieces form a trace complete enough to convert (see the header comment).
 bool trace_is_complete(const std::vector<SpanPiece> &pieces);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -21,4 +21,4 @@ inline constexpr int32_t kAnnotationHttpUrl = 40;
 inline constexpr int32_t kAnnotationHttpStatusCode = 46;
 inline constexpr int32_t kAnnotationException = -50;
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

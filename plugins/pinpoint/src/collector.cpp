@@ -32,19 +32,19 @@ std::string summarize_exceptions(const v1::PExceptionMetaData &m) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 Collector::Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn log, CounterFn counter, ClockFn clock)
     : cfg_(cfg), meta_(meta), emit_(std::move(emit)), log_(std::move(log)), counter_(std::move(counter)),
-      clock_(std::move(clock)),
-      assembler_(Assembler::Options{cfg.trace_wait_ms, cfg.trace_memory_mb << 20, 200000}),
+      clock_(std::move(clock)), assembler_(Assembler::Options{cfg.trace_wait_ms, cfg.trace_memory_mb << 20, 200000}),
       filter_(cfg) {
     build_opt_.del_message = cfg.del_message;
 }
 
 int64_t Collector::now() const {
     if (clock_) return clock_();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 bool Collector::backlogged() const {
@@ -192,13 +192,15 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
         case MessageKind::span_message: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
             auto m = std::make_shared<v1::PSpanMessage>();
-            if (!parse(*m, bytes)) return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
+            if (!parse(*m, bytes))
+                return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
             return on_span(m, *m, h, bytes.size(), source);
         }
         case MessageKind::span_batch: {
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
             auto b = std::make_shared<v1::PSpanMessageBatch>();
-            if (!parse(*b, bytes)) return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
+            if (!parse(*b, bytes))
+                return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
             for (auto &m : b->span())
                 if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
             Outcome result;
@@ -210,10 +212,12 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
         }
         case MessageKind::stat_message: {
             v1::PStatMessage m;
-            if (!parse(m, bytes)) return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
+            if (!parse(m, bytes))
+                return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
             if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
             pin(source);
-            return emit_points(stat_points(m, *h, meta_), source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
+            return emit_points(stat_points(m, *h, meta_),
+                               source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
         }
         case MessageKind::agent_info: {
             v1::PAgentInfo m;
@@ -305,7 +309,7 @@ void Collector::save_backlog(const std::string &path) {
     w.sync();
     w.close();
     std::rename((path + ".tmp").c_str(), path.c_str());
-    for (auto &refused : backlog_) unpin(refused.sources);  // durable in the file now
+    for (auto &refused : backlog_) unpin(refused.sources); // durable in the file now
     log_(TRIB_LOG_WARN, "pinpoint: host still refuses points at stop; kept " + std::to_string(backlog_points_) +
                             " points in " + path + " for the next start");
 }
@@ -334,7 +338,7 @@ void Collector::load_backlog(const std::string &path) {
                 batch.push_back(std::move(p));
             }
         } catch (const nlohmann::json::exception &) {
-            return;  // a damaged batch is skipped
+            return; // a damaged batch is skipped
         }
         loaded += batch.size();
         std::lock_guard<std::mutex> g(backlog_mu_);
@@ -342,7 +346,8 @@ void Collector::load_backlog(const std::string &path) {
         backlog_.push_back(Refused{std::move(batch), {}});
     });
     std::remove(path.c_str());
-    if (loaded) log_(TRIB_LOG_INFO, "pinpoint: " + std::to_string(loaded) + " points from the last run wait for the host");
+    if (loaded)
+        log_(TRIB_LOG_INFO, "pinpoint: " + std::to_string(loaded) + " points from the last run wait for the host");
 }
 
 void Collector::tick() {
@@ -355,4 +360,4 @@ void Collector::flush_all() {
     emit_ready(assembler_.drain());
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -55,7 +55,7 @@ class Collector {
     using EmitFn = std::function<trib_status(const std::vector<trib::Point> &)>;
     using LogFn = std::function<void(trib_log_level, const std::string &)>;
     using CounterFn = std::function<void(std::string_view, double)>;
-    using ClockFn = std::function<int64_t()>;  // epoch ms
+    using ClockFn = std::function<int64_t()>; // epoch ms
 
     Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn log, CounterFn counter,
               ClockFn clock = nullptr);
@@ -107,11 +107,11 @@ class Collector {
         std::vector<trib::Point> points;
         std::vector<uint64_t> sources;
     };
-    std::deque<Refused> backlog_;  // refused by the host, retried on tick
+    std::deque<Refused> backlog_; // refused by the host, retried on tick
     size_t backlog_points_ = 0;
 
     mutable std::mutex pins_mu_;
     std::multiset<uint64_t> pins_;
 };
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

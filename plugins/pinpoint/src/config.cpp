@@ -35,8 +35,7 @@ double as_double(const json &v, const std::string &key) {
             size_t used = 0;
             double d = std::stod(s, &used);
             if (used == s.size()) return d;
-        } catch (const std::exception &) {
-        }
+        } catch (const std::exception &) {}
     }
     bad(key, "expected a number, got " + v.dump());
 }
@@ -92,13 +91,13 @@ void parse_sampler(Config &c, const json &v) {
         if (!t.contains("sampling_rate")) return;
         rate = as_double(t["sampling_rate"], "sampler.sampling_rate");
     } else {
-        rate = as_double(v, "sampler");  // ENV_INPUT_PINPOINT_SAMPLER=0.3
+        rate = as_double(v, "sampler"); // ENV_INPUT_PINPOINT_SAMPLER=0.3
     }
     if (!(rate >= 0.0 && rate <= 1.0)) bad("sampler.sampling_rate", "must be within [0, 1]");
     c.sampling_rate = rate;
 }
 
-}  // namespace
+} // namespace
 
 Config parse_config(const std::string &json_text, const EnvLookup &env) {
     Config c;
@@ -191,4 +190,4 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
     return c;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

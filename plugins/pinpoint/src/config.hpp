@@ -16,34 +16,34 @@
 namespace trib::pinpoint {
 
 struct CloseResourceRule {
-    std::string service;  // "*" = any service
+    std::string service; // "*" = any service
     std::vector<std::string> patterns;
     std::vector<std::regex> regexes;
 };
 
 struct Config {
-    std::string address = "0.0.0.0:9991";  // also what DataKit's sample `address = ""` means
+    std::string address = "0.0.0.0:9991"; // also what DataKit's sample `address = ""` means
     bool keep_rare_resource = false;
     bool del_message = false;
     std::vector<CloseResourceRule> close_resource;
     // What parsing skipped, for the log (a close_resource pattern that does not compile is
     // skipped with a warning naming it, as DataKit does; the instance still starts).
     std::vector<std::string> warnings;
-    std::optional<double> sampling_rate;  // absent = keep every trace
+    std::optional<double> sampling_rate; // absent = keep every trace
 
     // [storage]: received messages are queued on disk before processing.
-    std::string storage_path;  // empty = no durable queue
+    std::string storage_path; // empty = no durable queue
     uint64_t storage_capacity_mb = 5120;
 
     // Tributary's own keys (not in DataKit).
-    uint64_t trace_wait_ms = 30000;        // how long pieces wait for the rest of their trace
-    uint64_t trace_memory_mb = 128;        // memory bound of waiting pieces
-    uint64_t max_span_events = 20000;      // a span or chunk with more events is refused
-    uint64_t max_message_mb = 16;          // gRPC receive limit
+    uint64_t trace_wait_ms = 30000;   // how long pieces wait for the rest of their trace
+    uint64_t trace_memory_mb = 128;   // memory bound of waiting pieces
+    uint64_t max_span_events = 20000; // a span or chunk with more events is refused
+    uint64_t max_message_mb = 16;     // gRPC receive limit
     uint64_t metadata_max_entries = 2000000;
 
     // Who may send (PERMISSION_DENIED otherwise). Empty = anyone.
-    access::CidrList allow_cidrs;           // the peer's address
+    access::CidrList allow_cidrs;             // the peer's address
     std::set<std::string> allow_applications; // the `applicationname` header
     std::set<std::string> allow_agent_ids;    // the `agentid` header
 
@@ -60,4 +60,4 @@ using EnvLookup = std::function<const char *(const char *)>;
 // ENV_INPUT_PINPOINT_* variables whose names do not map 1:1 onto a key (SAMPLER).
 Config parse_config(const std::string &json_text, const EnvLookup &env);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -11,7 +11,7 @@
 namespace trib::pinpoint {
 namespace {
 
-constexpr uint64_t kRewindAt = 64ull << 20;  // start the file over once fully read past this size
+constexpr uint64_t kRewindAt = 64ull << 20; // start the file over once fully read past this size
 
 void put_str(std::string &out, const std::string &s) {
     uint32_t n = uint32_t(s.size());
@@ -30,7 +30,7 @@ bool get_str(std::string_view &in, std::string &s) {
     return true;
 }
 
-}  // namespace
+} // namespace
 
 DurableQueue::DurableQueue(std::string dir, uint64_t capacity_bytes, Handler handler, Collector::LogFn log,
                            Unfinished unfinished)
@@ -78,8 +78,8 @@ void DurableQueue::start() {
     // Drop a torn tail so appends continue after the last good record.
     ReadResult r = read_records(path_, 0, [](std::string_view, uint64_t) {});
     if (r.corrupt_tail) {
-        log_(TRIB_LOG_WARN, "pinpoint: storage queue " + path_ + " had a damaged tail; cut at byte " +
-                                std::to_string(r.valid_bytes));
+        log_(TRIB_LOG_WARN,
+             "pinpoint: storage queue " + path_ + " had a damaged tail; cut at byte " + std::to_string(r.valid_bytes));
         truncate_file(path_, r.valid_bytes);
     }
     if (cursor > r.valid_bytes) cursor = 0;
@@ -90,7 +90,8 @@ void DurableQueue::start() {
         stopping_ = false;
     }
     if (cursor < r.valid_bytes)
-        log_(TRIB_LOG_INFO, "pinpoint: replaying " + std::to_string(r.valid_bytes - cursor) + " queued bytes from " + path_);
+        log_(TRIB_LOG_INFO,
+             "pinpoint: replaying " + std::to_string(r.valid_bytes - cursor) + " queued bytes from " + path_);
     worker_ = std::thread([this] { run(); });
 }
 
@@ -191,7 +192,8 @@ void DurableQueue::run() {
             if (!interrupted && read_offset_ == offset) {
                 // A record that fails its CRC inside the file: skip what was there.
                 log_(TRIB_LOG_ERROR, "pinpoint: storage queue " + path_ + " has a damaged record at byte " +
-                                         std::to_string(offset) + "; skipped " + std::to_string(end - offset) + " bytes");
+                                         std::to_string(offset) + "; skipped " + std::to_string(end - offset) +
+                                         " bytes");
                 read_offset_ = end;
             }
             done = read_offset_;
@@ -207,4 +209,4 @@ void DurableQueue::run() {
     }
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -59,9 +59,9 @@ class DurableQueue {
     mutable std::mutex mu_;
     std::condition_variable cv_;
     RecordWriter writer_;
-    uint64_t read_offset_ = 0;  // guarded by mu_
+    uint64_t read_offset_ = 0; // guarded by mu_
     bool stopping_ = false;
     std::thread worker_;
 };
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -6,7 +6,10 @@ bool TraceFilter::sampled(const std::string &trace_id, double rate) {
     if (rate >= 1.0) return true;
     if (rate <= 0.0) return false;
     uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : trace_id) { h ^= c; h *= 1099511628211ull; }
+    for (unsigned char c : trace_id) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -19,7 +22,7 @@ bool TraceFilter::rare(const std::string &key, int64_t now_ms) {
     auto [it, inserted] = last_seen_.emplace(key, now_ms);
     bool is_rare = inserted || now_ms - it->second >= kHour;
     it->second = now_ms;
-    if (last_seen_.size() > 100000) {  // bound: forget entries older than an hour
+    if (last_seen_.size() > 100000) { // bound: forget entries older than an hour
         for (auto i = last_seen_.begin(); i != last_seen_.end();)
             i = now_ms - i->second >= kHour ? last_seen_.erase(i) : std::next(i);
     }
@@ -55,4 +58,4 @@ FilterVerdict TraceFilter::apply(BuiltTrace &t, const std::string &trace_id, int
     return FilterVerdict::keep;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -35,4 +35,4 @@ class TraceFilter {
     std::unordered_map<std::string, int64_t> last_seen_;
 };
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

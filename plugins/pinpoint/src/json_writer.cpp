@@ -16,7 +16,7 @@ using google::protobuf::Reflection;
 void append_string(std::string_view s, std::string &out) {
     static const char *hex = "0123456789abcdef";
     out.push_back('"');
-    size_t run = 0;  // start of the pending run of characters that need no escape
+    size_t run = 0; // start of the pending run of characters that need no escape
     for (size_t i = 0; i < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c >= 0x20 && c != '"' && c != '\\') continue;
@@ -69,20 +69,28 @@ void append_number(T v, std::string &out) {
 }
 
 void append_double(double d, std::string &out) {
-    if (std::isnan(d)) { out += "\"NaN\""; return; }
-    if (std::isinf(d)) { out += d > 0 ? "\"Infinity\"" : "\"-Infinity\""; return; }
-    append_number(d, out);  // shortest round-trip form
+    if (std::isnan(d)) {
+        out += "\"NaN\"";
+        return;
+    }
+    if (std::isinf(d)) {
+        out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+        return;
+    }
+    append_number(d, out); // shortest round-trip form
 }
 
-bool is_wrapper(const google::protobuf::Descriptor *d) {
-    return d->file()->name() == "google/protobuf/wrappers.proto";
-}
+bool is_wrapper(const google::protobuf::Descriptor *d) { return d->file()->name() == "google/protobuf/wrappers.proto"; }
 
 void append_value(const Message &m, const Reflection *r, const FieldDescriptor *f, int index, std::string &out) {
     const bool rep = index >= 0;
     switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: append_number(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out); break;
-    case FieldDescriptor::CPPTYPE_UINT32: append_number(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out); break;
+    case FieldDescriptor::CPPTYPE_INT32:
+        append_number(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out);
+        break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+        append_number(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out);
+        break;
     case FieldDescriptor::CPPTYPE_INT64:
         out.push_back('"');
         append_number(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f), out);
@@ -93,9 +101,15 @@ void append_value(const Message &m, const Reflection *r, const FieldDescriptor *
         append_number(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f), out);
         out.push_back('"');
         break;
-    case FieldDescriptor::CPPTYPE_DOUBLE: append_double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), out); break;
-    case FieldDescriptor::CPPTYPE_FLOAT: append_double(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), out); break;
-    case FieldDescriptor::CPPTYPE_BOOL: out += (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false"; break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+        append_double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), out);
+        break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+        append_double(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f), out);
+        break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+        out += (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false";
+        break;
     case FieldDescriptor::CPPTYPE_ENUM: {
         const auto *e = rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f);
         append_string(e->name(), out);
@@ -103,7 +117,8 @@ void append_value(const Message &m, const Reflection *r, const FieldDescriptor *
     }
     case FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
-        const std::string &s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
+        const std::string &s =
+            rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
         if (f->type() == FieldDescriptor::TYPE_BYTES) append_base64(s, out);
         else append_string(s, out);
         break;
@@ -121,12 +136,12 @@ void append_value(const Message &m, const Reflection *r, const FieldDescriptor *
     }
 }
 
-}  // namespace
+} // namespace
 
 void append_json(const Message &m, std::string &out, int skip_field) {
     const Reflection *r = m.GetReflection();
     std::vector<const FieldDescriptor *> fields;
-    r->ListFields(m, &fields);  // set fields, by field number
+    r->ListFields(m, &fields); // set fields, by field number
     out.push_back('{');
     bool first = true;
     for (const FieldDescriptor *f : fields) {
@@ -150,4 +165,4 @@ void append_json(const Message &m, std::string &out, int skip_field) {
     out.push_back('}');
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

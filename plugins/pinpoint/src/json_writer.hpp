@@ -19,4 +19,4 @@ inline std::string to_json(const google::protobuf::Message &m, int skip_field = 
     return s;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

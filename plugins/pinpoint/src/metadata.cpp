@@ -16,8 +16,8 @@ ApiInfo api_from(const json &j) {
     return ApiInfo{j.value("i", ""), j.value("l", 0), j.value("t", 0), j.value("o", "")};
 }
 json info_json(const AgentInfo &a) {
-    return json{{"h", a.hostname}, {"ip", a.ip}, {"ports", a.ports}, {"v", a.agent_version},
-                {"pid", a.pid}, {"st", a.service_type}, {"c", a.container}};
+    return json{{"h", a.hostname}, {"ip", a.ip},           {"ports", a.ports}, {"v", a.agent_version},
+                {"pid", a.pid},    {"st", a.service_type}, {"c", a.container}};
 }
 AgentInfo info_from(const json &j) {
     AgentInfo a;
@@ -38,7 +38,7 @@ std::string encode(const json &j) {
 }
 json binary_of(const std::string &s) { return json::binary(std::vector<uint8_t>(s.begin(), s.end())); }
 
-}  // namespace
+} // namespace
 
 void MetadataStore::open(const std::string &dir) {
     close();
@@ -69,9 +69,11 @@ void MetadataStore::rewrite_compacted() {
     {
         std::shared_lock<std::shared_mutex> g(mu_);
         for (auto &[agent, a] : agents_) {
-            for (auto &[id, v] : a.apis) w.append(encode(json{{"a", agent}, {"k", "api"}, {"id", id}, {"v", api_json(v)}}));
+            for (auto &[id, v] : a.apis)
+                w.append(encode(json{{"a", agent}, {"k", "api"}, {"id", id}, {"v", api_json(v)}}));
             for (auto &[id, v] : a.sqls) w.append(encode(json{{"a", agent}, {"k", "sql"}, {"id", id}, {"v", v}}));
-            for (auto &[id, v] : a.sql_uids) w.append(encode(json{{"a", agent}, {"k", "sqluid"}, {"id", binary_of(id)}, {"v", v}}));
+            for (auto &[id, v] : a.sql_uids)
+                w.append(encode(json{{"a", agent}, {"k", "sqluid"}, {"id", binary_of(id)}, {"v", v}}));
             for (auto &[id, v] : a.strings) w.append(encode(json{{"a", agent}, {"k", "str"}, {"id", id}, {"v", v}}));
             for (auto &[id, v] : a.exceptions) w.append(encode(json{{"a", agent}, {"k", "exc"}, {"id", id}, {"v", v}}));
             if (a.info) w.append(encode(json{{"a", agent}, {"k", "info"}, {"v", info_json(*a.info)}}));
@@ -87,14 +89,20 @@ bool MetadataStore::apply(const std::string &payload) {
     if (!j.is_object() || !j.contains("a") || !j.contains("k")) return false;
     std::string agent = j.value("a", ""), kind = j.value("k", "");
     try {
-        if (kind == "api") return put_entry(&Agent::apis, nullptr, agent, j.at("id").get<int32_t>(), api_from(j.at("v")));
-        if (kind == "sql") return put_entry(&Agent::sqls, nullptr, agent, j.at("id").get<int32_t>(), j.at("v").get<std::string>());
+        if (kind == "api")
+            return put_entry(&Agent::apis, nullptr, agent, j.at("id").get<int32_t>(), api_from(j.at("v")));
+        if (kind == "sql")
+            return put_entry(&Agent::sqls, nullptr, agent, j.at("id").get<int32_t>(), j.at("v").get<std::string>());
         if (kind == "sqluid") {
             auto raw = j.at("id").get_binary();
-            return put_entry(&Agent::sql_uids, nullptr, agent, std::string(raw.begin(), raw.end()), j.at("v").get<std::string>());
+            return put_entry(&Agent::sql_uids, nullptr, agent, std::string(raw.begin(), raw.end()),
+                             j.at("v").get<std::string>());
         }
-        if (kind == "str") return put_entry(&Agent::strings, nullptr, agent, j.at("id").get<int32_t>(), j.at("v").get<std::string>());
-        if (kind == "exc") return put_entry(&Agent::exceptions, nullptr, agent, j.at("id").get<std::string>(), j.at("v").get<std::string>());
+        if (kind == "str")
+            return put_entry(&Agent::strings, nullptr, agent, j.at("id").get<int32_t>(), j.at("v").get<std::string>());
+        if (kind == "exc")
+            return put_entry(&Agent::exceptions, nullptr, agent, j.at("id").get<std::string>(),
+                             j.at("v").get<std::string>());
         if (kind == "info") {
             std::unique_lock<std::shared_mutex> g(mu_);
             agents_[agent].info = info_from(j.at("v"));
@@ -119,7 +127,7 @@ bool MetadataStore::put_entry(Map Agent::*table, const char *kind, const std::st
         auto &m = a.*table;
         auto it = m.find(key);
         if (it != m.end()) {
-            if (it->second == value) return true;  // unchanged: nothing to log
+            if (it->second == value) return true; // unchanged: nothing to log
             it->second = value;
         } else {
             if (entries_ >= max_entries_) return false;
@@ -127,7 +135,7 @@ bool MetadataStore::put_entry(Map Agent::*table, const char *kind, const std::st
             ++entries_;
         }
     }
-    if (!kind) return true;  // replaying the log
+    if (!kind) return true; // replaying the log
     json rec{{"a", agent}, {"k", kind}};
     if constexpr (std::is_same_v<K, std::string>) {
         if (std::string(kind) == "sqluid") rec["id"] = binary_of(key);
@@ -141,7 +149,7 @@ bool MetadataStore::put_entry(Map Agent::*table, const char *kind, const std::st
     return true;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint
 
 namespace trib::pinpoint {
 
@@ -177,7 +185,7 @@ auto find_in(const Map &m, const K &k) -> std::optional<typename Map::mapped_typ
     if (it == m.end()) return std::nullopt;
     return it->second;
 }
-}  // namespace
+} // namespace
 
 std::optional<ApiInfo> MetadataStore::api(const std::string &agent, int32_t id) const {
     std::shared_lock<std::shared_mutex> g(mu_);
@@ -214,4 +222,4 @@ uint64_t MetadataStore::entries() const {
     return entries_;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

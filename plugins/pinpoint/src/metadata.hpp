@@ -87,4 +87,4 @@ class MetadataStore {
     RecordWriter writer_;
 };
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

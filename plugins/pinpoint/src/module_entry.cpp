@@ -89,8 +89,7 @@ class PinpointInput : public trib::Instance {
     uint64_t timer_ = 0;
 };
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint
 
 TRIB_DEFINE_MODULE(trib::pinpoint::PinpointInput, "pinpoint", "0.1.0", TRIB_KIND_INPUT,
-                   "Pinpoint gRPC collector (DataKit's pinpoint input): traces and agent stats",
-                   pinpoint_conf_sample)
+                   "Pinpoint gRPC collector (DataKit's pinpoint input): traces and agent stats", pinpoint_conf_sample)

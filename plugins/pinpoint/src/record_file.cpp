@@ -23,7 +23,7 @@ uint32_t get_u32(const unsigned char *p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 
-}  // namespace
+} // namespace
 
 uint32_t crc32_of(std::string_view data) {
     uLong c = crc32(0L, Z_NULL, 0);
@@ -80,7 +80,10 @@ ReadResult read_records(const std::string &path, uint64_t offset,
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return r;
     struct stat st {};
-    if (::fstat(fd, &st) != 0) { ::close(fd); return r; }
+    if (::fstat(fd, &st) != 0) {
+        ::close(fd);
+        return r;
+    }
     uint64_t file_size = uint64_t(st.st_size);
     uint64_t pos = offset;
     std::vector<char> payload;
@@ -108,4 +111,4 @@ void truncate_file(const std::string &path, uint64_t size) {
         throw std::runtime_error("cannot truncate " + path + ": " + std::strerror(errno));
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

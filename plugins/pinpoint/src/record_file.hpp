@@ -36,8 +36,8 @@ class RecordWriter {
 
 struct ReadResult {
     uint64_t records = 0;
-    uint64_t valid_bytes = 0;   // offset just past the last good record
-    bool corrupt_tail = false;  // bytes after valid_bytes were torn or failed the CRC
+    uint64_t valid_bytes = 0;  // offset just past the last good record
+    bool corrupt_tail = false; // bytes after valid_bytes were torn or failed the CRC
 };
 
 // Calls fn(payload, offset_after_record) for each good record from `offset`; stops at the
@@ -48,4 +48,4 @@ ReadResult read_records(const std::string &path, uint64_t offset,
 // Cuts a file at `size` (drops a corrupt tail before appending after it).
 void truncate_file(const std::string &path, uint64_t size);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

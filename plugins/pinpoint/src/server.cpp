@@ -55,7 +55,7 @@ std::multimap<std::string, std::string> metadata_of(grpc::CallbackServerContext 
     return md;
 }
 
-}  // namespace
+} // namespace
 
 Outcome read_headers(const std::multimap<std::string, std::string> &md, CallHeaders &h) {
     auto get = [&](const char *k) -> const std::string * {
@@ -119,7 +119,7 @@ class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         StartRead(&buf_);
     }
     void OnReadDone(bool ok) override {
-        if (!ok) {  // client half-closed (or the call was cancelled)
+        if (!ok) { // client half-closed (or the call was cancelled)
             put_bytes(response_, std::string());
             Finish(grpc::Status::OK);
             return;
@@ -155,7 +155,7 @@ class PingSession : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
             Finish(to_status(o));
             return;
         }
-        put_bytes(&pong_, std::string());  // PPing has no fields
+        put_bytes(&pong_, std::string()); // PPing has no fields
         StartRead(&in_);
     }
     void OnReadDone(bool ok) override {
@@ -249,8 +249,8 @@ grpc::ServerUnaryReactor *unary(const Config &cfg, grpc::CallbackServerContext *
 
 // Command replies: validated for shape, answered with Empty.
 template <class M>
-grpc::ServerUnaryReactor *command_reply(const Config &cfg, grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
-                                        grpc::ByteBuffer *resp, const char *what) {
+grpc::ServerUnaryReactor *command_reply(const Config &cfg, grpc::CallbackServerContext *ctx,
+                                        const grpc::ByteBuffer *req, grpc::ByteBuffer *resp, const char *what) {
     auto *r = ctx->DefaultReactor();
     CallHeaders h;
     if (Outcome o = admit(cfg, ctx, h, false); o.code != Outcome::ok) {
@@ -267,17 +267,19 @@ grpc::ServerUnaryReactor *command_reply(const Config &cfg, grpc::CallbackServerC
     return r;
 }
 
-}  // namespace
+} // namespace
 
 // ---------------------------------------------------------------- services
 
 struct GrpcServer::Services {
     Dispatch dispatch;
 
-    struct SpanSvc : v1::Span::WithRawCallbackMethod_SendSpan<v1::Span::WithRawCallbackMethod_SendSpanBatch<v1::Span::Service>> {
+    struct SpanSvc
+        : v1::Span::WithRawCallbackMethod_SendSpan<v1::Span::WithRawCallbackMethod_SendSpanBatch<v1::Span::Service>> {
         const Dispatch *d = nullptr;
         const Config *cfg = nullptr;
-        grpc::ServerReadReactor<grpc::ByteBuffer> *SendSpan(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
+        grpc::ServerReadReactor<grpc::ByteBuffer> *SendSpan(grpc::CallbackServerContext *ctx,
+                                                            grpc::ByteBuffer *resp) override {
             return new ReadAll(*cfg, ctx, resp, d, MessageKind::span_message, true);
         }
         grpc::ServerUnaryReactor *SendSpanBatch(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
@@ -296,37 +298,46 @@ struct GrpcServer::Services {
         }
     } span;
 
-    struct AgentSvc : v1::Agent::WithRawCallbackMethod_RequestAgentInfo<v1::Agent::WithRawCallbackMethod_PingSession<v1::Agent::Service>> {
+    struct AgentSvc : v1::Agent::WithRawCallbackMethod_RequestAgentInfo<
+                          v1::Agent::WithRawCallbackMethod_PingSession<v1::Agent::Service>> {
         const Dispatch *d = nullptr;
         const Config *cfg = nullptr;
         grpc::ServerUnaryReactor *RequestAgentInfo(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
                                                    grpc::ByteBuffer *resp) override {
             return unary(*cfg, ctx, req, resp, *d, MessageKind::agent_info);
         }
-        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *PingSession(grpc::CallbackServerContext *ctx) override {
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *
+        PingSession(grpc::CallbackServerContext *ctx) override {
             return new pinpoint::PingSession(*cfg, ctx);
         }
     } agent;
 
     struct MetadataSvc
-        : v1::Metadata::WithRawCallbackMethod_RequestSqlMetaData<v1::Metadata::WithRawCallbackMethod_RequestSqlUidMetaData<
-              v1::Metadata::WithRawCallbackMethod_RequestApiMetaData<v1::Metadata::WithRawCallbackMethod_RequestStringMetaData<
-                  v1::Metadata::WithRawCallbackMethod_RequestExceptionMetaData<v1::Metadata::Service>>>>> {
+        : v1::Metadata::WithRawCallbackMethod_RequestSqlMetaData<
+              v1::Metadata::WithRawCallbackMethod_RequestSqlUidMetaData<
+                  v1::Metadata::WithRawCallbackMethod_RequestApiMetaData<
+                      v1::Metadata::WithRawCallbackMethod_RequestStringMetaData<
+                          v1::Metadata::WithRawCallbackMethod_RequestExceptionMetaData<v1::Metadata::Service>>>>> {
         const Dispatch *d = nullptr;
         const Config *cfg = nullptr;
-        grpc::ServerUnaryReactor *RequestSqlMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *RequestSqlMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                     grpc::ByteBuffer *r) override {
             return unary(*cfg, c, q, r, *d, MessageKind::sql_meta);
         }
-        grpc::ServerUnaryReactor *RequestSqlUidMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *RequestSqlUidMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                        grpc::ByteBuffer *r) override {
             return unary(*cfg, c, q, r, *d, MessageKind::sql_uid_meta);
         }
-        grpc::ServerUnaryReactor *RequestApiMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *RequestApiMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                     grpc::ByteBuffer *r) override {
             return unary(*cfg, c, q, r, *d, MessageKind::api_meta);
         }
-        grpc::ServerUnaryReactor *RequestStringMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *RequestStringMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                        grpc::ByteBuffer *r) override {
             return unary(*cfg, c, q, r, *d, MessageKind::string_meta);
         }
-        grpc::ServerUnaryReactor *RequestExceptionMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *RequestExceptionMetaData(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                           grpc::ByteBuffer *r) override {
             return unary(*cfg, c, q, r, *d, MessageKind::exception_meta);
         }
     } metadata;
@@ -334,7 +345,8 @@ struct GrpcServer::Services {
     struct StatSvc : v1::Stat::WithRawCallbackMethod_SendAgentStat<v1::Stat::Service> {
         const Dispatch *d = nullptr;
         const Config *cfg = nullptr;
-        grpc::ServerReadReactor<grpc::ByteBuffer> *SendAgentStat(grpc::CallbackServerContext *ctx, grpc::ByteBuffer *resp) override {
+        grpc::ServerReadReactor<grpc::ByteBuffer> *SendAgentStat(grpc::CallbackServerContext *ctx,
+                                                                 grpc::ByteBuffer *resp) override {
             return new ReadAll(*cfg, ctx, resp, d, MessageKind::stat_message, true);
         }
     } stat;
@@ -348,23 +360,29 @@ struct GrpcServer::Services {
                               v1::ProfilerCommandService::WithRawCallbackMethod_CommandActiveThreadLightDump<
                                   v1::ProfilerCommandService::Service>>>>>> {
         const Config *cfg = nullptr;
-        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommand(grpc::CallbackServerContext *ctx) override {
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *
+        HandleCommand(grpc::CallbackServerContext *ctx) override {
             return new CommandChannel(*cfg, ctx);
         }
-        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *HandleCommandV2(grpc::CallbackServerContext *ctx) override {
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> *
+        HandleCommandV2(grpc::CallbackServerContext *ctx) override {
             return new CommandChannel(*cfg, ctx);
         }
-        grpc::ServerUnaryReactor *CommandEcho(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *CommandEcho(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                              grpc::ByteBuffer *r) override {
             return command_reply<v1::PCmdEchoResponse>(*cfg, c, q, r, "PCmdEchoResponse");
         }
         grpc::ServerReadReactor<grpc::ByteBuffer> *CommandStreamActiveThreadCount(grpc::CallbackServerContext *ctx,
-                                                                                 grpc::ByteBuffer *resp) override {
+                                                                                  grpc::ByteBuffer *resp) override {
             return new ReadAll(*cfg, ctx, resp, nullptr, MessageKind::stat_message, false);
         }
-        grpc::ServerUnaryReactor *CommandActiveThreadDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *CommandActiveThreadDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q,
+                                                          grpc::ByteBuffer *r) override {
             return command_reply<v1::PCmdActiveThreadDumpRes>(*cfg, c, q, r, "PCmdActiveThreadDumpRes");
         }
-        grpc::ServerUnaryReactor *CommandActiveThreadLightDump(grpc::CallbackServerContext *c, const grpc::ByteBuffer *q, grpc::ByteBuffer *r) override {
+        grpc::ServerUnaryReactor *CommandActiveThreadLightDump(grpc::CallbackServerContext *c,
+                                                               const grpc::ByteBuffer *q,
+                                                               grpc::ByteBuffer *r) override {
             return command_reply<v1::PCmdActiveThreadLightDumpRes>(*cfg, c, q, r, "PCmdActiveThreadLightDumpRes");
         }
     } command;
@@ -389,7 +407,7 @@ std::shared_ptr<grpc::ServerCredentials> tls_credentials(const Config &cfg) {
     return grpc::SslServerCredentials(opts);
 }
 
-}  // namespace
+} // namespace
 
 GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn) : cfg_(cfg), services_(new Services) {
     services_->dispatch = std::move(dispatch);
@@ -423,7 +441,7 @@ void GrpcServer::start() {
     server_ = b.BuildAndStart();
     if (!server_ || (!cfg_.address.empty() && port_ == 0) || (!cfg_.tls_address.empty() && tls_port_ == 0)) {
         server_.reset();
-        std::string where = cfg_.address.empty() ? cfg_.tls_address
+        std::string where = cfg_.address.empty()       ? cfg_.tls_address
                             : cfg_.tls_address.empty() ? cfg_.address
                                                        : cfg_.address + " / " + cfg_.tls_address;
         throw std::runtime_error("pinpoint: cannot listen on " + where + " (address in use or invalid)");
@@ -437,4 +455,4 @@ void GrpcServer::stop(int grace_ms) {
     server_.reset();
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

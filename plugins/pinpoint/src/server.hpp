@@ -53,4 +53,4 @@ Outcome admit_call(const Config &cfg, const std::string &peer, const std::multim
 // Returns an INVALID_ARGUMENT outcome on failure.
 Outcome read_headers(const std::multimap<std::string, std::string> &md, CallHeaders &out);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

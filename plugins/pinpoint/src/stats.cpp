@@ -45,13 +45,13 @@ trib::Point stat_point(const v1::PAgentStat &s, const CallHeaders &h, const Meta
     return p;
 }
 
-}  // namespace
+} // namespace
 
 std::vector<trib::Point> stat_points(const v1::PStatMessage &msg, const CallHeaders &h, const MetadataStore &meta) {
     std::vector<trib::Point> out;
     auto add = [&](const v1::PAgentStat &s) {
         trib::Point p = stat_point(s, h, meta);
-        if (!p.fields.empty()) out.push_back(std::move(p));  // a point needs at least one field
+        if (!p.fields.empty()) out.push_back(std::move(p)); // a point needs at least one field
     };
     if (msg.has_agentstat()) add(msg.agentstat());
     if (msg.has_agentstatbatch())
@@ -59,4 +59,4 @@ std::vector<trib::Point> stat_points(const v1::PStatMessage &msg, const CallHead
     return out;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -15,4 +15,4 @@ namespace trib::pinpoint {
 std::vector<trib::Point> stat_points(const v1::PStatMessage &msg, const CallHeaders &headers,
                                      const MetadataStore &meta);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

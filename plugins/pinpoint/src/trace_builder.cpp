@@ -1,6 +1,5 @@
 #include "trace_builder.hpp"
 
-
 #include <algorithm>
 #include <cstdio>
 #include <deque>
@@ -24,7 +23,10 @@ uint64_t mix(uint64_t h, uint64_t v) {
 
 uint64_t fnv1a(std::string_view s) {
     uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
     return h;
 }
 
@@ -35,18 +37,18 @@ int64_t clamp_ms(int64_t v) { return v < -kMaxMs ? -kMaxMs : v > kMaxMs ? kMaxMs
 
 struct Node {
     int64_t id = 0;
-    int64_t owner_span = 0;     // events: the span they belong to
+    int64_t owner_span = 0; // events: the span they belong to
     int32_t async_id = 0;
-    std::string parent;         // parent_id as emitted
-    int64_t parent_node = 0;    // parent id when it may be a node of this trace
+    std::string parent;      // parent_id as emitted
+    int64_t parent_node = 0; // parent id when it may be a node of this trace
     bool parent_is_id = false;
     int64_t start_ms = 0, end_ms = 0;
-    const v1::PSpan *span = nullptr;        // entry node
-    const v1::PSpanEvent *event = nullptr;  // event node
-    const v1::PSpanChunk *chunk = nullptr;  // the chunk an event came in, if any
+    const v1::PSpan *span = nullptr;       // entry node
+    const v1::PSpanEvent *event = nullptr; // event node
+    const v1::PSpanChunk *chunk = nullptr; // the chunk an event came in, if any
     const CallHeaders *headers = nullptr;
     int32_t depth = 1;
-    int32_t sort_a = 0, sort_b = 0;  // (async sequence, sequence)
+    int32_t sort_a = 0, sort_b = 0; // (async sequence, sequence)
 };
 
 struct EventSource {
@@ -93,7 +95,7 @@ void link_depths(std::vector<Node> &nodes, size_t from, size_t to, int64_t base,
     std::stable_sort(nodes.begin() + from, nodes.begin() + to, [](const Node &a, const Node &b) {
         return a.sort_a != b.sort_a ? a.sort_a < b.sort_a : a.sort_b < b.sort_b;
     });
-    std::vector<int64_t> stack;  // stack[d-1] = latest event at depth d
+    std::vector<int64_t> stack; // stack[d-1] = latest event at depth d
     int32_t prev_depth = 1;
     for (size_t i = from; i < to; ++i) {
         Node &n = nodes[i];
@@ -131,7 +133,10 @@ std::string annotation_text(const v1::PAnnotationValue &v) {
     case V::kBinaryValue: {
         static const char *d = "0123456789abcdef";
         std::string out;
-        for (unsigned char c : v.binaryvalue()) { out.push_back(d[c >> 4]); out.push_back(d[c & 15]); }
+        for (unsigned char c : v.binaryvalue()) {
+            out.push_back(d[c >> 4]);
+            out.push_back(d[c & 15]);
+        }
         return out;
     }
     case V::kIntStringValue:
@@ -144,8 +149,7 @@ std::string annotation_text(const v1::PAnnotationValue &v) {
     }
     case V::kIntStringStringValue: return v.intstringstringvalue().stringvalue1().value();
     case V::kLongIntIntByteByteStringValue: return v.longintintbytebytestringvalue().stringvalue().value();
-    case V::kIntBooleanIntBooleanValue:
-        return std::to_string(v.intbooleanintbooleanvalue().intvalue1());
+    case V::kIntBooleanIntBooleanValue: return std::to_string(v.intbooleanintbooleanvalue().intvalue1());
     case V::kBytesStringStringValue: return v.bytesstringstringvalue().stringvalue1().value();
     default: return {};
     }
@@ -153,30 +157,37 @@ std::string annotation_text(const v1::PAnnotationValue &v) {
 
 bool is_http_verb(const std::string &s) {
     static const char *verbs[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"};
-    for (auto *v : verbs) if (s == v) return true;
+    for (auto *v : verbs)
+        if (s == v) return true;
     return false;
 }
 
 std::string one_line(std::string s) {
-    for (auto &c : s) if (c == '\n' || c == '\r') c = ' ';
+    for (auto &c : s)
+        if (c == '\n' || c == '\r') c = ' ';
     return s;
 }
-
 
 struct Annotations {
     std::string api, http_url, http_status, sql_text, http_method;
     bool sql_known = false;
 };
 
-Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnotation> &anns,
-                             const MetadataStore &meta, const std::string &agent) {
+Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnotation> &anns, const MetadataStore &meta,
+                             const std::string &agent) {
     Annotations a;
     for (auto &an : anns) {
         if (!an.has_value()) continue;
         switch (an.key()) {
-        case kAnnotationApi: if (a.api.empty()) a.api = annotation_text(an.value()); break;
-        case kAnnotationHttpUrl: if (a.http_url.empty()) a.http_url = annotation_text(an.value()); break;
-        case kAnnotationHttpStatusCode: if (a.http_status.empty()) a.http_status = annotation_text(an.value()); break;
+        case kAnnotationApi:
+            if (a.api.empty()) a.api = annotation_text(an.value());
+            break;
+        case kAnnotationHttpUrl:
+            if (a.http_url.empty()) a.http_url = annotation_text(an.value());
+            break;
+        case kAnnotationHttpStatusCode:
+            if (a.http_status.empty()) a.http_status = annotation_text(an.value());
+            break;
         case kAnnotationSqlId:
             if (!a.sql_known && an.value().has_intstringstringvalue()) {
                 if (auto s = meta.sql(agent, an.value().intstringstringvalue().intvalue())) {
@@ -186,7 +197,10 @@ Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnot
             }
             break;
         case kAnnotationSql:
-            if (!a.sql_known) { a.sql_text = one_line(annotation_text(an.value())); a.sql_known = !a.sql_text.empty(); }
+            if (!a.sql_known) {
+                a.sql_text = one_line(annotation_text(an.value()));
+                a.sql_known = !a.sql_text.empty();
+            }
             break;
         default: break;
         }
@@ -213,7 +227,7 @@ Tags agent_tags(const CallHeaders &h, const MetadataStore &meta) {
     return t;
 }
 
-}  // namespace
+} // namespace
 
 int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id, int32_t async_seq, int32_t sequence) {
     uint64_t h = fnv1a(trace_id);
@@ -221,7 +235,7 @@ int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id,
     h = mix(h, uint64_t(uint32_t(async_id)));
     h = mix(h, uint64_t(uint32_t(async_seq)));
     h = mix(h, uint64_t(uint32_t(sequence)));
-    int64_t id = int64_t(h >> 1);  // non-negative, like DataKit's int63 ids
+    int64_t id = int64_t(h >> 1); // non-negative, like DataKit's int63 ids
     return id == 0 ? 1 : id;
 }
 
@@ -244,7 +258,12 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
 
     std::vector<Node> nodes;
     std::unordered_set<int64_t> used_ids;
-    struct Group { size_t from, to; int64_t span_id; int32_t async_id; bool has_span; };
+    struct Group {
+        size_t from, to;
+        int64_t span_id;
+        int32_t async_id;
+        bool has_span;
+    };
     std::vector<Group> groups;
 
     // Entry nodes.
@@ -282,7 +301,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
             for (auto *cp : ch->second)
                 if (!cp->chunk->has_localasyncid())
                     decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, s.spanid()), cp->chunk.get(),
-                            cp->headers.get(), 0}, tid, s.spanid(), 0, used_ids, nodes);
+                            cp->headers.get(), 0},
+                           tid, s.spanid(), 0, used_ids, nodes);
         groups.push_back({from, nodes.size(), s.spanid(), 0, true});
         span_ids_with_lists.insert(s.spanid());
     }
@@ -298,7 +318,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
             size_t from = nodes.size();
             for (auto *cp : plain)
                 decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, span_id), cp->chunk.get(),
-                        cp->headers.get(), 0}, tid, span_id, 0, used_ids, nodes);
+                        cp->headers.get(), 0},
+                       tid, span_id, 0, used_ids, nodes);
             groups.push_back({from, nodes.size(), span_id, 0, false});
         }
         for (auto &[async_id, chunks] : async_groups) {
@@ -308,7 +329,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
             size_t from = nodes.size();
             for (auto *cp : chunks)
                 decode({&cp->chunk->spanevent(), chunk_base(*cp->chunk, *cp, span_id), cp->chunk.get(),
-                        cp->headers.get(), cp->chunk->localasyncid().sequence()}, tid, span_id, async_id, used_ids, nodes);
+                        cp->headers.get(), cp->chunk->localasyncid().sequence()},
+                       tid, span_id, async_id, used_ids, nodes);
             groups.push_back({from, nodes.size(), span_id, async_id, false});
         }
     }
@@ -317,7 +339,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
     auto &idx = *out.index;
     for (size_t i = entry_count; i < nodes.size(); ++i) {
         const Node &n = nodes[i];
-        if (n.event->asyncevent() != 0) idx.async_owner.emplace(std::make_pair(n.owner_span, n.event->asyncevent()), n.id);
+        if (n.event->asyncevent() != 0)
+            idx.async_owner.emplace(std::make_pair(n.owner_span, n.event->asyncevent()), n.id);
         if (n.event->has_nextevent() && n.event->nextevent().has_messageevent()) {
             int64_t next = n.event->nextevent().messageevent().nextspanid();
             if (next != 0 && next != -1 && next != n.owner_span) idx.exit_event_by_next_span.emplace(next, n.id);
@@ -337,7 +360,10 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 base_is_node = true;
             } else if (trace.earlier) {
                 auto e = trace.earlier->async_owner.find(key);
-                if (e != trace.earlier->async_owner.end()) { base = e->second; base_is_node = false; }
+                if (e != trace.earlier->async_owner.end()) {
+                    base = e->second;
+                    base_is_node = false;
+                }
             }
         }
         link_depths(nodes, g.from, g.to, base, base_is_node, std::to_string(base));
@@ -377,10 +403,16 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         std::vector<size_t> order;
         std::vector<char> seen(nodes.size(), 0);
         for (size_t i = 0; i < nodes.size(); ++i)
-            if (!has_parent[i]) { order.push_back(i); seen[i] = 1; }
+            if (!has_parent[i]) {
+                order.push_back(i);
+                seen[i] = 1;
+            }
         for (size_t k = 0; k < order.size(); ++k)
             for (size_t c : children[order[k]])
-                if (!seen[c]) { seen[c] = 1; order.push_back(c); }
+                if (!seen[c]) {
+                    seen[c] = 1;
+                    order.push_back(c);
+                }
         for (size_t k = order.size(); k-- > 0;) {
             Node &n = nodes[order[k]];
             if (!n.event) continue;
@@ -429,7 +461,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
             auto api = e.apiid() != 0 ? meta.api(h.agent_id, e.apiid()) : std::nullopt;
             operation = api ? one_line(api->info) : std::string(service_type_name(service_type));
             if (ann.sql_known) resource = ann.sql_text;
-            else if (!ann.http_url.empty()) resource = ann.http_method.empty() ? ann.http_url : ann.http_method + " " + ann.http_url;
+            else if (!ann.http_url.empty())
+                resource = ann.http_method.empty() ? ann.http_url : ann.http_method + " " + ann.http_url;
             else if (api) resource = one_line(api->info);
             else if (!ann.api.empty()) resource = ann.api;
             else if (auto sv = e.apiid() != 0 ? meta.string_value(h.agent_id, e.apiid()) : std::nullopt) resource = *sv;
@@ -442,7 +475,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 exit = (m.nextspanid() != 0 && m.nextspanid() != -1) || !m.destinationid().empty();
             }
             // Databases (2xxx) and caches/queues (8xxx) are remote calls without a callee span.
-            if ((service_type >= 2000 && service_type < 3000) || (service_type >= 8000 && service_type < 9000)) exit = true;
+            if ((service_type >= 2000 && service_type < 3000) || (service_type >= 8000 && service_type < 9000))
+                exit = true;
             if (e.has_exceptioninfo()) {
                 error = true;
                 error_message = e.exceptioninfo().stringvalue().value();
@@ -490,4 +524,4 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
     return out;
 }
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -33,7 +33,7 @@ struct BuiltTrace {
     std::vector<trib::Point> points;
     std::shared_ptr<LinkIndex> index;
     bool has_error = false;
-    int root_index = -1;  // the root span's entry point in `points`, if present
+    int root_index = -1; // the root span's entry point in `points`, if present
 };
 
 BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt);
@@ -41,4 +41,4 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
 // The stable id of an event.
 int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id, int32_t async_seq, int32_t sequence);
 
-}  // namespace trib::pinpoint
+} // namespace trib::pinpoint

@@ -94,7 +94,8 @@ GoPullConfig parse_go(const nlohmann::json &t, size_t index) {
                 if (std::find(g.enabled_types.begin(), g.enabled_types.end(), ty) == g.enabled_types.end())
                     g.enabled_types.push_back(ty);
             }
-        } else if (k == "tags") for (auto &[tk, tv] : string_map(v, prefix + k)) g.tags[tk] = tv;
+        } else if (k == "tags")
+            for (auto &[tk, tv] : string_map(v, prefix + k)) g.tags[tk] = tv;
         else if (k == "tls_open") g.tls_open = boolean(v, prefix + k);
         else if (k == "tls_ca") g.tls_ca = str(v, prefix + k);
         else if (k == "tls_cert") g.tls_cert = str(v, prefix + k);
@@ -133,7 +134,8 @@ PyroscopeListenConfig parse_pyroscope(const nlohmann::json &t, size_t index) {
         else if (k == "service") p.service = str(v, prefix + k);
         else if (k == "env") p.env = str(v, prefix + k);
         else if (k == "version") p.version = str(v, prefix + k);
-        else if (k == "tags") for (auto &[tk, tv] : string_map(v, prefix + k)) p.tags[tk] = tv;
+        else if (k == "tags")
+            for (auto &[tk, tv] : string_map(v, prefix + k)) p.tags[tk] = tv;
         else if (k == "header_timeout") p.header_timeout = positive_duration(v, prefix + k);
         else if (k == "idle_timeout") p.idle_timeout = positive_duration(v, prefix + k);
         else if (k == "read_timeout") p.read_timeout = positive_duration(v, prefix + k);
@@ -190,7 +192,11 @@ ProfileConfig parse_config(const std::string &json_text) {
             double mb = 0;
             if (v.is_number()) mb = v.get<double>();
             else if (v.is_string()) {
-                try { mb = std::stod(v.get<std::string>()); } catch (...) { bad(k, "expected a number of MiB"); }
+                try {
+                    mb = std::stod(v.get<std::string>());
+                } catch (...) {
+                    bad(k, "expected a number of MiB");
+                }
             } else bad(k, "expected a number of MiB");
             if (!(mb > 0) || mb > 4096) bad(k, "must be between 1 and 4096");
             c.body_size_limit_mb = static_cast<uint64_t>(std::ceil(mb));

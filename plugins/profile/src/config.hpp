@@ -12,7 +12,7 @@
 namespace trib::profile {
 
 struct GoPullConfig {
-    std::string url;                       // scheme://host:port (path ignored)
+    std::string url; // scheme://host:port (path ignored)
     std::chrono::milliseconds interval{10000};
     std::string service, env, version;
     std::vector<std::string> enabled_types; // cpu, goroutine, heap, mutex, block

@@ -46,7 +46,10 @@ std::string sample_key(const pp::Profile &p, const pp::Sample &s,
     std::string key;
     for (uint64_t id : s.location_id()) {
         auto it = locs.find(id);
-        if (it == locs.end()) { key += "?" + std::to_string(id) + ";"; continue; }
+        if (it == locs.end()) {
+            key += "?" + std::to_string(id) + ";";
+            continue;
+        }
         const pp::Location &loc = *it->second;
         if (loc.line_size() == 0) key += "@" + std::to_string(loc.address());
         for (auto &ln : loc.line()) {
@@ -81,7 +84,8 @@ struct Index {
 
 } // namespace
 
-pp::Profile delta_profile(const pp::Profile &prev, const pp::Profile &cur, const std::vector<std::string> &delta_types) {
+pp::Profile delta_profile(const pp::Profile &prev, const pp::Profile &cur,
+                          const std::vector<std::string> &delta_types) {
     std::vector<int> cur_idx, prev_idx;
     for (auto &t : delta_types) {
         int c = profiling::find_sample_type(cur, t), p = profiling::find_sample_type(prev, t);
@@ -145,9 +149,7 @@ void GoPuller::stop() {
 
 void GoPuller::leadership_changed() { cv_.notify_all(); }
 
-bool GoPuller::may_pull() const {
-    return !parent_.election || host_.is_leader();
-}
+bool GoPuller::may_pull() const { return !parent_.election || host_.is_leader(); }
 
 void GoPuller::run() {
     using clock = std::chrono::steady_clock;
@@ -215,8 +217,7 @@ std::string GoPuller::fetch(const std::string &path_and_query, int timeout_s) {
     while (in) {
         in.read(buf, sizeof buf);
         body.append(buf, static_cast<size_t>(in.gcount()));
-        if (body.size() > limit)
-            throw std::runtime_error("GET " + path_and_query + ": body over body_size_limit_mb");
+        if (body.size() > limit) throw std::runtime_error("GET " + path_and_query + ": body over body_size_limit_mb");
     }
     return body;
 }

@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
-namespace Poco::Net { class HTTPClientSession; }
+namespace Poco::Net {
+class HTTPClientSession;
+}
 
 namespace trib::profile {
 
@@ -30,9 +32,9 @@ perftools::profiles::Profile delta_profile(const perftools::profiles::Profile &p
                                            const std::vector<std::string> &delta_types);
 
 struct GoProfileType {
-    std::string name;       // cpu, goroutine, heap, mutex, block
-    std::string path;       // /debug/pprof/...
-    std::string file;       // attachment name
+    std::string name;                     // cpu, goroutine, heap, mutex, block
+    std::string path;                     // /debug/pprof/...
+    std::string file;                     // attachment name
     std::vector<std::string> delta_types; // empty: sent as pulled
 };
 const GoProfileType &go_profile_type(const std::string &name);
@@ -68,7 +70,7 @@ class GoPuller {
     std::condition_variable cv_;
     bool stopping_ = false;
     std::mutex session_mu_;
-    Poco::Net::HTTPClientSession *session_ = nullptr; // the in-flight request, for abort
+    Poco::Net::HTTPClientSession *session_ = nullptr;              // the in-flight request, for abort
     std::map<std::string, perftools::profiles::Profile> previous_; // delta baselines by type
 };
 

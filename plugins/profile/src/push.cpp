@@ -24,7 +24,8 @@ trib::HttpResponse emit_as_http(trib::Host &host, const std::vector<trib::Point>
     case trib::Refusal::unavailable:
         return trib::refusal_response(st, "collector cannot accept the upload now: retry later");
     case trib::Refusal::too_large:
-        return trib::refusal_response(st, "the upload is larger than the collector accepts at once (bus memory ceiling)");
+        return trib::refusal_response(st,
+                                      "the upload is larger than the collector accepts at once (bus memory ceiling)");
     case trib::Refusal::invalid: break;
     }
     return trib::refusal_response(st, "collector refused the upload (status " + std::to_string(int(st)) + ")");
@@ -52,11 +53,12 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
 
     std::string boundary = profiling::multipart_boundary(req.content_type());
     if (boundary.empty())
-        return trib::HttpResponse::text(
-            400, "expected Content-Type multipart/form-data with a boundary, got '" + std::string(req.content_type()) + "'\n");
+        return trib::HttpResponse::text(400, "expected Content-Type multipart/form-data with a boundary, got '" +
+                                                 std::string(req.content_type()) + "'\n");
 
-    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t now_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     std::vector<trib::Point> points;
     // The upload's files are copied out of the body for the point: the copies count
     // against the host's in-flight budget until the bus has them.

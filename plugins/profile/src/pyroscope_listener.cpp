@@ -86,7 +86,10 @@ bool chunk_size(std::string_view line, uint64_t &out) {
     if (line.empty() || line.size() > 15) return false;
     out = 0;
     for (char c : line) {
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (v < 0) return false;
         out = out * 16 + uint64_t(v);
     }
@@ -115,8 +118,8 @@ struct PyroscopeListener::Connection {
     std::string remote;
     State state = State::headers;
     Clock::time_point deadline;
-    std::string in;                  // bytes read and not yet consumed
-    std::string out;                 // bytes to send
+    std::string in;  // bytes read and not yet consumed
+    std::string out; // bytes to send
     size_t out_pos = 0;
     bool close_after = false;
     bool want_write = false;
@@ -249,7 +252,7 @@ trib::HttpResponse PyroscopeListener::dispatch(Request &req) {
     trib::HttpRequest wrapped(r);
     try {
         return req.path == profiling::PyroscopeIngest::kPushPath ? ingest_->handle_push(wrapped)
-                                                                  : ingest_->handle_ingest(wrapped);
+                                                                 : ingest_->handle_ingest(wrapped);
     } catch (const trib::MemoryRefused &e) {
         return trib::refusal_response(e.status, e.what());
     } catch (const std::bad_alloc &) {
@@ -502,15 +505,17 @@ void PyroscopeListener::advance(Connection &c) {
         }
         bool known = req->path == "/ingest" || req->path == profiling::PyroscopeIngest::kPushPath;
         if (req->method != "POST" || !known) {
-            answer_now(c, trib::HttpResponse::text(404, "only POST /ingest and POST " +
-                                                            std::string(profiling::PyroscopeIngest::kPushPath) +
-                                                            " are served here\n"),
+            answer_now(c,
+                       trib::HttpResponse::text(404, "only POST /ingest and POST " +
+                                                         std::string(profiling::PyroscopeIngest::kPushPath) +
+                                                         " are served here\n"),
                        true);
             return;
         }
         if (c.content_length > body_limit_) {
-            answer_now(c, trib::HttpResponse::text(413, "body over body_size_limit_mb (" + std::to_string(body_limit_) +
-                                                            " bytes)\n"),
+            answer_now(c,
+                       trib::HttpResponse::text(413, "body over body_size_limit_mb (" + std::to_string(body_limit_) +
+                                                         " bytes)\n"),
                        true);
             return;
         }
@@ -586,8 +591,9 @@ void PyroscopeListener::advance(Connection &c) {
                 break;
             }
             if (req.body.size() + size > body_limit_) {
-                answer_now(c, trib::HttpResponse::text(413, "body over body_size_limit_mb (" +
-                                                                std::to_string(body_limit_) + " bytes)\n"),
+                answer_now(c,
+                           trib::HttpResponse::text(413, "body over body_size_limit_mb (" +
+                                                             std::to_string(body_limit_) + " bytes)\n"),
                            true);
                 return;
             }

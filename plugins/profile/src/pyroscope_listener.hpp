@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
-namespace trib::profiling { class PyroscopeIngest; }
+namespace trib::profiling {
+class PyroscopeIngest;
+}
 
 namespace trib::profile {
 

@@ -73,7 +73,8 @@ std::string attachment_name(const profiling::MultipartPart &p, const std::map<st
         auto t = fields.find("types[" + inner + "]");
         if (t != fields.end() && !t->second.empty()) {
             std::string type = t->second;
-            for (auto &c : type) if (c == ',') c = '-';
+            for (auto &c : type)
+                if (c == ',') c = '-';
             return type + ".pprof";
         }
     }
@@ -202,8 +203,8 @@ profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolic
     // Tags: every profiler tag (tags_profiler / tags[]), and the well-known keys from
     // the rest of the metadata.
     for (auto &[k, v] : p.profiler_tags) u.tags[k] = v;
-    for (const char *k : {"host", "service", "env", "runtime", "runtime_os", "runtime_arch", "runtime_version",
-                          "profiler_version"})
+    for (const char *k :
+         {"host", "service", "env", "runtime", "runtime_os", "runtime_arch", "runtime_version", "profiler_version"})
         if (!u.tags.count(k) && !get(md, k).empty()) u.tags[k] = get(md, k);
     u.tags["language"] = profiling::detect_language({get(md, "language"), get(md, "runtime"), get(md, "family")});
     // `format` is a field of the point; a tag of the same name would shadow it.
@@ -213,14 +214,23 @@ profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolic
     bool changed = false;
     for (auto &[k, v] : policy.input_tags) {
         auto it = u.tags.find(k);
-        if (it == u.tags.end() || it->second != v) { u.tags[k] = v; changed = true; }
+        if (it == u.tags.end() || it->second != v) {
+            u.tags[k] = v;
+            changed = true;
+        }
     }
     for (auto &[k, v] : policy.global_tags)
-        if (!u.tags.count(k)) { u.tags[k] = v; changed = true; }
+        if (!u.tags.count(k)) {
+            u.tags[k] = v;
+            changed = true;
+        }
 
     auto field = [&](const char *name, std::initializer_list<const char *> keys) {
         for (const char *k : keys)
-            if (auto v = get(md, k); !v.empty()) { u.event_fields[name] = v; return; }
+            if (auto v = get(md, k); !v.empty()) {
+                u.event_fields[name] = v;
+                return;
+            }
     };
     field("runtime_id", {"runtime-id", "runtime_id"});
     field("pid", {"process_id", "pid"});

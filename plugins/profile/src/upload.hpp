@@ -14,14 +14,14 @@
 namespace trib::profile {
 
 struct UploadFile {
-    std::string name;         // attachment name (part name; data[x.pprof] → x.pprof)
-    std::string filename;     // the part's filename
+    std::string name;     // attachment name (part name; data[x.pprof] → x.pprof)
+    std::string filename; // the part's filename
     std::string content_type;
-    std::string_view data;    // view into the request body
+    std::string_view data; // view into the request body
 };
 
 struct ParsedUpload {
-    std::map<std::string, std::string> metadata; // DataKit's metadata map
+    std::map<std::string, std::string> metadata;      // DataKit's metadata map
     std::map<std::string, std::string> profiler_tags; // tags_profiler / tags[] entries, in order of keys
     std::vector<UploadFile> files;
     bool has_event = false;

@@ -30,8 +30,9 @@ void check_tag_count(size_t count, std::string_view what) {
 }
 
 void check_client_time(int64_t ns, std::string_view what) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     if (ns < kEarliestClientTimeNs || ns > now + kMaxClientClockSkewNs)
         throw DecodeError(std::string(what) +
                           " is outside the accepted window (from 2000-01-01T00:00:00Z to one day after the "

@@ -93,7 +93,8 @@ void stream_unzstd(std::string_view in, size_t max_output, const Sink &sink) {
 
 void stream_unlz4(std::string_view in, size_t max_output, const Sink &sink) {
     LZ4F_dctx *raw = nullptr;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) throw DecodeError("lz4: cannot create context");
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION)))
+        throw DecodeError("lz4: cannot create context");
     std::unique_ptr<LZ4F_dctx, size_t (*)(LZ4F_dctx *)> dctx(raw, LZ4F_freeDecompressionContext);
     char scratch[kChunk];
     size_t total = 0, pos = 0, hint = 1;

@@ -75,7 +75,8 @@ void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
         if (!f.data || !ends_with(f.name, ".pprof")) continue;
         auto p = parse_pprof(*f.data, u.inflate);
         if (contains(f.name, "cpu")) {
-            if (auto cpu = sum_of(p, "cpu"); cpu && dur_s > 0) set_if_absent(m, "prof_go_cpu_cores", *cpu / (dur_s * 1e9));
+            if (auto cpu = sum_of(p, "cpu"); cpu && dur_s > 0)
+                set_if_absent(m, "prof_go_cpu_cores", *cpu / (dur_s * 1e9));
         } else if (contains(f.name, "heap")) {
             if (auto v = sum_of(p, "inuse_objects")) set_if_absent(m, "prof_go_lifetime_heap_objects", *v);
             if (auto v = sum_of(p, "inuse_space")) set_if_absent(m, "prof_go_lifetime_heap_bytes", *v);
@@ -95,7 +96,10 @@ void python(const ProfileUpload &u, double dur_s, Metrics &m) {
     const ProfileFile *file = nullptr;
     for (auto &f : u.files) {
         if (!f.data) continue;
-        if (f.name == "auto" || f.name == "main" || f.name == "prof" || ends_with(f.name, ".pprof")) { file = &f; break; }
+        if (f.name == "auto" || f.name == "main" || f.name == "prof" || ends_with(f.name, ".pprof")) {
+            file = &f;
+            break;
+        }
     }
     if (!file) return;
     auto p = parse_pprof(*file->data, u.inflate);
@@ -145,7 +149,9 @@ void java(const ProfileUpload &u, double dur_s, Metrics &m) {
         }
     }
 #else
-    (void)u; (void)dur_s; (void)m;
+    (void)u;
+    (void)dur_s;
+    (void)m;
 #endif
 }
 

@@ -15,7 +15,8 @@ perftools::profiles::Profile parse_pprof(std::string_view maybe_compressed, cons
     const std::string &raw = inflated.data;
     if (raw.size() > static_cast<size_t>(std::numeric_limits<int>::max())) throw DecodeError("pprof: too large");
     perftools::profiles::Profile p;
-    if (!p.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) throw DecodeError("pprof: not a valid profile protobuf");
+    if (!p.ParseFromArray(raw.data(), static_cast<int>(raw.size())))
+        throw DecodeError("pprof: not a valid profile protobuf");
     return p;
 }
 

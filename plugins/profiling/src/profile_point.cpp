@@ -155,7 +155,10 @@ int64_t parse_rfc3339_ns(std::string_view s) {
 
 std::string format_rfc3339_nano(int64_t ns) {
     int64_t secs = ns / 1000000000LL, frac = ns % 1000000000LL;
-    if (frac < 0) { frac += 1000000000LL; --secs; }
+    if (frac < 0) {
+        frac += 1000000000LL;
+        --secs;
+    }
     time_t t = static_cast<time_t>(secs);
     struct tm tm {};
     gmtime_r(&t, &tm);

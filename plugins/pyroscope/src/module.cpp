@@ -29,7 +29,8 @@ PyroscopeConfig parse_config(const std::string &text) {
     try {
         j = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
     } catch (const std::exception &e) {
-        throw trib::StatusError(TRIB_INVALID_ARGUMENT, std::string("inputs.pyroscope: config is not JSON: ") + e.what());
+        throw trib::StatusError(TRIB_INVALID_ARGUMENT,
+                                std::string("inputs.pyroscope: config is not JSON: ") + e.what());
     }
     if (!j.is_object()) bad("config", "must be a table");
     for (auto &[k, v] : j.items()) {

@@ -21,7 +21,8 @@ Endpoint parse_endpoint(const std::string &url) {
     if (p == std::string::npos) throw std::invalid_argument("'" + url + "' is not a URL (expected http://host:port)");
     std::string scheme = url.substr(0, p);
     for (auto &c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme != "http" && scheme != "https") throw std::invalid_argument("'" + url + "': scheme must be http or https");
+    if (scheme != "http" && scheme != "https")
+        throw std::invalid_argument("'" + url + "': scheme must be http or https");
     std::string rest = url.substr(p + 3);
     Endpoint ep;
     ep.https = scheme == "https";
@@ -100,15 +101,15 @@ HttpAnswer HttpClient::post(const std::string &path_and_query, const std::string
 }
 
 HttpAnswer HttpClient::post_once(const std::string &path_and_query, const std::string &content_type,
-                                 const std::string &body, const std::vector<std::pair<std::string, std::string>> &headers) {
+                                 const std::string &body,
+                                 const std::vector<std::pair<std::string, std::string>> &headers) {
     HttpAnswer a;
     try {
         if (!session_) {
             if (ep_.https)
                 session_ = std::make_unique<Poco::Net::HTTPSClientSession>(
                     ep_.host, ep_.port, *std::static_pointer_cast<Poco::Net::Context::Ptr>(tls_context_));
-            else
-                session_ = std::make_unique<Poco::Net::HTTPClientSession>(ep_.host, ep_.port);
+            else session_ = std::make_unique<Poco::Net::HTTPClientSession>(ep_.host, ep_.port);
             session_->setKeepAlive(true);
         }
         session_->setTimeout(Poco::Timespan(Poco::Timespan::TimeDiff(timeout_.count()) * 1000));

@@ -36,8 +36,8 @@ struct TlsOptions {
 std::chrono::milliseconds parse_duration(const std::string &text);
 
 struct HttpAnswer {
-    int status = 0;        // 0: no HTTP answer (connect failure, timeout); `error` says why
-    std::string body;      // at most 64 KiB kept
+    int status = 0;   // 0: no HTTP answer (connect failure, timeout); `error` says why
+    std::string body; // at most 64 KiB kept
     std::string error;
 };
 

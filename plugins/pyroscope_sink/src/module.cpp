@@ -37,7 +37,8 @@ using namespace trib::pyroscope_sink;
 using json = nlohmann::json;
 
 int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 std::string base64(const std::string &s) {
@@ -54,7 +55,7 @@ struct Options {
     TlsOptions tls;
     std::chrono::milliseconds timeout{10000};
     std::vector<std::pair<std::string, std::string>> headers; // tenant, auth, extra
-    uint32_t max_retries = 10;                                 // for 429
+    uint32_t max_retries = 10;                                // for 429
     std::chrono::milliseconds max_age{55 * 60 * 1000};
     bool restamp = true;
     bool pyroscope_sample_labels = true;
@@ -73,12 +74,14 @@ std::string str_key(const json &cfg, const char *key, const std::string &def) {
 Options parse_options(const std::string &text) {
     json cfg = json::parse(text, nullptr, false);
     if (cfg.is_discarded() || !cfg.is_object()) throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
-    static const std::set<std::string> known{"type", "name", "categories", "measurements", "spool", "url", "tenant_id",
-                                             "basic_auth", "bearer_token", "headers", "timeout", "max_retries",
-                                             "max_age", "on_too_old", "sample_labels", "tls_ca", "tls_cert",
-                                             "tls_key", "insecure_skip_verify"};
+    static const std::set<std::string> known{
+        "type",    "name",        "categories", "measurements",        "spool",
+        "url",     "tenant_id",   "basic_auth", "bearer_token",        "headers",
+        "timeout", "max_retries", "max_age",    "on_too_old",          "sample_labels",
+        "tls_ca",  "tls_cert",    "tls_key",    "insecure_skip_verify"};
     for (auto &[k, v] : cfg.items())
-        if (!known.count(k)) bad(k, "unknown key (url, tenant_id, basic_auth, bearer_token, headers, timeout, max_retries, max_age, "
+        if (!known.count(k))
+            bad(k, "unknown key (url, tenant_id, basic_auth, bearer_token, headers, timeout, max_retries, max_age, "
                    "on_too_old, sample_labels, tls_ca, tls_cert, tls_key, insecure_skip_verify)");
     Options o;
     if (!cfg.contains("url")) bad("url", "required (Pyroscope's base URL, e.g. \"http://pyroscope:4040\")");
@@ -112,7 +115,8 @@ Options parse_options(const std::string &text) {
         if (tenant.size() > 150 || tenant == "." || tenant == "..") bad("tenant_id", "not a valid Pyroscope tenant ID");
         for (char c : tenant)
             if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!-_.*'()", c))
-                bad("tenant_id", "character '" + std::string(1, c) + "' is not allowed (letters, digits, ! - _ . * ' ( ))");
+                bad("tenant_id",
+                    "character '" + std::string(1, c) + "' is not allowed (letters, digits, ! - _ . * ' ( ))");
         o.headers.emplace_back("X-Scope-OrgID", tenant);
     }
     std::string bearer = str_key(cfg, "bearer_token", "");
@@ -152,8 +156,11 @@ Options parse_options(const std::string &text) {
 // Pyroscope's legacy validation would reject (the whole push would get 400).
 trib::relabel::Rules pyroscope_sample_rules() {
     return trib::relabel::parse_rules(json::array({
-        {{"scope", "pprof"}, {"action", "rename"}, {"source_labels", {"local root span id"}},
-         {"target_label", "span_id"}, {"value_format", "hex16"}},
+        {{"scope", "pprof"},
+         {"action", "rename"},
+         {"source_labels", {"local root span id"}},
+         {"target_label", "span_id"},
+         {"value_format", "hex16"}},
         {{"scope", "pprof"}, {"action", "labeldrop"}, {"regex", ".*[^A-Za-z0-9_.].*|[0-9].*"}},
     }));
 }
@@ -190,8 +197,7 @@ HttpClient make_client(const Options &o) {
 class PyroscopeSink : public trib::Instance {
   public:
     PyroscopeSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
-        : Instance(api, ctx, std::move(name)), opts_(parse_options(config_json)),
-          client_(make_client(opts_)) {
+        : Instance(api, ctx, std::move(name)), opts_(parse_options(config_json)), client_(make_client(opts_)) {
         if (opts_.pyroscope_sample_labels) sample_rules_ = pyroscope_sample_rules().pprof;
         if (opts_.tls.insecure_skip_verify)
             host().warn("INSECURE: pyroscope sink has insecure_skip_verify = true: the receiver's TLS certificate and "
@@ -309,7 +315,8 @@ class PyroscopeSink : public trib::Instance {
                 if (left_out) host().counter_add("pyroscope_labels_over_limit", double(left_out));
             } catch (const std::exception &e) {
                 host().counter_add("pyroscope_unreadable_parts", 1);
-                log_once("unreadable " + part, "part '" + part + "' of profile " + key + " is not a readable pprof: " + e.what());
+                log_once("unreadable " + part,
+                         "part '" + part + "' of profile " + key + " is not a readable pprof: " + e.what());
                 continue;
             }
             series.push_back(std::move(sp));
@@ -357,8 +364,8 @@ class PyroscopeSink : public trib::Instance {
         std::string body = w.finish();
         std::string encoded_name;
         Poco::URI::encode(ingest_name(service, l), "{}=,&+?#/ ", encoded_name);
-        std::string q = "/ingest?name=" + encoded_name + "&format=jfr&spyName=javaspy&from=" +
-                        std::to_string(start_ns / 1000000000) +
+        std::string q = "/ingest?name=" + encoded_name +
+                        "&format=jfr&spyName=javaspy&from=" + std::to_string(start_ns / 1000000000) +
                         "&until=" + std::to_string((start_ns + duration_ns) / 1000000000);
         HttpAnswer a = client_.post(q, w.content_type(), body, opts_.headers);
         Outcome o = classify(a, key, service + " jfr");
@@ -391,8 +398,10 @@ class PyroscopeSink : public trib::Instance {
                 return Outcome::retry;
             }
             host().counter_add("pyroscope_dropped_after_retries", 1);
-            host().warn("pyroscope " + series + ": dropped after " + std::to_string(n) +
-                        " attempts answered 429 (a series larger than the receiver's ingestion burst is refused every time): " + why);
+            host().warn(
+                "pyroscope " + series + ": dropped after " + std::to_string(n) +
+                " attempts answered 429 (a series larger than the receiver's ingestion burst is refused every time): " +
+                why);
             return Outcome::dropped;
         }
         host().counter_add("pyroscope_rejected", 1);

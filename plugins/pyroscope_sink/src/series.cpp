@@ -26,11 +26,15 @@ Labels series_labels(const std::vector<std::pair<std::string, std::string>> &tag
     std::string service;
     for (const char *k : {"service_name", "service"}) {
         for (auto &kv : tags)
-            if (kv.first == k && !kv.second.empty()) { service = kv.second; break; }
+            if (kv.first == k && !kv.second.empty()) {
+                service = kv.second;
+                break;
+            }
         if (!service.empty()) break;
     }
     if (service.empty()) service = "unknown_service";
-    std::map<std::string, std::string> fixed{{"__name__", profile_name}, {"service_name", service}, {"__delta__", "false"}};
+    std::map<std::string, std::string> fixed{
+        {"__name__", profile_name}, {"service_name", service}, {"__delta__", "false"}};
 
     // env, version, host first: what users filter by; the rest by name.
     std::vector<std::pair<std::string, std::string>> rest;
@@ -51,7 +55,10 @@ Labels series_labels(const std::vector<std::pair<std::string, std::string>> &tag
     for (auto &kv : rest) {
         // Two tags may sanitise to one name ("a.b" and "a_b"): the first keeps it.
         if (std::any_of(out.begin(), out.end(), [&](auto &x) { return x.first == kv.first; })) continue;
-        if (out.size() >= kMaxLabels) { ++left_out; continue; }
+        if (out.size() >= kMaxLabels) {
+            ++left_out;
+            continue;
+        }
         out.push_back(std::move(kv));
     }
     std::sort(out.begin(), out.end());

@@ -16,7 +16,7 @@ namespace trib::pyroscope_sink {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-constexpr size_t kMaxLabels = 30;           // max_label_names_per_series
+constexpr size_t kMaxLabels = 30;            // max_label_names_per_series
 constexpr size_t kMaxLabelValueBytes = 2048; // max_label_value_length
 
 // Pyroscope's legacy label-name form: letters, digits, `_`; a leading digit gets `_`.

@@ -47,7 +47,8 @@ class Params {
             if (!allowed.count(k)) {
                 std::string list;
                 for (auto &a : allowed) list += (list.empty() ? "" : ", ") + a;
-                throw BadRequest("unknown parameter '" + k + "' (accepted: " + list + (tags_allowed ? ", tag.<key>" : "") + ")");
+                throw BadRequest("unknown parameter '" + k + "' (accepted: " + list +
+                                 (tags_allowed ? ", tag.<key>" : "") + ")");
             }
             if (values.count(k)) throw BadRequest("parameter '" + k + "' given twice");
             values[k] = v;
@@ -66,13 +67,16 @@ class Params {
     std::optional<int64_t> time(const std::string &k, int64_t now) const {
         if (!has(k)) return std::nullopt;
         auto t = parse_time_ns(get(k), now);
-        if (!t) throw BadRequest(k + ": '" + get(k) + "' is not a time (RFC3339, Unix milliseconds, now or now-<duration>)");
+        if (!t)
+            throw BadRequest(k + ": '" + get(k) +
+                             "' is not a time (RFC3339, Unix milliseconds, now or now-<duration>)");
         return t;
     }
     int64_t limit(int64_t def, int64_t max) const {
         if (!has("limit")) return def;
         const std::string v = get("limit");
-        bool digits = !v.empty() && v.size() < 10 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        bool digits =
+            !v.empty() && v.size() < 10 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!digits || std::stoll(v) < 1 || std::stoll(v) > max)
             throw BadRequest("limit: '" + v + "' is not a whole number from 1 to " + std::to_string(max));
         return std::stoll(v);
@@ -88,8 +92,9 @@ void check_window(const std::optional<int64_t> &from, const std::optional<int64_
 void check_name(const std::string &key, const std::string &v) {
     if (v.empty()) return;
     bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-    });
+                  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                         c == '-' || c == '.';
+              });
     if (!ok) throw BadRequest(key + ": '" + v + "' is not a profile type name (letters, digits, _ - .)");
 }
 
@@ -257,7 +262,7 @@ trib::HttpResponse Api::profile_answer(const std::string &id, const std::string 
         trib::HttpResponse resp;
         resp.status = 200;
         resp.content_type = name.size() > 5 && name.substr(name.size() - 5) == ".json" ? "application/json"
-                                                                                        : "application/octet-stream";
+                                                                                       : "application/octet-stream";
         std::string safe;
         for (char c : name) safe.push_back(c == '"' || c == '\\' || c < 0x20 ? '_' : c);
         resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + safe + "\"");
@@ -281,7 +286,8 @@ int64_t Api::merge_into(FlameTree &tree, const std::vector<ProfileRow> &rows, in
     for (auto &row : rows) {
         if (stored.count(row.id)) continue;
         bool may_have = !row.types_known;
-        for (auto &t : types) may_have = may_have || std::find(row.types.begin(), row.types.end(), t) != row.types.end();
+        for (auto &t : types)
+            may_have = may_have || std::find(row.types.begin(), row.types.end(), t) != row.types.end();
         if (may_have) unsummarized.push_back(&row);
     }
     std::atomic<size_t> next{0};
@@ -355,8 +361,9 @@ int64_t Api::decode_into(FlameTree &tree, const std::vector<ProfileRow> &rows, i
 
 trib::HttpResponse Api::flamegraph(const trib::HttpRequest &r) {
     return guarded([&] {
-        Params p(r, {"service", "type", "env", "version", "host", "from", "to", "span_id", "endpoint", "diff",
-                     "baseline_from", "baseline_to", "baseline_version"},
+        Params p(r,
+                 {"service", "type", "env", "version", "host", "from", "to", "span_id", "endpoint", "diff",
+                  "baseline_from", "baseline_to", "baseline_version"},
                  true);
         int64_t now = clock_();
         ProfileQuery q;
@@ -424,7 +431,8 @@ trib::HttpResponse Api::traces(const trib::HttpRequest &r) {
         q.resource = p.get("resource");
         if (p.has("min_duration")) {
             auto d = parse_duration_ns(p.get("min_duration"));
-            if (!d) throw BadRequest("min_duration: '" + p.get("min_duration") + "' is not a duration like 250ms or 1.5s");
+            if (!d)
+                throw BadRequest("min_duration: '" + p.get("min_duration") + "' is not a duration like 250ms or 1.5s");
             q.min_duration_us = *d / 1000;
         }
         q.status = p.get("status");

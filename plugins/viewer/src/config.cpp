@@ -40,8 +40,9 @@ ViewerConfig parse_config(const std::string &text) {
         else if (k == "cache_mb") c.cache_mb = positive_int(k, v);
         // The host's own sink keys (name, type, categories, measurements, spool) pass through.
         else if (k == "name" || k == "type" || k == "categories" || k == "measurements" || k == "spool") continue;
-        else bad(k, "unknown key (known: attachments_dir, max_age_hours, max_size_mb, max_spans, "
-                    "retention_interval_s, max_query_profiles, cache_mb)");
+        else
+            bad(k, "unknown key (known: attachments_dir, max_age_hours, max_size_mb, max_spans, "
+                   "retention_interval_s, max_query_profiles, cache_mb)");
     }
     return c;
 }

@@ -83,8 +83,7 @@ std::vector<pp::Profile> decode_profile_file(const ProfileFile &file, const Prof
         if (labels) {
             try {
                 view = trib::profiling::LabelsSnapshotView::parse(labels->data);
-            } catch (const trib::profiling::DecodeError &) {
-            }
+            } catch (const trib::profiling::DecodeError &) {}
         }
         auto j = trib::profiling::decode_jfr(file.data, view ? &*view : nullptr);
         if (j.has_cpu) out.push_back(std::move(j.cpu));
@@ -240,7 +239,8 @@ bool StackDictionary::load(uint32_t id, uint32_t parent, const std::string &name
 std::vector<StackDictionary::NewNode> StackDictionary::take_unsaved() {
     auto g = write_lock();
     std::vector<NewNode> out;
-    for (uint32_t id = saved_; id < parent_.size(); ++id) out.push_back(NewNode{id, parent_[id], pool().name(name_[id])});
+    for (uint32_t id = saved_; id < parent_.size(); ++id)
+        out.push_back(NewNode{id, parent_[id], pool().name(name_[id])});
     saved_ = uint32_t(parent_.size());
     return out;
 }
@@ -364,7 +364,8 @@ bool FlameTree::add_upload(const std::vector<ProfileFile> &files, int slot) {
 bool FlameTree::add_profile(const pp::Profile &p, int slot) {
     int vi = pick_sample_type(p, filter_.type);
     if (vi < 0) return false;
-    std::string unit = trib::profiling::sample_type_unit(p, vi).data() ? std::string(trib::profiling::sample_type_unit(p, vi)) : "";
+    std::string unit =
+        trib::profiling::sample_type_unit(p, vi).data() ? std::string(trib::profiling::sample_type_unit(p, vi)) : "";
     int64_t scale = unit_scale(unit);
     if (unit_.empty()) unit_ = normalised_unit(unit);
 

@@ -95,7 +95,8 @@ bool is_sample_file(std::string_view name);
 // Decodes a pprof (any codec) or a JFR recording (→ cpu, alloc and lock profiles). A JFR
 // upload's `labels` file, when given, attaches Pyroscope's span labels to the samples.
 // Throws trib::profiling::DecodeError.
-std::vector<perftools::profiles::Profile> decode_profile_file(const ProfileFile &file, const ProfileFile *labels = nullptr);
+std::vector<perftools::profiles::Profile> decode_profile_file(const ProfileFile &file,
+                                                              const ProfileFile *labels = nullptr);
 
 // The index of the sample type a query's `type` names in p: the exact name, else a
 // well-known alias (lock → delay/contentions, alloc → alloc_space, heap → inuse_space/space).

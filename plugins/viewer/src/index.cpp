@@ -210,8 +210,8 @@ Index::Index(std::string db_path, std::string store_dir, Logger log, TypesFromSt
     bool existed = fs::exists(db_path_);
     std::string why;
     if (!try_open(why)) {
-        std::string aside = db_path_ + ".corrupt-" + std::to_string(
-            std::chrono::system_clock::now().time_since_epoch().count());
+        std::string aside =
+            db_path_ + ".corrupt-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
         log_(true, "index " + db_path_ + " is unreadable (" + why + "); moved aside to " + aside +
                        " and rebuilt from the attachment store " + store_dir_);
         std::error_code ec;
@@ -253,8 +253,11 @@ void Index::attach_spans() {
     try {
         attach();
     } catch (const std::exception &e) {
-        try { exec("DETACH DATABASE spans_db"); } catch (...) {}
-        std::string aside = path + ".corrupt-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+        try {
+            exec("DETACH DATABASE spans_db");
+        } catch (...) {}
+        std::string aside =
+            path + ".corrupt-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
         log_(true, "spans " + path + " are unreadable (" + e.what() + "); moved aside to " + aside);
         std::error_code ec;
         fs::rename(path, aside, ec);
@@ -370,7 +373,9 @@ void Index::store_summary(const std::string &id, const UploadSummary &summary) {
         }
         exec("COMMIT");
     } catch (...) {
-        try { exec("ROLLBACK"); } catch (...) {}
+        try {
+            exec("ROLLBACK");
+        } catch (...) {}
         if (!nodes.empty()) stacks_.give_back(nodes.front().id);
         throw;
     }
@@ -433,7 +438,9 @@ void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanR
         }
         exec("COMMIT");
     } catch (...) {
-        try { exec("ROLLBACK"); } catch (...) {}
+        try {
+            exec("ROLLBACK");
+        } catch (...) {}
         throw;
     }
 }
@@ -458,7 +465,8 @@ std::vector<ProfileRow> Index::profiles(const ProfileQuery &q) {
     if (!q.version.empty()) text(" AND version = ?", q.version);
     if (!q.host.empty()) text(" AND host = ?", q.host);
     // Rows whose types are not known yet come too; the API decodes and filters them.
-    if (!q.type.empty()) text(" AND (types IS NULL OR EXISTS (SELECT 1 FROM json_each(types) WHERE value = ?))", q.type);
+    if (!q.type.empty())
+        text(" AND (types IS NULL OR EXISTS (SELECT 1 FROM json_each(types) WHERE value = ?))", q.type);
     // A profile belongs to a window when its time range overlaps it.
     if (q.from_ns) num(" AND end_ns >= ?", *q.from_ns);
     if (q.to_ns) num(" AND start_ns <= ?", *q.to_ns);
@@ -490,17 +498,31 @@ std::optional<ProfileRow> Index::profile(const std::string &id) {
 std::vector<TraceSummary> Index::traces(const TraceQuery &q) {
     // One row per trace: its root span (no parent), with the trace's span count and
     // whether any span failed.
-    std::string sql =
-        "SELECT r.trace_id, r.service, r.resource, r.start_us, r.duration_us,"
-        " (SELECT COUNT(*) FROM spans c WHERE c.trace_id = r.trace_id),"
-        " (SELECT COUNT(*) FROM spans c WHERE c.trace_id = r.trace_id AND c.status = 'error')"
-        " FROM spans r WHERE r.parent_id IN ('0', '-1', '')";
+    std::string sql = "SELECT r.trace_id, r.service, r.resource, r.start_us, r.duration_us,"
+                      " (SELECT COUNT(*) FROM spans c WHERE c.trace_id = r.trace_id),"
+                      " (SELECT COUNT(*) FROM spans c WHERE c.trace_id = r.trace_id AND c.status = 'error')"
+                      " FROM spans r WHERE r.parent_id IN ('0', '-1', '')";
     std::vector<std::pair<bool, std::string>> binds; // (is_int, value)
-    if (!q.service.empty()) { sql += " AND r.service = ?"; binds.emplace_back(false, q.service); }
-    if (!q.resource.empty()) { sql += " AND r.resource = ?"; binds.emplace_back(false, q.resource); }
-    if (q.min_duration_us > 0) { sql += " AND r.duration_us >= ?"; binds.emplace_back(true, std::to_string(q.min_duration_us)); }
-    if (q.from_ns) { sql += " AND r.start_us + r.duration_us >= ?"; binds.emplace_back(true, std::to_string(*q.from_ns / 1000)); }
-    if (q.to_ns) { sql += " AND r.start_us <= ?"; binds.emplace_back(true, std::to_string(*q.to_ns / 1000)); }
+    if (!q.service.empty()) {
+        sql += " AND r.service = ?";
+        binds.emplace_back(false, q.service);
+    }
+    if (!q.resource.empty()) {
+        sql += " AND r.resource = ?";
+        binds.emplace_back(false, q.resource);
+    }
+    if (q.min_duration_us > 0) {
+        sql += " AND r.duration_us >= ?";
+        binds.emplace_back(true, std::to_string(q.min_duration_us));
+    }
+    if (q.from_ns) {
+        sql += " AND r.start_us + r.duration_us >= ?";
+        binds.emplace_back(true, std::to_string(*q.from_ns / 1000));
+    }
+    if (q.to_ns) {
+        sql += " AND r.start_us <= ?";
+        binds.emplace_back(true, std::to_string(*q.to_ns / 1000));
+    }
     if (q.status == "error")
         sql += " AND EXISTS (SELECT 1 FROM spans c WHERE c.trace_id = r.trace_id AND c.status = 'error')";
     else if (q.status == "ok")
@@ -583,8 +605,10 @@ std::vector<ProfileRow> Index::untyped(int64_t limit, bool newest_per_service) {
     std::lock_guard<std::mutex> g(mu_);
     // SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum.
     std::string sql = newest_per_service
-        ? std::string("SELECT ") + kProfileCols + ", MAX(start_ns) FROM profiles WHERE types IS NULL GROUP BY service LIMIT ?"
-        : std::string("SELECT ") + kProfileCols + " FROM profiles WHERE types IS NULL ORDER BY start_ns DESC LIMIT ?";
+                          ? std::string("SELECT ") + kProfileCols +
+                                ", MAX(start_ns) FROM profiles WHERE types IS NULL GROUP BY service LIMIT ?"
+                          : std::string("SELECT ") + kProfileCols +
+                                " FROM profiles WHERE types IS NULL ORDER BY start_ns DESC LIMIT ?";
     Stmt s(db_, sql);
     s.bind(1, limit);
     std::vector<ProfileRow> out;
@@ -647,7 +671,9 @@ RetentionResult Index::retain(int64_t now, int64_t max_age_ns, int64_t max_bytes
         }
         exec("COMMIT");
     } catch (...) {
-        try { exec("ROLLBACK"); } catch (...) {}
+        try {
+            exec("ROLLBACK");
+        } catch (...) {}
         throw;
     }
     res.profiles_removed = int64_t(expired.size());
@@ -679,14 +705,16 @@ int64_t Index::rebuild_from_store() {
         r.language = ev.value("language", tag_of(r.tags, "language"));
         r.format = ev.value("format", std::string());
         try {
-            if (ev.contains("start") && ev["start"].is_string()) r.start_ns = trib::profiling::parse_rfc3339_ns(ev["start"].get<std::string>());
-            if (ev.contains("end") && ev["end"].is_string()) r.end_ns = trib::profiling::parse_rfc3339_ns(ev["end"].get<std::string>());
-        } catch (const trib::profiling::DecodeError &) {
-        }
+            if (ev.contains("start") && ev["start"].is_string())
+                r.start_ns = trib::profiling::parse_rfc3339_ns(ev["start"].get<std::string>());
+            if (ev.contains("end") && ev["end"].is_string())
+                r.end_ns = trib::profiling::parse_rfc3339_ns(ev["end"].get<std::string>());
+        } catch (const trib::profiling::DecodeError &) {}
         if (!r.start_ns) {
             auto mtime = fs::last_write_time(event, ec);
             r.start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::file_clock::to_sys(mtime).time_since_epoch()).count();
+                             std::chrono::file_clock::to_sys(mtime).time_since_epoch())
+                             .count();
         }
         if (!r.end_ns) r.end_ns = r.start_ns;
         for (auto &f : fs::directory_iterator(dir.path(), ec)) {

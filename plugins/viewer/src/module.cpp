@@ -133,12 +133,10 @@ class ViewerSink : public trib::Instance {
         stop_summarizer();
         try {
             flush();
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 
   private:
-
     // Decodes each indexed upload once, after it arrived, into its per-type summary (what
     // flame graphs merge). Off the ingest path and at the lowest CPU priority: under load it
     // yields to ingestion and catches up when the host is idle; a flame graph summarizes

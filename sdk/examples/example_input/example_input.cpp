@@ -25,8 +25,7 @@ using trib::Point;
 using trib::StatusError;
 
 int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -43,27 +42,28 @@ uint64_t read_uint(const nlohmann::json &cfg, const char *key, uint64_t fallback
     uint64_t v = 0;
     if (it->is_number_unsigned()) v = it->get<uint64_t>();
     else if (it->is_number_integer() && it->get<int64_t>() >= 0) v = uint64_t(it->get<int64_t>());
-    else if (it->is_number_float() && it->get<double>() >= 0 && it->get<double>() == double(uint64_t(it->get<double>())))
+    else if (it->is_number_float() && it->get<double>() >= 0 &&
+             it->get<double>() == double(uint64_t(it->get<double>())))
         v = uint64_t(it->get<double>());
     else
-        throw StatusError(TRIB_INVALID_ARGUMENT, std::string("key '") + key + "': expected a non-negative integer, got " +
-                                                     it->dump());
-    if (v < min)
         throw StatusError(TRIB_INVALID_ARGUMENT,
-                          std::string("key '") + key + "': must be at least " + std::to_string(min) + ", got " + it->dump());
+                          std::string("key '") + key + "': expected a non-negative integer, got " + it->dump());
+    if (v < min)
+        throw StatusError(TRIB_INVALID_ARGUMENT, std::string("key '") + key + "': must be at least " +
+                                                     std::to_string(min) + ", got " + it->dump());
     return v;
 }
 
 Config parse_config(const std::string &json_text) {
     nlohmann::json cfg = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-    if (cfg.is_discarded() || !cfg.is_object())
-        throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
+    if (cfg.is_discarded() || !cfg.is_object()) throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
     Config c;
     c.interval_ms = read_uint(cfg, "interval_ms", c.interval_ms, 1);
     c.max_body_bytes = read_uint(cfg, "max_body_bytes", c.max_body_bytes, 0);
     if (auto it = cfg.find("route"); it != cfg.end()) {
         if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>()[0] != '/')
-            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'route': expected a path starting with '/', got " + it->dump());
+            throw StatusError(TRIB_INVALID_ARGUMENT,
+                              "key 'route': expected a path starting with '/', got " + it->dump());
         c.route = it->get<std::string>();
     }
     return c;

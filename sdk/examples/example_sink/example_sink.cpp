@@ -31,11 +31,15 @@ std::string base64(std::string_view in) {
     size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
         uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
-        out += tbl[v >> 18]; out += tbl[(v >> 12) & 63]; out += tbl[(v >> 6) & 63]; out += tbl[v & 63];
+        out += tbl[v >> 18];
+        out += tbl[(v >> 12) & 63];
+        out += tbl[(v >> 6) & 63];
+        out += tbl[v & 63];
     }
     if (size_t rest = in.size() - i) {
         uint32_t v = uint32_t(uint8_t(in[i])) << 16 | (rest == 2 ? uint32_t(uint8_t(in[i + 1])) << 8 : 0);
-        out += tbl[v >> 18]; out += tbl[(v >> 12) & 63];
+        out += tbl[v >> 18];
+        out += tbl[(v >> 12) & 63];
         out += rest == 2 ? tbl[(v >> 6) & 63] : '=';
         out += '=';
     }
@@ -50,14 +54,14 @@ nlohmann::json field_value(const trib_field &f) {
     case TRIB_FIELD_BOOL: return f.value.b;
     case TRIB_FIELD_STRING: return std::string(sv(f.value.s));
     case TRIB_FIELD_BYTES: return nlohmann::json{{"base64", base64(sv(f.value.bytes))}};
-    default: throw StatusError(TRIB_INVALID_ARGUMENT, "field '" + std::string(sv(f.key)) + "' has unknown type " +
-                                                          std::to_string(f.type));
+    default:
+        throw StatusError(TRIB_INVALID_ARGUMENT,
+                          "field '" + std::string(sv(f.key)) + "' has unknown type " + std::to_string(f.type));
     }
 }
 
 std::string point_line(const trib_point &p) {
-    nlohmann::json tags = nlohmann::json::object(), fields = nlohmann::json::object(),
-                   atts = nlohmann::json::array();
+    nlohmann::json tags = nlohmann::json::object(), fields = nlohmann::json::object(), atts = nlohmann::json::array();
     for (size_t i = 0; i < p.tag_count; ++i) {
         const trib_tag *t = TRIB_AT(trib_tag, p.tags, i);
         tags[std::string(sv(t->key))] = std::string(sv(t->value));
@@ -86,7 +90,8 @@ std::string config_path(const std::string &json_text) {
     nlohmann::json cfg = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
     if (cfg.is_discarded() || !cfg.is_object()) throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
     auto it = cfg.find("path");
-    if (it == cfg.end()) throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': required (file to append JSON lines to)");
+    if (it == cfg.end())
+        throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': required (file to append JSON lines to)");
     if (!it->is_string() || it->get<std::string>().empty())
         throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': expected a non-empty string, got " + it->dump());
     return it->get<std::string>();
@@ -104,9 +109,12 @@ class ExampleSink : public trib::Instance {
         std::filesystem::path p(path_);
         std::error_code ec;
         if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-        if (ec) throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': cannot create " + p.parent_path().string() + ": " + ec.message());
+        if (ec)
+            throw StatusError(TRIB_INVALID_ARGUMENT,
+                              "key 'path': cannot create " + p.parent_path().string() + ": " + ec.message());
         fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd_ < 0) throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': cannot open " + path_ + ": " + std::strerror(errno));
+        if (fd_ < 0)
+            throw StatusError(TRIB_INVALID_ARGUMENT, "key 'path': cannot open " + path_ + ": " + std::strerror(errno));
     }
 
     void stop() override {

@@ -64,7 +64,8 @@ inline Cidr parse_cidr(std::string_view text) {
         throw std::invalid_argument("'" + std::string(text) + "': not an IPv4 or IPv6 address/prefix");
     long max = v4 ? 32 : 128;
     if (prefix < 0) prefix = max;
-    if (prefix > max) throw std::invalid_argument("'" + std::string(text) + "': prefix longer than " + std::to_string(max));
+    if (prefix > max)
+        throw std::invalid_argument("'" + std::string(text) + "': prefix longer than " + std::to_string(max));
     c.prefix = static_cast<unsigned>(v4 ? prefix + 96 : prefix);
     return c;
 }

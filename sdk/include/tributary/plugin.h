@@ -56,10 +56,9 @@ extern "C" {
 #endif
 
 /* Element i of an array whose elements carry struct_size first. */
-#define TRIB_AT(type, base, i) \
-    ((const type *)((const char *)(base) + (size_t)(i) * (size_t)((base)[0].struct_size)))
+#define TRIB_AT(type, base, i) ((const type *)((const char *)(base) + (size_t)(i) * (size_t)((base)[0].struct_size)))
 /* True when a struct written with `s->struct_size` contains `field`. */
-#define TRIB_HAS_FIELD(type, s, field) \
+#define TRIB_HAS_FIELD(type, s, field)                                                                                 \
     ((s) != NULL && (s)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---------------------------------------------------------------- views and status */
@@ -182,14 +181,13 @@ typedef struct trib_http_request {
 typedef struct trib_http_response trib_http_response;
 struct trib_http_response {
     uint32_t struct_size;
-    void (*respond)(trib_http_response *self, uint32_t status, trib_str content_type,
-                    const trib_header *headers, size_t header_count, trib_bytes body);
+    void (*respond)(trib_http_response *self, uint32_t status, trib_str content_type, const trib_header *headers,
+                    size_t header_count, trib_bytes body);
     void *host_private;
 };
 
 /* Runs on a host worker thread; several may run at once. */
-typedef void (*trib_http_handler_fn)(void *user, const trib_http_request *request,
-                                     trib_http_response *response);
+typedef void (*trib_http_handler_fn)(void *user, const trib_http_request *request, trib_http_response *response);
 
 typedef struct trib_http_route {
     uint32_t struct_size;
@@ -241,8 +239,7 @@ typedef struct trib_host_api {
     /* Control thread (create/start). Registers a route on the shared listener; the host
      * removes the instance's routes before stop(). Fails (INVALID_ARGUMENT, message in
      * err) when the method+path is taken. */
-    trib_status (*http_route_add)(trib_host_ctx *ctx, const trib_http_route *route, char *err,
-                                  size_t err_cap);
+    trib_status (*http_route_add)(trib_host_ctx *ctx, const trib_http_route *route, char *err, size_t err_cap);
 
     /* Control thread. Calls fn(user) every period_ms on the host timer thread (first call
      * after one period). Returns a non-zero id. The host stops the instance's timers
@@ -278,15 +275,12 @@ typedef struct trib_host_api {
 
 /* ---------------------------------------------------------------- module */
 
-typedef enum trib_module_kind {
-    TRIB_KIND_INPUT = 0,
-    TRIB_KIND_SINK = 1
-} trib_module_kind;
+typedef enum trib_module_kind { TRIB_KIND_INPUT = 0, TRIB_KIND_SINK = 1 } trib_module_kind;
 
 typedef struct trib_module {
     uint32_t struct_size;
-    uint32_t abi_major; /* TRIB_ABI_MAJOR the module was built with */
-    uint32_t abi_minor; /* TRIB_ABI_MINOR the module was built with */
+    uint32_t abi_major;        /* TRIB_ABI_MAJOR the module was built with */
+    uint32_t abi_minor;        /* TRIB_ABI_MINOR the module was built with */
     const char *name;          /* NUL-terminated, static; the config name (inputs.<name>) */
     const char *version;       /* NUL-terminated, static */
     uint32_t kind;             /* trib_module_kind */
@@ -296,8 +290,8 @@ typedef struct trib_module {
     /* Control thread. config_json is the instance's table as a JSON object (the host has
      * applied ENV_INPUT_<NAME>_<FIELD> overrides). On success sets *instance. host and ctx
      * stay valid until destroy() returns. On failure writes the reason into err. */
-    trib_status (*create)(const trib_host_api_t *host, trib_host_ctx *ctx, trib_str instance_name,
-                          trib_str config_json, void **instance, char *err, size_t err_cap);
+    trib_status (*create)(const trib_host_api_t *host, trib_host_ctx *ctx, trib_str instance_name, trib_str config_json,
+                          void **instance, char *err, size_t err_cap);
     /* Control thread. Begin work (bind ports, register routes, start timers/threads). */
     trib_status (*start)(void *instance, char *err, size_t err_cap);
     /* Control thread. Returns only when the instance no longer calls emit(). */
@@ -325,16 +319,15 @@ typedef struct trib_module {
  *      loaded; modules are never unloaded), or NULL if the module refuses this host. */
 #define TRIB_ENTRY_SYMBOL "trib_module_entry"
 #define TRIB_ABI_PROBE_SYMBOL "trib_module_abi_major"
-typedef const trib_module_t *(*trib_module_entry_fn)(uint32_t host_abi_major,
-                                                     uint32_t host_abi_minor);
+typedef const trib_module_t *(*trib_module_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor);
 typedef uint32_t (*trib_module_abi_major_fn)(void);
 
 /* Declares the ABI probe; use once per module. */
 #ifdef __cplusplus
-#define TRIB_DECLARE_ABI_PROBE() \
+#define TRIB_DECLARE_ABI_PROBE()                                                                                       \
     extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }
 #else
-#define TRIB_DECLARE_ABI_PROBE() \
+#define TRIB_DECLARE_ABI_PROBE()                                                                                       \
     TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }
 #endif
 

@@ -65,12 +65,48 @@ struct Field {
     bool b = false;
     std::string s; // string or bytes
 
-    static Field Int(std::string k, int64_t v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_INT; x.i = v; return x; }
-    static Field Uint(std::string k, uint64_t v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_UINT; x.u = v; return x; }
-    static Field Float(std::string k, double v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_FLOAT; x.f = v; return x; }
-    static Field Bool(std::string k, bool v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_BOOL; x.b = v; return x; }
-    static Field String(std::string k, std::string v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_STRING; x.s = std::move(v); return x; }
-    static Field Bytes(std::string k, std::string v) { Field x; x.key = std::move(k); x.type = TRIB_FIELD_BYTES; x.s = std::move(v); return x; }
+    static Field Int(std::string k, int64_t v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_INT;
+        x.i = v;
+        return x;
+    }
+    static Field Uint(std::string k, uint64_t v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_UINT;
+        x.u = v;
+        return x;
+    }
+    static Field Float(std::string k, double v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_FLOAT;
+        x.f = v;
+        return x;
+    }
+    static Field Bool(std::string k, bool v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_BOOL;
+        x.b = v;
+        return x;
+    }
+    static Field String(std::string k, std::string v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_STRING;
+        x.s = std::move(v);
+        return x;
+    }
+    static Field Bytes(std::string k, std::string v) {
+        Field x;
+        x.key = std::move(k);
+        x.type = TRIB_FIELD_BYTES;
+        x.s = std::move(v);
+        return x;
+    }
 };
 
 struct Attachment {
@@ -98,13 +134,19 @@ struct Point {
     Point &tag(std::string k, std::string v) {
         if (tags.size() < kIndexFrom) {
             for (auto &kv : tags)
-                if (kv.first == k) { kv.second = std::move(v); return *this; }
+                if (kv.first == k) {
+                    kv.second = std::move(v);
+                    return *this;
+                }
             tags.emplace_back(std::move(k), std::move(v));
             return *this;
         }
         sync_tag_index();
         auto it = tag_index_.find(k);
-        if (it != tag_index_.end()) { tags[it->second].second = std::move(v); return *this; }
+        if (it != tag_index_.end()) {
+            tags[it->second].second = std::move(v);
+            return *this;
+        }
         tag_index_.emplace(k, tags.size());
         tags.emplace_back(std::move(k), std::move(v));
         return *this;
@@ -114,16 +156,21 @@ struct Point {
             auto it = tag_index_.find(std::string(k));
             return it == tag_index_.end() ? nullptr : &tags[it->second].second;
         }
-        for (auto &kv : tags) if (kv.first == k) return &kv.second;
+        for (auto &kv : tags)
+            if (kv.first == k) return &kv.second;
         return nullptr;
     }
     const Field *find_field(std::string_view k) const {
-        for (auto &f : fields) if (f.key == k) return &f;
+        for (auto &f : fields)
+            if (f.key == k) return &f;
         return nullptr;
     }
     Point &field(Field f) {
         for (auto &x : fields)
-            if (x.key == f.key) { x = std::move(f); return *this; }
+            if (x.key == f.key) {
+                x = std::move(f);
+                return *this;
+            }
         fields.push_back(std::move(f));
         return *this;
     }
@@ -154,8 +201,14 @@ class BatchView {
   public:
     explicit BatchView(const std::vector<Point> &points) {
         size_t nt = 0, nf = 0, na = 0;
-        for (auto &p : points) { nt += p.tags.size(); nf += p.fields.size(); na += p.attachments.size(); }
-        tags_.reserve(nt); fields_.reserve(nf); atts_.reserve(na);
+        for (auto &p : points) {
+            nt += p.tags.size();
+            nf += p.fields.size();
+            na += p.attachments.size();
+        }
+        tags_.reserve(nt);
+        fields_.reserve(nf);
+        atts_.reserve(na);
         pts_.reserve(points.size());
         for (auto &p : points) {
             size_t t0 = tags_.size(), f0 = fields_.size(), a0 = atts_.size();
@@ -258,7 +311,10 @@ struct HttpResponse {
     std::string body;
 
     static HttpResponse text(uint32_t status, std::string body) {
-        HttpResponse r; r.status = status; r.body = std::move(body); return r;
+        HttpResponse r;
+        r.status = status;
+        r.body = std::move(body);
+        return r;
     }
 };
 
@@ -385,7 +441,8 @@ inline void send_response(trib_http_response *resp, const HttpResponse &r) {
     std::vector<trib_header> hs;
     hs.reserve(r.headers.size());
     for (auto &h : r.headers) hs.push_back(trib_header{sizeof(trib_header), view(h.first), view(h.second)});
-    resp->respond(resp, r.status, view(r.content_type), hs.empty() ? nullptr : hs.data(), hs.size(), bytes_view(r.body));
+    resp->respond(resp, r.status, view(r.content_type), hs.empty() ? nullptr : hs.data(), hs.size(),
+                  bytes_view(r.body));
 }
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest &)>;
@@ -423,9 +480,12 @@ class Host {
 
     std::map<std::string, std::string> global_tags() const {
         std::map<std::string, std::string> out;
-        api_->global_tags(ctx_, [](void *u, trib_str k, trib_str v) {
-            (*static_cast<std::map<std::string, std::string> *>(u))[std::string(sv(k))] = std::string(sv(v));
-        }, &out);
+        api_->global_tags(
+            ctx_,
+            [](void *u, trib_str k, trib_str v) {
+                (*static_cast<std::map<std::string, std::string> *>(u))[std::string(sv(k))] = std::string(sv(v));
+            },
+            &out);
         return out;
     }
 
@@ -479,9 +539,14 @@ class Host {
   public:
     uint64_t start_timer(uint64_t period_ms, std::function<void()> fn) {
         auto owned = std::make_unique<std::function<void()>>(std::move(fn));
-        uint64_t id = api_->timer_start(ctx_, period_ms, [](void *u) {
-            try { (*static_cast<std::function<void()> *>(u))(); } catch (...) {}
-        }, owned.get());
+        uint64_t id = api_->timer_start(
+            ctx_, period_ms,
+            [](void *u) {
+                try {
+                    (*static_cast<std::function<void()> *>(u))();
+                } catch (...) {}
+            },
+            owned.get());
         if (id == 0) throw StatusError(TRIB_FATAL, "the host refused to start a timer");
         timers_[id] = std::move(owned);
         return id;
@@ -498,7 +563,8 @@ class Host {
         if (TRIB_HAS_FIELD(trib_host_api_t, api_, counter_add) && api_->counter_add)
             api_->counter_add(ctx_, view(name), delta);
 #else
-        (void)name; (void)delta;
+        (void)name;
+        (void)delta;
 #endif
     }
     // Minor-2: the host-wide budget for data in flight (plugin.h). A host without it
@@ -597,10 +663,10 @@ class MemoryReservation {
         trib_status st = host_->memory_reserve(bytes);
         if (st != TRIB_OK)
             throw MemoryRefused(st, std::string(st == TRIB_BACKPRESSURE ? "collector memory for requests in flight is "
-                                                                         "spent: retry later ("
-                                                                       : "more than the collector's whole memory "
-                                                                         "budget for requests in flight (") +
-                                      std::string(what) + ", " + std::to_string(held_ + bytes) + " bytes)");
+                                                                          "spent: retry later ("
+                                                                        : "more than the collector's whole memory "
+                                                                          "budget for requests in flight (") +
+                                        std::string(what) + ", " + std::to_string(held_ + bytes) + " bytes)");
         held_ += bytes;
     }
     // Raises the reservation to at least `total` bytes.
@@ -668,8 +734,8 @@ trib_status guarded(char *err, size_t cap, F &&f) {
 // std::string config_json) and derive from Instance.
 template <class T>
 struct Adapter {
-    static trib_status create(const trib_host_api_t *api, trib_host_ctx *ctx, trib_str name, trib_str cfg,
-                              void **out, char *err, size_t cap) {
+    static trib_status create(const trib_host_api_t *api, trib_host_ctx *ctx, trib_str name, trib_str cfg, void **out,
+                              char *err, size_t cap) {
         return guarded(err, cap, [&] {
             *out = static_cast<Instance *>(new T(api, ctx, std::string(sv(name)), std::string(sv(cfg))));
         });
@@ -678,16 +744,22 @@ struct Adapter {
         return guarded(err, cap, [&] { static_cast<Instance *>(inst)->start(); });
     }
     static void stop(void *inst) {
-        try { static_cast<Instance *>(inst)->stop(); } catch (...) {}
+        try {
+            static_cast<Instance *>(inst)->stop();
+        } catch (...) {}
     }
     static void destroy(void *inst) {
-        try { delete static_cast<Instance *>(inst); } catch (...) {}
+        try {
+            delete static_cast<Instance *>(inst);
+        } catch (...) {}
     }
     static trib_status write(void *inst, const trib_batch *b, char *err, size_t cap) {
         return guarded(err, cap, [&] { static_cast<Instance *>(inst)->write(*b); });
     }
     static void on_leadership(void *inst, bool leader) {
-        try { static_cast<Instance *>(inst)->on_leadership(leader); } catch (...) {}
+        try {
+            static_cast<Instance *>(inst)->on_leadership(leader);
+        } catch (...) {}
     }
     static trib_status health(void *inst, char *msg, size_t cap) {
         try {
@@ -733,12 +805,12 @@ trib_module_t make_descriptor(const char *name, const char *version, trib_module
 } // namespace trib
 
 // Defines the two exported symbols for a module whose instance class is T.
-#define TRIB_DEFINE_MODULE(T, NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG)                              \
-    extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }                  \
-    extern "C" TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_major, uint32_t) {          \
-        static const trib_module_t desc =                                                                   \
-            ::trib::detail::make_descriptor<T>(NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG);            \
-        return host_major == TRIB_ABI_MAJOR ? &desc : nullptr;                                              \
+#define TRIB_DEFINE_MODULE(T, NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG)                                         \
+    extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }                             \
+    extern "C" TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_major, uint32_t) {                     \
+        static const trib_module_t desc =                                                                              \
+            ::trib::detail::make_descriptor<T>(NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG);                       \
+        return host_major == TRIB_ABI_MAJOR ? &desc : nullptr;                                                         \
     }
 
 #endif // TRIBUTARY_PLUGIN_HPP

@@ -17,11 +17,11 @@ namespace trib::test {
 class EtcdMember {
   public:
     EtcdMember(std::string name, int client_port, int peer_port, std::string initial_cluster)
-        : name_(std::move(name)), dir_("trib-etcd-" + name_), client_port_(client_port),
-          peer_port_(peer_port), initial_cluster_(std::move(initial_cluster)) {}
+        : name_(std::move(name)), dir_("trib-etcd-" + name_), client_port_(client_port), peer_port_(peer_port),
+          initial_cluster_(std::move(initial_cluster)) {}
     ~EtcdMember() { stop(); }
-    EtcdMember(const EtcdMember&) = delete;
-    EtcdMember& operator=(const EtcdMember&) = delete;
+    EtcdMember(const EtcdMember &) = delete;
+    EtcdMember &operator=(const EtcdMember &) = delete;
 
     std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
     std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port_); }
@@ -33,17 +33,28 @@ class EtcdMember {
         // Short raft timings: a leader is elected within a few hundred ms, and the lease
         // minimum (1.5 x election timeout) drops to 1 s.
         options.argv = {"etcd",
-                        "--name", name_,
-                        "--data-dir", dir_.sub("data"),
-                        "--listen-client-urls", endpoint(),
-                        "--advertise-client-urls", endpoint(),
-                        "--listen-peer-urls", peer_url(),
-                        "--initial-advertise-peer-urls", peer_url(),
-                        "--initial-cluster", initial_cluster_,
-                        "--initial-cluster-token", "trib-test",
-                        "--heartbeat-interval", "50",
-                        "--election-timeout", "500",
-                        "--log-level", "warn"};
+                        "--name",
+                        name_,
+                        "--data-dir",
+                        dir_.sub("data"),
+                        "--listen-client-urls",
+                        endpoint(),
+                        "--advertise-client-urls",
+                        endpoint(),
+                        "--listen-peer-urls",
+                        peer_url(),
+                        "--initial-advertise-peer-urls",
+                        peer_url(),
+                        "--initial-cluster",
+                        initial_cluster_,
+                        "--initial-cluster-token",
+                        "trib-test",
+                        "--heartbeat-interval",
+                        "50",
+                        "--election-timeout",
+                        "500",
+                        "--log-level",
+                        "warn"};
         options.log_path = dir_.sub("etcd.log");
         process_ = std::make_unique<ChildProcess>(options);
     }
@@ -75,11 +86,10 @@ class EtcdMember {
     std::string log() const { return process_ ? process_->log() : std::string(); }
 
     // POST to the JSON gateway; throws when etcd does not answer 200.
-    std::string post(const std::string& path, const std::string& body) const {
+    std::string post(const std::string &path, const std::string &body) const {
         auto answer = http("POST", endpoint() + path, body, "application/json", {}, 5000);
         if (answer.status != 200)
-            throw std::runtime_error("etcd " + path + " -> " + std::to_string(answer.status) +
-                                     ": " + answer.body);
+            throw std::runtime_error("etcd " + path + " -> " + std::to_string(answer.status) + ": " + answer.body);
         return answer.body;
     }
 
@@ -99,8 +109,7 @@ class EtcdServer : public EtcdMember {
 
   private:
     explicit EtcdServer(int peer_port)
-        : EtcdMember("solo", free_port(), peer_port,
-                     "solo=http://127.0.0.1:" + std::to_string(peer_port)) {
+        : EtcdMember("solo", free_port(), peer_port, "solo=http://127.0.0.1:" + std::to_string(peer_port)) {
         start();
     }
 };
@@ -117,15 +126,15 @@ class EtcdCluster {
                        "=http://127.0.0.1:" + std::to_string(ports.back().second);
         }
         for (int i = 0; i < size; ++i)
-            members_.push_back(std::make_unique<EtcdMember>("m" + std::to_string(i), ports[i].first,
-                                                            ports[i].second, initial));
-        for (auto& m : members_) m->launch();
-        for (auto& m : members_) m->wait_healthy();
+            members_.push_back(
+                std::make_unique<EtcdMember>("m" + std::to_string(i), ports[i].first, ports[i].second, initial));
+        for (auto &m : members_) m->launch();
+        for (auto &m : members_) m->wait_healthy();
     }
-    EtcdMember& member(int i) { return *members_.at(i); }
+    EtcdMember &member(int i) { return *members_.at(i); }
     std::vector<std::string> endpoints() const {
         std::vector<std::string> out;
-        for (auto& m : members_) out.push_back(m->endpoint());
+        for (auto &m : members_) out.push_back(m->endpoint());
         return out;
     }
 

@@ -15,7 +15,7 @@ using trib::core::load_host_config;
 
 namespace {
 
-HostConfig load(const std::string& conf_text, const Env& env, std::vector<std::string>& errors) {
+HostConfig load(const std::string &conf_text, const Env &env, std::vector<std::string> &errors) {
     static trib::test::TempDir dir("trib-election-config");
     trib::test::write_file(dir.sub("tributary.conf"), conf_text);
     CliOptions cli;
@@ -23,16 +23,15 @@ HostConfig load(const std::string& conf_text, const Env& env, std::vector<std::s
     return load_host_config(cli, env, "", errors);
 }
 
-std::string joined(const std::vector<std::string>& lines) {
+std::string joined(const std::vector<std::string> &lines) {
     std::string out;
-    for (auto& l : lines) out += l + "\n";
+    for (auto &l : lines) out += l + "\n";
     return out;
 }
 
 } // namespace
 
-TEST_CASE("[election] takes lease_ttl as a duration and node_whitelist as DataKit names it",
-          "[election][config]") {
+TEST_CASE("[election] takes lease_ttl as a duration and node_whitelist as DataKit names it", "[election][config]") {
     std::vector<std::string> errors;
     auto cfg = load(R"([election]
 enable = true
@@ -49,8 +48,7 @@ host = "collector-1"
     CHECK(errors.empty());
     CHECK(cfg.election.enable);
     CHECK(cfg.election.backend == "etcd");
-    CHECK(cfg.election.endpoints ==
-          std::vector<std::string>{"http://10.0.0.1:2379", "http://10.0.0.2:2379"});
+    CHECK(cfg.election.endpoints == std::vector<std::string>{"http://10.0.0.1:2379", "http://10.0.0.2:2379"});
     CHECK(cfg.election.ns == "pull-jobs");
     CHECK(cfg.election.lease_ttl_s == 5);
     CHECK(cfg.election.whitelist == std::vector<std::string>{"collector-1", "collector-2"});
@@ -69,7 +67,7 @@ host = "collector-1"
 }
 
 TEST_CASE("a bad lease_ttl names the key and the reason", "[election][config]") {
-    for (const char* value : {"\"soon\"", "\"5 parsecs\"", "\"200ms\"", "true"}) {
+    for (const char *value : {"\"soon\"", "\"5 parsecs\"", "\"200ms\"", "true"}) {
         std::vector<std::string> errors;
         load(std::string("[election]\nlease_ttl = ") + value + "\n", {}, errors);
         INFO(value);

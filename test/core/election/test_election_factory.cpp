@@ -34,8 +34,7 @@ TEST_CASE("the factory builds the etcd backend from [election]", "[election][etc
     CHECK_FALSE(election->is_leader());
 }
 
-TEST_CASE("the factory refuses unusable [election] etcd settings with the reason",
-          "[election]") {
+TEST_CASE("the factory refuses unusable [election] etcd settings with the reason", "[election]") {
     trib::core::ElectionConfig config;
     config.enable = true;
     config.backend = "etcd";

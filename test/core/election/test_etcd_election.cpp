@@ -40,13 +40,13 @@ struct Transitions {
     std::vector<bool> values() {
         std::lock_guard lock(mutex);
         std::vector<bool> out;
-        for (auto& c : calls) out.push_back(c.first);
+        for (auto &c : calls) out.push_back(c.first);
         return out;
     }
 };
 
-EtcdElectionOptions options_for(const std::vector<std::string>& endpoints, const std::string& node,
-                                const std::string& name_space = "trib-test") {
+EtcdElectionOptions options_for(const std::vector<std::string> &endpoints, const std::string &node,
+                                const std::string &name_space = "trib-test") {
     EtcdElectionOptions options;
     options.endpoints = endpoints;
     options.name_space = name_space;
@@ -56,15 +56,15 @@ EtcdElectionOptions options_for(const std::vector<std::string>& endpoints, const
     return options;
 }
 
-int leaders(const std::vector<EtcdElection*>& elections) {
+int leaders(const std::vector<EtcdElection *> &elections) {
     int count = 0;
-    for (auto* e : elections) count += e->is_leader() ? 1 : 0;
+    for (auto *e : elections) count += e->is_leader() ? 1 : 0;
     return count;
 }
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::string b64(const std::string& text) {
+std::string b64(const std::string &text) {
     std::string out;
     unsigned value = 0;
     int bits = 0;
@@ -78,12 +78,12 @@ std::string b64(const std::string& text) {
     return out;
 }
 
-std::string unb64(const std::string& text) {
+std::string unb64(const std::string &text) {
     std::string out;
     unsigned value = 0;
     int bits = 0;
     for (char c : text) {
-        const char* at = std::strchr(kAlphabet, c);
+        const char *at = std::strchr(kAlphabet, c);
         if (c == '=' || c == '\0' || !at) break;
         value = (value << 6) | static_cast<unsigned>(at - kAlphabet);
         bits += 6;
@@ -93,27 +93,24 @@ std::string unb64(const std::string& text) {
 }
 
 // The candidates etcd holds under "<ns>/", oldest first, as (key, value).
-std::vector<std::pair<std::string, std::string>> candidates(const EtcdServer& etcd,
-                                                            const std::string& ns) {
+std::vector<std::pair<std::string, std::string>> candidates(const EtcdServer &etcd, const std::string &ns) {
     const std::string prefix = ns + "/";
     std::string end = prefix;
     end.back() = static_cast<char>(end.back() + 1);
-    auto answer = nlohmann::json::parse(etcd.post(
-        "/v3/kv/range", nlohmann::json{{"key", b64(prefix)},
-                                       {"range_end", b64(end)},
-                                       {"sort_order", "ASCEND"},
-                                       {"sort_target", "CREATE"}}
-                            .dump()));
+    auto answer = nlohmann::json::parse(etcd.post("/v3/kv/range", nlohmann::json{{"key", b64(prefix)},
+                                                                                 {"range_end", b64(end)},
+                                                                                 {"sort_order", "ASCEND"},
+                                                                                 {"sort_target", "CREATE"}}
+                                                                      .dump()));
     std::vector<std::pair<std::string, std::string>> out;
-    for (auto& kv : answer.value("kvs", nlohmann::json::array())) {
+    for (auto &kv : answer.value("kvs", nlohmann::json::array())) {
         out.emplace_back(unb64(kv.value("key", "")), unb64(kv.value("value", "")));
     }
     return out;
 }
 
 // Checks for `span` that exactly one of the elections leads at every sample.
-void expect_single_leader_for(const std::vector<EtcdElection*>& elections,
-                              std::chrono::milliseconds span) {
+void expect_single_leader_for(const std::vector<EtcdElection *> &elections, std::chrono::milliseconds span) {
     const auto end = Clock::now() + span;
     while (Clock::now() < end) {
         REQUIRE(leaders(elections) == 1);
@@ -123,8 +120,7 @@ void expect_single_leader_for(const std::vector<EtcdElection*>& elections,
 
 } // namespace
 
-TEST_CASE("two candidates: exactly one leads, the other takes over when it resigns",
-          "[election][etcd]") {
+TEST_CASE("two candidates: exactly one leads, the other takes over when it resigns", "[election][etcd]") {
     EtcdServer etcd;
     Transitions a_calls, b_calls;
     EtcdElection a(options_for({etcd.endpoint()}, "node-a"));
@@ -166,29 +162,28 @@ TEST_CASE("two candidates: exactly one leads, the other takes over when it resig
     CHECK(candidates(etcd, "trib-test").empty());
 }
 
-TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one leads",
-          "[election][etcd]") {
+TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one leads", "[election][etcd]") {
     EtcdServer etcd;
     Transitions a_calls, b_calls;
     std::mutex log_mutex;
     std::vector<std::string> a_log; // warnings and info lines of node-a
     auto a_options = options_for({etcd.endpoint()}, "node-a");
-    a_options.log = [&](const std::string& level, const std::string& message) {
+    a_options.log = [&](const std::string &level, const std::string &message) {
         std::lock_guard lock(log_mutex);
         if (level != "debug") a_log.push_back(level + ": " + message);
     };
-    auto a_log_count = [&](const std::string& part) {
+    auto a_log_count = [&](const std::string &part) {
         std::lock_guard lock(log_mutex);
         return std::count_if(a_log.begin(), a_log.end(),
-                             [&](auto& line) { return line.find(part) != std::string::npos; });
+                             [&](auto &line) { return line.find(part) != std::string::npos; });
     };
     EtcdElection a(a_options);
     EtcdElection b(options_for({etcd.endpoint()}, "node-b"));
     a.start(a_calls.callback());
     b.start(b_calls.callback());
     REQUIRE(wait_until([&] { return leaders({&a, &b}) == 1; }, 5s, 20ms));
-    EtcdElection& leader = a.is_leader() ? a : b;
-    Transitions& leader_calls = a.is_leader() ? a_calls : b_calls;
+    EtcdElection &leader = a.is_leader() ? a : b;
+    Transitions &leader_calls = a.is_leader() ? a_calls : b_calls;
 
     etcd.kill();
     const auto killed = Clock::now();
@@ -197,8 +192,7 @@ TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one le
     INFO("stepped down after " << std::chrono::duration_cast<std::chrono::milliseconds>(stepped_down).count() << " ms");
     CHECK(stepped_down < kTtl);
     // The module callback follows the fence, not only is_leader().
-    REQUIRE(wait_until([&] { return leader_calls.values() == std::vector<bool>{true, false}; },
-                       1s, 10ms));
+    REQUIRE(wait_until([&] { return leader_calls.values() == std::vector<bool>{true, false}; }, 1s, 10ms));
     {
         std::lock_guard lock(leader_calls.mutex);
         CHECK(leader_calls.calls.back().second - killed < kTtl);
@@ -220,8 +214,7 @@ TEST_CASE("etcd killed: both step down within the TTL; etcd back: exactly one le
     CHECK(a_log_count("etcd answers again") == 1);
 }
 
-TEST_CASE("a hung etcd (SIGSTOP): the leader steps down before its lease can expire",
-          "[election][etcd]") {
+TEST_CASE("a hung etcd (SIGSTOP): the leader steps down before its lease can expire", "[election][etcd]") {
     EtcdServer etcd;
     Transitions calls;
     EtcdElection a(options_for({etcd.endpoint()}, "node-a"));
@@ -242,8 +235,7 @@ TEST_CASE("a hung etcd (SIGSTOP): the leader steps down before its lease can exp
     CHECK(a.terms_won() == 2);
 }
 
-TEST_CASE("a host not on the whitelist never campaigns but sees the leader",
-          "[election][etcd]") {
+TEST_CASE("a host not on the whitelist never campaigns but sees the leader", "[election][etcd]") {
     EtcdServer etcd;
     auto allowed = options_for({etcd.endpoint()}, "node-a");
     allowed.whitelist = {"NODE-A", "node-c"};
@@ -271,17 +263,15 @@ TEST_CASE("a host not on the whitelist never campaigns but sees the leader",
     CHECK(barred_calls.values().empty());
 }
 
-TEST_CASE("interoperates with other v3 election clients under the same name",
-          "[election][etcd]") {
+TEST_CASE("interoperates with other v3 election clients under the same name", "[election][etcd]") {
     EtcdServer etcd;
     // Another client (etcdctl elect / clientv3 concurrency) already campaigns: its key,
     // with its own lease, has the lowest create_revision.
     auto grant = nlohmann::json::parse(etcd.post("/v3/lease/grant", R"({"TTL":30})"));
     const std::string other_lease = grant["ID"];
-    etcd.post("/v3/kv/put", nlohmann::json{{"key", b64("trib-test/other")},
-                                           {"value", b64("etcdctl")},
-                                           {"lease", other_lease}}
-                                .dump());
+    etcd.post(
+        "/v3/kv/put",
+        nlohmann::json{{"key", b64("trib-test/other")}, {"value", b64("etcdctl")}, {"lease", other_lease}}.dump());
 
     EtcdElection a(options_for({etcd.endpoint()}, "node-a"));
     a.start(nullptr);
@@ -303,12 +293,10 @@ TEST_CASE("interoperates with other v3 election clients under the same name",
     CHECK(a.terms_won() == 2);
 }
 
-TEST_CASE("endpoints: the next one is tried; none reachable means no leader until one is",
-          "[election][etcd]") {
+TEST_CASE("endpoints: the next one is tried; none reachable means no leader until one is", "[election][etcd]") {
     const int dead_port = trib::test::free_port();
     auto etcd = std::make_unique<EtcdServer>();
-    EtcdElection a(options_for(
-        {"http://127.0.0.1:" + std::to_string(dead_port), etcd->endpoint()}, "node-a"));
+    EtcdElection a(options_for({"http://127.0.0.1:" + std::to_string(dead_port), etcd->endpoint()}, "node-a"));
     a.start(nullptr);
     REQUIRE(wait_until([&] { return a.is_leader(); }, 5s, 20ms));
     a.stop();
@@ -325,8 +313,7 @@ TEST_CASE("endpoints: the next one is tried; none reachable means no leader unti
     REQUIRE(wait_until([&] { return b.is_leader(); }, 5s, 20ms));
 }
 
-TEST_CASE("a three-member cluster: losing the member we talk to keeps the leader in office",
-          "[election][etcd]") {
+TEST_CASE("a three-member cluster: losing the member we talk to keeps the leader in office", "[election][etcd]") {
     trib::test::EtcdCluster cluster(3);
     Transitions a_calls, b_calls;
     auto a_options = options_for(cluster.endpoints(), "node-a");

@@ -39,7 +39,8 @@ class TestInput final : public trib::Instance {
         host().add_route("POST", path_, max_body_, [this](const trib::HttpRequest &req) { return handle(req); });
         host().add_route("GET", path_ + "/leader", 0, [this](const trib::HttpRequest &) {
             return trib::HttpResponse::text(200, std::string(host().is_leader() ? "leader" : "follower") + " " +
-                                                     std::to_string(leadership_calls_.load()) + " " + host().data_dir());
+                                                     std::to_string(leadership_calls_.load()) + " " +
+                                                     host().data_dir());
         });
     }
     void on_leadership(bool) override { leadership_calls_++; }

@@ -29,8 +29,6 @@ inline std::string payload(int n, size_t pad = 0) {
     s.append(pad + static_cast<size_t>(n % 13) * 7, static_cast<char>('a' + n % 26));
     return s;
 }
-inline int payload_number(const std::string &s) {
-    return std::stoi(s.substr(7, s.find(':') - 7));
-}
+inline int payload_number(const std::string &s) { return std::stoi(s.substr(7, s.find(':') - 7)); }
 
 } // namespace spool_test

@@ -12,16 +12,18 @@
 #include <sstream>
 
 using namespace trib::core;
-using trib::test::CaptureServer;
 using trib::test::CapturedRequest;
+using trib::test::CaptureServer;
 
 namespace {
 
 const std::string kToken = "tkn_0123456789abcdef0123456789abcdef";
 
 std::unique_ptr<DatawaySink> make_sink(const CaptureServer &srv, nlohmann::json extra = nlohmann::json::object(),
-                                       std::vector<std::pair<std::string, std::string>> globals = {{"host", "box1"}, {"cluster", "c1"}}) {
-    nlohmann::json t = {{"name", "dw"}, {"type", "dataway"}, {"urls", {srv.base() + "?token=" + kToken}}, {"timeout", "5s"}};
+                                       std::vector<std::pair<std::string, std::string>> globals = {{"host", "box1"},
+                                                                                                   {"cluster", "c1"}}) {
+    nlohmann::json t = {
+        {"name", "dw"}, {"type", "dataway"}, {"urls", {srv.base() + "?token=" + kToken}}, {"timeout", "5s"}};
     for (auto &[k, v] : extra.items()) t[k] = v;
     return std::make_unique<DatawaySink>("dw", DatawaySinkConfig::from_json(t), globals);
 }
@@ -41,8 +43,10 @@ trib::Point profile_point() {
     std::string pprof("\x1f\x8b\x08\x00binary\x00\xff pprof bytes", 22);
     p.attach("cpu.pprof", "application/octet-stream", pprof);
     p.attach("delta-heap.pprof", "application/octet-stream", std::string("heap\x00\x01", 6));
-    p.attach("event.json", "application/json",
-             std::string(R"({"attachments":["cpu.pprof","delta-heap.pprof"],"tags_profiler":"service:shop,language:golang","start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:14:20Z","family":"go","version":"4"})"));
+    p.attach(
+        "event.json", "application/json",
+        std::string(
+            R"({"attachments":["cpu.pprof","delta-heap.pprof"],"tags_profiler":"service:shop,language:golang","start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:14:20Z","family":"go","version":"4"})"));
     return p;
 }
 
@@ -79,7 +83,8 @@ std::vector<Part> parse_multipart(const CapturedRequest &r) {
 
 } // namespace
 
-TEST_CASE("dataway: point writes are gzipped line protocol on /v1/write/<category> with DataKit's headers", "[dataway]") {
+TEST_CASE("dataway: point writes are gzipped line protocol on /v1/write/<category> with DataKit's headers",
+          "[dataway]") {
     CaptureServer srv;
     auto sink = make_sink(srv);
     std::vector<trib::Point> batch = {metric_point(0), metric_point(1)};
@@ -113,15 +118,15 @@ TEST_CASE("dataway: point writes are gzipped line protocol on /v1/write/<categor
     CHECK(reqs[0].header("X-Pkg-Id") != reqs[1].header("X-Pkg-Id"));
     CHECK(reqs[0].header("X-Points") == "2");
     CHECK(reqs[1].header("X-Points") == "1");
-    CHECK(gzip_decompress(reqs[0].body) ==
-          "cpu,host=box1,cluster=c1,core=0 usage=0.5 1700000000000000000\n"
-          "cpu,host=box1,cluster=c1,core=1 usage=1.5 1700000000000000001\n");
+    CHECK(gzip_decompress(reqs[0].body) == "cpu,host=box1,cluster=c1,core=0 usage=0.5 1700000000000000000\n"
+                                           "cpu,host=box1,cluster=c1,core=1 usage=1.5 1700000000000000001\n");
     CHECK(gzip_decompress(reqs[1].body) == "nginx message=\"GET / 200\" 1700000000000000005\n");
 }
 
 TEST_CASE("dataway: sinker sends X-Global-Tags per point group", "[dataway]") {
     CaptureServer srv;
-    auto sink = make_sink(srv, {{"enable_sinker", true}, {"global_customer_keys", {"category", "team"}}, {"gzip", false}});
+    auto sink =
+        make_sink(srv, {{"enable_sinker", true}, {"global_customer_keys", {"category", "team"}}, {"gzip", false}});
     std::vector<trib::Point> batch = {metric_point(0), metric_point(1)};
     batch[1].tag("team", "blue");
     std::string err;
@@ -185,7 +190,8 @@ TEST_CASE("dataway: status handling (5xx retry, 4xx permanent, every URL written
     CHECK_THAT(err, Catch::Contains("beyondDataUsage"));
 
     // Port 1 on loopback: connection refused, a transport error.
-    DatawaySink down("dw", DatawaySinkConfig::from_json({{"url", "http://127.0.0.1:1?token=" + kToken}, {"timeout", "1s"}}), {});
+    DatawaySink down(
+        "dw", DatawaySinkConfig::from_json({{"url", "http://127.0.0.1:1?token=" + kToken}, {"timeout", "1s"}}), {});
     CHECK(down.write({metric_point(0)}, err) == TRIB_RETRY);
     CHECK_FALSE(err.empty());
 }
@@ -210,8 +216,10 @@ TEST_CASE("dataway: large batches are cut at max_raw_body_kb", "[dataway]") {
 TEST_CASE("dataway: config errors name the key", "[dataway]") {
     CHECK_THROWS_WITH(DatawaySinkConfig::from_json(nlohmann::json::object()), Catch::Contains("'urls'"));
     CHECK_THROWS_WITH(DatawaySinkConfig::from_json({{"urls", {"ftp://x"}}}), Catch::Contains("scheme"));
-    CHECK_THROWS_WITH(DatawaySinkConfig::from_json({{"url", "http://h?token=t"}, {"timeout", "soon"}}), Catch::Contains("'timeout'"));
-    CHECK_THROWS_WITH(DatawaySinkConfig::from_json({{"url", "http://h?token=t"}, {"gzip", "yes"}}), Catch::Contains("'gzip'"));
+    CHECK_THROWS_WITH(DatawaySinkConfig::from_json({{"url", "http://h?token=t"}, {"timeout", "soon"}}),
+                      Catch::Contains("'timeout'"));
+    CHECK_THROWS_WITH(DatawaySinkConfig::from_json({{"url", "http://h?token=t"}, {"gzip", "yes"}}),
+                      Catch::Contains("'gzip'"));
     CHECK(DatawaySink::write_path("execution_log") == "/v1/write/siem_logging");
     CHECK(DatawaySink::write_path("llm") == "/v1/write/langfuse-v2");
 }

@@ -24,8 +24,12 @@ trib::Point point(int i) {
 TEST_CASE("influxdb: /write with db, rp, precision and credentials; attachments not written", "[influxdb]") {
     CaptureServer srv;
     srv.set_default(204);
-    auto cfg = InfluxDbSinkConfig::from_json({{"url", srv.base()}, {"database", "my db"}, {"retention_policy", "week"},
-                                              {"precision", "ms"}, {"username", "u1"}, {"password", "p&w"}});
+    auto cfg = InfluxDbSinkConfig::from_json({{"url", srv.base()},
+                                              {"database", "my db"},
+                                              {"retention_policy", "week"},
+                                              {"precision", "ms"},
+                                              {"username", "u1"},
+                                              {"password", "p&w"}});
     InfluxDbSink sink("influx", cfg);
     std::string err;
     REQUIRE(sink.write({point(0)}, err) == TRIB_OK);
@@ -40,7 +44,8 @@ TEST_CASE("influxdb: /write with db, rp, precision and credentials; attachments 
 TEST_CASE("influxdb: token auth header", "[influxdb]") {
     CaptureServer srv;
     srv.set_default(204);
-    InfluxDbSink sink("influx", InfluxDbSinkConfig::from_json({{"url", srv.base() + "/proxy"}, {"database", "d"}, {"token", "s3cret"}}));
+    InfluxDbSink sink("influx", InfluxDbSinkConfig::from_json(
+                                    {{"url", srv.base() + "/proxy"}, {"database", "d"}, {"token", "s3cret"}}));
     std::string err;
     REQUIRE(sink.write({point(0)}, err) == TRIB_OK);
     auto r = srv.requests().at(0);
@@ -50,18 +55,22 @@ TEST_CASE("influxdb: token auth header", "[influxdb]") {
 
 TEST_CASE("influxdb: 5xx and network errors retry, 4xx is permanent with InfluxDB's text", "[influxdb]") {
     CaptureServer srv;
-    InfluxDbSink sink("influx", InfluxDbSinkConfig::from_json({{"url", srv.base()}, {"database", "d"}, {"create_database", false}}));
+    InfluxDbSink sink(
+        "influx", InfluxDbSinkConfig::from_json({{"url", srv.base()}, {"database", "d"}, {"create_database", false}}));
     std::string err;
     srv.script({{500, R"({"error":"timeout"})"}});
     CHECK(sink.write({point(0)}, err) == TRIB_RETRY);
-    srv.script({{400, R"({"error":"partial write: field type conflict: input field \"small\" on measurement \"profile\" is type float, already exists as type integer dropped=1"})"}});
+    srv.script(
+        {{400,
+          R"({"error":"partial write: field type conflict: input field \"small\" on measurement \"profile\" is type float, already exists as type integer dropped=1"})"}});
     CHECK(sink.write({point(0)}, err) == TRIB_PERMANENT);
     CHECK_THAT(err, Catch::Contains("HTTP 400: partial write: field type conflict"));
     srv.script({{401, R"({"error":"authorization failed"})"}});
     CHECK(sink.write({point(0)}, err) == TRIB_PERMANENT);
     CHECK_THAT(err, Catch::Contains("authorization failed"));
 
-    InfluxDbSink down("influx", InfluxDbSinkConfig::from_json({{"url", "http://127.0.0.1:1"}, {"database", "d"}, {"timeout", "1s"}}));
+    InfluxDbSink down(
+        "influx", InfluxDbSinkConfig::from_json({{"url", "http://127.0.0.1:1"}, {"database", "d"}, {"timeout", "1s"}}));
     CHECK(down.write({point(0)}, err) == TRIB_RETRY);
 }
 
@@ -81,7 +90,8 @@ TEST_CASE("influxdb: a missing database is created once, then the write repeated
 TEST_CASE("influxdb: big batches are split by max_body_kb", "[influxdb]") {
     CaptureServer srv;
     srv.set_default(204);
-    InfluxDbSink sink("influx", InfluxDbSinkConfig::from_json({{"url", srv.base()}, {"database", "d"}, {"max_body_kb", 1}}));
+    InfluxDbSink sink("influx",
+                      InfluxDbSinkConfig::from_json({{"url", srv.base()}, {"database", "d"}, {"max_body_kb", 1}}));
     std::vector<trib::Point> batch;
     for (int i = 0; i < 100; ++i) batch.push_back(point(i));
     std::string err;
@@ -96,8 +106,12 @@ TEST_CASE("influxdb: big batches are split by max_body_kb", "[influxdb]") {
 
 TEST_CASE("influxdb: config errors name the key", "[influxdb]") {
     CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"url", "http://h:8086"}}), Catch::Contains("'database'"));
-    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"precision", "weeks"}}), Catch::Contains("'precision'"));
-    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"url", "h:8086"}}), Catch::Contains("not a URL"));
-    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"token", "t"}, {"username", "u"}}), Catch::Contains("either"));
-    CHECK(InfluxDbSinkConfig::from_json({{"database", "d"}, {"timeout", "1.5s"}}).timeout == std::chrono::milliseconds(1500));
+    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"precision", "weeks"}}),
+                      Catch::Contains("'precision'"));
+    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"url", "h:8086"}}),
+                      Catch::Contains("not a URL"));
+    CHECK_THROWS_WITH(InfluxDbSinkConfig::from_json({{"database", "d"}, {"token", "t"}, {"username", "u"}}),
+                      Catch::Contains("either"));
+    CHECK(InfluxDbSinkConfig::from_json({{"database", "d"}, {"timeout", "1.5s"}}).timeout ==
+          std::chrono::milliseconds(1500));
 }

@@ -59,7 +59,8 @@ TEST_CASE("point codec round-trips every field type and attachment bytes", "[cod
 TEST_CASE("point codec refuses damaged input with a clear error", "[codec]") {
     std::string bytes = encode_points(sample_points());
     // Every truncation is refused, none crashes.
-    for (size_t n = 0; n < bytes.size(); n += 97) CHECK_THROWS_AS(decode_points(std::string_view(bytes).substr(0, n)), PointCodecError);
+    for (size_t n = 0; n < bytes.size(); n += 97)
+        CHECK_THROWS_AS(decode_points(std::string_view(bytes).substr(0, n)), PointCodecError);
     CHECK_THROWS_WITH(decode_points(bytes + "x"), Catch::Contains("trailing"));
     std::string v2 = bytes;
     v2[3] = 2;

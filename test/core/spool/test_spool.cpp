@@ -306,7 +306,8 @@ TEST_CASE("spool: fsync policy", "[spool]") {
         auto before = s.stats().fsyncs;
         s.append("x");
         CHECK(s.stats().fsyncs == before);
-        for (int i = 0; i < 100 && s.stats().fsyncs == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        for (int i = 0; i < 100 && s.stats().fsyncs == before; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         CHECK(s.stats().fsyncs > before);
     }
 }

@@ -47,19 +47,20 @@ TEST_CASE("delivery: retries transient failures with backoff, delivers in order"
     std::vector<int64_t> seen;
     int failures_left = 3;
     std::vector<std::chrono::steady_clock::time_point> attempts;
-    SpoolDelivery d("test", spool,
-                    [&](const std::vector<trib::Point> &b, std::string &err) {
-                        std::lock_guard<std::mutex> lk(mu);
-                        attempts.push_back(std::chrono::steady_clock::now());
-                        if (failures_left > 0) {
-                            --failures_left;
-                            err = "server said 503";
-                            return TRIB_RETRY;
-                        }
-                        seen.push_back(b.at(0).find_field("v")->i);
-                        return TRIB_OK;
-                    },
-                    RetryPolicy{std::chrono::milliseconds(20), std::chrono::milliseconds(1000), 0});
+    SpoolDelivery d(
+        "test", spool,
+        [&](const std::vector<trib::Point> &b, std::string &err) {
+            std::lock_guard<std::mutex> lk(mu);
+            attempts.push_back(std::chrono::steady_clock::now());
+            if (failures_left > 0) {
+                --failures_left;
+                err = "server said 503";
+                return TRIB_RETRY;
+            }
+            seen.push_back(b.at(0).find_field("v")->i);
+            return TRIB_OK;
+        },
+        RetryPolicy{std::chrono::milliseconds(20), std::chrono::milliseconds(1000), 0});
     d.start();
     REQUIRE(wait_until([&] { return d.stats().delivered_records == 20; }));
     d.stop();
@@ -70,7 +71,9 @@ TEST_CASE("delivery: retries transient failures with backoff, delivers in order"
     CHECK(d.stats().delivered_points == 20);
     // Backoff doubles: 20, 40, 80 ms between the first four attempts.
     REQUIRE(attempts.size() >= 4);
-    auto gap = [&](int i) { return std::chrono::duration_cast<std::chrono::milliseconds>(attempts[i + 1] - attempts[i]).count(); };
+    auto gap = [&](int i) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(attempts[i + 1] - attempts[i]).count();
+    };
     CHECK(gap(0) >= 20);
     CHECK(gap(1) >= 40);
     CHECK(gap(2) >= 80);
@@ -84,16 +87,17 @@ TEST_CASE("delivery: permanent failures are set aside, counted, and do not block
     spool.append("garbage that passes the CRC but is no point batch");
     spool.append(encode_points(batch(5)));
     std::atomic<int> ok{0};
-    SpoolDelivery d("test", spool,
-                    [&](const std::vector<trib::Point> &b, std::string &err) {
-                        if (b.at(0).find_field("v")->i == 2) {
-                            err = "400 field type conflict";
-                            return TRIB_PERMANENT;
-                        }
-                        ++ok;
-                        return TRIB_OK;
-                    },
-                    RetryPolicy{});
+    SpoolDelivery d(
+        "test", spool,
+        [&](const std::vector<trib::Point> &b, std::string &err) {
+            if (b.at(0).find_field("v")->i == 2) {
+                err = "400 field type conflict";
+                return TRIB_PERMANENT;
+            }
+            ++ok;
+            return TRIB_OK;
+        },
+        RetryPolicy{});
     d.start();
     REQUIRE(wait_until([&] { return ok == 5 && d.stats().permanent_failures == 2; }));
     d.stop();
@@ -111,13 +115,14 @@ TEST_CASE("delivery: max_attempts gives up (counted) instead of retrying forever
     Spool spool(opts(tmp.path));
     spool.append(encode_points(batch(1)));
     std::atomic<int> calls{0};
-    SpoolDelivery d("test", spool,
-                    [&](const std::vector<trib::Point> &, std::string &err) {
-                        ++calls;
-                        err = "connection refused";
-                        return TRIB_RETRY;
-                    },
-                    RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(5), 4});
+    SpoolDelivery d(
+        "test", spool,
+        [&](const std::vector<trib::Point> &, std::string &err) {
+            ++calls;
+            err = "connection refused";
+            return TRIB_RETRY;
+        },
+        RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(5), 4});
     d.start();
     REQUIRE(wait_until([&] { return d.stats().permanent_failures == 1; }));
     d.stop();
@@ -140,7 +145,8 @@ TEST_CASE("delivery: stop during an outage keeps the records for the next start"
     {
         Spool spool(opts(tmp.path));
         for (int i = 0; i < 10; ++i) spool.append(encode_points(batch(i)));
-        SpoolDelivery d("test", spool, deliver, RetryPolicy{std::chrono::milliseconds(10), std::chrono::milliseconds(50), 0});
+        SpoolDelivery d("test", spool, deliver,
+                        RetryPolicy{std::chrono::milliseconds(10), std::chrono::milliseconds(50), 0});
         d.start();
         REQUIRE(wait_until([&] { return d.stats().retries >= 2; }));
         d.stop();
@@ -164,17 +170,18 @@ TEST_CASE("delivery: drop_oldest under an outage: delivered + dropped = appended
     std::atomic<bool> up{false};
     std::mutex mu;
     std::set<int64_t> seen;
-    SpoolDelivery d("test", spool,
-                    [&](const std::vector<trib::Point> &b, std::string &err) {
-                        if (!up) {
-                            err = "down";
-                            return TRIB_RETRY;
-                        }
-                        std::lock_guard<std::mutex> lk(mu);
-                        seen.insert(b.at(0).find_field("v")->i);
-                        return TRIB_OK;
-                    },
-                    RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(5), 0});
+    SpoolDelivery d(
+        "test", spool,
+        [&](const std::vector<trib::Point> &b, std::string &err) {
+            if (!up) {
+                err = "down";
+                return TRIB_RETRY;
+            }
+            std::lock_guard<std::mutex> lk(mu);
+            seen.insert(b.at(0).find_field("v")->i);
+            return TRIB_OK;
+        },
+        RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(5), 0});
     d.start();
     const int n = 2000;
     for (int i = 0; i < n; ++i) {

@@ -56,8 +56,9 @@ bool wait_until(Pred pred, int ms = 5000) {
 
 TEST_CASE("spooled sink: outage is ridden out on disk, then everything is delivered in order", "[spooled_sink]") {
     TempDir tmp;
-    auto setup = sink_spool_setup({{"path", "spool/influx"}, {"capacity_mb", 16}, {"retry_initial_ms", 5}, {"retry_max_ms", 20}},
-                                  tmp.path.string(), "unused");
+    auto setup =
+        sink_spool_setup({{"path", "spool/influx"}, {"capacity_mb", 16}, {"retry_initial_ms", 5}, {"retry_max_ms", 20}},
+                         tmp.path.string(), "unused");
     CHECK(setup.spool.dir == tmp.path / "spool/influx");
     RecordingSink *inner = nullptr;
     {
@@ -70,7 +71,8 @@ TEST_CASE("spooled sink: outage is ridden out on disk, then everything is delive
         REQUIRE(wait_until([&] { return sink.delivery().stats().retries >= 3; }));
         CHECK(inner->written.empty());
         std::string metrics = render_delivery_metrics();
-        CHECK_THAT(metrics, Catch::Contains("tributary_spool_appended_records_total{owner=\"sink\",name=\"influx\"} 50"));
+        CHECK_THAT(metrics,
+                   Catch::Contains("tributary_spool_appended_records_total{owner=\"sink\",name=\"influx\"} 50"));
         CHECK_THAT(metrics, Catch::Contains("tributary_delivery_retries_total{owner=\"sink\",name=\"influx\"}"));
         inner->fail = false;
         REQUIRE(wait_until([&] { return sink.delivery().stats().delivered_points == 50; }));
@@ -102,7 +104,8 @@ TEST_CASE("spooled sink: what is undelivered at shutdown is delivered after rest
 
 TEST_CASE("spooled sink: full spool under reject answers BACKPRESSURE", "[spooled_sink]") {
     TempDir tmp;
-    auto setup = sink_spool_setup({{"capacity_mb", 0.0625 * 2}, {"segment_mb", 0.0625}, {"policy", "reject"}}, tmp.path.string(), "s");
+    auto setup = sink_spool_setup({{"capacity_mb", 0.0625 * 2}, {"segment_mb", 0.0625}, {"policy", "reject"}},
+                                  tmp.path.string(), "s");
     auto owned = std::make_unique<RecordingSink>("s");
     owned->fail = true;
     SpooledSink sink(std::move(owned), setup, {});
@@ -116,8 +119,9 @@ TEST_CASE("spooled sink: full spool under reject answers BACKPRESSURE", "[spoole
 
 TEST_CASE("input spool: emit is acknowledged once spooled and reaches the bus despite pushback", "[input_spool]") {
     TempDir tmp;
-    auto setup = input_spool_setup({{"io_config", {{"cache_path", "cache/profile"}, {"cache_capacity_mb", 8}, {"upload_workers", 2}}}},
-                                   tmp.path.string(), "unused");
+    auto setup = input_spool_setup(
+        {{"io_config", {{"cache_path", "cache/profile"}, {"cache_capacity_mb", 8}, {"upload_workers", 2}}}},
+        tmp.path.string(), "unused");
     REQUIRE(setup);
     CHECK(setup->workers == 2);
     CHECK(setup->spool.capacity_bytes == 8u << 20);
@@ -161,7 +165,8 @@ TEST_CASE("spool config: DataKit keys and errors naming the key", "[spool_config
     // pinpoint's `storage` is the module's own queue, not a host spool.
     CHECK_FALSE(input_spool_setup({{"storage", {{"path", "/var/pp"}, {"capacity", 100}}}}, "/data", "x"));
     CHECK_FALSE(input_spool_setup({{"address", "0.0.0.0:9991"}}, "/data", "x"));
-    auto dk = input_spool_setup({{"io_config", {{"send_retry_count", 4}, {"clear_cache_on_start", true}}}}, "/data", "cache/p0");
+    auto dk = input_spool_setup({{"io_config", {{"send_retry_count", 4}, {"clear_cache_on_start", true}}}}, "/data",
+                                "cache/p0");
     CHECK(dk->spool.dir == "/data/cache/p0");
     CHECK(dk->retry.max_attempts == 4);
     CHECK(dk->spool.clear_on_open);
@@ -171,7 +176,8 @@ TEST_CASE("spool config: DataKit keys and errors naming the key", "[spool_config
     CHECK_THROWS_WITH(input_spool_setup({{"io_config", {{"send_timeout", "75 seconds"}}}}, "/d", "x"),
                       Catch::Contains("'io_config.send_timeout'"));
     CHECK_THROWS_WITH(sink_spool_setup({{"policy", "sometimes"}}, "/d", "x"), Catch::Contains("'spool.policy'"));
-    auto s = sink_spool_setup({{"policy", "drop_oldest"}, {"fsync_interval_ms", 500}, {"fsync_bytes", 1048576}}, "/d", "spool/a");
+    auto s = sink_spool_setup({{"policy", "drop_oldest"}, {"fsync_interval_ms", 500}, {"fsync_bytes", 1048576}}, "/d",
+                              "spool/a");
     CHECK(s.spool.policy == SpoolFullPolicy::drop_oldest);
     CHECK(s.spool.fsync_interval_ms == 500);
     CHECK(s.spool.fsync_bytes == 1048576);
@@ -179,7 +185,8 @@ TEST_CASE("spool config: DataKit keys and errors naming the key", "[spool_config
 
 TEST_CASE("input spool: a release arriving after shutdown is harmless and the record comes again", "[input_spool]") {
     TempDir tmp;
-    auto setup = input_spool_setup({{"io_config", {{"cache_capacity_mb", 1}, {"upload_workers", 1}}}}, tmp.path.string(), "c");
+    auto setup =
+        input_spool_setup({{"io_config", {{"cache_capacity_mb", 1}, {"upload_workers", 1}}}}, tmp.path.string(), "c");
     std::vector<std::function<void()>> held;
     std::mutex mu;
     std::atomic<int> seen{0};

@@ -108,19 +108,23 @@ ReadPoint read_line(std::string_view line) {
             }
         } else {
             double v = 0;
-            if (std::from_chars(raw.data(), raw.data() + raw.size(), v).ptr != raw.data() + raw.size()) fail("bad float");
+            if (std::from_chars(raw.data(), raw.data() + raw.size(), v).ptr != raw.data() + raw.size())
+                fail("bad float");
             p.fields.emplace_back(key, v);
         }
     }
     if (pos >= line.size() || line[pos] != ' ') fail("no space before the timestamp");
     std::string_view ts = line.substr(pos + 1);
-    if (std::from_chars(ts.data(), ts.data() + ts.size(), p.time_ns).ptr != ts.data() + ts.size()) fail("bad timestamp");
+    if (std::from_chars(ts.data(), ts.data() + ts.size(), p.time_ns).ptr != ts.data() + ts.size())
+        fail("bad timestamp");
     return p;
 }
 
 // ---- what the encoder documents it writes
 
-bool name_special(char c, bool equals) { return c == ',' || c == ' ' || (equals && c == '=') || c == '\n' || c == '\r' || c == '\0'; }
+bool name_special(char c, bool equals) {
+    return c == ',' || c == ' ' || (equals && c == '=') || c == '\n' || c == '\r' || c == '\0';
+}
 
 // LF, CR and NUL read back as a space; a backslash run before a special character or the
 // end reads back doubled (InfluxDB does not unescape `\\` in names).
@@ -176,7 +180,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     // What the encoder keeps: tags with key and value, fields with a key and a finite value.
     ReadPoint want;
-    want.measurement = (!p.measurement.empty() && p.measurement[0] == '#' ? "\\" : "") + expected_name(p.measurement, false);
+    want.measurement =
+        (!p.measurement.empty() && p.measurement[0] == '#' ? "\\" : "") + expected_name(p.measurement, false);
     for (auto &[k, v] : p.tags)
         if (!k.empty() && !v.empty()) want.tags.emplace_back(expected_name(k, true), expected_name(v, true));
     for (auto &f : p.fields) {

@@ -28,11 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         // What passed the limits: bounded tags, times in order, the event ours and valid.
         if (parsed.profiler_tags.size() > trib::profiling::kMaxClientTags) __builtin_trap();
         if (upload.end_ns < upload.start_ns) __builtin_trap();
-        if (point.attachments.back().name != "event.json" || point.attachments.front().name == "event.json") __builtin_trap();
+        if (point.attachments.back().name != "event.json" || point.attachments.front().name == "event.json")
+            __builtin_trap();
         for (auto &[k, v] : point.tags)
             if (!trib::profiling::is_valid_utf8(k) || !trib::profiling::is_valid_utf8(v)) __builtin_trap();
         (void)nlohmann::json::parse(*point.attachments.back().data); // throws (a crash here) unless valid JSON
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     return 0;
 }

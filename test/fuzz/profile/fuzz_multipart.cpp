@@ -17,10 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         auto parts = trib::profiling::parse_multipart(body, boundary);
         for (auto &p : parts) {
             // Every part must be a view inside the body.
-            if (p.data.size() && (p.data.data() < body.data() || p.data.data() + p.data.size() > body.data() + body.size()))
+            if (p.data.size() &&
+                (p.data.data() < body.data() || p.data.data() + p.data.size() > body.data() + body.size()))
                 __builtin_trap();
         }
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     return 0;
 }

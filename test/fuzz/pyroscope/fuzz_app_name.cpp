@@ -10,11 +10,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     try {
         auto n = trib::profiling::parse_app_name(in);
         if (n.app.empty()) __builtin_trap(); // a parsed name always has an app
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     try {
         (void)trib::profiling::pyroscope_time_to_ns(in);
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     return 0;
 }

@@ -9,7 +9,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     try {
         auto p = trib::profiling::decode_jfr(std::string_view(reinterpret_cast<const char *>(data), size));
         (void)trib::profiling::jvm_metrics(p, 10.0);
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     return 0;
 }

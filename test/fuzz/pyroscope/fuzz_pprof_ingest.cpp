@@ -12,8 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string body(reinterpret_cast<const char *>(data), size);
     try {
         (void)trib::profiling::parse_pprof(body, 16u << 20);
-    } catch (const trib::profiling::DecodeError &) {
-    }
+    } catch (const trib::profiling::DecodeError &) {}
     static trib::testing::FakeHost fake;
     static trib::Host host(fake.api(), fake.ctx());
     // A small body limit, so inflate bombs hit it quickly.

@@ -150,7 +150,8 @@ TEST_CASE("a deeply nested event is refused with 400 naming the depth limit", "[
     Collector c;
     c.accepted_upload();
     // The issue's 90 KB body: 40,000 nested arrays with the recorded wall profile.
-    auto [arrays, type] = ddtrace_body("{\"x\":" + nested(40000, "[", "", "]") + "}", {{"wall.pprof", "wall.pprof", wall_pprof()}});
+    auto [arrays, type] =
+        ddtrace_body("{\"x\":" + nested(40000, "[", "", "]") + "}", {{"wall.pprof", "wall.pprof", wall_pprof()}});
     auto r = c.post("/profiling/v1/input", arrays, type);
     INFO(r.body);
     CHECK(r.status == 400);
@@ -179,7 +180,8 @@ TEST_CASE("decompression bombs are refused with 413 and bounded memory", "[bombs
     auto [body, type] = ddtrace_body(fixture_event(), {{"wall.pprof", "wall.pprof", bomb}});
     std::vector<std::future<tt::HttpResult>> parallel;
     for (int i = 0; i < 6; ++i)
-        parallel.push_back(std::async(std::launch::async, [&, b = body, t = type] { return c.post("/profiling/v1/input", b, t); }));
+        parallel.push_back(
+            std::async(std::launch::async, [&, b = body, t = type] { return c.post("/profiling/v1/input", b, t); }));
     for (auto &f : parallel) {
         auto r = f.get();
         INFO(r.body);
@@ -227,8 +229,8 @@ TEST_CASE("a 10 MiB folded body is converted in bounded memory", "[folded]") {
     }
     auto started = std::chrono::steady_clock::now();
     for (int round = 0; round < 3; ++round) {
-        auto r = c.post("/ingest?name=folded.app&from=1795316000&until=1795316010&format=folded&spyName=ebpfspy", folded,
-                        "text/plain");
+        auto r = c.post("/ingest?name=folded.app&from=1795316000&until=1795316010&format=folded&spyName=ebpfspy",
+                        folded, "text/plain");
         INFO(r.body);
         REQUIRE(r.status == 200);
         c.count_if_accepted(r);
@@ -263,7 +265,9 @@ TEST_CASE("a batch larger than the bus ceiling is refused for good with 413", "[
     std::string noise(3u << 20, '\0');
     uint64_t x = 88172645463325252ULL;
     for (auto &ch : noise) { // incompressible, so nothing shrinks it
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
         ch = char(x);
     }
     auto [body, type] = ddtrace_body(fixture_event(), {{"big.pprof", "big.pprof", noise}});
@@ -280,7 +284,8 @@ TEST_CASE("too many tags are refused fast with 400", "[tags]") {
     std::string tags = "service:many";
     for (int i = 0; i < 100000; ++i) tags += ",k" + std::to_string(i) + ":v";
     auto started = std::chrono::steady_clock::now();
-    auto [body, type] = ddtrace_body("{\"tags_profiler\":\"" + tags + "\"}", {{"wall.pprof", "wall.pprof", wall_pprof()}});
+    auto [body, type] =
+        ddtrace_body("{\"tags_profiler\":\"" + tags + "\"}", {{"wall.pprof", "wall.pprof", wall_pprof()}});
     auto r = c.post("/profiling/v1/input", body, type);
     INFO(r.body);
     CHECK(r.status == 400);
@@ -307,12 +312,13 @@ TEST_CASE("too many tags are refused fast with 400", "[tags]") {
         return s + "%7D";
     };
     auto pprof = tt::read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
-    auto ok = c.post("/ingest?name=" + name_with(60) + "&spyName=nodespy&format=pprof", pprof, "application/octet-stream");
+    auto ok =
+        c.post("/ingest?name=" + name_with(60) + "&spyName=nodespy&format=pprof", pprof, "application/octet-stream");
     INFO(ok.body);
     CHECK(ok.status == 200);
     c.count_if_accepted(ok);
-    CHECK(c.post("/ingest?name=" + name_with(70) + "&spyName=nodespy&format=pprof", pprof, "application/octet-stream").status ==
-          400);
+    CHECK(c.post("/ingest?name=" + name_with(70) + "&spyName=nodespy&format=pprof", pprof, "application/octet-stream")
+              .status == 400);
     c.check_still_well();
 }
 
@@ -320,7 +326,8 @@ TEST_CASE("invalid UTF-8 from clients is replaced, never a 500", "[utf8]") {
     Collector c;
     c.accepted_upload();
     auto pprof = tt::read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
-    auto r = c.post("/ingest?name=utf8.app%7Bk%3D%FF%7D&spyName=nodespy&format=pprof", pprof, "application/octet-stream");
+    auto r =
+        c.post("/ingest?name=utf8.app%7Bk%3D%FF%7D&spyName=nodespy&format=pprof", pprof, "application/octet-stream");
     INFO(r.body);
     CHECK(r.status == 200);
     c.count_if_accepted(r);
@@ -363,11 +370,14 @@ TEST_CASE("client times outside the window are refused with 400", "[time]") {
     CHECK(r.status == 400);
     CHECK(r.body.find("until") != std::string::npos);
     CHECK(c.post("/ingest?name=time.app&format=pprof&from=9999999999999999999&until=1795316000", pprof,
-                 "application/octet-stream").status == 400);
+                 "application/octet-stream")
+              .status == 400);
     CHECK(c.post("/ingest?name=time.app&format=pprof&from=1&until=2", pprof, "application/octet-stream").status == 400);
 
     std::string event = fixture_event();
-    auto swap = [&](const std::string &from, const std::string &to) { event.replace(event.find(from), from.size(), to); };
+    auto swap = [&](const std::string &from, const std::string &to) {
+        event.replace(event.find(from), from.size(), to);
+    };
     swap("\"start\":\"2026-11-22T03:03:01.860Z\"", "\"start\":\"2026-11-22T03:09:01.860Z\"");
     auto [body, type] = ddtrace_body(event, {{"wall.pprof", "wall.pprof", wall_pprof()}});
     auto d = c.post("/profiling/v1/input", body, type);
@@ -439,11 +449,13 @@ TEST_CASE("the profile input's own Pyroscope listener serves new clients past 1,
         ::setrlimit(RLIMIT_NOFILE, &lim);
     }
     int port = tt::free_port();
-    Collector c("", {{"profile.conf", "[[inputs.profile]]\n[[inputs.profile.pyroscope]]\nurl = \"127.0.0.1:" +
-                                          std::to_string(port) + "\"\nheader_timeout = \"2s\"\nidle_timeout = \"3s\"\n"}});
+    Collector c("",
+                {{"profile.conf", "[[inputs.profile]]\n[[inputs.profile.pyroscope]]\nurl = \"127.0.0.1:" +
+                                      std::to_string(port) + "\"\nheader_timeout = \"2s\"\nidle_timeout = \"3s\"\n"}});
     c.accepted_upload();
     auto pprof = tt::read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
-    std::string ingest = "http://127.0.0.1:" + std::to_string(port) + "/ingest?name=listener.app&spyName=nodespy&format=pprof";
+    std::string ingest =
+        "http://127.0.0.1:" + std::to_string(port) + "/ingest?name=listener.app&spyName=nodespy&format=pprof";
     auto first = tt::http("POST", ingest, pprof, "application/octet-stream");
     INFO(first.body);
     REQUIRE(first.status == 200);
@@ -476,8 +488,8 @@ TEST_CASE("the profile input's own Pyroscope listener serves new clients past 1,
     int keep = connect_to(port);
     REQUIRE(keep >= 0);
     std::string req = "POST /ingest?name=keep.app&spyName=nodespy&format=pprof HTTP/1.1\r\nHost: x\r\n"
-                      "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(pprof.size()) +
-                      "\r\n\r\n" + pprof;
+                      "Content-Type: application/octet-stream\r\nContent-Length: " +
+                      std::to_string(pprof.size()) + "\r\n\r\n" + pprof;
     REQUIRE(::send(keep, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size()));
     char answer[64] = {0};
     REQUIRE(::recv(keep, answer, sizeof answer - 1, 0) > 0);

@@ -99,7 +99,8 @@ class RawConnection {
         std::string out;
         auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -129,7 +130,8 @@ double metric(const std::string &text, const std::string &name_and_labels) {
 }
 
 // `tributary --check-config` on a config dir; returns (exit code, output).
-std::pair<int, std::string> check_config(const std::string &config_file, const std::map<std::string, std::string> &env = {},
+std::pair<int, std::string> check_config(const std::string &config_file,
+                                         const std::map<std::string, std::string> &env = {},
                                          std::chrono::milliseconds timeout = 30s) {
     tt::ChildProcess p({TRIB_BUILD_DIR "/bin/tributary", "--check-config", "--config", config_file, "--plugins-dir",
                         TRIB_BUILD_DIR "/plugins"},
@@ -163,9 +165,9 @@ TEST_CASE("defect 1: configs nested 30,000 deep are refused with the limit, not 
 
     // A JSON value from the environment, 30,000 deep (an env string stays under 128 KiB).
     std::filesystem::remove(dir.sub("conf.d/deep.conf"));
-    std::tie(code, out) = check_config(dir.sub("tributary.conf"),
-                                       {{"ENV_DEFAULT_ENABLED_INPUTS", "profile"},
-                                        {"ENV_INPUT_PROFILE_EXTRA", std::string(30000, '[') + std::string(30000, ']')}});
+    std::tie(code, out) = check_config(
+        dir.sub("tributary.conf"), {{"ENV_DEFAULT_ENABLED_INPUTS", "profile"},
+                                    {"ENV_INPUT_PROFILE_EXTRA", std::string(30000, '[') + std::string(30000, ']')}});
     INFO(out);
     CHECK(code == 1);
     CHECK_THAT(out, Catch::Contains("ENV_INPUT_PROFILE_EXTRA") && Catch::Contains("nested deeper than 64"));
@@ -211,8 +213,7 @@ TEST_CASE("defect 2: a line break in a client string cannot forge a point", "[li
     CHECK(found);
 }
 
-TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 413 past the budget",
-          "[memory_budget]") {
+TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 413 past the budget", "[memory_budget]") {
     // Default budget (128 MiB); the profile route may take 200 MiB so the budget is what bounds.
     tt::HostProcess host(profile_host({{"ENV_INPUT_PROFILE_BODY_SIZE_LIMIT_MB", "200"}}));
     REQUIRE(post_recorded_upload(host) == 200);
@@ -230,10 +231,12 @@ TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 41
             REQUIRE(slow.back()->send_all(header(32 * mib) + std::string(32 * mib - 1, 'x')));
         }
         tt::HttpResult m;
-        REQUIRE(tt::wait_until([&] {
-            m = tt::http("GET", host.url("/metrics"));
-            return metric(m.body, "tributary_inflight_memory_bytes") == double(128 * mib);
-        }, 10s));
+        REQUIRE(tt::wait_until(
+            [&] {
+                m = tt::http("GET", host.url("/metrics"));
+                return metric(m.body, "tributary_inflight_memory_bytes") == double(128 * mib);
+            },
+            10s));
         CHECK(metric(m.body, "tributary_inflight_memory_limit_bytes") == double(128 * mib));
 
         // The next one is told to come back: 429 with Retry-After, and nothing is stored.
@@ -245,9 +248,9 @@ TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 41
         CHECK(tt::http("GET", host.url("/health")).status == 200);
     }
     // The slow clients went away: their reservations are back.
-    CHECK(tt::wait_until([&] {
-        return metric(tt::http("GET", host.url("/metrics")).body, "tributary_inflight_memory_bytes") == 0;
-    }, 10s));
+    CHECK(tt::wait_until(
+        [&] { return metric(tt::http("GET", host.url("/metrics")).body, "tributary_inflight_memory_bytes") == 0; },
+        10s));
 
     // One body larger than the whole budget can never fit: 413, not a retry.
     {
@@ -360,7 +363,7 @@ TEST_CASE("defect 11: --check-config refuses what start refuses; a failed input 
     tt::TempDir dir("hostile-check");
     tt::write_file(dir.sub("tributary.conf"), "");
     auto [code, out] = check_config(dir.sub("tributary.conf"), {{"ENV_DEFAULT_ENABLED_INPUTS", "profile"},
-                                                               {"ENV_INPUT_PROFILE_BODY_SIZE_LIMIT_MB", "-5"}});
+                                                                {"ENV_INPUT_PROFILE_BODY_SIZE_LIMIT_MB", "-5"}});
     INFO(out);
     CHECK(code == 1);
     CHECK_THAT(out, Catch::Contains("body_size_limit_mb") && Catch::Contains("inputs.profile"));
@@ -392,7 +395,8 @@ TEST_CASE("defect 11: --check-config refuses what start refuses; a failed input 
     tt::HostProcess host(opts);
     tt::HttpResult health;
     REQUIRE(tt::wait_until([&] { return (health = tt::http("GET", host.url("/health"))).status != 0; }, 30s));
-    REQUIRE(tt::wait_until([&] { return (health = tt::http("GET", host.url("/health"))).body.find("failed") != std::string::npos; }, 30s));
+    REQUIRE(tt::wait_until(
+        [&] { return (health = tt::http("GET", host.url("/health"))).body.find("failed") != std::string::npos; }, 30s));
     CHECK(health.status == 503);
     CHECK_THAT(health.body, Catch::Contains("profile/1") && Catch::Contains("already registered"));
     CHECK(post_recorded_upload(host) == 200);

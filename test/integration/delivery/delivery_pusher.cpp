@@ -37,7 +37,8 @@ class Pusher : public trib::Instance {
             else if (k == "count") count = std::stoll(v);
             else if (k == "run") run = v;
         }
-        if (from < 0 || count <= 0 || count > 100000) return trib::HttpResponse::text(400, "need from>=0 and 0<count<=100000");
+        if (from < 0 || count <= 0 || count > 100000)
+            return trib::HttpResponse::text(400, "need from>=0 and 0<count<=100000");
         std::vector<trib::Point> points;
         points.reserve(static_cast<size_t>(count));
         for (int64_t i = from; i < from + count; ++i) {
@@ -59,4 +60,5 @@ class Pusher : public trib::Instance {
 
 } // namespace
 
-TRIB_DEFINE_MODULE(Pusher, "delivery_pusher", "0.1.0", TRIB_KIND_INPUT, "test input: numbered points on request", kSample)
+TRIB_DEFINE_MODULE(Pusher, "delivery_pusher", "0.1.0", TRIB_KIND_INPUT, "test input: numbered points on request",
+                   kSample)

@@ -18,15 +18,23 @@ class InfluxServer {
     InfluxServer() : dir_("trib-influx"), http_port_(trib::test::free_port()), rpc_port_(trib::test::free_port()) {
         trib::test::write_file(dir_.sub("influxdb.conf"),
                                "reporting-disabled = true\n"
-                               "bind-address = \"127.0.0.1:" + std::to_string(rpc_port_) + "\"\n"
-                               "[meta]\n  dir = \"" + dir_.sub("meta") + "\"\n"
-                               "[data]\n  dir = \"" + dir_.sub("data") + "\"\n  wal-dir = \"" + dir_.sub("wal") + "\"\n"
-                               "  query-log-enabled = false\n"
-                               "[coordinator]\n  max-select-point = 0\n  max-select-series = 0\n"
-                               "[http]\n  enabled = true\n  bind-address = \"127.0.0.1:" + std::to_string(http_port_) + "\"\n"
-                               "  log-enabled = false\n  max-row-limit = 0\n"
-                               "[monitor]\n  store-enabled = false\n"
-                               "[continuous_queries]\n  enabled = false\n");
+                               "bind-address = \"127.0.0.1:" +
+                                   std::to_string(rpc_port_) +
+                                   "\"\n"
+                                   "[meta]\n  dir = \"" +
+                                   dir_.sub("meta") +
+                                   "\"\n"
+                                   "[data]\n  dir = \"" +
+                                   dir_.sub("data") + "\"\n  wal-dir = \"" + dir_.sub("wal") +
+                                   "\"\n"
+                                   "  query-log-enabled = false\n"
+                                   "[coordinator]\n  max-select-point = 0\n  max-select-series = 0\n"
+                                   "[http]\n  enabled = true\n  bind-address = \"127.0.0.1:" +
+                                   std::to_string(http_port_) +
+                                   "\"\n"
+                                   "  log-enabled = false\n  max-row-limit = 0\n"
+                                   "[monitor]\n  store-enabled = false\n"
+                                   "[continuous_queries]\n  enabled = false\n");
     }
     ~InfluxServer() { stop(); }
 
@@ -34,8 +42,9 @@ class InfluxServer {
         if (proc_ && proc_->running()) return;
         proc_ = std::make_unique<trib::test::ChildProcess>(trib::test::ChildOptions{
             {"influxd", "-config", dir_.sub("influxdb.conf")}, {}, false, "", dir_.sub("influxd.log")});
-        bool up = trib::test::wait_until([&] { return trib::test::http("GET", url("/ping"), "", "", {}, 1000).status == 204; },
-                                         std::chrono::milliseconds(30000));
+        bool up = trib::test::wait_until(
+            [&] { return trib::test::http("GET", url("/ping"), "", "", {}, 1000).status == 204; },
+            std::chrono::milliseconds(30000));
         if (!up) throw std::runtime_error("influxd did not come up:\n" + proc_->log());
     }
     void stop() {
@@ -45,12 +54,15 @@ class InfluxServer {
     bool running() const { return proc_ != nullptr; }
 
     int port() const { return http_port_; }
-    std::string url(const std::string &path = "") const { return "http://127.0.0.1:" + std::to_string(http_port_) + path; }
+    std::string url(const std::string &path = "") const {
+        return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+    }
 
     nlohmann::json query(const std::string &db, const std::string &q) const {
         std::string body = "db=" + encode(db) + "&q=" + encode(q);
         auto r = trib::test::http("POST", url("/query"), body, "application/x-www-form-urlencoded", {}, 30000);
-        if (r.status != 200) throw std::runtime_error("influx query failed: " + std::to_string(r.status) + " " + r.body);
+        if (r.status != 200)
+            throw std::runtime_error("influx query failed: " + std::to_string(r.status) + " " + r.body);
         return nlohmann::json::parse(r.body);
     }
 
@@ -71,7 +83,11 @@ class InfluxServer {
         std::string o;
         for (unsigned char c : s) {
             if (std::isalnum(c) || c == '-' || c == '_' || c == '.') o.push_back(static_cast<char>(c));
-            else { o.push_back('%'); o.push_back(hex[c >> 4]); o.push_back(hex[c & 15]); }
+            else {
+                o.push_back('%');
+                o.push_back(hex[c >> 4]);
+                o.push_back(hex[c & 15]);
+            }
         }
         return o;
     }

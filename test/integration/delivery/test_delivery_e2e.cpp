@@ -35,8 +35,9 @@ class Load {
             while (!stop_) {
                 int64_t from = next_;
                 next_ += per_;
-                auto r = http("POST", base_ + "/delivery/push?from=" + std::to_string(from) + "&count=" + std::to_string(per_) +
-                                          "&run=" + run_,
+                auto r = http("POST",
+                              base_ + "/delivery/push?from=" + std::to_string(from) + "&count=" + std::to_string(per_) +
+                                  "&run=" + run_,
                               "", "", {}, 10000);
                 {
                     std::lock_guard<std::mutex> lk(mu_);
@@ -61,9 +62,18 @@ class Load {
         std::lock_guard<std::mutex> lk(mu_);
         return acked_;
     }
-    int rejected() const { std::lock_guard<std::mutex> lk(mu_); return rejected_; }
-    int with_retry_after() const { std::lock_guard<std::mutex> lk(mu_); return with_retry_after_; }
-    int failed() const { std::lock_guard<std::mutex> lk(mu_); return failed_; }
+    int rejected() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return rejected_;
+    }
+    int with_retry_after() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return with_retry_after_;
+    }
+    int failed() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return failed_;
+    }
 
   private:
     std::string base_, run_;
@@ -86,12 +96,17 @@ std::string sink_config(const InfluxServer &influx, const std::string &spool_ext
     return "[[sinks]]\n"
            "name = \"influx\"\n"
            "type = \"influxdb\"\n"
-           "url = \"" + influx.url() + "\"\n"
-           "database = \"" + kDb + "\"\n"
+           "url = \"" +
+           influx.url() +
+           "\"\n"
+           "database = \"" +
+           kDb +
+           "\"\n"
            "timeout = \"2s\"\n"
            "[sinks.spool]\n"
            "retry_initial_ms = 100\n"
-           "retry_max_ms = 1000\n" + spool_extra;
+           "retry_max_ms = 1000\n" +
+           spool_extra;
 }
 
 HostOptions host_options(const std::string &config, const std::string &input_table, const std::string &data_dir) {
@@ -129,10 +144,12 @@ uint64_t vm_hwm_kb(pid_t pid) {
 void require_all_delivered(const InfluxServer &influx, const std::string &run, const std::set<int64_t> &acked,
                            std::chrono::milliseconds timeout) {
     std::set<int64_t> have;
-    wait_until([&] {
-        have = influx.seqs(kDb, run);
-        return std::includes(have.begin(), have.end(), acked.begin(), acked.end());
-    }, timeout, std::chrono::milliseconds(500));
+    wait_until(
+        [&] {
+            have = influx.seqs(kDb, run);
+            return std::includes(have.begin(), have.end(), acked.begin(), acked.end());
+        },
+        timeout, std::chrono::milliseconds(500));
     std::vector<int64_t> missing;
     std::set_difference(acked.begin(), acked.end(), have.begin(), have.end(), std::back_inserter(missing));
     INFO("last acknowledged " << (acked.empty() ? -1 : *acked.rbegin()) << ", last in InfluxDB "
@@ -150,7 +167,8 @@ TEST_CASE("delivery: InfluxDB stopped for 30 s under steady load, every 2xx poin
     InfluxServer influx;
     influx.start();
     TempDir data("trib-delivery");
-    HostProcess host(host_options(sink_config(influx, "capacity_mb = 64\n"), "[[inputs.delivery_pusher]]\n", data.path()));
+    HostProcess host(
+        host_options(sink_config(influx, "capacity_mb = 64\n"), "[[inputs.delivery_pusher]]\n", data.path()));
     Load load(base_url(host), "outage", 10, std::chrono::milliseconds(10));
     load.start();
     std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -170,7 +188,8 @@ TEST_CASE("delivery: InfluxDB stopped for 30 s under steady load, every 2xx poin
                      std::chrono::seconds(20)));
 }
 
-TEST_CASE("delivery: kill -9 of the host mid-load, every acknowledged point arrives after restart", "[delivery][influxdb][kill]") {
+TEST_CASE("delivery: kill -9 of the host mid-load, every acknowledged point arrives after restart",
+          "[delivery][influxdb][kill]") {
     InfluxServer influx;
     influx.start();
     TempDir data("trib-delivery");
@@ -196,7 +215,8 @@ TEST_CASE("delivery: kill -9 of the host mid-load, every acknowledged point arri
     require_all_delivered(influx, "kill", acked, std::chrono::seconds(60));
 }
 
-TEST_CASE("delivery: a corrupted spool segment loses only its damaged record, which is counted", "[delivery][influxdb][corrupt]") {
+TEST_CASE("delivery: a corrupted spool segment loses only its damaged record, which is counted",
+          "[delivery][influxdb][corrupt]") {
     InfluxServer influx; // not started: everything stays in the spool
     TempDir data("trib-delivery");
     auto opts = host_options(sink_config(influx, "capacity_mb = 64\nsegment_mb = 0.0625\npath = \"spool/influx\"\n"),
@@ -210,8 +230,9 @@ TEST_CASE("delivery: a corrupted spool segment loses only its damaged record, wh
         load.stop();
         acked = load.acked();
     }
-    REQUIRE(wait_until([&] { return metric(host, "tributary_spool_appended_records_total" + kSinkSpoolMetric) * 10 >= acked.size(); },
-                       std::chrono::seconds(20)));
+    REQUIRE(wait_until(
+        [&] { return metric(host, "tributary_spool_appended_records_total" + kSinkSpoolMetric) * 10 >= acked.size(); },
+        std::chrono::seconds(20)));
     host.stop();
 
     std::vector<fs::path> segs;
@@ -231,10 +252,12 @@ TEST_CASE("delivery: a corrupted spool segment loses only its damaged record, wh
     influx.start();
     host.restart();
     auto have = influx.seqs(kDb, "corrupt");
-    wait_until([&] {
-        have = influx.seqs(kDb, "corrupt");
-        return have.size() + 10 >= acked.size();
-    }, std::chrono::seconds(60), std::chrono::milliseconds(500));
+    wait_until(
+        [&] {
+            have = influx.seqs(kDb, "corrupt");
+            return have.size() + 10 >= acked.size();
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(500));
     CHECK(metric(host, "tributary_spool_quarantined_records_total" + kSinkSpoolMetric) == 1);
     std::vector<int64_t> missing;
     std::set_difference(acked.begin(), acked.end(), have.begin(), have.end(), std::back_inserter(missing));
@@ -244,7 +267,8 @@ TEST_CASE("delivery: a corrupted spool segment loses only its damaged record, wh
     CHECK(missing.front() % 10 == 0);
 }
 
-TEST_CASE("delivery: a full spool under reject answers 429 and loses nothing acknowledged", "[delivery][influxdb][full]") {
+TEST_CASE("delivery: a full spool under reject answers 429 and loses nothing acknowledged",
+          "[delivery][influxdb][full]") {
     InfluxServer influx; // down while the spool fills
     TempDir data("trib-delivery");
     std::string config = "[bus]\nmax_memory_mb = 4\n" + sink_config(influx, "capacity_mb = 1\npolicy = \"reject\"\n");
@@ -252,9 +276,12 @@ TEST_CASE("delivery: a full spool under reject answers 429 and loses nothing ack
     Load load(base_url(host), "reject", 10, std::chrono::milliseconds(0));
     load.start();
     // The spool fills (appends refused), the router holds the batch, the bus fills: 429.
-    bool saw_429 = wait_until([&] {
-        return load.rejected() > 20 && metric(host, "tributary_spool_rejected_appends_total" + kSinkSpoolMetric) > 0;
-    }, std::chrono::seconds(60));
+    bool saw_429 = wait_until(
+        [&] {
+            return load.rejected() > 20 &&
+                   metric(host, "tributary_spool_rejected_appends_total" + kSinkSpoolMetric) > 0;
+        },
+        std::chrono::seconds(60));
     load.stop();
     REQUIRE(saw_429);
     CHECK(load.with_retry_after() == load.rejected());
@@ -268,10 +295,12 @@ TEST_CASE("delivery: a full spool under reject answers 429 and loses nothing ack
     require_all_delivered(influx, "reject", acked, std::chrono::seconds(60));
 }
 
-TEST_CASE("delivery: a full spool under drop_oldest counts its drops and the host stays up", "[delivery][influxdb][full]") {
+TEST_CASE("delivery: a full spool under drop_oldest counts its drops and the host stays up",
+          "[delivery][influxdb][full]") {
     InfluxServer influx;
     TempDir data("trib-delivery");
-    std::string config = "[bus]\nmax_memory_mb = 4\n" + sink_config(influx, "capacity_mb = 1\npolicy = \"drop_oldest\"\n");
+    std::string config =
+        "[bus]\nmax_memory_mb = 4\n" + sink_config(influx, "capacity_mb = 1\npolicy = \"drop_oldest\"\n");
     HostProcess host(host_options(config, "[[inputs.delivery_pusher]]\npad_bytes = 1000\n", data.path()));
     Load load(base_url(host), "drop", 10, std::chrono::milliseconds(0));
     load.start();
@@ -280,10 +309,12 @@ TEST_CASE("delivery: a full spool under drop_oldest counts its drops and the hos
     load.stop();
     CHECK(http("GET", host.url("/health")).status == 200);
     double dropped = -1;
-    REQUIRE(wait_until([&] {
-        dropped = metric(host, "tributary_spool_dropped_records_total" + kSinkSpoolMetric);
-        return dropped > 0;
-    }, std::chrono::seconds(20)));
+    REQUIRE(wait_until(
+        [&] {
+            dropped = metric(host, "tributary_spool_dropped_records_total" + kSinkSpoolMetric);
+            return dropped > 0;
+        },
+        std::chrono::seconds(20)));
     uint64_t hwm = vm_hwm_kb(host.pid());
     INFO("host VmHWM " << hwm << " kB, dropped records " << dropped);
     CHECK(hwm < 200 * 1024);
@@ -292,15 +323,18 @@ TEST_CASE("delivery: a full spool under drop_oldest counts its drops and the hos
     // What was not dropped arrives: delivered + dropped (10 points per record) = acknowledged.
     // The bus may still hold batches the spool has not taken yet: wait for the books to close.
     std::set<int64_t> have;
-    wait_until([&] {
-        have = influx.seqs(kDb, "drop");
-        dropped = metric(host, "tributary_spool_dropped_records_total" + kSinkSpoolMetric);
-        return have.size() + static_cast<size_t>(dropped) * 10 >= acked.size();
-    }, std::chrono::seconds(60), std::chrono::milliseconds(500));
+    wait_until(
+        [&] {
+            have = influx.seqs(kDb, "drop");
+            dropped = metric(host, "tributary_spool_dropped_records_total" + kSinkSpoolMetric);
+            return have.size() + static_cast<size_t>(dropped) * 10 >= acked.size();
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(500));
     std::vector<int64_t> extra;
     std::set_difference(have.begin(), have.end(), acked.begin(), acked.end(), std::back_inserter(extra));
     INFO("delivered " << have.size() << " (not acknowledged: " << extra.size() << "), dropped records " << dropped
-                      << ", acknowledged " << acked.size() << ", 429s " << load.rejected() << ", failures " << load.failed());
+                      << ", acknowledged " << acked.size() << ", 429s " << load.rejected() << ", failures "
+                      << load.failed());
     CHECK(extra.empty());
     CHECK(have.size() + static_cast<size_t>(dropped) * 10 == acked.size());
     // The newest points survive.

@@ -32,8 +32,7 @@ constexpr auto kInterval = 10s; // the profile input's smallest pull interval
 const std::string kPulledPath = "/debug/pprof/goroutine";
 
 std::int64_t wall_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 constexpr std::int64_t ns(std::chrono::nanoseconds d) { return d.count(); }
@@ -53,8 +52,8 @@ class PprofTarget {
         auto status = compiler.wait(120s);
         if (status != 0) throw std::runtime_error("go build failed:\n" + compiler.log());
 
-        process_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-            dir_.sub("pprof_target"), "-listen", "127.0.0.1:" + std::to_string(port_)});
+        process_ = std::make_unique<ChildProcess>(
+            std::vector<std::string>{dir_.sub("pprof_target"), "-listen", "127.0.0.1:" + std::to_string(port_)});
         if (!wait_until([&] { return trib::test::http("GET", url() + "/hits").status == 200; }, 10s, 50ms))
             throw std::runtime_error("pprof target did not start:\n" + process_->log());
     }
@@ -62,7 +61,7 @@ class PprofTarget {
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
     // Wall-clock times (ns) of every request for `path`.
-    std::vector<std::int64_t> hits(const std::string& path = kPulledPath) const {
+    std::vector<std::int64_t> hits(const std::string &path = kPulledPath) const {
         auto answer = trib::test::http("GET", url() + "/hits");
         REQUIRE(answer.status == 200);
         auto all = nlohmann::json::parse(answer.body);
@@ -72,8 +71,7 @@ class PprofTarget {
     }
     std::vector<std::int64_t> hits_since(std::int64_t since_ns) const {
         auto all = hits();
-        all.erase(std::remove_if(all.begin(), all.end(), [&](auto t) { return t < since_ns; }),
-                  all.end());
+        all.erase(std::remove_if(all.begin(), all.end(), [&](auto t) { return t < since_ns; }), all.end());
         return all;
     }
 
@@ -84,35 +82,38 @@ class PprofTarget {
 };
 
 // Every host has the same job; only its name differs. node-c is not on the whitelist.
-HostOptions host_options(const EtcdServer& etcd, const PprofTarget& target,
-                         const std::string& host_name) {
+HostOptions host_options(const EtcdServer &etcd, const PprofTarget &target, const std::string &host_name) {
     HostOptions options;
     options.config_text = "[global_tags]\n"
-                          "host = \"" + host_name + "\"\n"
+                          "host = \"" +
+                          host_name +
+                          "\"\n"
                           "[election]\n"
                           "enable = true\n"
                           "backend = \"etcd\"\n"
-                          "endpoints = [\"" + etcd.endpoint() + "\"]\n"
+                          "endpoints = [\"" +
+                          etcd.endpoint() +
+                          "\"]\n"
                           "namespace = \"trib-it-pull\"\n"
                           "lease_ttl = \"2s\"\n"
                           "node_whitelist = [\"node-a\", \"node-b\"]\n";
     options.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n"
-                                            "  endpoints = [\"/profiling/v1/input\"]\n"
-                                            "  election = true\n"
-                                            "[[inputs.profile.go]]\n"
-                                            "  url = \"" + target.url() + "\"\n"
-                                            "  interval = \"10s\"\n"
-                                            "  service = \"election-target\"\n"
-                                            "  enabled_types = [\"goroutine\"]\n";
+                                             "  endpoints = [\"/profiling/v1/input\"]\n"
+                                             "  election = true\n"
+                                             "[[inputs.profile.go]]\n"
+                                             "  url = \"" +
+                                             target.url() +
+                                             "\"\n"
+                                             "  interval = \"10s\"\n"
+                                             "  service = \"election-target\"\n"
+                                             "  enabled_types = [\"goroutine\"]\n";
     return options;
 }
 
-std::size_t pulled_points(const HostProcess& host) {
-    return host.points("profiling", "profile").size();
-}
+std::size_t pulled_points(const HostProcess &host) { return host.points("profiling", "profile").size(); }
 
 // The election role the host reports on /health.
-std::string role_of(const HostProcess& host) {
+std::string role_of(const HostProcess &host) {
     auto answer = trib::test::http("GET", host.url("/health"), "", "", {}, 2000);
     if (answer.status == 0) return "unreachable";
     auto body = nlohmann::json::parse(answer.body, nullptr, false);
@@ -122,17 +123,15 @@ std::string role_of(const HostProcess& host) {
 
 // One puller every interval: any two hits closer than most of an interval mean two hosts
 // pulled (two independent schedules always come within half an interval of each other).
-void expect_one_schedule(const std::vector<std::int64_t>& hits) {
+void expect_one_schedule(const std::vector<std::int64_t> &hits) {
     for (std::size_t i = 1; i < hits.size(); ++i) {
-        INFO("hits " << i - 1 << " and " << i << " are "
-                     << (hits[i] - hits[i - 1]) / 1'000'000 << " ms apart");
+        INFO("hits " << i - 1 << " and " << i << " are " << (hits[i] - hits[i - 1]) / 1'000'000 << " ms apart");
         CHECK(hits[i] - hits[i - 1] > ns(kInterval) * 8 / 10);
     }
 }
 
 // Waits for the first hit at or after `since_ns`; returns its time or 0.
-std::int64_t first_hit_after(const PprofTarget& target, std::int64_t since_ns,
-                             std::chrono::milliseconds timeout) {
+std::int64_t first_hit_after(const PprofTarget &target, std::int64_t since_ns, std::chrono::milliseconds timeout) {
     std::int64_t found = 0;
     wait_until(
         [&] {
@@ -170,11 +169,10 @@ TEST_CASE("election on etcd: one host pulls; the job follows the leader", "[inte
         CHECK(role_of(a_pulls ? b : a) == "follower");
         const auto metrics = trib::test::http("GET", (a_pulls ? a : b).url("/metrics")).body;
         CHECK(metrics.find("tributary_election_leader{backend=\"etcd\"} 1") != std::string::npos);
-        CHECK(metrics.find("tributary_election_role{backend=\"etcd\",role=\"leader\"} 1") !=
-              std::string::npos);
+        CHECK(metrics.find("tributary_election_role{backend=\"etcd\",role=\"leader\"} 1") != std::string::npos);
     }
-    HostProcess* leader = pulled_points(a) > 0 ? &a : &b;
-    HostProcess* follower = leader == &a ? &b : &a;
+    HostProcess *leader = pulled_points(a) > 0 ? &a : &b;
+    HostProcess *follower = leader == &a ? &b : &a;
 
     // --- kill -9 the leader: the other pulls within TTL + one interval
     const auto follower_points = pulled_points(*follower);

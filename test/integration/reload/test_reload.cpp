@@ -41,7 +41,8 @@ double metric(const tt::HostProcess &host, const std::string &name) {
     return std::stod(m[1]);
 }
 
-const char *kProfileConf = "[[inputs.profile]]\nendpoints = [\"/profiling/v1/input\"]\n[inputs.profile.tags]\nsrc = \"ddtrace\"\n";
+const char *kProfileConf =
+    "[[inputs.profile]]\nendpoints = [\"/profiling/v1/input\"]\n[inputs.profile.tags]\nsrc = \"ddtrace\"\n";
 
 std::string pyroscope_conf(const std::string &stage) {
     return "[[inputs.pyroscope]]\nendpoints = [\"/ingest\"]\n[inputs.pyroscope.tags]\nstage = \"" + stage + "\"\n";

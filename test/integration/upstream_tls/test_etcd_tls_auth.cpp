@@ -25,19 +25,44 @@ class TlsEtcd {
     explicit TlsEtcd(const TestPki &pki) : client_port_(tt::free_port()), peer_port_(tt::free_port()) {
         std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
         tt::ChildOptions o;
-        o.argv = {"etcd", "--name", "solo", "--data-dir", dir_.sub("data"),
-                  "--listen-client-urls", endpoint(), "--advertise-client-urls", endpoint(),
-                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                  "--initial-cluster", "solo=" + peer, "--heartbeat-interval", "50", "--election-timeout", "500",
-                  "--cert-file", pki.file("server.pem"), "--key-file", pki.file("server.key"),
-                  "--client-cert-auth", "--trusted-ca-file", pki.file("ca.pem"), "--log-level", "warn"};
+        o.argv = {"etcd",
+                  "--name",
+                  "solo",
+                  "--data-dir",
+                  dir_.sub("data"),
+                  "--listen-client-urls",
+                  endpoint(),
+                  "--advertise-client-urls",
+                  endpoint(),
+                  "--listen-peer-urls",
+                  peer,
+                  "--initial-advertise-peer-urls",
+                  peer,
+                  "--initial-cluster",
+                  "solo=" + peer,
+                  "--heartbeat-interval",
+                  "50",
+                  "--election-timeout",
+                  "500",
+                  "--cert-file",
+                  pki.file("server.pem"),
+                  "--key-file",
+                  pki.file("server.key"),
+                  "--client-cert-auth",
+                  "--trusted-ca-file",
+                  pki.file("ca.pem"),
+                  "--log-level",
+                  "warn"};
         o.log_path = dir_.sub("etcd.log");
         proc_ = std::make_unique<tt::ChildProcess>(o);
         trib::core::UpstreamTls tls{pki.file("ca.pem"), pki.file("client.pem"), pki.file("client.key"), false};
         client_ = std::make_unique<UpstreamHttpClient>(trib::core::parse_upstream_url(endpoint()), 5000ms,
                                                        trib::core::make_upstream_tls_context(tls));
-        bool up = tt::wait_until([&] { return !proc_->running() || post("/v3/kv/range", {{"key", "eA=="}}).status == 200; },
-                                 30s, 100ms);
+        bool up = tt::wait_until(
+            [&] {
+                return !proc_->running() || post("/v3/kv/range", {{"key", "eA=="}}).status == 200;
+            },
+            30s, 100ms);
         if (!up || !proc_->running()) throw std::runtime_error("etcd did not come up:\n" + proc_->log());
     }
     ~TlsEtcd() { proc_->stop(SIGTERM, 10000ms); }
@@ -76,8 +101,9 @@ tt::HostOptions elected_host(const TestPki &pki, const TlsEtcd &etcd, const std:
     tt::HostOptions o;
     o.config_text = "[election]\nenable = true\nbackend = \"etcd\"\nendpoints = [\"" + etcd.endpoint() +
                     "\"]\nnamespace = \"trib-tls\"\nlease_ttl = \"2s\"\n"
-                    "tls_ca = \"" + pki.file("ca.pem") + "\"\ntls_cert = \"" + pki.file("client.pem") +
-                    "\"\ntls_key = \"" + pki.file("client.key") + "\"\nusername = \"trib\"\npassword = \"" + password + "\"\n";
+                    "tls_ca = \"" +
+                    pki.file("ca.pem") + "\"\ntls_cert = \"" + pki.file("client.pem") + "\"\ntls_key = \"" +
+                    pki.file("client.key") + "\"\nusername = \"trib\"\npassword = \"" + password + "\"\n";
     return o;
 }
 
@@ -108,7 +134,8 @@ TEST_CASE("etcd election over TLS with user/password auth", "[etcd]") {
     }
     {
         tt::HostProcess host(elected_host(pki, etcd, "not-the-password"));
-        bool refused = tt::wait_until([&] { return host.log().find("authenticating as user 'trib'") != std::string::npos; }, 20s);
+        bool refused =
+            tt::wait_until([&] { return host.log().find("authenticating as user 'trib'") != std::string::npos; }, 20s);
         INFO(host.log());
         CHECK(refused);
         CHECK(role(host) != "leader");

@@ -11,7 +11,8 @@ struct TestPki {
     trib::test::TempDir dir{"trib-pki"};
     TestPki() {
         trib::test::ChildProcess make({std::string(TRIB_UPSTREAM_TLS_TEST_DIR) + "/make_test_pki.sh", dir.path()});
-        if (make.wait(std::chrono::seconds(30)) != 0) throw std::runtime_error("make_test_pki.sh failed:\n" + make.log());
+        if (make.wait(std::chrono::seconds(30)) != 0)
+            throw std::runtime_error("make_test_pki.sh failed:\n" + make.log());
     }
     std::string file(const std::string &name) const { return dir.sub(name); }
 };

@@ -22,15 +22,20 @@ const std::string kToken = "tkn_upstream_secret_4f2a";
 // The HTTPS capture server on a free port; requests() reads what it recorded.
 class CaptureServer {
   public:
-    CaptureServer(const TestPki &pki, bool require_client_cert) : port_(tt::free_port()), out_(dir_.sub("requests.jsonl")) {
-        std::vector<std::string> argv = {"python3", kHere + "/tls_capture_server.py", "--port", std::to_string(port_),
-                                         "--cert", pki.file("server.pem"), "--key", pki.file("server.key"), "--out", out_};
+    CaptureServer(const TestPki &pki, bool require_client_cert)
+        : port_(tt::free_port()), out_(dir_.sub("requests.jsonl")) {
+        std::vector<std::string> argv = {"python3", kHere + "/tls_capture_server.py",
+                                         "--port",  std::to_string(port_),
+                                         "--cert",  pki.file("server.pem"),
+                                         "--key",   pki.file("server.key"),
+                                         "--out",   out_};
         if (require_client_cert) {
             argv.push_back("--client-ca");
             argv.push_back(pki.file("ca.pem"));
         }
         proc_ = std::make_unique<tt::ChildProcess>(argv);
-        if (!tt::wait_until([&] { return proc_->log().find("listening") != std::string::npos || !proc_->running(); }, 20s) ||
+        if (!tt::wait_until([&] { return proc_->log().find("listening") != std::string::npos || !proc_->running(); },
+                            20s) ||
             !proc_->running())
             throw std::runtime_error("capture server did not start:\n" + proc_->log());
     }
@@ -67,8 +72,8 @@ tt::HostOptions host_with_dataway(int port, const std::string &tls_keys) {
     tt::HostOptions o;
     // Debug: retried writes are logged with their reason, and no secret may be in those either.
     o.config_text = "log_level = \"debug\"\n[bus]\nshutdown_timeout_ms = 2000\nretry_max_ms = 500\n"
-                    "[[sinks]]\ntype = \"dataway\"\nurl = \"https://127.0.0.1:" + std::to_string(port) +
-                    "?token=" + kToken + "\"\n" + tls_keys;
+                    "[[sinks]]\ntype = \"dataway\"\nurl = \"https://127.0.0.1:" +
+                    std::to_string(port) + "?token=" + kToken + "\"\n" + tls_keys;
     o.conf_d = {{"profile.conf", "[[inputs.profile]]\n"}};
     return o;
 }
@@ -79,8 +84,8 @@ int upload_recorded_profile(const tt::HostProcess &host) {
     std::string type;
     for (auto &h : req["headers"])
         if (h[0] == "Content-Type") type = h[1];
-    return tt::http("POST", host.url("/profiling/v1/input"), tt::read_file(kFix + "/ddtrace-nodejs/profiling-input.body.multipart"),
-                    type)
+    return tt::http("POST", host.url("/profiling/v1/input"),
+                    tt::read_file(kFix + "/ddtrace-nodejs/profiling-input.body.multipart"), type)
         .status;
 }
 
@@ -114,7 +119,8 @@ TEST_CASE("an upstream certificate the configured CA did not sign gets nothing",
     CaptureServer upstream(pki, false);
     tt::HostProcess host(host_with_dataway(upstream.port(), "tls_ca = \"" + pki.file("other-ca.pem") + "\"\n"));
     REQUIRE(upload_recorded_profile(host) == 200);
-    bool refused = tt::wait_until([&] { return host.log().find("certificate verify failed") != std::string::npos; }, 20s);
+    bool refused =
+        tt::wait_until([&] { return host.log().find("certificate verify failed") != std::string::npos; }, 20s);
     INFO(host.log());
     CHECK(refused);
     CHECK(upstream.requests().empty());
@@ -149,14 +155,17 @@ TEST_CASE("pyroscope sink over https: test CA and client certificate; a CA that 
     CaptureServer upstream(pki, true);
     auto host_options = [&](const std::string &tls_keys) {
         tt::HostOptions o;
-        o.config_text = "log_level = \"debug\"\n[bus]\nshutdown_timeout_ms = 2000\nretry_max_ms = 500\n[[sinks]]\ntype = \"pyroscope\"\n"
-                        "url = \"https://127.0.0.1:" + std::to_string(upstream.port()) + "\"\n" + tls_keys;
+        o.config_text = "log_level = \"debug\"\n[bus]\nshutdown_timeout_ms = 2000\nretry_max_ms = 500\n[[sinks]]\ntype "
+                        "= \"pyroscope\"\n"
+                        "url = \"https://127.0.0.1:" +
+                        std::to_string(upstream.port()) + "\"\n" + tls_keys;
         o.conf_d = {{"profile.conf", "[[inputs.profile]]\n"}};
         return o;
     };
     {
         tt::HostProcess host(host_options("tls_ca = \"" + pki.file("ca.pem") + "\"\ntls_cert = \"" +
-                                          pki.file("client.pem") + "\"\ntls_key = \"" + pki.file("client.key") + "\"\n"));
+                                          pki.file("client.pem") + "\"\ntls_key = \"" + pki.file("client.key") +
+                                          "\"\n"));
         REQUIRE(upload_recorded_profile(host) == 200);
         auto pushes = [&] {
             std::vector<nlohmann::json> out;
@@ -198,18 +207,33 @@ TEST_CASE("influxdb sink over https to influxd serving TLS", "[influxdb]") {
     tt::TempDir dir("trib-influx-tls");
     const int port = tt::free_port(), rpc_port = tt::free_port();
     tt::write_file(dir.sub("influxdb.conf"),
-                   "reporting-disabled = true\nbind-address = \"127.0.0.1:" + std::to_string(rpc_port) + "\"\n"
-                   "[meta]\n  dir = \"" + dir.sub("meta") + "\"\n"
-                   "[data]\n  dir = \"" + dir.sub("data") + "\"\n  wal-dir = \"" + dir.sub("wal") + "\"\n"
-                   "  query-log-enabled = false\n"
-                   "[http]\n  bind-address = \"127.0.0.1:" + std::to_string(port) + "\"\n  log-enabled = false\n"
-                   "  https-enabled = true\n  https-certificate = \"" + pki.file("server.pem") + "\"\n"
-                   "  https-private-key = \"" + pki.file("server.key") + "\"\n"
-                   "[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n");
-    tt::ChildProcess influxd(tt::ChildOptions{{"influxd", "-config", dir.sub("influxdb.conf")}, {}, false, "", dir.sub("influxd.log")});
+                   "reporting-disabled = true\nbind-address = \"127.0.0.1:" + std::to_string(rpc_port) +
+                       "\"\n"
+                       "[meta]\n  dir = \"" +
+                       dir.sub("meta") +
+                       "\"\n"
+                       "[data]\n  dir = \"" +
+                       dir.sub("data") + "\"\n  wal-dir = \"" + dir.sub("wal") +
+                       "\"\n"
+                       "  query-log-enabled = false\n"
+                       "[http]\n  bind-address = \"127.0.0.1:" +
+                       std::to_string(port) +
+                       "\"\n  log-enabled = false\n"
+                       "  https-enabled = true\n  https-certificate = \"" +
+                       pki.file("server.pem") +
+                       "\"\n"
+                       "  https-private-key = \"" +
+                       pki.file("server.key") +
+                       "\"\n"
+                       "[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n");
+    tt::ChildProcess influxd(
+        tt::ChildOptions{{"influxd", "-config", dir.sub("influxdb.conf")}, {}, false, "", dir.sub("influxd.log")});
     const std::string base = "https://127.0.0.1:" + std::to_string(port);
-    REQUIRE(tt::wait_until([&] { return curl_with_ca(pki, {"-o", "/dev/null", "-w", "%{http_code}", base + "/ping"}) == "204"; },
-                           30s, 200ms));
+    REQUIRE(tt::wait_until(
+        [&] {
+            return curl_with_ca(pki, {"-o", "/dev/null", "-w", "%{http_code}", base + "/ping"}) == "204";
+        },
+        30s, 200ms));
 
     tt::HostOptions o;
     o.config_text = "[[sinks]]\ntype = \"influxdb\"\nurl = \"" + base + "\"\ndatabase = \"trib_tls\"\ntls_ca = \"" +

@@ -28,32 +28,41 @@ const LpPoint *by_service(const std::vector<LpPoint> &pts, const std::string &se
 TEST_CASE("[[sinks.relabel]] rewrites one sink's copy: tags, keep/drop, pprof labels", "[relabel][integration]") {
     TempDir roots("relabel-host");
     HostOptions o;
-    o.config_text = "[[sinks]]\n  name = \"raw\"\n  type = \"file\"\n  path = \"" + roots.sub("raw") + "\"\n"
-                    "[[sinks]]\n  name = \"edge\"\n  type = \"file\"\n  path = \"" + roots.sub("edge") + "\"\n"
-                    "  [[sinks.relabel]]\n    source_labels = [\"env\", \"version\"]\n    regex = \"(.*);(.*)\"\n"
-                    "    target_label = \"stage\"\n    replacement = \"${1}-$2\"\n"
-                    "  [[sinks.relabel]]\n    action = \"labeldrop\"\n    regex = \"runtime.*\"\n"
-                    "  [[sinks.relabel]]\n    action = \"drop\"\n    source_labels = [\"service\"]\n    regex = \"skip-.*\"\n"
-                    "  [[sinks.relabel]]\n    scope = \"pprof\"\n    source_labels = [\"local root span id\"]\n"
-                    "    target_label = \"span_id\"\n    value_format = \"hex16\"\n";
-    o.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n  generate_metrics = false\n";
-    o.conf_d["pyroscope/pyroscope.conf"] = "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n  generate_metrics = false\n";
+    o.config_text =
+        "[[sinks]]\n  name = \"raw\"\n  type = \"file\"\n  path = \"" + roots.sub("raw") +
+        "\"\n"
+        "[[sinks]]\n  name = \"edge\"\n  type = \"file\"\n  path = \"" +
+        roots.sub("edge") +
+        "\"\n"
+        "  [[sinks.relabel]]\n    source_labels = [\"env\", \"version\"]\n    regex = \"(.*);(.*)\"\n"
+        "    target_label = \"stage\"\n    replacement = \"${1}-$2\"\n"
+        "  [[sinks.relabel]]\n    action = \"labeldrop\"\n    regex = \"runtime.*\"\n"
+        "  [[sinks.relabel]]\n    action = \"drop\"\n    source_labels = [\"service\"]\n    regex = \"skip-.*\"\n"
+        "  [[sinks.relabel]]\n    scope = \"pprof\"\n    source_labels = [\"local root span id\"]\n"
+        "    target_label = \"span_id\"\n    value_format = \"hex16\"\n";
+    o.conf_d["profile/profile.conf"] =
+        "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n  generate_metrics = false\n";
+    o.conf_d["pyroscope/pyroscope.conf"] =
+        "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n  generate_metrics = false\n";
     HostProcess host(o);
 
     std::string fx = TRIB_FIXTURES_DIR;
-    auto r = http("POST", host.url("/profiling/v1/input"), read_file(fx + "/ddtrace-nodejs/profiling-input.body.multipart"),
-                  "multipart/form-data; boundary=1a8de2bbf9e4d199");
+    auto r =
+        http("POST", host.url("/profiling/v1/input"), read_file(fx + "/ddtrace-nodejs/profiling-input.body.multipart"),
+             "multipart/form-data; boundary=1a8de2bbf9e4d199");
     REQUIRE(r.status / 100 == 2);
     auto r2 = http("POST", host.url("/ingest?name=skip-me&spyName=nodespy"),
                    read_file(fx + "/pyroscope-nodejs/ingest-wall.body.pprof.gz"), "application/octet-stream");
     REQUIRE(r2.status == 200);
 
     std::vector<LpPoint> raw, edge;
-    REQUIRE(wait_until([&] {
-        raw = read_points(roots.sub("raw"), "profiling", "profile");
-        edge = read_points(roots.sub("edge"), "profiling", "profile");
-        return raw.size() == 2 && edge.size() == 1;
-    }, 15000ms));
+    REQUIRE(wait_until(
+        [&] {
+            raw = read_points(roots.sub("raw"), "profiling", "profile");
+            edge = read_points(roots.sub("edge"), "profiling", "profile");
+            return raw.size() == 2 && edge.size() == 1;
+        },
+        15000ms));
     std::this_thread::sleep_for(300ms);
     CHECK(read_points(roots.sub("edge"), "profiling", "profile").size() == 1); // skip-me left out of this sink only
     INFO(host.log());

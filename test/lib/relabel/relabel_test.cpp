@@ -26,7 +26,9 @@ std::string get(const Labels &l, const std::string &k) {
 }
 Rules rules(const json &j) { return parse_rules(j); }
 
-std::string read_fixture(const std::string &rel) { return trib::test::read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel); }
+std::string read_fixture(const std::string &rel) {
+    return trib::test::read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel);
+}
 
 // Label text as the pprof decoder sees it: "key=str" or "key#num".
 std::vector<std::string> sample_labels(const perftools::profiles::Profile &p, int sample) {
@@ -41,8 +43,8 @@ std::vector<std::string> sample_labels(const perftools::profiles::Profile &p, in
 // A small pprof with dd-trace-like labels and a field no pprof version defines (field 99).
 std::string synthetic_pprof() {
     perftools::profiles::Profile p;
-    for (const char *s : {"", "samples", "count", "span id", "local root span id", "thread name", "main", "trace endpoint",
-                          "GET /users", "12345", "00000000000000ff", "zz"})
+    for (const char *s : {"", "samples", "count", "span id", "local root span id", "thread name", "main",
+                          "trace endpoint", "GET /users", "12345", "00000000000000ff", "zz"})
         p.add_string_table(s);
     auto *st = p.add_sample_type();
     st->set_type(1);
@@ -70,9 +72,7 @@ std::string synthetic_pprof() {
     return bytes;
 }
 
-perftools::profiles::Profile parse(const std::string &gz) {
-    return trib::profiling::parse_pprof(gz);
-}
+perftools::profiles::Profile parse(const std::string &gz) { return trib::profiling::parse_pprof(gz); }
 
 std::string run(const std::string &cmd) {
     std::string out;
@@ -90,8 +90,10 @@ std::string run(const std::string &cmd) {
 } // namespace
 
 TEST_CASE("replace: groups, ${n}, named groups, anchoring") {
-    auto r = rules(json::array({{{"source_labels", {"env", "region"}}, {"regex", "(pr[a-z]*);(.*)"},
-                                 {"target_label", "where"}, {"replacement", "${1}-$2"}}}));
+    auto r = rules(json::array({{{"source_labels", {"env", "region"}},
+                                 {"regex", "(pr[a-z]*);(.*)"},
+                                 {"target_label", "where"},
+                                 {"replacement", "${1}-$2"}}}));
     Labels l = L({{"env", "prod"}, {"region", "eu"}});
     REQUIRE(apply_tag_rules(r.tags, l));
     CHECK(get(l, "where") == "prod-eu");
@@ -103,14 +105,16 @@ TEST_CASE("replace: groups, ${n}, named groups, anchoring") {
     CHECK(get(l2, "x") == "<absent>");
 
     // $1x is the group named "1x" (empty), as in Go; an empty result deletes the target.
-    auto go = rules(json::array({{{"source_labels", {"env"}}, {"regex", "(.*)"}, {"target_label", "env"},
-                                  {"replacement", "$1x"}}}));
+    auto go = rules(json::array(
+        {{{"source_labels", {"env"}}, {"regex", "(.*)"}, {"target_label", "env"}, {"replacement", "$1x"}}}));
     Labels l3 = L({{"env", "prod"}});
     apply_tag_rules(go.tags, l3);
     CHECK(get(l3, "env") == "<absent>");
 
-    auto named = rules(json::array({{{"source_labels", {"host"}}, {"regex", "(?P<short>[^.]*)\\..*"},
-                                     {"target_label", "host"}, {"replacement", "$short"}}}));
+    auto named = rules(json::array({{{"source_labels", {"host"}},
+                                     {"regex", "(?P<short>[^.]*)\\..*"},
+                                     {"target_label", "host"},
+                                     {"replacement", "$short"}}}));
     Labels l4 = L({{"host", "web1.example.com"}});
     apply_tag_rules(named.tags, l4);
     CHECK(get(l4, "host") == "web1");
@@ -167,7 +171,8 @@ TEST_CASE("rule tables with mistakes name the rule and key") {
         }
         return std::string("no error");
     };
-    CHECK(msg(json::array({{{"action", "replace"}}})) == "relabel[0]: key 'target_label': required by action 'replace'");
+    CHECK(msg(json::array({{{"action", "replace"}}})) ==
+          "relabel[0]: key 'target_label': required by action 'replace'");
     CHECK(msg(json::array({{{"action", "keep"}, {"source_labels", {"a"}}}, {{"action", "nope"}}}))
               .rfind("relabel[1]: key 'action': unknown action 'nope'", 0) == 0);
     CHECK(msg(json::array({{{"action", "labeldrop"}, {"regex", "("}}})).rfind("relabel[0]: key 'regex':", 0) == 0);
@@ -182,9 +187,15 @@ TEST_CASE("rule tables with mistakes name the rule and key") {
 
 TEST_CASE("pprof: rename with decimal, hex and numeric re-encoding; labeldrop; unknown fields survive") {
     auto r = rules(json::array({
-        {{"scope", "pprof"}, {"action", "rename"}, {"source_labels", {"local root span id"}}, {"target_label", "span_id"},
+        {{"scope", "pprof"},
+         {"action", "rename"},
+         {"source_labels", {"local root span id"}},
+         {"target_label", "span_id"},
          {"value_format", "hex16"}},
-        {{"scope", "pprof"}, {"action", "rename"}, {"source_labels", {"span id"}}, {"target_label", "dd_span"},
+        {{"scope", "pprof"},
+         {"action", "rename"},
+         {"source_labels", {"span id"}},
+         {"target_label", "dd_span"},
          {"value_format", "number"}},
         {{"scope", "pprof"}, {"action", "labeldrop"}, {"regex", "thread .*"}},
     }));
@@ -200,8 +211,8 @@ TEST_CASE("pprof: rename with decimal, hex and numeric re-encoding; labeldrop; u
     CHECK(st.labels_unconvertible == 1); // "zz" is not decimal: left as it was
 
     auto p = parse(out);
-    CHECK(sample_labels(p, 0) == std::vector<std::string>{"dd_span#12345", "span_id=00000000000000ff",
-                                                          "trace endpoint=GET /users"});
+    CHECK(sample_labels(p, 0) ==
+          std::vector<std::string>{"dd_span#12345", "span_id=00000000000000ff", "trace endpoint=GET /users"});
     CHECK(sample_labels(p, 1) == std::vector<std::string>{"span id=zz"});
     CHECK(p.sample(0).value(0) == 7);
     CHECK(p.sample(1).value(0) == 5);
@@ -243,8 +254,14 @@ TEST_CASE("pprof: no rule matches → the input bytes come back; time_nanos can 
 
 TEST_CASE("a real dd-trace-js pprof (gzip and zstd) rewritten is read by go tool pprof -raw") {
     auto r = rules(json::array({
-        {{"scope", "pprof"}, {"source_labels", {"local root span id"}}, {"target_label", "span_id"}, {"value_format", "hex16"}},
-        {{"scope", "pprof"}, {"source_labels", {"span id"}}, {"target_label", "dd_span_id"}, {"value_format", "decimal"}},
+        {{"scope", "pprof"},
+         {"source_labels", {"local root span id"}},
+         {"target_label", "span_id"},
+         {"value_format", "hex16"}},
+        {{"scope", "pprof"},
+         {"source_labels", {"span id"}},
+         {"target_label", "dd_span_id"},
+         {"value_format", "decimal"}},
         {{"scope", "pprof"}, {"action", "labeldrop"}, {"regex", "thread id|os thread id"}},
     }));
     for (std::string fixture : {"ddtrace-nodejs/part-wall.pprof.gz", "ddtrace-nodejs-zstd/part-wall.pprof.zst"}) {

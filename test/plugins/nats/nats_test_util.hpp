@@ -231,14 +231,18 @@ inline std::pair<std::string, std::string> upload_with_large_part(size_t extra_b
     std::string big(extra_bytes, '\0');
     uint64_t x = 0x9E3779B97F4A7C15ull ^ seed;
     for (auto &c : big) {
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
         c = char(x & 0xff);
     }
     std::string closing = "--" + boundary + "--";
     size_t at = body.rfind(closing);
     REQUIRE(at != std::string::npos);
-    std::string part = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"big.bin\"; filename=\"big.bin\"\r\n"
-                       "Content-Type: application/octet-stream\r\n\r\n" + big + "\r\n";
+    std::string part = "--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"big.bin\"; filename=\"big.bin\"\r\n"
+                       "Content-Type: application/octet-stream\r\n\r\n" +
+                       big + "\r\n";
     body.insert(at, part);
     return {body, "multipart/form-data; boundary=" + boundary};
 }

@@ -62,15 +62,17 @@ TEST_CASE("nats round trip: edge → JetStream → central, central restarted mi
     auto edge_points = [&] { return file_sink_points(edge.data_dir()); };
     REQUIRE(tt::wait_until([&] { return count_points(edge.data_dir(), "profile") == 122; }, 30s, 200ms));
     std::map<std::string, int> want, got;
-    bool all = tt::wait_until([&] {
-        want.clear();
-        for (auto &[cat, p] : edge_points()) want[point_key(cat, p)]++;
-        got.clear();
-        for (auto &[cat, p] : file_sink_points(central.data_dir())) got[point_key(cat, p)]++;
-        for (auto &[k, n] : want)
-            if (!got.count(k) || got[k] < n) return false;
-        return got.size() == want.size();
-    }, 60s, 500ms);
+    bool all = tt::wait_until(
+        [&] {
+            want.clear();
+            for (auto &[cat, p] : edge_points()) want[point_key(cat, p)]++;
+            got.clear();
+            for (auto &[cat, p] : file_sink_points(central.data_dir())) got[point_key(cat, p)]++;
+            for (auto &[k, n] : want)
+                if (!got.count(k) || got[k] < n) return false;
+            return got.size() == want.size();
+        },
+        60s, 500ms);
     size_t missing = 0, dups = 0;
     for (auto &[k, n] : want) {
         if (!got.count(k) || got[k] < n) {

@@ -62,11 +62,13 @@ void check_points_match(const std::vector<std::pair<std::string, tt::LpPoint>> &
 
 } // namespace
 
-TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point and attachment read back", "[nats][sink]") {
+TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point and attachment read back",
+          "[nats][sink]") {
     NatsServer server;
     int pp_port = tt::free_port();
     tt::HostOptions opts = edge_host_options(server);
-    opts.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
+    opts.conf_d["pinpoint/pinpoint.conf"] =
+        "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
     tt::HostProcess host(opts);
     INFO("host log:\n" << host.log());
 
@@ -112,26 +114,31 @@ TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point
 
     REQUIRE(dd.wait(60s) == 0);
     // Traces, then at least two agent-stat rounds (every 5 s).
-    REQUIRE(tt::wait_until([&] {
-        auto pts = file_sink_points(host.data_dir());
-        return count_of(pts, "pinpointV2") >= 10 && count_of(pts, "pp-agentStats") >= 2 && count_of(pts, "profile") >= 3;
-    }, 40s, 250ms));
+    REQUIRE(tt::wait_until(
+        [&] {
+            auto pts = file_sink_points(host.data_dir());
+            return count_of(pts, "pinpointV2") >= 10 && count_of(pts, "pp-agentStats") >= 2 &&
+                   count_of(pts, "profile") >= 3;
+        },
+        40s, 250ms));
     pp_app->stop(SIGTERM, 5000ms);
     pp_app.reset();
 
     // Both sinks settle on the same points (each has its own queue; the file sink buffers).
     std::vector<std::pair<std::string, tt::LpPoint>> stored;
     StreamContent got;
-    bool settled = tt::wait_until([&] {
-        stored = file_sink_points(host.data_dir());
-        got = read_stream(server.url(), "TRIBUTARY", "tributary");
-        std::map<std::string, int> want;
-        for (auto &[cat, p] : stored) want[point_key(cat, p)]++;
-        return want == got.points;
-    }, 30s, 1000ms);
+    bool settled = tt::wait_until(
+        [&] {
+            stored = file_sink_points(host.data_dir());
+            got = read_stream(server.url(), "TRIBUTARY", "tributary");
+            std::map<std::string, int> want;
+            for (auto &[cat, p] : stored) want[point_key(cat, p)]++;
+            return want == got.points;
+        },
+        30s, 1000ms);
     CHECK(settled);
-    UNSCOPED_INFO("stream: " << got.messages << " messages, " << got.chunks << " chunks, largest " << got.largest_message
-                             << " bytes; host stored " << stored.size() << " points");
+    UNSCOPED_INFO("stream: " << got.messages << " messages, " << got.chunks << " chunks, largest "
+                             << got.largest_message << " bytes; host stored " << stored.size() << " points");
     size_t dups = 0;
     check_points_match(stored, got, dups);
     CHECK(dups == 0);
@@ -165,7 +172,8 @@ TEST_CASE("nats sink: real dd-trace and pinpoint-node-agent traffic, every point
     CHECK(got.largest_message <= 1024 * 1024);
 }
 
-TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload arrives once it is back", "[nats][sink][outage]") {
+TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload arrives once it is back",
+          "[nats][sink][outage]") {
     NatsServer server;
     tt::HostOptions opts = edge_host_options(server);
     tt::HostProcess host(opts);
@@ -177,7 +185,8 @@ TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload ar
     std::atomic<size_t> ok{0}, refused{0};
     std::thread load([&] {
         while (!stop) {
-            auto r = tt::http("POST", host.url("/profiling/v1/input"), body, "multipart/form-data; boundary=1a8de2bbf9e4d199");
+            auto r = tt::http("POST", host.url("/profiling/v1/input"), body,
+                              "multipart/form-data; boundary=1a8de2bbf9e4d199");
             (r.status / 100 == 2 ? ok : refused)++;
             std::this_thread::sleep_for(20ms);
         }
@@ -198,15 +207,17 @@ TEST_CASE("nats sink: the server killed for 20 s under load, every 2xx upload ar
     std::vector<std::pair<std::string, tt::LpPoint>> stored;
     StreamContent got;
     REQUIRE(tt::wait_until([&] { return count_points(host.data_dir(), "profile") == ok; }, 30s, 500ms));
-    bool arrived = tt::wait_until([&] {
-        stored = file_sink_points(host.data_dir());
-        got = read_stream(server.url(), "TRIBUTARY", "tributary");
-        std::map<std::string, int> want;
-        for (auto &[cat, p] : stored) want[point_key(cat, p)]++;
-        for (auto &[k, n] : want)
-            if (!got.points.count(k) || got.points[k] < n) return false;
-        return true;
-    }, 60s, 2000ms);
+    bool arrived = tt::wait_until(
+        [&] {
+            stored = file_sink_points(host.data_dir());
+            got = read_stream(server.url(), "TRIBUTARY", "tributary");
+            std::map<std::string, int> want;
+            for (auto &[cat, p] : stored) want[point_key(cat, p)]++;
+            for (auto &[k, n] : want)
+                if (!got.points.count(k) || got.points[k] < n) return false;
+            return true;
+        },
+        60s, 2000ms);
     CHECK(arrived);
     size_t dups = 0;
     check_points_match(stored, got, dups);

@@ -36,10 +36,11 @@ std::string span_with_events(int64_t span_id, int events) {
 }
 
 void wait_points(trib::testing::FakeHost &h, size_t n, int ms = 5000) {
-    trib::test::wait_until([&] { return h.points().size() >= n; }, std::chrono::milliseconds(ms), std::chrono::milliseconds(10));
+    trib::test::wait_until([&] { return h.points().size() >= n; }, std::chrono::milliseconds(ms),
+                           std::chrono::milliseconds(10));
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("golden: the recorded node agent session gives the reference points", "[pinpoint][golden]") {
     Running r;
@@ -108,7 +109,7 @@ TEST_CASE("metadata survives a restart between metadata and spans", "[pinpoint]"
     for (auto &[id, t] : traces) {
         check_up_down_trace(id, t);
         for (auto *p : t.points) {
-            if (tag(*p, "span_type") == "entry") CHECK(tag(*p, "hostname") == "vm");  // agent info too
+            if (tag(*p, "span_type") == "entry") CHECK(tag(*p, "hostname") == "vm"); // agent info too
             if (tag(*p, "source_type") == "ASYNC") CHECK(str_field(*p, "resource") == "Asynchronous Invocation");
         }
     }
@@ -180,7 +181,8 @@ TEST_CASE("a span with 100,000 events is converted when the limit allows it", "[
     CHECK(pts.size() == 100001);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     WARN("100,000-event span converted in " << ms << " ms");
-    for (size_t i = 0; i < pts.size(); i += 9973) CHECK(str_field(pts[i], "trace_id") == "acc-node-1^1795316601123^777");
+    for (size_t i = 0; i < pts.size(); i += 9973)
+        CHECK(str_field(pts[i], "trace_id") == "acc-node-1^1795316601123^777");
 }
 
 TEST_CASE("host backpressure answers RESOURCE_EXHAUSTED and the points follow later", "[pinpoint]") {
@@ -195,7 +197,7 @@ TEST_CASE("host backpressure answers RESOURCE_EXHAUSTED and the points follow la
     res = c.client_stream("/v1.Span/SendSpan", node_headers(), {span_with_events(6, 2)});
     CHECK(res.code == grpc::StatusCode::RESOURCE_EXHAUSTED);
     r.host.set_backpressure(false);
-    r.host.fire_timers();  // the retry
+    r.host.fire_timers(); // the retry
     CHECK(r.host.points().size() == 3);
 }
 
@@ -213,7 +215,8 @@ TEST_CASE("held streams: ping answered every time, command channel held, echo an
         grpc::ClientContext ctx;
         for (auto &kv : h) ctx.AddMetadata(kv.first, kv.second);
         ctx.AddMetadata("supportcommandcode", "740;710;730;750");
-        grpc::internal::RpcMethod m("/v1.ProfilerCommandService/HandleCommandV2", grpc::internal::RpcMethod::BIDI_STREAMING);
+        grpc::internal::RpcMethod m("/v1.ProfilerCommandService/HandleCommandV2",
+                                    grpc::internal::RpcMethod::BIDI_STREAMING);
         auto ch = grpc::CreateChannel(r.target(), grpc::InsecureChannelCredentials());
         std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> rw(
             grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(ch.get(), m, &ctx));
@@ -221,7 +224,7 @@ TEST_CASE("held streams: ping answered every time, command channel held, echo an
         hs.u(1, 710);
         cmd.msg(1, hs);
         CHECK(rw->Write(to_buffer(cmd.out)));
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // DataKit would have closed it by now
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // DataKit would have closed it by now
         CHECK(rw->Write(to_buffer(cmd.out)));
         rw->WritesDone();
         grpc::ByteBuffer in;
@@ -242,9 +245,9 @@ TEST_CASE("storage: messages queued on disk are replayed after a restart", "[pin
     {
         Running r(cfg, data.path());
         REQUIRE(r.status == TRIB_OK);
-        r.host.set_backpressure(true);  // nothing leaves the queue
+        r.host.set_backpressure(true); // nothing leaves the queue
         RawClient c(r.target());
-        for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK);  // queued = accepted
+        for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK); // queued = accepted
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         CHECK(r.host.points().empty());
     }
@@ -286,7 +289,8 @@ TEST_CASE("the real host restarted between metadata and spans still resolves nam
     }
     int pp_port = trib::test::free_port();
     trib::test::HostOptions o;
-    o.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
+    o.conf_d["pinpoint/pinpoint.conf"] =
+        "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
     trib::test::HostProcess host(o);
     auto msgs = recorded_messages();
     std::vector<Recorded> meta, spans;
@@ -300,10 +304,12 @@ TEST_CASE("the real host restarted between metadata and spans still resolves nam
     REQUIRE(c.wait_connected(10000));
     for (auto &res : replay(c, spans)) CHECK(res.code == grpc::StatusCode::OK);
     std::vector<trib::test::LpPoint> lps;
-    trib::test::wait_until([&] {
-        lps = host.points("tracing", "pinpointV2");
-        return lps.size() >= 20;
-    }, std::chrono::milliseconds(10000));
+    trib::test::wait_until(
+        [&] {
+            lps = host.points("tracing", "pinpointV2");
+            return lps.size() >= 20;
+        },
+        std::chrono::milliseconds(10000));
     INFO("host log:\n" << host.log());
     REQUIRE(lps.size() == 20);
     int resolved = 0;
@@ -335,8 +341,9 @@ TEST_CASE("the real host: DataKit's ENV_INPUT_PINPOINT_* variables reach the mod
         RawClient c("127.0.0.1:" + std::to_string(pp_port));
         REQUIRE(c.wait_connected(10000));
         for (auto &res : replay(c, msgs)) CHECK(res.code == grpc::StatusCode::OK);
-        trib::test::wait_until([&] { return !host.points("metric", "pp-agentStats").empty(); }, std::chrono::milliseconds(10000));
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // spans are emitted before the stat
+        trib::test::wait_until([&] { return !host.points("metric", "pp-agentStats").empty(); },
+                               std::chrono::milliseconds(10000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500)); // spans are emitted before the stat
         INFO("host log:\n" << host.log());
         return host.points("tracing", "pinpointV2");
     };

@@ -76,7 +76,8 @@ void check_session(const std::vector<trib::Point> &pts, const std::string &app_l
     size_t up_traces = 0;
     for (auto &[id, t] : group_traces(pts)) {
         CHECK(id.rfind("pp-node-it^", 0) == 0);
-        bool has_up = std::any_of(t.points.begin(), t.points.end(), [](auto *p) { return str_field(*p, "resource") == "/up"; });
+        bool has_up =
+            std::any_of(t.points.begin(), t.points.end(), [](auto *p) { return str_field(*p, "resource") == "/up"; });
         if (!has_up) {
             for (auto *p : t.points)
                 if (tag(*p, "span_type") == "entry") CHECK(str_field(*p, "resource") == "/down");
@@ -125,7 +126,7 @@ trib::Point from_lp(const trib::test::LpPoint &lp, const std::string &category) 
     return p;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("pinpoint-node-agent against pinpoint.so", "[pinpoint][node]") {
     Running r;
@@ -135,11 +136,14 @@ TEST_CASE("pinpoint-node-agent against pinpoint.so", "[pinpoint][node]") {
     auto app = start_app(dir, r.port, app_port);
     drive_requests(app_port);
     // Traces arrive within moments; stats every 5 s: wait for two of them.
-    bool ok = trib::test::wait_until([&] {
-        auto pts = r.host.points();
-        size_t stats = std::count_if(pts.begin(), pts.end(), [](auto &p) { return p.measurement == "pp-agentStats"; });
-        return complete_traces(pts) >= size_t(kRequests) && stats >= 3;
-    }, 25s, 200ms);
+    bool ok = trib::test::wait_until(
+        [&] {
+            auto pts = r.host.points();
+            size_t stats =
+                std::count_if(pts.begin(), pts.end(), [](auto &p) { return p.measurement == "pp-agentStats"; });
+            return complete_traces(pts) >= size_t(kRequests) && stats >= 3;
+        },
+        25s, 200ms);
     auto pts = r.host.points();
     CHECK(ok);
     check_session(pts, app->log());
@@ -154,7 +158,8 @@ TEST_CASE("pinpoint-node-agent against the real host", "[pinpoint][node][host]")
     }
     int pp_port = trib::test::free_port();
     trib::test::HostOptions o;
-    o.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
+    o.conf_d["pinpoint/pinpoint.conf"] =
+        "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) + "\"\n";
     trib::test::HostProcess host(o);
     trib::test::TempDir dir("pp-node-host");
     int app_port = trib::test::free_port();
@@ -166,11 +171,14 @@ TEST_CASE("pinpoint-node-agent against the real host", "[pinpoint][node][host]")
         for (auto &lp : host.points("metric", "pp-agentStats")) pts.push_back(from_lp(lp, "metric"));
         return pts;
     };
-    bool ok = trib::test::wait_until([&] {
-        auto pts = collect();
-        size_t stats = std::count_if(pts.begin(), pts.end(), [](auto &p) { return p.measurement == "pp-agentStats"; });
-        return complete_traces(pts) >= size_t(kRequests) && stats >= 3;
-    }, 30s, 250ms);
+    bool ok = trib::test::wait_until(
+        [&] {
+            auto pts = collect();
+            size_t stats =
+                std::count_if(pts.begin(), pts.end(), [](auto &p) { return p.measurement == "pp-agentStats"; });
+            return complete_traces(pts) >= size_t(kRequests) && stats >= 3;
+        },
+        30s, 250ms);
     INFO("host log:\n" << host.log());
     CHECK(ok);
     check_session(collect(), app->log());

@@ -19,8 +19,8 @@ namespace pinpoint_test {
 struct RawResult {
     grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
     std::string message;
-    std::string response;  // serialized response message
-    int responses = 0;     // streamed responses received (bidi)
+    std::string response; // serialized response message
+    int responses = 0;    // streamed responses received (bidi)
 };
 
 inline grpc::ByteBuffer to_buffer(const std::string &bytes) {
@@ -68,7 +68,7 @@ class RawClient {
         std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> w(
             grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), m, &ctx, &resp));
         for (auto &msg : messages)
-            if (!w->Write(to_buffer(msg))) break;  // the server finished the call early
+            if (!w->Write(to_buffer(msg))) break; // the server finished the call early
         w->WritesDone();
         grpc::Status st = w->Finish();
         return {st.error_code(), st.error_message(), from_buffer(resp), 0};
@@ -81,7 +81,8 @@ class RawClient {
         setup(ctx, headers, timeout_ms);
         grpc::internal::RpcMethod m(method.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING);
         std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> rw(
-            grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(channel_.get(), m, &ctx));
+            grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(channel_.get(), m,
+                                                                                                  &ctx));
         RawResult r;
         for (auto &msg : messages) {
             if (!rw->Write(to_buffer(msg))) break;
@@ -112,10 +113,17 @@ class RawClient {
 struct Wire {
     std::string out;
     void varint(uint64_t v) {
-        while (v >= 0x80) { out.push_back(char(v | 0x80)); v >>= 7; }
+        while (v >= 0x80) {
+            out.push_back(char(v | 0x80));
+            v >>= 7;
+        }
         out.push_back(char(v));
     }
-    Wire &u(int field, uint64_t v) { varint(uint64_t(field) << 3); varint(v); return *this; }
+    Wire &u(int field, uint64_t v) {
+        varint(uint64_t(field) << 3);
+        varint(v);
+        return *this;
+    }
     Wire &i(int field, int64_t v) { return u(field, uint64_t(v)); }
     Wire &s32(int field, int32_t v) { return u(field, uint64_t(uint32_t((v << 1) ^ (v >> 31)))); }
     Wire &sf64(int field, int64_t v) {
@@ -132,4 +140,4 @@ struct Wire {
     Wire &msg(int field, const Wire &w) { return bytes(field, w.out); }
 };
 
-}  // namespace pinpoint_test
+} // namespace pinpoint_test

@@ -55,7 +55,7 @@ inline std::string slurp(const std::string &path) {
 
 struct Recorded {
     int n;
-    std::string rpc;  // "v1.Span/SendSpan"
+    std::string rpc; // "v1.Span/SendSpan"
     std::map<std::string, std::string> headers;
     std::string bytes;
 };
@@ -95,7 +95,8 @@ inline std::vector<RawResult> replay(RawClient &c, const std::vector<Recorded> &
         if (m.rpc == "v1.Span/SendSpan" || m.rpc == "v1.Stat/SendAgentStat") {
             std::vector<std::string> batch;
             size_t j = i;
-            while (j < msgs.size() && msgs[j].rpc == m.rpc && msgs[j].headers == m.headers) batch.push_back(msgs[j++].bytes);
+            while (j < msgs.size() && msgs[j].rpc == m.rpc && msgs[j].headers == m.headers)
+                batch.push_back(msgs[j++].bytes);
             results.push_back(c.client_stream(method, m.headers, batch));
             i = j;
         } else if (m.rpc == "v1.Agent/PingSession") {
@@ -180,7 +181,8 @@ inline bool matches_golden(const std::string &name, const std::string &actual, s
         bool ga = bool(std::getline(a, la)), ge = bool(std::getline(e, le));
         if (!ga && !ge) break;
         if (!ga || !ge || la != le) {
-            *diff_hint = "line " + std::to_string(line) + ":\n  expected: " + (ge ? le : "<eof>") + "\n  actual:   " + (ga ? la : "<eof>");
+            *diff_hint = "line " + std::to_string(line) + ":\n  expected: " + (ge ? le : "<eof>") +
+                         "\n  actual:   " + (ga ? la : "<eof>");
             break;
         }
         ++line;
@@ -188,4 +190,4 @@ inline bool matches_golden(const std::string &name, const std::string &actual, s
     return false;
 }
 
-}  // namespace pinpoint_test
+} // namespace pinpoint_test

@@ -44,7 +44,7 @@ inline void check_up_down_trace(const std::string &trace_id, const TraceView &t)
     CHECK(str_field(*up, "parent_id") == "0");
     CHECK(tag(*up, "http_status_code") == "200");
     CHECK(tag(*down, "http_status_code") == "200");
-    CHECK(tag(*up, "operation") == "Node Server Process");  // apiId 1 resolved from metadata
+    CHECK(tag(*up, "operation") == "Node Server Process"); // apiId 1 resolved from metadata
 
     // /up has its own events.
     int up_events = 0;
@@ -88,4 +88,4 @@ inline void check_up_down_trace(const std::string &trace_id, const TraceView &t)
     }
 }
 
-}  // namespace pinpoint_test
+} // namespace pinpoint_test

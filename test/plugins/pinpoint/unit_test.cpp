@@ -140,18 +140,18 @@ struct SampleTrace {
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST_CASE("events decode by Pinpoint's rules: delta starts, depth 0, nextSpanId, async chunks", "[pinpoint][unit]") {
     Harness h;
     h.meta.put_api("agent-1", 3, ApiInfo{"Service.handle(req)", 12, 0, "Service.java"});
     SampleTrace t;
     CHECK(h.send(bytes_of(t.child)).code == Outcome::ok);
-    CHECK(h.points.empty());  // waits for its root
+    CHECK(h.points.empty()); // waits for its root
     CHECK(h.send(bytes_of(t.chunk)).code == Outcome::ok);
     CHECK(h.points.empty());
     CHECK(h.send(bytes_of(t.root)).code == Outcome::ok);
-    REQUIRE(h.points.size() == 7);  // 2 entries + 4 span events + 1 chunk event
+    REQUIRE(h.points.size() == 7); // 2 entries + 4 span events + 1 chunk event
 
     const std::string tid = "agent-1^1000^1";
     std::map<std::string, const trib::Point *> by_id;
@@ -172,17 +172,17 @@ TEST_CASE("events decode by Pinpoint's rules: delta starts, depth 0, nextSpanId,
     CHECK(sfield(e0, "parent_id") == "10");
     CHECK(sfield(e0, "resource") == "Service.handle(req)");
     CHECK(tagv(e0, "operation") == "Service.handle(req)");
-    CHECK(ifield(e1, "start") == 100001 * 1000);  // previous start + 0
+    CHECK(ifield(e1, "start") == 100001 * 1000); // previous start + 0
     CHECK(sfield(e1, "parent_id") == sfield(e0, "span_id"));
     CHECK(tagv(e1, "span_type") == "exit");
     CHECK(tagv(e1, "http_method") == "GET");
     CHECK(sfield(e1, "resource") == "GET svc-b:80/child");
     CHECK(ifield(e2, "start") == 100002 * 1000);
-    CHECK(sfield(e2, "parent_id") == sfield(e0, "span_id"));  // depth 0 = depth 2
+    CHECK(sfield(e2, "parent_id") == sfield(e0, "span_id")); // depth 0 = depth 2
     CHECK(ifield(e3, "start") == 100003 * 1000);
     CHECK(sfield(e3, "parent_id") == "10");
     CHECK(tagv(e3, "source_type") == "ASYNC");
-    CHECK(ifield(async0, "start") == 100004 * 1000);  // keyTime base
+    CHECK(ifield(async0, "start") == 100004 * 1000); // keyTime base
     CHECK(sfield(async0, "parent_id") == sfield(e3, "span_id"));
 
     const trib::Point &child = *by_id.at("20");
@@ -207,8 +207,9 @@ TEST_CASE("every arrival order gives the same points", "[pinpoint][unit]") {
         for (int i : order) REQUIRE(h.send(pieces[size_t(i)]).code == Outcome::ok);
         REQUIRE(h.points.size() == 7);
         std::vector<std::string> lines;
-        for (auto &p : h.points) lines.push_back(sfield(p, "span_id") + ">" + sfield(p, "parent_id") + "@" +
-                                                 std::to_string(ifield(p, "start")) + "+" + std::to_string(ifield(p, "duration")));
+        for (auto &p : h.points)
+            lines.push_back(sfield(p, "span_id") + ">" + sfield(p, "parent_id") + "@" +
+                            std::to_string(ifield(p, "start")) + "+" + std::to_string(ifield(p, "duration")));
         std::sort(lines.begin(), lines.end());
         std::string joined;
         for (auto &l : lines) joined += l + "\n";
@@ -233,7 +234,7 @@ TEST_CASE("pieces without their root wait for the TTL and then go out standalone
     h.now_ms += 1;
     h.c->tick();
     REQUIRE(h.points.size() == 1);
-    CHECK(sfield(h.points[0], "parent_id") == "10");  // the caller span, the best we know
+    CHECK(sfield(h.points[0], "parent_id") == "10"); // the caller span, the best we know
     CHECK(h.c->assembler().pending_traces() == 0);
 
     // The root arriving later is converted at once (the trace is remembered).
@@ -263,7 +264,7 @@ TEST_CASE("the memory bound converts the oldest waiting traces early", "[pinpoin
     cfg.trace_memory_mb = 1;
     Harness h(cfg);
     for (int i = 0; i < 8000; ++i) {
-        v1::PSpan child = make_span(1000 + i, 5, 100000, 1, i);  // roots never come
+        v1::PSpan child = make_span(1000 + i, 5, 100000, 1, i); // roots never come
         REQUIRE(h.send(bytes_of(child)).code == Outcome::ok);
     }
     CHECK(h.c->assembler().pending_bytes() <= (1u << 20));
@@ -296,7 +297,7 @@ TEST_CASE("filters: close_resource, errors kept, sampler consistent, keep_rare_r
     v1::PSpan err = s;
     err.set_err(1);
     err.mutable_exceptioninfo()->mutable_stringvalue()->set_value("boom");
-    CHECK(run(R"({"sampler":{"sampling_rate":0.0}})", err) == 2);  // errors are always kept
+    CHECK(run(R"({"sampler":{"sampling_rate":0.0}})", err) == 2); // errors are always kept
     CHECK(run(R"({"sampler":{"sampling_rate":0.0},"keep_rare_resource":true})", s) == 2);
 
     // The sampler: same id, same verdict; about the rate over many ids.
@@ -360,7 +361,8 @@ TEST_CASE("SQL-ID annotations resolve to the SQL text", "[pinpoint][unit]") {
 TEST_CASE("config: DataKit keys, env names and their JSON forms", "[pinpoint][unit][config]") {
     Config c = parse_config(R"({"address":"127.0.0.1:9991","keep_rare_resource":"true","del_message":true,
         "close_resource":"{\"svc\":[\"a.*\"]}","storage":"{\"storage\":\"./pp\",\"capacity\":10}",
-        "sampler":"0.25"})", nullptr);
+        "sampler":"0.25"})",
+                            nullptr);
     CHECK(c.address == "127.0.0.1:9991");
     CHECK(c.keep_rare_resource);
     CHECK(c.del_message);
@@ -375,12 +377,13 @@ TEST_CASE("config: DataKit keys, env names and their JSON forms", "[pinpoint][un
     CHECK(t.storage_path == "/x");
 
     // ENV_INPUT_PINPOINT_SAMPLER (a bare rate) beats the file's sampler.sampling_rate.
-    Config e = parse_config(R"({"sampler":{"sampling_rate":0.5}})",
-                            [](const char *k) -> const char * { return std::string(k) == "ENV_INPUT_PINPOINT_SAMPLER" ? "0.1" : nullptr; });
+    Config e = parse_config(R"({"sampler":{"sampling_rate":0.5}})", [](const char *k) -> const char * {
+        return std::string(k) == "ENV_INPUT_PINPOINT_SAMPLER" ? "0.1" : nullptr;
+    });
     CHECK(*e.sampling_rate == Approx(0.1));
 
     CHECK_THROWS_WITH(parse_config(R"({"del_message":"maybe"})", nullptr), Catch::Contains("del_message"));
-    CHECK(parse_config(R"({"address":""})", nullptr).address == "0.0.0.0:9991");  // DataKit's sample
+    CHECK(parse_config(R"({"address":""})", nullptr).address == "0.0.0.0:9991"); // DataKit's sample
     CHECK_THROWS_WITH(parse_config(R"({"storage":{"capacity":-1}})", nullptr), Catch::Contains("storage.capacity"));
 }
 
@@ -515,41 +518,43 @@ TEST_CASE("agent stats from agentStat and agentStatBatch", "[pinpoint][unit]") {
     pts = stat_points(batch, *headers(), meta);
     REQUIRE(pts.size() == 3);
     CHECK(pts[2].find_field("SystemCpuLoad")->f == Approx(0.2));
-    CHECK(pts[1].find_field("JvmMemoryHeapUsed") == nullptr);  // no gc group sent
+    CHECK(pts[1].find_field("JvmMemoryHeapUsed") == nullptr); // no gc group sent
 }
 
 TEST_CASE("durable queue: a span still waiting for its root is replayed after a crash", "[pinpoint][unit]") {
     trib::test::TempDir dir("pp-queue-pin");
     SampleTrace t;
     v1::PSpan root = t.root;
-    root.mutable_spanevent()->RemoveLast();  // root + child make a complete trace
+    root.mutable_spanevent()->RemoveLast(); // root + child make a complete trace
     auto noop_log = [](trib_log_level, const std::string &) {};
     CallHeaders hd = *headers();
     {
         Harness h;
-        DurableQueue q(dir.path(), 1 << 20,
-                       [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
-                           return h.c->handle(k, b, hh, src);
-                       },
-                       noop_log, [&] { return h.c->oldest_unfinished_source(); });
+        DurableQueue q(
+            dir.path(), 1 << 20,
+            [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
+                return h.c->handle(k, b, hh, src);
+            },
+            noop_log, [&] { return h.c->oldest_unfinished_source(); });
         q.start();
         REQUIRE(q.push(MessageKind::span_message, bytes_of(t.child), hd).code == Outcome::ok);
         REQUIRE(q.wait_drained(5000));
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a worker pass saves the cursor
+        std::this_thread::sleep_for(std::chrono::milliseconds(300)); // a worker pass saves the cursor
         CHECK(h.c->oldest_unfinished_source() == 1);
-        q.stop();  // a crash: no flush, no commit
+        q.stop(); // a crash: no flush, no commit
         CHECK(h.points.empty());
     }
     Harness h;
-    DurableQueue q(dir.path(), 1 << 20,
-                   [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
-                       return h.c->handle(k, b, hh, src);
-                   },
-                   noop_log, [&] { return h.c->oldest_unfinished_source(); });
+    DurableQueue q(
+        dir.path(), 1 << 20,
+        [&](MessageKind k, std::string_view b, const std::shared_ptr<const CallHeaders> &hh, uint64_t src) {
+            return h.c->handle(k, b, hh, src);
+        },
+        noop_log, [&] { return h.c->oldest_unfinished_source(); });
     q.start();
     REQUIRE(q.push(MessageKind::span_message, bytes_of(root), hd).code == Outcome::ok);
     REQUIRE(q.wait_drained(5000));
-    REQUIRE(h.points.size() == 5);  // the replayed child linked under the root's exit event
+    REQUIRE(h.points.size() == 5); // the replayed child linked under the root's exit event
     CHECK(h.c->oldest_unfinished_source() == 0);
     q.stop();
     q.commit();
@@ -570,23 +575,29 @@ TEST_CASE("throughput of the collector on the recorded spans", "[.bench][pinpoin
         MetadataStore meta;
         meta.put_api("acc-node-1", 1, ApiInfo{"Node Server Process", -1, 100, ""});
         size_t points = 0;
-        Collector c(cfg, meta, [&](const std::vector<trib::Point> &p) { points += p.size(); return TRIB_OK; },
-                    [](trib_log_level, const std::string &) {}, [](std::string_view, double) {});
+        Collector c(
+            cfg, meta,
+            [&](const std::vector<trib::Point> &p) {
+                points += p.size();
+                return TRIB_OK;
+            },
+            [](trib_log_level, const std::string &) {}, [](std::string_view, double) {});
         auto h = headers("acc-node-1", "acceptance-node");
         const int rounds = 5000;
-        std::clock_t c0 = std::clock();  // CPU time: steadier than wall time on a shared machine
+        std::clock_t c0 = std::clock(); // CPU time: steadier than wall time on a shared machine
         for (int r = 0; r < rounds; ++r) {
             for (auto &s : spans) {
                 v1::PSpanMessage m;
                 m.ParseFromString(s);
-                auto *tx = m.has_span() ? m.mutable_span()->mutable_transactionid() : m.mutable_spanchunk()->mutable_transactionid();
+                auto *tx = m.has_span() ? m.mutable_span()->mutable_transactionid()
+                                        : m.mutable_spanchunk()->mutable_transactionid();
                 tx->set_sequence(tx->sequence() + 4 * (r + 1));
                 c.handle(MessageKind::span_message, m.SerializeAsString(), h);
             }
         }
         double s = double(std::clock() - c0) / CLOCKS_PER_SEC;
-        WARN("del_message=" << del << ": " << int(rounds * spans.size() / s) << " span messages per CPU second, " << points
-                            << " points");
+        WARN("del_message=" << del << ": " << int(rounds * spans.size() / s) << " span messages per CPU second, "
+                            << points << " points");
     }
 }
 
@@ -596,11 +607,10 @@ TEST_CASE("host refusals map like every input: transient → RESOURCE_EXHAUSTED,
     stat.mutable_agentstat()->set_timestamp(1700000000000);
     stat.mutable_agentstat()->mutable_cpuload()->set_jvmcpuload(0.5);
     const std::string bytes = stat.SerializeAsString();
-    for (auto [status, expected] : {std::pair{TRIB_BACKPRESSURE, Outcome::resource_exhausted},
-                                    std::pair{TRIB_RETRY, Outcome::resource_exhausted},
-                                    std::pair{TRIB_INVALID_ARGUMENT, Outcome::invalid_argument},
-                                    std::pair{TRIB_PERMANENT, Outcome::invalid_argument},
-                                    std::pair{TRIB_OK, Outcome::ok}}) {
+    for (auto [status, expected] :
+         {std::pair{TRIB_BACKPRESSURE, Outcome::resource_exhausted}, std::pair{TRIB_RETRY, Outcome::resource_exhausted},
+          std::pair{TRIB_INVALID_ARGUMENT, Outcome::invalid_argument},
+          std::pair{TRIB_PERMANENT, Outcome::invalid_argument}, std::pair{TRIB_OK, Outcome::ok}}) {
         Harness h;
         h.next = status;
         Outcome o = h.c->handle(MessageKind::stat_message, bytes, headers());
@@ -632,7 +642,9 @@ TEST_CASE("who may send: allow_cidrs, allow_applications, allow_agent_ids; TLS k
 
     CHECK_THROWS_WITH(parse_config(R"({"allow_cidrs":["10.0.0.0/40"]})", nullptr), Catch::Contains("allow_cidrs"));
     CHECK_THROWS_WITH(parse_config(R"({"tls_cert":"/c.pem"})", nullptr), Catch::Contains("tls_key"));
-    CHECK_THROWS_WITH(parse_config(R"({"tls_cert":"/c.pem","tls_key":"/k.pem"})", nullptr), Catch::Contains("tls_address"));
-    Config tls_only = parse_config(R"({"address":"","tls_address":"127.0.0.1:0","tls_cert":"/c","tls_key":"/k"})", nullptr);
+    CHECK_THROWS_WITH(parse_config(R"({"tls_cert":"/c.pem","tls_key":"/k.pem"})", nullptr),
+                      Catch::Contains("tls_address"));
+    Config tls_only =
+        parse_config(R"({"address":"","tls_address":"127.0.0.1:0","tls_cert":"/c","tls_key":"/k"})", nullptr);
     CHECK(tls_only.address.empty());
 }

@@ -60,7 +60,10 @@ inline std::string render(const std::vector<trib::Point> &points) {
             switch (f.type) {
             case TRIB_FIELD_INT: out += std::to_string(f.i) + "i"; break;
             case TRIB_FIELD_UINT: out += std::to_string(f.u) + "u"; break;
-            case TRIB_FIELD_FLOAT: std::snprintf(buf, sizeof buf, "%.9g", f.f); out += buf; break;
+            case TRIB_FIELD_FLOAT:
+                std::snprintf(buf, sizeof buf, "%.9g", f.f);
+                out += buf;
+                break;
             case TRIB_FIELD_BOOL: out += f.b ? "true" : "false"; break;
             case TRIB_FIELD_STRING: out += "\"" + (f.key == "profile_id" ? std::string("<uuid>") : f.s) + "\""; break;
             case TRIB_FIELD_BYTES: out += "bytes(" + std::to_string(f.s.size()) + ")"; break;
@@ -68,8 +71,9 @@ inline std::string render(const std::vector<trib::Point> &points) {
             out += "\n";
         }
         for (auto &a : p.attachments)
-            out += "  attachment " + a.name + " type=" + a.content_type + " size=" +
-                   std::to_string(a.data ? a.data->size() : 0) + " sha256=" + sha256(a.data ? *a.data : "") + "\n";
+            out += "  attachment " + a.name + " type=" + a.content_type +
+                   " size=" + std::to_string(a.data ? a.data->size() : 0) + " sha256=" + sha256(a.data ? *a.data : "") +
+                   "\n";
     }
     return out;
 }

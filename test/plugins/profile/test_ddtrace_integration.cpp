@@ -112,10 +112,12 @@ void run_ddtrace(const std::string &codec, const std::string &magic) {
     REQUIRE(uploads.size() >= 2);
     for (auto &u : uploads) CHECK(u.host_status == 200);
     std::vector<tt::LpPoint> points;
-    REQUIRE(tt::wait_until([&] {
-        points = host.points("profiling", "profile");
-        return points.size() >= uploads.size();
-    }, 15s));
+    REQUIRE(tt::wait_until(
+        [&] {
+            points = host.points("profiling", "profile");
+            return points.size() >= uploads.size();
+        },
+        15s));
     CHECK(points.size() == uploads.size());
 
     for (auto &p : points) {
@@ -202,12 +204,14 @@ TEST_CASE("ENV_DATAWAY alone delivers a real dd-trace upload to the dataway") {
     REQUIRE(rc == 0);
 
     std::vector<tt::CapturedRequest> uploads;
-    REQUIRE(tt::wait_until([&] {
-        uploads.clear();
-        for (auto &r : dataway.requests())
-            if (r.path() == "/v1/upload/profiling") uploads.push_back(r);
-        return !uploads.empty();
-    }, 20s));
+    REQUIRE(tt::wait_until(
+        [&] {
+            uploads.clear();
+            for (auto &r : dataway.requests())
+                if (r.path() == "/v1/upload/profiling") uploads.push_back(r);
+            return !uploads.empty();
+        },
+        20s));
     // No implicit file sink once a dataway is declared: the data goes where DataKit's would.
     CHECK(host.points("profiling", "profile").empty());
     for (auto &u : uploads) {

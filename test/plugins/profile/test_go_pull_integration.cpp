@@ -19,8 +19,9 @@ struct GoApp {
     std::unique_ptr<tt::ChildProcess> proc;
     GoApp() {
         std::string bin = dir.sub("go_pprof_app");
-        tt::ChildProcess build({"go", "build", "-o", bin, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
-                               {{"GO111MODULE", "off"}});
+        tt::ChildProcess build(
+            {"go", "build", "-o", bin, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
+            {{"GO111MODULE", "off"}});
         auto rc = build.wait(180s);
         INFO(build.log());
         REQUIRE(rc == 0);
@@ -35,7 +36,9 @@ std::string profile_conf(const GoApp &app) {
     return "[[inputs.profile]]\n"
            "  election = true\n"
            "  [[inputs.profile.go]]\n"
-           "    url = \"" + app.url() + "\"\n"
+           "    url = \"" +
+           app.url() +
+           "\"\n"
            "    interval = \"10s\"\n"
            "    service = \"go-int\"\n"
            "    env = \"ci\"\n"
@@ -68,16 +71,18 @@ TEST_CASE("go pull in the real host: nothing while not leading, all five profile
         const std::set<std::string> want{"cpu.pprof", "goroutines.pprof", "delta-heap.pprof", "delta-mutex.pprof",
                                          "delta-block.pprof"};
         std::set<std::string> seen;
-        bool all = tt::wait_until([&] {
-            seen.clear();
-            for (auto &p : host.points("profiling", "profile")) {
-                std::string dir = host.data_dir() + "/attachments/" + p.field_str("profile_id");
-                for (auto &f : tt::list_files(dir)) seen.insert(f);
-            }
-            for (auto &w : want)
-                if (!seen.count(w)) return false;
-            return true;
-        }, 30s, 500ms);
+        bool all = tt::wait_until(
+            [&] {
+                seen.clear();
+                for (auto &p : host.points("profiling", "profile")) {
+                    std::string dir = host.data_dir() + "/attachments/" + p.field_str("profile_id");
+                    for (auto &f : tt::list_files(dir)) seen.insert(f);
+                }
+                for (auto &w : want)
+                    if (!seen.count(w)) return false;
+                return true;
+            },
+            30s, 500ms);
         INFO(host.log());
         REQUIRE(all);
         for (auto &p : host.points("profiling", "profile")) {

@@ -272,8 +272,9 @@ TEST_CASE("bad requests: 400 with the reason, nothing emitted") {
         CHECK(r.status == 400);
     }
     SECTION("broken multipart") {
-        auto r = inst.host.http("POST", "/profiling/v1/input", "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nabc",
-                                "multipart/form-data; boundary=b");
+        auto r =
+            inst.host.http("POST", "/profiling/v1/input", "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nabc",
+                           "multipart/form-data; boundary=b");
         CHECK(r.status == 400);
         CHECK_THAT(r.body, Catch::Contains("closing boundary"));
     }
@@ -300,7 +301,8 @@ TEST_CASE("bad requests: 400 with the reason, nothing emitted") {
     }
     SECTION("bad start time") {
         MultipartWriter w("b4");
-        auto body = go_v4_upload(w, R"({"start":"yesterday","end":"2026-11-22T03:03:40Z","tags_profiler":"service:x"})");
+        auto body =
+            go_v4_upload(w, R"({"start":"yesterday","end":"2026-11-22T03:03:40Z","tags_profiler":"service:x"})");
         auto r = inst.host.http("POST", "/profiling/v1/input", body, w.content_type());
         CHECK(r.status == 400);
         CHECK_THAT(r.body, Catch::Contains("start"));
@@ -396,7 +398,8 @@ TEST_CASE("dd-trace-java style upload: JVM metrics through the JFR decoder") {
 }
 
 TEST_CASE("[[inputs.profile.pyroscope]]: its own listener serves /ingest") {
-    Instance inst(R"({"tags":{"from_input":"1"},"pyroscope":[{"url":"127.0.0.1:0","service":"pyro-svc","env":"dev","tags":{"k":"v"}}]})");
+    Instance inst(
+        R"({"tags":{"from_input":"1"},"pyroscope":[{"url":"127.0.0.1:0","service":"pyro-svc","env":"dev","tags":{"k":"v"}}]})");
     int port = 0;
     for (auto &l : inst.host.logs())
         if (auto pos = l.message.find("(port "); pos != std::string::npos) port = std::stoi(l.message.substr(pos + 6));

@@ -47,25 +47,31 @@ TEST_CASE("go pull: all five profiles arrive from a real Go program, only while 
     tt::TempDir tmp("profile-go-pull");
     std::string app = tmp.sub("go_pprof_app");
     {
-        tt::ChildProcess build({"go", "build", "-o", app, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
-                               {{"GO111MODULE", "off"}});
+        tt::ChildProcess build(
+            {"go", "build", "-o", app, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
+            {{"GO111MODULE", "off"}});
         auto rc = build.wait(180s);
         INFO(build.log());
         REQUIRE(rc == 0);
     }
     int port = tt::free_port();
     tt::ChildProcess go({app, "127.0.0.1:" + std::to_string(port)});
-    REQUIRE(tt::wait_until([&] { return tt::http("GET", "http://127.0.0.1:" + std::to_string(port) + "/pulls").status == 200; }, 15s));
+    REQUIRE(tt::wait_until(
+        [&] { return tt::http("GET", "http://127.0.0.1:" + std::to_string(port) + "/pulls").status == 200; }, 15s));
 
     trib::testing::FakeHost host;
     host.set_leader(false);
-    std::string cfg = R"({"election": true, "tags": {"from_input": "yes"}, "go": [{"url": "http://127.0.0.1:)" +
-                      std::to_string(port) +
-                      R"(", "interval": "10s", "service": "go-pull", "env": "test", "version": "9", "tags": {"team": "t"}}]})";
+    std::string cfg =
+        R"({"election": true, "tags": {"from_input": "yes"}, "go": [{"url": "http://127.0.0.1:)" +
+        std::to_string(port) +
+        R"(", "interval": "10s", "service": "go-pull", "env": "test", "version": "9", "tags": {"team": "t"}}]})";
     std::string err;
     REQUIRE(host.create(profile_module(), "pull", cfg, &err) == TRIB_OK);
     REQUIRE(host.start(&err) == TRIB_OK);
-    struct Stop { trib::testing::FakeHost &h; ~Stop() { h.stop(); } } stop_guard{host};
+    struct Stop {
+        trib::testing::FakeHost &h;
+        ~Stop() { h.stop(); }
+    } stop_guard{host};
 
     // Not leading: nothing is pulled.
     std::this_thread::sleep_for(3s);
@@ -77,14 +83,20 @@ TEST_CASE("go pull: all five profiles arrive from a real Go program, only while 
     host.leadership(true);
     const std::set<std::string> want{"cpu.pprof", "goroutines.pprof", "delta-heap.pprof", "delta-mutex.pprof",
                                      "delta-block.pprof"};
-    bool all = tt::wait_until([&] {
-        auto names = attachment_names(host.points());
-        for (auto &w : want)
-            if (!names.count(w)) return false;
-        return true;
-    }, 30s, 200ms);
+    bool all = tt::wait_until(
+        [&] {
+            auto names = attachment_names(host.points());
+            for (auto &w : want)
+                if (!names.count(w)) return false;
+            return true;
+        },
+        30s, 200ms);
     auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
-    INFO("attachments: " << [&] { std::string s; for (auto &n : attachment_names(host.points())) s += n + " "; return s; }());
+    INFO("attachments: " << [&] {
+        std::string s;
+        for (auto &n : attachment_names(host.points())) s += n + " ";
+        return s;
+    }());
     REQUIRE(all);
     CHECK(took <= 30s);
 
@@ -109,9 +121,11 @@ TEST_CASE("go pull: all five profiles arrive from a real Go program, only while 
     CHECK(find_attachment({*delta_owner}, "delta-block.pprof"));
     auto heap_prof = trib::profiling::parse_pprof(*heap->data);
     // A delta over ~10 s of a program allocating 64 KiB per millisecond of work.
-    CHECK(trib::profiling::sum_sample_values(heap_prof, trib::profiling::find_sample_type(heap_prof, "alloc_space")) > 0);
+    CHECK(trib::profiling::sum_sample_values(heap_prof, trib::profiling::find_sample_type(heap_prof, "alloc_space")) >
+          0);
     auto mutex_prof = trib::profiling::parse_pprof(*find_attachment(pts, "delta-mutex.pprof")->data);
-    CHECK(trib::profiling::sum_sample_values(mutex_prof, trib::profiling::find_sample_type(mutex_prof, "contentions")) > 0);
+    CHECK(trib::profiling::sum_sample_values(mutex_prof, trib::profiling::find_sample_type(mutex_prof, "contentions")) >
+          0);
 
     bool cpu_metric = false, goroutine_metric = false;
     for (auto &p : pts)
@@ -136,12 +150,13 @@ TEST_CASE("go pull over HTTPS: verified by default, tls_ca trusts the server, in
     tt::TempDir tmp("profile-go-tls");
     std::string app = tmp.sub("go_pprof_app");
     {
-        tt::ChildProcess build({"go", "build", "-o", app, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
-                               {{"GO111MODULE", "off"}});
+        tt::ChildProcess build(
+            {"go", "build", "-o", app, std::string(TRIB_TEST_DATA_DIR) + "/plugins/profile/go_pprof_app/main.go"},
+            {{"GO111MODULE", "off"}});
         REQUIRE(build.wait(180s) == 0);
-        tt::ChildProcess cert({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tmp.sub("key.pem"),
-                               "-out", tmp.sub("cert.pem"), "-days", "1", "-subj", "/CN=localhost", "-addext",
-                               "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+        tt::ChildProcess cert({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                               tmp.sub("key.pem"), "-out", tmp.sub("cert.pem"), "-days", "1", "-subj", "/CN=localhost",
+                               "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"});
         auto rc = cert.wait(60s);
         INFO(cert.log());
         REQUIRE(rc == 0);

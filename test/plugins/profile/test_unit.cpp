@@ -67,7 +67,8 @@ TEST_CASE("config: every DataKit key") {
 }
 
 TEST_CASE("config: ENV_INPUT_* style string values") {
-    auto c = parse_config(R"({"endpoints": "[\"/a\",\"/b\"]", "generate_metrics": "false", "body_size_limit_mb": "4"})");
+    auto c =
+        parse_config(R"({"endpoints": "[\"/a\",\"/b\"]", "generate_metrics": "false", "body_size_limit_mb": "4"})");
     CHECK(c.endpoints == std::vector<std::string>{"/a", "/b"});
     CHECK_FALSE(c.generate_metrics);
     CHECK(c.body_size_limit_mb == 4);

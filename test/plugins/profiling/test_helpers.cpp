@@ -230,9 +230,9 @@ TEST_CASE("RFC3339 times parse and format") {
     CHECK(parse_rfc3339_ns("2026-11-22T03:03:01.123456789Z") % 1000000000LL == 123456789);
     CHECK(format_rfc3339_nano(1795316581860000000LL) == "2026-11-22T03:03:01.86Z");
     CHECK(format_rfc3339_nano(0) == "1970-01-01T00:00:00Z");
-    for (auto bad : {"", "2026-11-22", "2026-11-22T03:03:01", "2026-13-22T03:03:01Z", "yesterday",
-                     "2026-11-22T03:03:01.Z", "2026-11-22T03:03:01Zjunk", "9999-01-01T00:00:00Z",
-                     "1969-12-31T23:59:59Z"})
+    for (auto bad :
+         {"", "2026-11-22", "2026-11-22T03:03:01", "2026-13-22T03:03:01Z", "yesterday", "2026-11-22T03:03:01.Z",
+          "2026-11-22T03:03:01Zjunk", "9999-01-01T00:00:00Z", "1969-12-31T23:59:59Z"})
         CHECK_THROWS_AS(parse_rfc3339_ns(bad), DecodeError);
 }
 
@@ -312,7 +312,8 @@ TEST_CASE("metrics: Go pprof parts and metrics.json") {
     u.tags = {{"language", "golang"}, {"service", "go-svc"}, {"host", "h1"}};
     u.start_ns = 1'000'000'000'000LL;
     u.end_ns = u.start_ns + 10'000'000'000LL; // D = 10 s
-    u.files = {file("cpu.pprof", fixture("go-pprof/cpu.pb.gz")), file("delta-heap.pprof", fixture("go-pprof/heap.pb.gz")),
+    u.files = {file("cpu.pprof", fixture("go-pprof/cpu.pb.gz")),
+               file("delta-heap.pprof", fixture("go-pprof/heap.pb.gz")),
                file("delta-mutex.pprof", fixture("go-pprof/mutex.pb.gz")),
                file("delta-block.pprof", fixture("go-pprof/block.pb.gz")),
                file("goroutines.pprof", fixture("go-pprof/goroutine.pb.gz"))};
@@ -325,7 +326,8 @@ TEST_CASE("metrics: Go pprof parts and metrics.json") {
     CHECK(metric(m, "prof_go_num_goroutine") == 65); // DataKit reads "goroutines" and gets 0
 
     // metrics.json values win over the pprof-derived ones; gc overhead stays a fraction.
-    u.files.push_back(file("metrics.json", R"([["go_num_goroutine",12],["go_gc_pause_time",0.0025],["go_alloc_bytes_per_sec",1000]])"));
+    u.files.push_back(file("metrics.json",
+                           R"([["go_num_goroutine",12],["go_gc_pause_time",0.0025],["go_alloc_bytes_per_sec",1000]])"));
     std::rotate(u.files.begin(), u.files.end() - 1, u.files.end());
     m = compute_profile_metrics(u);
     CHECK(metric(m, "prof_go_num_goroutine") == 12);
@@ -370,10 +372,14 @@ TEST_CASE("metrics: Python auto.pprof sample types and units") {
     // A small pprof written here with the sample types dd-trace-py uses.
     perftools::profiles::Profile p;
     p.add_string_table("");
-    auto s = [&](const char *x) { p.add_string_table(x); return p.string_table_size() - 1; };
-    const char *types[][2] = {{"cpu-time", "nanoseconds"}, {"wall-time", "nanoseconds"}, {"alloc-space", "bytes"},
-                              {"alloc-samples", "count"}, {"exception-samples", "count"},
-                              {"lock-acquire-wait", "microseconds"}, {"heap-space", "bytes"}};
+    auto s = [&](const char *x) {
+        p.add_string_table(x);
+        return p.string_table_size() - 1;
+    };
+    const char *types[][2] = {{"cpu-time", "nanoseconds"},    {"wall-time", "nanoseconds"},
+                              {"alloc-space", "bytes"},       {"alloc-samples", "count"},
+                              {"exception-samples", "count"}, {"lock-acquire-wait", "microseconds"},
+                              {"heap-space", "bytes"}};
     for (auto &t : types) {
         auto *st = p.add_sample_type();
         st->set_type(s(t[0]));
@@ -419,7 +425,8 @@ TEST_CASE("JSON depth: the limit counts brackets outside strings only") {
     CHECK_THROWS_WITH(check_json_depth("{\"x\":" + std::string(64, '[') + std::string(64, ']') + "}", "event"),
                       Catch::Contains("event nests deeper than 64 levels"));
     // Brackets inside strings (with escaped quotes) are text, not nesting.
-    CHECK_NOTHROW(check_json_depth("{\"x\":\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}", "event"));
+    CHECK_NOTHROW(
+        check_json_depth("{\"x\":\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}", "event"));
     // Unbalanced closers do not make room for deeper nesting.
     CHECK_THROWS_AS(check_json_depth(std::string(100, ']') + std::string(65, '['), "event"), DecodeError);
 }
@@ -428,10 +435,12 @@ TEST_CASE("UTF-8: valid text is kept, every invalid sequence becomes U+FFFD") {
     CHECK(to_valid_utf8("plain ascii") == "plain ascii");
     CHECK(to_valid_utf8("\xC3\xA9t\xC3\xA9 \xF0\x9F\x94\xA5") == "\xC3\xA9t\xC3\xA9 \xF0\x9F\x94\xA5");
     CHECK(to_valid_utf8("\xFF\xFE\xFD") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-    CHECK(to_valid_utf8("a\xC0\xAF" "b") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");          // overlong '/'
-    CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");   // a surrogate
+    CHECK(to_valid_utf8("a\xC0\xAF"
+                        "b") == "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                                "b");                                                               // overlong '/'
+    CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");                 // a surrogate
     CHECK(to_valid_utf8("\xF4\x90\x80\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"); // > U+10FFFF
-    CHECK(to_valid_utf8("x\xE2\x82") == "x\xEF\xBF\xBD\xEF\xBF\xBD");                   // truncated
+    CHECK(to_valid_utf8("x\xE2\x82") == "x\xEF\xBF\xBD\xEF\xBF\xBD");                               // truncated
     CHECK(is_valid_utf8(to_valid_utf8(std::string("\x80\xBF\xC2\xF0\x9F", 5))));
 }
 
@@ -447,8 +456,14 @@ TEST_CASE("client times: the window and int64 overflow") {
 }
 
 TEST_CASE("attachment names: repeats and the event's own name get a suffix") {
-    std::vector<ProfileFile> files{{"wall.pprof", "", nullptr}, {"wall.pprof", "", nullptr}, {"event.json", "", nullptr},
-                                   {"wall-2.pprof", "", nullptr}, {"\xFF" "x", "", nullptr}, {"noext", "", nullptr},
+    std::vector<ProfileFile> files{{"wall.pprof", "", nullptr},
+                                   {"wall.pprof", "", nullptr},
+                                   {"event.json", "", nullptr},
+                                   {"wall-2.pprof", "", nullptr},
+                                   {"\xFF"
+                                    "x",
+                                    "", nullptr},
+                                   {"noext", "", nullptr},
                                    {"noext", "", nullptr}};
     CHECK(make_attachment_names_unique(files));
     std::vector<std::string> names;

@@ -82,7 +82,10 @@ std::map<std::string, int64_t> oracle_stacks(const std::string &file, const std:
     for (auto &ev : doc["recording"]["events"]) {
         std::string key;
         auto &st = ev["values"]["stackTrace"];
-        if (st.is_null()) { ++out[key]; continue; }
+        if (st.is_null()) {
+            ++out[key];
+            continue;
+        }
         for (auto &fr : st["frames"]) {
             auto &m = fr["method"];
             key += dotted(m["type"]["name"].get<std::string>()) + "." + m["name"].get<std::string>() + ":" +
@@ -174,9 +177,9 @@ TEST_CASE("JFR: malformed input is a DecodeError, never a crash", "[jfr]") {
     auto raw = read_file(kFixture);
     // Found by fuzz_pyroscope_jfr: a metadata record whose size is smaller than its own size
     // field put the reader past its end, and the next count asked for 8 GB.
-    CHECK_THROWS_AS(decode_jfr(read_file(std::string(PYROSCOPE_TEST_DIR) +
-                                         "/regressions/jfr-metadata-size-below-header.jfr")),
-                    DecodeError);
+    CHECK_THROWS_AS(
+        decode_jfr(read_file(std::string(PYROSCOPE_TEST_DIR) + "/regressions/jfr-metadata-size-below-header.jfr")),
+        DecodeError);
     CHECK_THROWS_AS(decode_jfr(""), DecodeError);
     CHECK_THROWS_AS(decode_jfr("not a recording at all, but long enough to hold a chunk header ......."), DecodeError);
     CHECK_THROWS_AS(decode_jfr(raw.substr(0, raw.size() / 2)), DecodeError);
@@ -192,7 +195,6 @@ TEST_CASE("JFR: malformed input is a DecodeError, never a crash", "[jfr]") {
         }
         try {
             (void)decode_jfr(bad);
-        } catch (const DecodeError &) {
-        }
+        } catch (const DecodeError &) {}
     }
 }

@@ -195,7 +195,8 @@ TEST_CASE("JFR posted the way the Pyroscope Java agent posts it", "[pyroscope][j
     // A corrupt JFR is a 400 with the reason, and nothing is emitted.
     r.host.clear_points();
     trib::profiling::MultipartWriter bad("b");
-    bad.add_file("jfr", "jfr", "application/octet-stream", gzip(read_file(kFix + "/jfr/acceptance.jfr").substr(0, 5000)));
+    bad.add_file("jfr", "jfr", "application/octet-stream",
+                 gzip(read_file(kFix + "/jfr/acceptance.jfr").substr(0, 5000)));
     auto badbody = bad.finish();
     auto br = r.host.http("POST", "/ingest?name=java.app&format=jfr&spyName=javaspy", badbody, bad.content_type());
     CHECK(br.status == 400);
@@ -206,8 +207,10 @@ TEST_CASE("JFR posted the way the Pyroscope Java agent posts it", "[pyroscope][j
 TEST_CASE("folded and lines text uploads", "[pyroscope][golden]") {
     Running r;
     std::string folded = "main;work;spin 30\nmain;idle 10\nmain;work;spin 2\n";
-    auto resp = r.host.http("POST", "/ingest?name=folded.app%7Bteam%3Dcore%7D&from=1795316000&until=1795316010&spyName=ebpfspy&sampleRate=100",
-                            folded, "text/plain");
+    auto resp = r.host.http(
+        "POST",
+        "/ingest?name=folded.app%7Bteam%3Dcore%7D&from=1795316000&until=1795316010&spyName=ebpfspy&sampleRate=100",
+        folded, "text/plain");
     INFO(resp.body);
     REQUIRE(resp.status == 200);
     auto pts = r.host.points();
@@ -222,7 +225,8 @@ TEST_CASE("folded and lines text uploads", "[pyroscope][golden]") {
     check_golden("folded", render(pts));
 
     r.host.clear_points();
-    auto lr = r.host.http("POST", "/ingest?name=lines.app&format=lines&from=1795316000&until=1795316010", "a;b\na;b\na;c\n");
+    auto lr =
+        r.host.http("POST", "/ingest?name=lines.app&format=lines&from=1795316000&until=1795316010", "a;b\na;b\na;c\n");
     REQUIRE(lr.status == 200);
     auto lp = trib::profiling::parse_pprof(*attachment(r.host.points().at(0), "auto.pprof")->data);
     CHECK(trib::profiling::sum_sample_values(lp, 0) == 3);
@@ -235,14 +239,16 @@ TEST_CASE("Go multipart upload names the file from sample_type_config", "[pyrosc
     auto heap = read_file(kFix + "/go-pprof/heap.pb.gz");
     trib::profiling::MultipartWriter w("go-boundary");
     w.add_file("profile", "profile.pprof", "application/octet-stream", heap);
-    w.add_file("sample_type_config", "sample_type_config.json", "application/octet-stream",
-               R"({"alloc_objects":{"units":"objects","cumulative":true},"alloc_space":{"units":"bytes","cumulative":true},)"
-               R"("inuse_objects":{"units":"objects","aggregation":"average"},"inuse_space":{"units":"bytes","aggregation":"average"}})");
+    w.add_file(
+        "sample_type_config", "sample_type_config.json", "application/octet-stream",
+        R"({"alloc_objects":{"units":"objects","cumulative":true},"alloc_space":{"units":"bytes","cumulative":true},)"
+        R"("inuse_objects":{"units":"objects","aggregation":"average"},"inuse_space":{"units":"bytes","aggregation":"average"}})");
     auto body = w.finish();
-    auto resp = r.host.http("POST",
-                            "/ingest?name=go.app%7B__session_id__%3D0123456789abcdef%2Cotel.scope.name%3Dpyroscope-go%7D"
-                            "&from=1795316000000000000&until=1795316015000000000&spyName=gospy&sampleRate=100",
-                            body, w.content_type());
+    auto resp =
+        r.host.http("POST",
+                    "/ingest?name=go.app%7B__session_id__%3D0123456789abcdef%2Cotel.scope.name%3Dpyroscope-go%7D"
+                    "&from=1795316000000000000&until=1795316015000000000&spyName=gospy&sampleRate=100",
+                    body, w.content_type());
     INFO(resp.body);
     REQUIRE(resp.status == 200);
     auto pts = r.host.points();
@@ -254,17 +260,22 @@ TEST_CASE("Go multipart upload names the file from sample_type_config", "[pyrosc
     REQUIRE(attachment(*p, "delta-heap.pprof"));
     CHECK(*attachment(*p, "delta-heap.pprof")->data == heap);
     CHECK(trib::profiling::go_profile_file_name(R"({"goroutine":{}})") == "goroutines.pprof");
-    CHECK(trib::profiling::go_profile_file_name(R"({"contentions":{"display-name":"block_count"},"delay":{}})") == "delta-block.pprof");
-    CHECK(trib::profiling::go_profile_file_name(R"({"contentions":{"display-name":"mutex_count"}})") == "delta-mutex.pprof");
+    CHECK(trib::profiling::go_profile_file_name(R"({"contentions":{"display-name":"block_count"},"delay":{}})") ==
+          "delta-block.pprof");
+    CHECK(trib::profiling::go_profile_file_name(R"({"contentions":{"display-name":"mutex_count"}})") ==
+          "delta-mutex.pprof");
 }
 
 TEST_CASE("answers: 400 bad name, 413 too large, 415 trie, 429 backpressure", "[pyroscope]") {
     Running r(R"({"body_size_limit_mb":0.01})");
     auto gz = read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
-    CHECK(r.host.http("POST", "/ingest?name=bad%20app%7Bx%3D1%7D&format=pprof", gz, "application/octet-stream").status == 400);
+    CHECK(
+        r.host.http("POST", "/ingest?name=bad%20app%7Bx%3D1%7D&format=pprof", gz, "application/octet-stream").status ==
+        400);
     CHECK(r.host.http("POST", "/ingest?name=app%7Bx%3D1", gz, "application/octet-stream").status == 400);
     CHECK(r.host.http("POST", "/ingest?format=pprof", gz, "application/octet-stream").status == 400);
-    CHECK(r.host.http("POST", "/ingest?name=app&format=pprof", std::string(20000, 'x'), "application/octet-stream").status == 413);
+    CHECK(r.host.http("POST", "/ingest?name=app&format=pprof", std::string(20000, 'x'), "application/octet-stream")
+              .status == 413);
     auto trie = r.host.http("POST", "/ingest?name=app&format=trie", "xx", "binary/octet-stream+trie");
     CHECK(trie.status == 415);
     CHECK(trie.body.find("trie") != std::string::npos);
@@ -287,9 +298,11 @@ TEST_CASE("push API: proto, gzip and JSON PushRequests; Connect errors", "[pyros
     push::v1::PushRequest req;
     auto add_series = [&](const std::string &type, const std::string &raw) {
         auto *s = req.add_series();
-        for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{
-                 {"__name__", type}, {"service_name", "push.go.app"}, {"__spy_name__", "gospy"},
-                 {"env", "staging"}, {"k8s.pod.name", "api-7d9"}}) {
+        for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{{"__name__", type},
+                                                                            {"service_name", "push.go.app"},
+                                                                            {"__spy_name__", "gospy"},
+                                                                            {"env", "staging"},
+                                                                            {"k8s.pod.name", "api-7d9"}}) {
             auto *l = s->add_labels();
             l->set_name(k);
             l->set_value(v);

@@ -51,7 +51,8 @@ setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 5000);
 )JS");
     std::string base = host.url("/");
     base.pop_back(); // the agent appends /ingest itself
-    ChildProcess node({"node", work.sub("app.js")}, {{"PYRO_URL", base}, {"NODE_PATH", std::string(TRIB_SOURCE_DIR) + "/test/clients/node_modules"}});
+    ChildProcess node({"node", work.sub("app.js")},
+                      {{"PYRO_URL", base}, {"NODE_PATH", std::string(TRIB_SOURCE_DIR) + "/test/clients/node_modules"}});
 
     bool wall = false, heap = false;
     auto check = [&] {
@@ -99,8 +100,9 @@ public class BusyProgram {
 }
 )JAVA");
     {
-        ChildProcess java({"java", "-XX:StartFlightRecording=dumponexit=true,filename=" + work.sub("rec.jfr") + ",settings=profile",
-                           work.sub("BusyProgram.java")});
+        ChildProcess java(
+            {"java", "-XX:StartFlightRecording=dumponexit=true,filename=" + work.sub("rec.jfr") + ",settings=profile",
+             work.sub("BusyProgram.java")});
         auto rc = java.wait(60000ms);
         INFO(java.log());
         REQUIRE(rc.has_value());
@@ -111,24 +113,33 @@ public class BusyProgram {
 
     HostProcess host(pyroscope_host());
     for (std::string which : {"recorded-here", "fixture"}) {
-        std::string payload = which == "fixture" ? pyro_test::gzip(read_file(std::string(TRIB_FIXTURES_DIR) + "/jfr/acceptance.jfr")) : gz;
+        std::string payload = which == "fixture"
+                                  ? pyro_test::gzip(read_file(std::string(TRIB_FIXTURES_DIR) + "/jfr/acceptance.jfr"))
+                                  : gz;
         trib::profiling::MultipartWriter w("java-agent-" + which);
         w.add_file("jfr", "jfr", "application/octet-stream", payload);
         auto body = w.finish();
-        auto r = http("POST", host.url("/ingest?name=java-" + which + "%7Bhost.name%3Dbox1%7D&from=1795316625&until=1795316635"
-                                       "&format=jfr&spyName=javaspy&units=samples&aggregationType=sum&sampleRate=100"),
+        auto r = http("POST",
+                      host.url("/ingest?name=java-" + which +
+                               "%7Bhost.name%3Dbox1%7D&from=1795316625&until=1795316635"
+                               "&format=jfr&spyName=javaspy&units=samples&aggregationType=sum&sampleRate=100"),
                       body, w.content_type());
         INFO(r.body << "\n" << host.log());
         REQUIRE(r.status == 200);
 
         const LpPoint *point = nullptr;
         std::vector<LpPoint> pts;
-        REQUIRE(wait_until([&] {
-            pts = host.points("profiling", "profile");
-            for (auto &p : pts)
-                if (p.tag("service") == "java-" + which) { point = &p; return true; }
-            return false;
-        }, 10000ms));
+        REQUIRE(wait_until(
+            [&] {
+                pts = host.points("profiling", "profile");
+                for (auto &p : pts)
+                    if (p.tag("service") == "java-" + which) {
+                        point = &p;
+                        return true;
+                    }
+                return false;
+            },
+            10000ms));
         CHECK(point->tag("language") == "java");
         CHECK(point->tag("host.name") == "box1");
         CHECK(point->field_str("format") == "jfr");

@@ -55,7 +55,10 @@ inline std::string render(const std::vector<trib::Point> &points) {
             switch (f.type) {
             case TRIB_FIELD_INT: o << f.i << "i"; break;
             case TRIB_FIELD_UINT: o << f.u << "u"; break;
-            case TRIB_FIELD_FLOAT: std::snprintf(buf, sizeof buf, "%.6g", f.f); o << buf; break;
+            case TRIB_FIELD_FLOAT:
+                std::snprintf(buf, sizeof buf, "%.6g", f.f);
+                o << buf;
+                break;
             case TRIB_FIELD_BOOL: o << (f.b ? "true" : "false"); break;
             case TRIB_FIELD_STRING: o << '"' << f.s << '"'; break;
             case TRIB_FIELD_BYTES: o << "bytes(" << f.s.size() << ")"; break;

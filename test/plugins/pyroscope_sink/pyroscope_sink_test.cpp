@@ -88,23 +88,29 @@ HostOptions forwarding_host(const std::string &url, const std::string &sink_extr
     HostOptions o;
     o.config_text = "[bus]\n  retry_initial_ms = 50\n  retry_max_ms = 200\n"
                     "[[sinks]]\n  type = \"file\"\n"
-                    "[[sinks]]\n  type = \"pyroscope\"\n  url = \"" + url + "\"\n"
-                    "  categories = [\"profiling\"]\n  measurements = [\"profile\"]\n" + sink_extra;
+                    "[[sinks]]\n  type = \"pyroscope\"\n  url = \"" +
+                    url +
+                    "\"\n"
+                    "  categories = [\"profiling\"]\n  measurements = [\"profile\"]\n" +
+                    sink_extra;
     o.conf_d["pyroscope/pyroscope.conf"] = "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n";
     o.conf_d["profile/profile.conf"] = "[[inputs.profile]]\n  endpoints = [\"/profiling/v1/input\"]\n";
     return o;
 }
 
 int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 // The @pyroscope/nodejs wall fixture, posted as the agent does, stamped `from` seconds ago.
 void upload_wall(HostProcess &host, const std::string &app, int64_t age_s) {
     std::string body = read_file(std::string(TRIB_FIXTURES_DIR) + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
     int64_t from = now_s() - age_s;
-    auto r = http("POST", host.url("/ingest?format=pprof&name=" + app + "%7Bregion%3Dlocal%2Cotel.scope.name%3Dx%7D&spyName=nodespy&from=" +
-                                   std::to_string(from) + "&until=" + std::to_string(from + 5) + "&sampleRate=17"),
+    auto r = http("POST",
+                  host.url("/ingest?format=pprof&name=" + app +
+                           "%7Bregion%3Dlocal%2Cotel.scope.name%3Dx%7D&spyName=nodespy&from=" + std::to_string(from) +
+                           "&until=" + std::to_string(from + 5) + "&sampleRate=17"),
                   body, "application/octet-stream");
     INFO(r.body << "\n" << host.log());
     REQUIRE(r.status == 200);
@@ -134,8 +140,9 @@ std::vector<int64_t> totals(const perftools::profiles::Profile &p) {
 
 TEST_CASE("pyroscope sink: request shape and headers; 400 is not retried", "[pyroscope_sink]") {
     CaptureServer cap("400");
-    HostProcess host(forwarding_host(cap.url(), "  tenant_id = \"team-a\"\n  basic_auth = { username = \"u\", password = \"p\" }\n"
-                                                "  headers = { \"X-Extra\" = \"1\" }\n"));
+    HostProcess host(forwarding_host(cap.url(),
+                                     "  tenant_id = \"team-a\"\n  basic_auth = { username = \"u\", password = \"p\" }\n"
+                                     "  headers = { \"X-Extra\" = \"1\" }\n"));
     upload_wall(host, "cap-app", 10);
     REQUIRE(wait_until([&] { return cap.requests().size() >= 1; }, 10000ms));
     std::this_thread::sleep_for(1500ms); // the backoff is 50-200 ms: a retry would be here by now
@@ -165,7 +172,8 @@ TEST_CASE("pyroscope sink: request shape and headers; 400 is not retried", "[pyr
     std::string raw = req.series(0).samples(0).raw_profile();
     CHECK(raw.substr(0, 2) == "\x1f\x8b");
     auto sent = trib::profiling::parse_pprof(raw);
-    auto orig = trib::profiling::parse_pprof(read_file(std::string(TRIB_FIXTURES_DIR) + "/pyroscope-nodejs/ingest-wall.body.pprof.gz"));
+    auto orig = trib::profiling::parse_pprof(
+        read_file(std::string(TRIB_FIXTURES_DIR) + "/pyroscope-nodejs/ingest-wall.body.pprof.gz"));
     CHECK(totals(sent) == totals(orig));
     CHECK(metric_line(host, "pyroscope_rejected").find("} 1") != std::string::npos);
 }
@@ -182,8 +190,8 @@ TEST_CASE("pyroscope sink: a dd-trace-js zstd upload goes out as one push of gzi
     REQUIRE(reqs.size() == 1);
     push::v1::PushRequest req;
     REQUIRE(req.ParseFromString(reqs[0].body));
-    std::map<std::string, std::string> part_of{{"wall", "part-wall.pprof.zst"}, {"memory", "part-space.pprof.zst"},
-                                               {"events", "part-events.pprof.zst"}};
+    std::map<std::string, std::string> part_of{
+        {"wall", "part-wall.pprof.zst"}, {"memory", "part-space.pprof.zst"}, {"events", "part-events.pprof.zst"}};
     std::set<std::string> names;
     for (auto &s : req.series()) {
         auto labels = labels_of(s);
@@ -199,7 +207,8 @@ TEST_CASE("pyroscope sink: a dd-trace-js zstd upload goes out as one push of gzi
             for (auto &l : smp.label()) {
                 const std::string &k = sent.string_table(int(l.key()));
                 CHECK(k.find(' ') == std::string::npos);
-                if (k == "span_id") CHECK(std::regex_match(sent.string_table(int(l.str())), std::regex("[0-9a-f]{16}")));
+                if (k == "span_id")
+                    CHECK(std::regex_match(sent.string_table(int(l.str())), std::regex("[0-9a-f]{16}")));
             }
     }
     CHECK(names == std::set<std::string>{"wall", "memory", "events"});
@@ -265,7 +274,9 @@ TEST_CASE("pyroscope sink: profiles past max_age are re-stamped, or dropped", "[
 TEST_CASE("pyroscope sink with [sinks.spool]: an upload taken while Pyroscope is down survives a restart",
           "[pyroscope_sink]") {
     int port = free_port(); // nothing listens there yet: connection refused → retry
-    HostOptions o = forwarding_host("http://127.0.0.1:" + std::to_string(port), "  [sinks.spool]\n    path = \"spool/pyroscope\"\n    retry_initial_ms = 50\n    retry_max_ms = 200\n");
+    HostOptions o = forwarding_host(
+        "http://127.0.0.1:" + std::to_string(port),
+        "  [sinks.spool]\n    path = \"spool/pyroscope\"\n    retry_initial_ms = 50\n    retry_max_ms = 200\n");
     o.config_text = "[bus]\n  shutdown_timeout_ms = 500\n" + o.config_text.substr(o.config_text.find("[[sinks]]"));
     HostProcess host(o);
     upload_wall(host, "spooled-app", 10);
@@ -292,9 +303,9 @@ TEST_CASE("pyroscope sink: a bad sink table is refused naming the key", "[pyrosc
         TempDir d("pyro-check");
         write_file(d.sub("tributary.conf"), o.config_text);
         for (auto &[rel, text] : o.conf_d) write_file(d.sub("conf.d/" + rel), text);
-        ChildProcess check({std::string(TRIB_BUILD_DIR) + "/bin/tributary", "--config", d.sub("tributary.conf"), "--plugins-dir",
-                            std::string(TRIB_BUILD_DIR) + "/plugins", "--conf-d", d.sub("conf.d"), "--data-dir", d.sub("data"),
-                            "--check-config"});
+        ChildProcess check({std::string(TRIB_BUILD_DIR) + "/bin/tributary", "--config", d.sub("tributary.conf"),
+                            "--plugins-dir", std::string(TRIB_BUILD_DIR) + "/plugins", "--conf-d", d.sub("conf.d"),
+                            "--data-dir", d.sub("data"), "--check-config"});
         auto rc = check.wait(30000ms);
         INFO(check.log());
         REQUIRE(rc.has_value());
@@ -315,7 +326,8 @@ std::vector<std::pair<std::string, std::string>> all_labels(const perftools::pro
     std::vector<std::pair<std::string, std::string>> out;
     for (auto &s : p.sample())
         for (auto &l : s.label())
-            out.emplace_back(p.string_table(int(l.key())), l.str() ? p.string_table(int(l.str())) : "#" + std::to_string(l.num()));
+            out.emplace_back(p.string_table(int(l.key())),
+                             l.str() ? p.string_table(int(l.str())) : "#" + std::to_string(l.num()));
     return out;
 }
 
@@ -324,7 +336,8 @@ std::vector<std::pair<std::string, std::string>> all_labels(const perftools::pro
 TEST_CASE("real dd-trace and @pyroscope/nodejs agents → host A → pyroscope sink → host B (our receiver)",
           "[pyroscope_sink][integration]") {
     HostOptions bo;
-    bo.conf_d["pyroscope/pyroscope.conf"] = "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n  generate_metrics = false\n";
+    bo.conf_d["pyroscope/pyroscope.conf"] =
+        "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n  generate_metrics = false\n";
     HostProcess b(bo);
     std::string b_url = b.url("/");
     b_url.pop_back();
@@ -370,8 +383,9 @@ setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 5000);
     trib::profiling::MultipartWriter w("e2e-jfr-boundary");
     w.add_file("jfr", "jfr", "application/octet-stream", jfr);
     int64_t from = now_s() - 20;
-    auto jr = http("POST", a.url("/ingest?name=java-e2e%7Benv%3Dci%7D&format=jfr&spyName=javaspy&from=" + std::to_string(from) +
-                                 "&until=" + std::to_string(from + 10)),
+    auto jr = http("POST",
+                   a.url("/ingest?name=java-e2e%7Benv%3Dci%7D&format=jfr&spyName=javaspy&from=" + std::to_string(from) +
+                         "&until=" + std::to_string(from + 10)),
                    w.finish(), w.content_type());
     REQUIRE(jr.status == 200);
 
@@ -420,11 +434,13 @@ setTimeout(async () => { clearInterval(timer); await Pyroscope.stop(); }, 5000);
         // Push series: B's input copies service_name into service; JFR (/ingest): the app name.
         return std::count_if(b_points.begin(), b_points.end(), [&](auto &p) { return p.tag("service") == service; });
     };
-    bool all = wait_until([&] {
-        b_points = b.points("profiling", "profile");
-        return size_t(forwarded("e2e-dd")) >= dd_count && size_t(forwarded("e2e-node")) >= node_count &&
-               forwarded("java-e2e") >= 1;
-    }, 30s, 250ms);
+    bool all = wait_until(
+        [&] {
+            b_points = b.points("profiling", "profile");
+            return size_t(forwarded("e2e-dd")) >= dd_count && size_t(forwarded("e2e-node")) >= node_count &&
+                   forwarded("java-e2e") >= 1;
+        },
+        30s, 250ms);
     REQUIRE(all);
     CHECK(size_t(forwarded("e2e-dd")) == dd_count);
     CHECK(size_t(forwarded("e2e-node")) == node_count);

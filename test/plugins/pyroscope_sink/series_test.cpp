@@ -7,8 +7,8 @@ using namespace trib::pyroscope_sink;
 
 TEST_CASE("series labels: service_name, __name__, sanitised tags, at most 30", "[pyroscope_sink]") {
     std::vector<std::pair<std::string, std::string>> tags{
-        {"service", "api"}, {"runtime-id", "r1"}, {"host", "h1"}, {"env", "prod"}, {"version", "1.2"},
-        {"otel.scope.name", "x"}, {"9lives", "cat"}, {"__session_id__", "s"}, {"empty", ""}};
+        {"service", "api"},       {"runtime-id", "r1"}, {"host", "h1"},          {"env", "prod"}, {"version", "1.2"},
+        {"otel.scope.name", "x"}, {"9lives", "cat"},    {"__session_id__", "s"}, {"empty", ""}};
     for (int i = 0; i < 40; ++i) tags.emplace_back("zz_tag_" + std::to_string(100 + i), "v");
     size_t dropped = 0;
     auto l = series_labels(tags, "wall", &dropped);
@@ -34,7 +34,8 @@ TEST_CASE("series labels: service_name, __name__, sanitised tags, at most 30", "
     CHECK(std::is_sorted(l.begin(), l.end()));
 
     // service_name wins over service; no service at all still gives a non-empty one.
-    CHECK(series_labels({{"service", "a"}, {"service_name", "b"}}, "wall")[2] == std::make_pair(std::string("service_name"), std::string("b")));
+    CHECK(series_labels({{"service", "a"}, {"service_name", "b"}}, "wall")[2] ==
+          std::make_pair(std::string("service_name"), std::string("b")));
     auto none = series_labels({}, "memory");
     CHECK(none == Labels{{"__delta__", "false"}, {"__name__", "memory"}, {"service_name", "unknown_service"}});
 }

@@ -43,7 +43,8 @@ TEST_CASE("every API parameter's bad value gets 400 with the reason; unknown ids
         {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_from=now-2h", "baseline_from and baseline_to"},
         {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_from=x&baseline_to=now", "baseline_from:"},
         {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_from=now-1h&baseline_to=x", "baseline_to:"},
-        {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_from=now&baseline_to=now-1h", "baseline_from/baseline_to"},
+        {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_from=now&baseline_to=now-1h",
+         "baseline_from/baseline_to"},
         {"flamegraph?service=api-svc&type=cpu&diff=1&baseline_version=", "baseline_version is required"},
         {"flamegraph?service=api-svc&type=cpu&baseline_from=now-1h", "only used with diff=1"},
         {"flamegraph?service=api-svc&type=c%20pu", "type:"},
@@ -125,12 +126,14 @@ TEST_CASE("retention removes index rows together with their files in the store",
     REQUIRE(upload(host, "ret-svc", {{"cpu.pprof", go_cpu()}}, now - 20'000'000'000, now) == 200);
     // Both reach the index and the store; the old one is then expired by the timer.
     std::vector<std::string> ids;
-    REQUIRE(tt::wait_until([&] {
-        auto pts = host.points("profiling", "profile");
-        ids.clear();
-        for (auto &p : pts) ids.push_back(p.field_str("profile_id"));
-        return ids.size() == 2;
-    }, 10s));
+    REQUIRE(tt::wait_until(
+        [&] {
+            auto pts = host.points("profiling", "profile");
+            ids.clear();
+            for (auto &p : pts) ids.push_back(p.field_str("profile_id"));
+            return ids.size() == 2;
+        },
+        10s));
     auto store = [&](const std::string &id) { return host.data_dir() + "/attachments/" + id + "/cpu.pprof"; };
     std::string old_id, new_id;
     for (auto &p : host.points("profiling", "profile"))

@@ -13,7 +13,8 @@ TEST_CASE("the viewer's pages in headless Chromium over data from three real age
     int pinpoint_port = tt::free_port();
     auto o = host_options();
     o.conf_d["pyroscope/pyroscope.conf"] = "[[inputs.pyroscope]]\n  endpoints = [\"/ingest\"]\n";
-    o.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pinpoint_port) + "\"\n";
+    o.conf_d["pinpoint/pinpoint.conf"] =
+        "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pinpoint_port) + "\"\n";
     tt::HostProcess host(o);
     std::string base = host.url("/");
     base.pop_back();
@@ -52,11 +53,13 @@ TEST_CASE("the viewer's pages in headless Chromium over data from three real age
         auto a = get_json(host, query);
         return a.status == 200 && !a.body[list].empty();
     };
-    bool ready = tt::wait_until([&] {
-        return has("/api/v1/profiles?service=viewer-dd&from=now-10m", "profiles") &&
-               has("/api/v1/profiles?service=viewer-shop&from=now-10m", "profiles") &&
-               has("/api/v1/traces?service=viewer-shop&resource=/up&from=now-10m", "traces");
-    }, 40s, 500ms);
+    bool ready = tt::wait_until(
+        [&] {
+            return has("/api/v1/profiles?service=viewer-dd&from=now-10m", "profiles") &&
+                   has("/api/v1/profiles?service=viewer-shop&from=now-10m", "profiles") &&
+                   has("/api/v1/traces?service=viewer-shop&resource=/up&from=now-10m", "traces");
+        },
+        40s, 500ms);
     INFO("host log:\n" << host.log() << "\ndd-trace app:\n" << dd.log() << "\nshop app:\n" << shop.log());
     REQUIRE(ready);
 

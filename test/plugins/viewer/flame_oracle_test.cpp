@@ -40,9 +40,18 @@ Folded go_pprof_folded(const std::string &file, const std::string &type, const s
     std::map<std::string, std::vector<std::string>> frames; // location id → frames, innermost first
     std::string section, current;
     while (std::getline(in, line)) {
-        if (line == "Samples:") { section = "header"; continue; }
-        if (line == "Locations") { section = "locations"; continue; }
-        if (line == "Mappings") { section = "mappings"; continue; }
+        if (line == "Samples:") {
+            section = "header";
+            continue;
+        }
+        if (line == "Locations") {
+            section = "locations";
+            continue;
+        }
+        if (line == "Mappings") {
+            section = "mappings";
+            continue;
+        }
         if (section == "header") {
             auto names = words(line);
             for (size_t i = 0; i < names.size(); ++i)
@@ -52,8 +61,7 @@ Folded go_pprof_folded(const std::string &file, const std::string &type, const s
         } else if (section == "samples") {
             auto colon = line.find(':');
             std::string head = line.substr(0, colon);
-            bool is_sample = colon != std::string::npos &&
-                             head.find_first_not_of(" -0123456789") == std::string::npos;
+            bool is_sample = colon != std::string::npos && head.find_first_not_of(" -0123456789") == std::string::npos;
             if (is_sample) {
                 auto values = words(head);
                 REQUIRE(values.size() > size_t(column));
@@ -66,7 +74,8 @@ Folded go_pprof_folded(const std::string &file, const std::string &type, const s
             auto colon = line.find(':');
             std::string head = line.substr(0, colon);
             std::string frame_text;
-            if (colon != std::string::npos && !words(head).empty() && head.find_first_not_of(" 0123456789") == std::string::npos) {
+            if (colon != std::string::npos && !words(head).empty() &&
+                head.find_first_not_of(" 0123456789") == std::string::npos) {
                 current = words(head)[0];
                 auto rest = words(line.substr(colon + 1)); // addr, M=, frame words...
                 frames[current] = {};
@@ -180,8 +189,8 @@ TEST_CASE("merged flame tree of N uploads equals go tool pprof -raw summed over 
         add(expected, go_pprof_folded(work.sub("node_wall.pb.gz"), "wall", span));
         add(expected, go_pprof_folded(work.sub("node_wall_zstd.pb"), "wall", span));
         REQUIRE(sum(expected) > 0);
-        auto a = get_json(host, "/api/v1/flamegraph?service=oracle&type=wall&from=now-10m&span_id=" + span +
-                                    "&to=now-15s");
+        auto a =
+            get_json(host, "/api/v1/flamegraph?service=oracle&type=wall&from=now-10m&span_id=" + span + "&to=now-15s");
         REQUIRE(a.status == 200);
         Folded got;
         fold(a.body["tree"], "", got);
@@ -194,11 +203,13 @@ TEST_CASE("merged flame tree of N uploads equals go tool pprof -raw summed over 
                                 "&baseline_from=now-10m&baseline_to=now-35s");
         REQUIRE(a.status == 200);
         Folded cur, base;
-        std::function<void(const nlohmann::json &, const std::string &)> walk = [&](const nlohmann::json &n, const std::string &pre) {
+        std::function<void(const nlohmann::json &, const std::string &)> walk = [&](const nlohmann::json &n,
+                                                                                    const std::string &pre) {
             std::string key = pre.empty() ? n["n"].get<std::string>() : pre + ";" + n["n"].get<std::string>();
             if (n["s"].get<int64_t>()) cur[key] += n["s"].get<int64_t>();
             if (n["bs"].get<int64_t>()) base[key] += n["bs"].get<int64_t>();
-            if (n.contains("c")) for (auto &c : n["c"]) walk(c, key);
+            if (n.contains("c"))
+                for (auto &c : n["c"]) walk(c, key);
         };
         walk(a.body["tree"], "");
         Folded expect_cur, expect_base;

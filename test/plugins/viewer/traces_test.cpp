@@ -22,10 +22,12 @@ TEST_CASE("traces by path survive a restart and a corrupted index", "[viewer][tr
             REQUIRE(res.code == grpc::StatusCode::OK);
     }
     nlohmann::json traces;
-    REQUIRE(tt::wait_until([&] {
-        traces = get_json(host, "/api/v1/traces?limit=100").body["traces"];
-        return traces.is_array() && traces.size() == 4; // the session's four traces
-    }, 15s));
+    REQUIRE(tt::wait_until(
+        [&] {
+            traces = get_json(host, "/api/v1/traces?limit=100").body["traces"];
+            return traces.is_array() && traces.size() == 4; // the session's four traces
+        },
+        15s));
 
     std::map<std::string, nlohmann::json> before;
     for (auto &t : traces) {
@@ -42,8 +44,7 @@ TEST_CASE("traces by path survive a restart and a corrupted index", "[viewer][tr
     // A trace of the /up → /down pair has its child span nested under the root.
     bool nested = false;
     for (auto &[id, t] : before)
-        for (auto &root : t["spans"])
-            nested = nested || !root["children"].empty();
+        for (auto &root : t["spans"]) nested = nested || !root["children"].empty();
     CHECK(nested);
 
     host.restart();

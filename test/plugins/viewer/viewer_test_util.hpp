@@ -38,19 +38,23 @@ inline tt::HostOptions host_options(const std::string &viewer_keys = "") {
 }
 
 // POSTs one dd-trace style upload (event + files) to the profile input; returns the status.
-inline int upload(const tt::HostProcess &host, const std::string &service, const std::map<std::string, std::string> &files,
-                  int64_t start_ns, int64_t end_ns, const std::string &extra_tags = "") {
+inline int upload(const tt::HostProcess &host, const std::string &service,
+                  const std::map<std::string, std::string> &files, int64_t start_ns, int64_t end_ns,
+                  const std::string &extra_tags = "") {
     nlohmann::json names = nlohmann::json::array();
     for (auto &f : files) names.push_back(f.first);
-    nlohmann::json event = {{"attachments", names},
-                            {"start", trib::profiling::format_rfc3339_nano(start_ns)},
-                            {"end", trib::profiling::format_rfc3339_nano(end_ns)},
-                            {"family", "go"},
-                            {"version", "4"},
-                            {"tags_profiler", "service:" + service + ",env:test,version:1.0,host:viewer-host" + extra_tags}};
+    nlohmann::json event = {
+        {"attachments", names},
+        {"start", trib::profiling::format_rfc3339_nano(start_ns)},
+        {"end", trib::profiling::format_rfc3339_nano(end_ns)},
+        {"family", "go"},
+        {"version", "4"},
+        {"tags_profiler", "service:" + service + ",env:test,version:1.0,host:viewer-host" + extra_tags}};
     const std::string b = "viewerboundary7d1e";
-    std::string body = "--" + b + "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
-                       "Content-Type: application/json\r\n\r\n" + event.dump() + "\r\n";
+    std::string body = "--" + b +
+                       "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+                       "Content-Type: application/json\r\n\r\n" +
+                       event.dump() + "\r\n";
     for (auto &[name, data] : files)
         body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + name +
                 "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + "\r\n";
@@ -77,16 +81,18 @@ inline std::string fixture(const std::string &rel) { return tt::read_file(std::s
 // which runs beside the viewer, has written all their files.
 inline bool wait_profiles(const tt::HostProcess &host, const std::string &service, size_t n,
                           std::chrono::milliseconds timeout = 15000ms) {
-    return tt::wait_until([&] {
-        auto a = get_json(host, "/api/v1/profiles?from=0&limit=10000&service=" + service);
-        if (a.status != 200 || a.body["profiles"].size() != n) return false;
-        for (auto &p : a.body["profiles"])
-            for (auto &name : p["attachments"])
-                if (!tt::file_exists(host.data_dir() + "/attachments/" + p["id"].get<std::string>() + "/" +
-                                     name.get<std::string>()))
-                    return false;
-        return true;
-    }, timeout);
+    return tt::wait_until(
+        [&] {
+            auto a = get_json(host, "/api/v1/profiles?from=0&limit=10000&service=" + service);
+            if (a.status != 200 || a.body["profiles"].size() != n) return false;
+            for (auto &p : a.body["profiles"])
+                for (auto &name : p["attachments"])
+                    if (!tt::file_exists(host.data_dir() + "/attachments/" + p["id"].get<std::string>() + "/" +
+                                         name.get<std::string>()))
+                        return false;
+            return true;
+        },
+        timeout);
 }
 
 } // namespace viewer_test

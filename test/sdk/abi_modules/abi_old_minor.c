@@ -152,10 +152,9 @@ static void om_stop(void *instance) {
 
 static void om_destroy(void *instance) { free(instance); }
 
-static const char om_sample[] =
-    "[[inputs.abi_old_minor]]\n"
-    "  ## Test module built against ABI 1.0. Emits one point per interval.\n"
-    "  interval_ms = 100\n";
+static const char om_sample[] = "[[inputs.abi_old_minor]]\n"
+                                "  ## Test module built against ABI 1.0. Emits one point per interval.\n"
+                                "  interval_ms = 100\n";
 
 static const trib_module_t om_descriptor = {
     sizeof(trib_module_t),

@@ -22,18 +22,30 @@ static void leave_marker(const char *what) {
 
 static trib_status wm_create(const trib_host_api_t *host, trib_host_ctx *ctx, trib_str instance_name,
                              trib_str config_json, void **instance, char *err, size_t err_cap) {
-    (void)host; (void)ctx; (void)instance_name; (void)config_json; (void)instance;
+    (void)host;
+    (void)ctx;
+    (void)instance_name;
+    (void)config_json;
+    (void)instance;
     leave_marker("create");
     if (err && err_cap) snprintf(err, err_cap, "abi_wrong_major must never be created by a major-1 host");
     return TRIB_FATAL;
 }
 static trib_status wm_start(void *instance, char *err, size_t err_cap) {
-    (void)instance; (void)err; (void)err_cap;
+    (void)instance;
+    (void)err;
+    (void)err_cap;
     leave_marker("start");
     return TRIB_FATAL;
 }
-static void wm_stop(void *instance) { (void)instance; leave_marker("stop"); }
-static void wm_destroy(void *instance) { (void)instance; leave_marker("destroy"); }
+static void wm_stop(void *instance) {
+    (void)instance;
+    leave_marker("stop");
+}
+static void wm_destroy(void *instance) {
+    (void)instance;
+    leave_marker("destroy");
+}
 
 static const trib_module_t wm_descriptor = {
     sizeof(trib_module_t),
@@ -56,7 +68,8 @@ static const trib_module_t wm_descriptor = {
 TRIB_DECLARE_ABI_PROBE()
 
 TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_abi_major, uint32_t host_abi_minor) {
-    (void)host_abi_major; (void)host_abi_minor;
+    (void)host_abi_major;
+    (void)host_abi_minor;
     leave_marker("trib_module_entry");
     /* Deliberately ignores host_abi_major: the host's probe check is what is tested. */
     return &wm_descriptor;

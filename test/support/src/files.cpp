@@ -24,8 +24,7 @@ TempDir::TempDir(const std::string &prefix) {
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
-    if (!::mkdtemp(buf.data()))
-        throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+    if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
     path_ = buf.data();
 }
 

@@ -14,8 +14,7 @@
 namespace trib::test {
 
 HttpResult http(const std::string &method, const std::string &url, const std::string &body,
-                const std::string &content_type, const std::map<std::string, std::string> &headers,
-                int timeout_ms) {
+                const std::string &content_type, const std::map<std::string, std::string> &headers, int timeout_ms) {
     HttpResult result;
     try {
         Poco::URI uri(url);

@@ -21,8 +21,7 @@ namespace {
 template <class T>
 const T &typed_field(const LpPoint &p, const std::string &k, const char *type_name) {
     auto it = p.fields.find(k);
-    if (it == p.fields.end())
-        throw std::runtime_error("point " + p.measurement + " has no field '" + k + "'");
+    if (it == p.fields.end()) throw std::runtime_error("point " + p.measurement + " has no field '" + k + "'");
     const T *v = std::get_if<T>(&it->second);
     if (!v) throw std::runtime_error("field '" + k + "' of " + p.measurement + " is not " + type_name);
     return *v;
@@ -37,7 +36,10 @@ class Reader {
         for (;;) {
             skip_blank_lines();
             if (pos_ >= s_.size()) break;
-            if (s_[pos_] == '#') { skip_to_eol(); continue; }
+            if (s_[pos_] == '#') {
+                skip_to_eol();
+                continue;
+            }
             out.push_back(point());
         }
         return out;
@@ -96,7 +98,10 @@ class Reader {
                     pos_ += 2;
                     continue;
                 }
-                if (c == '"') { ++pos_; break; }
+                if (c == '"') {
+                    ++pos_;
+                    break;
+                }
                 if (c == '\n') ++line_;
                 out.push_back(c);
                 ++pos_;
@@ -146,7 +151,10 @@ class Reader {
             if (at_end() || peek() != '=') fail("expected '=' after field key '" + k + "'");
             ++pos_;
             p.fields[k] = field_value(k);
-            if (!at_end() && peek() == ',') { ++pos_; continue; }
+            if (!at_end() && peek() == ',') {
+                ++pos_;
+                continue;
+            }
             break;
         }
         if (p.fields.empty()) fail("point without fields");

@@ -133,8 +133,8 @@ ChildProcess::ChildProcess(ChildOptions opts) {
         int st = 0;
         ::waitpid(pid, &st, 0);
         status_ = decode_status(st);
-        throw std::runtime_error("cannot start " + program + (cwd ? std::string(" in ") + cwd : std::string()) +
-                                 ": " + std::strerror(child_err));
+        throw std::runtime_error("cannot start " + program + (cwd ? std::string(" in ") + cwd : std::string()) + ": " +
+                                 std::strerror(child_err));
     }
 }
 
@@ -200,8 +200,7 @@ HostProcess::~HostProcess() {
     if (child_) {
         try {
             stop(SIGTERM);
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 }
 
@@ -225,10 +224,14 @@ void HostProcess::start(HostOptions opts) {
 void HostProcess::launch() {
     ChildOptions co;
     co.argv = {TRIB_BUILD_DIR "/bin/tributary",
-               "--config", config_dir_->path() + "/tributary.conf",
-               "--data-dir", data_dir_,
-               "--listen", "127.0.0.1:" + std::to_string(port_),
-               "--plugins-dir", opts_.plugins_dir};
+               "--config",
+               config_dir_->path() + "/tributary.conf",
+               "--data-dir",
+               data_dir_,
+               "--listen",
+               "127.0.0.1:" + std::to_string(port_),
+               "--plugins-dir",
+               opts_.plugins_dir};
     for (auto &a : opts_.extra_args) co.argv.push_back(a);
     co.replace_env = true;
     const char *path = std::getenv("PATH");

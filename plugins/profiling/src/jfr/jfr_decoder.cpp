@@ -54,7 +54,10 @@ int64_t parse_int(std::string_view s, const char *what) {
     int64_t v = 0;
     bool neg = false;
     size_t i = 0;
-    if (s[0] == '-') { neg = true; i = 1; }
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
     if (i == s.size()) fail(std::string("metadata: bad ") + what);
     for (; i < s.size(); ++i) {
         if (s[i] < '0' || s[i] > '9') fail(std::string("metadata: bad ") + what + " '" + std::string(s) + "'");
@@ -96,7 +99,8 @@ class Chunk {
         if (magic != std::string_view("FLR\0", 4)) fail("bad magic (not a JFR recording)");
         major_ = uint16_t(r.be(2));
         minor_ = uint16_t(r.be(2));
-        if (major_ != 2 && major_ != 1) fail("unsupported version " + std::to_string(major_) + "." + std::to_string(minor_));
+        if (major_ != 2 && major_ != 1)
+            fail("unsupported version " + std::to_string(major_) + "." + std::to_string(minor_));
         r.be(8); // chunk size, checked by the caller
         cp_offset_ = int64_t(r.be(8));
         meta_offset_ = int64_t(r.be(8));
@@ -107,7 +111,8 @@ class Chunk {
         uint32_t features = uint32_t(r.be(4));
         compressed_ = major_ >= 2 && (features & 1u);
         if (ticks_per_sec_ <= 0) fail("ticks per second must be positive");
-        if (meta_offset_ < int64_t(kHeaderSize) || uint64_t(meta_offset_) >= size_) fail("metadata offset out of the chunk");
+        if (meta_offset_ < int64_t(kHeaderSize) || uint64_t(meta_offset_) >= size_)
+            fail("metadata offset out of the chunk");
         budget_ = 32 * uint64_t(size_) + (1u << 20);
     }
 
@@ -162,7 +167,9 @@ class Chunk {
                 ++stats.event_counts[it->second.name];
                 auto w = is_wanted.find(type);
                 if (w == is_wanted.end())
-                    w = is_wanted.emplace(type, std::find(wanted.begin(), wanted.end(), it->second.name) != wanted.end()).first;
+                    w = is_wanted
+                            .emplace(type, std::find(wanted.begin(), wanted.end(), it->second.name) != wanted.end())
+                            .first;
                 if (w->second) out.push_back(EventRef{&it->second, ev.pos(), end});
             }
             pos = end;
@@ -356,13 +363,35 @@ class Chunk {
         const ClassDesc &c = it->second;
         switch (c.prim) {
         case Prim::boolean:
-        case Prim::byte: v.kind = Value::Kind::integer; v.i = int8_t(r.u8()); if (c.prim == Prim::boolean) v.i = v.i != 0; break;
-        case Prim::chr: v.kind = Value::Kind::integer; v.i = uint16_t(r.i16()); break;
-        case Prim::shrt: v.kind = Value::Kind::integer; v.i = r.i16(); break;
-        case Prim::integer: v.kind = Value::Kind::integer; v.i = r.i32(); break;
-        case Prim::lng: v.kind = Value::Kind::integer; v.i = r.i64(); break;
-        case Prim::flt: v.kind = Value::Kind::floating; v.f = r.f32(); break;
-        case Prim::dbl: v.kind = Value::Kind::floating; v.f = r.f64(); break;
+        case Prim::byte:
+            v.kind = Value::Kind::integer;
+            v.i = int8_t(r.u8());
+            if (c.prim == Prim::boolean) v.i = v.i != 0;
+            break;
+        case Prim::chr:
+            v.kind = Value::Kind::integer;
+            v.i = uint16_t(r.i16());
+            break;
+        case Prim::shrt:
+            v.kind = Value::Kind::integer;
+            v.i = r.i16();
+            break;
+        case Prim::integer:
+            v.kind = Value::Kind::integer;
+            v.i = r.i32();
+            break;
+        case Prim::lng:
+            v.kind = Value::Kind::integer;
+            v.i = r.i64();
+            break;
+        case Prim::flt:
+            v.kind = Value::Kind::floating;
+            v.f = r.f32();
+            break;
+        case Prim::dbl:
+            v.kind = Value::Kind::floating;
+            v.f = r.f64();
+            break;
         case Prim::string: return read_string(r, depth, true);
         case Prim::none: return read_object(r, c, depth + 1);
         }
@@ -498,7 +527,8 @@ class Chunk {
 // Builds one pprof profile; identical (stack, labels) samples are merged.
 class PprofBuilder {
   public:
-    PprofBuilder(std::vector<std::pair<std::string, std::string>> types, std::pair<std::string, std::string> period_type)
+    PprofBuilder(std::vector<std::pair<std::string, std::string>> types,
+                 std::pair<std::string, std::string> period_type)
         : nvalues_(types.size()) {
         str("");
         for (auto &[t, u] : types) {
@@ -611,13 +641,26 @@ int64_t parse_period_ns(std::string_view v) {
 void keep_max(int64_t &slot, int64_t v) { slot = std::max(slot, v); }
 
 const std::vector<std::string> kWanted = {
-    "jdk.ExecutionSample",          "jdk.ObjectAllocationSample",  "jdk.ObjectAllocationInNewTLAB",
-    "jdk.ObjectAllocationOutsideTLAB", "jdk.JavaMonitorEnter",      "jdk.ThreadPark",
-    "jdk.ActiveSetting",            "jdk.ClassLoadingStatistics",  "jdk.Compilation",
-    "jdk.ThreadContextSwitchRate",  "jdk.ExceptionStatistics",     "jdk.FileRead",
-    "jdk.FileWrite",                "jdk.SocketRead",              "jdk.SocketWrite",
-    "jdk.GarbageCollection",        "jdk.GCPhasePause",            "jdk.GCHeapSummary",
-    "jdk.ThreadStart",              "jdk.JVMInformation",
+    "jdk.ExecutionSample",
+    "jdk.ObjectAllocationSample",
+    "jdk.ObjectAllocationInNewTLAB",
+    "jdk.ObjectAllocationOutsideTLAB",
+    "jdk.JavaMonitorEnter",
+    "jdk.ThreadPark",
+    "jdk.ActiveSetting",
+    "jdk.ClassLoadingStatistics",
+    "jdk.Compilation",
+    "jdk.ThreadContextSwitchRate",
+    "jdk.ExceptionStatistics",
+    "jdk.FileRead",
+    "jdk.FileWrite",
+    "jdk.SocketRead",
+    "jdk.SocketWrite",
+    "jdk.GarbageCollection",
+    "jdk.GCPhasePause",
+    "jdk.GCHeapSummary",
+    "jdk.ThreadStart",
+    "jdk.JVMInformation",
 };
 
 struct Decoder {
@@ -639,13 +682,16 @@ struct Decoder {
         auto events = c.scan(st, kWanted);
         const ClassDesc *exec = c.class_named("jdk.ExecutionSample");
         bool has_alloc_sample = std::any_of(events.begin(), events.end(), [](const EventRef &e) {
-                                    return e.cls->name == "jdk.ObjectAllocationSample";
-                                });
+            return e.cls->name == "jdk.ObjectAllocationSample";
+        });
         static const std::vector<FrameInfo> kNoFrames;
         for (auto &e : events) {
             Value ev = c.read_event(e);
             const std::string &name = e.cls->name;
-            auto dur_ns = [&] { const Value *d = ev.field("duration"); return d ? c.span_to_ns(d->as_int()) : 0; };
+            auto dur_ns = [&] {
+                const Value *d = ev.field("duration");
+                return d ? c.span_to_ns(d->as_int()) : 0;
+            };
             auto frames = [&]() -> const std::vector<FrameInfo> & {
                 const auto *s = c.stack(ev.field("stackTrace"));
                 return s ? *s : kNoFrames;
@@ -654,10 +700,11 @@ struct Decoder {
                 ++st.execution_samples;
                 cpu.add(frames(), context_of(ev), {1, 0});
             } else if (name == "jdk.ObjectAllocationSample" ||
-                       (!has_alloc_sample && (name == "jdk.ObjectAllocationInNewTLAB" || name == "jdk.ObjectAllocationOutsideTLAB"))) {
-                const char *weight_field = name == "jdk.ObjectAllocationSample" ? "weight"
+                       (!has_alloc_sample &&
+                        (name == "jdk.ObjectAllocationInNewTLAB" || name == "jdk.ObjectAllocationOutsideTLAB"))) {
+                const char *weight_field = name == "jdk.ObjectAllocationSample"      ? "weight"
                                            : name == "jdk.ObjectAllocationInNewTLAB" ? "tlabSize"
-                                                                                    : "allocationSize";
+                                                                                     : "allocationSize";
                 const Value *w = ev.field(weight_field);
                 int64_t bytes = w ? std::max<int64_t>(0, w->as_int()) : 0;
                 ++st.alloc_events;
@@ -697,16 +744,38 @@ struct Decoder {
                 if (!st.exception_stats_seen) st.throwables_first = n;
                 st.exception_stats_seen = true;
                 st.throwables_last = n;
-            } else if (name == "jdk.FileRead" || name == "jdk.FileWrite" || name == "jdk.SocketRead" || name == "jdk.SocketWrite") {
+            } else if (name == "jdk.FileRead" || name == "jdk.FileWrite" || name == "jdk.SocketRead" ||
+                       name == "jdk.SocketWrite") {
                 bool read = name == "jdk.FileRead" || name == "jdk.SocketRead";
                 bool file = name[4] == 'F';
                 const Value *b = ev.field(read ? "bytesRead" : "bytesWritten");
                 int64_t bytes = b ? std::max<int64_t>(0, b->as_int()) : 0, d = std::max<int64_t>(0, dur_ns());
                 int64_t *cnt, *maxns, *totns, *maxb, *totb;
-                if (file && read) { cnt = &st.file_read_count; maxns = &st.file_read_max_ns; totns = &st.file_read_total_ns; maxb = &st.file_read_max_bytes; totb = &st.file_read_bytes; }
-                else if (file) { cnt = &st.file_write_count; maxns = &st.file_write_max_ns; totns = &st.file_write_total_ns; maxb = &st.file_write_max_bytes; totb = &st.file_write_bytes; }
-                else if (read) { cnt = &st.socket_read_count; maxns = &st.socket_read_max_ns; totns = &st.socket_read_total_ns; maxb = &st.socket_read_max_bytes; totb = &st.socket_read_bytes; }
-                else { cnt = &st.socket_write_count; maxns = &st.socket_write_max_ns; totns = &st.socket_write_total_ns; maxb = &st.socket_write_max_bytes; totb = &st.socket_write_bytes; }
+                if (file && read) {
+                    cnt = &st.file_read_count;
+                    maxns = &st.file_read_max_ns;
+                    totns = &st.file_read_total_ns;
+                    maxb = &st.file_read_max_bytes;
+                    totb = &st.file_read_bytes;
+                } else if (file) {
+                    cnt = &st.file_write_count;
+                    maxns = &st.file_write_max_ns;
+                    totns = &st.file_write_total_ns;
+                    maxb = &st.file_write_max_bytes;
+                    totb = &st.file_write_bytes;
+                } else if (read) {
+                    cnt = &st.socket_read_count;
+                    maxns = &st.socket_read_max_ns;
+                    totns = &st.socket_read_total_ns;
+                    maxb = &st.socket_read_max_bytes;
+                    totb = &st.socket_read_bytes;
+                } else {
+                    cnt = &st.socket_write_count;
+                    maxns = &st.socket_write_max_ns;
+                    totns = &st.socket_write_total_ns;
+                    maxb = &st.socket_write_max_bytes;
+                    totb = &st.socket_write_bytes;
+                }
                 ++*cnt;
                 keep_max(*maxns, d);
                 *totns += d;
@@ -729,7 +798,8 @@ struct Decoder {
             } else if (name == "jdk.ThreadStart") {
                 ++st.thread_starts;
             } else if (name == "jdk.JVMInformation") {
-                if (const Value *t = ev.field("jvmStartTime")) st.jvm_start_ns = t->as_int() * 1'000'000; // ms since epoch
+                if (const Value *t = ev.field("jvmStartTime"))
+                    st.jvm_start_ns = t->as_int() * 1'000'000; // ms since epoch
             }
         }
     }
@@ -738,7 +808,8 @@ struct Decoder {
 } // namespace
 } // namespace jfr
 
-JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels, const InflateLimit &limit) {
+JfrProfiles decode_jfr(std::string_view raw_or_compressed, const LabelsSnapshotView *labels,
+                       const InflateLimit &limit) {
     Inflated owned;
     std::string_view data = raw_or_compressed;
     if (detect_codec(data) != Codec::none) {
@@ -786,7 +857,10 @@ std::vector<std::pair<std::string, double>> jvm_metrics(const JfrProfiles &p, do
     const JfrStats &s = p.stats;
     if (!(duration_s > 0)) duration_s = double(p.end_ns - p.start_ns) / 1e9;
     if (!(duration_s > 0)) return m;
-    auto has = [&](const char *ev) { auto it = s.event_counts.find(ev); return it != s.event_counts.end() && it->second > 0; };
+    auto has = [&](const char *ev) {
+        auto it = s.event_counts.find(ev);
+        return it != s.event_counts.end() && it->second > 0;
+    };
     auto add = [&](const char *name, double v) { m.emplace_back(std::string("prof_jvm_") + name, v); };
     int64_t interval = s.cpu_interval_ns > 0 ? s.cpu_interval_ns : jfr::kDefaultCpuIntervalNs;
 
@@ -796,9 +870,11 @@ std::vector<std::pair<std::string, double>> jvm_metrics(const JfrProfiles &p, do
         add("alloc_bytes_per_sec", double(s.alloc_bytes) / duration_s);
         add("allocs_per_sec", double(s.alloc_events) / duration_s);
     }
-    if (s.class_loading_seen) add("class_loads_per_sec", double(s.classes_loaded_last - s.classes_loaded_first) / duration_s);
+    if (s.class_loading_seen)
+        add("class_loads_per_sec", double(s.classes_loaded_last - s.classes_loaded_first) / duration_s);
     if (s.compilation_seen) add("compilation_time", double(s.compilation_total_ns));
-    if (s.context_switch_events > 0) add("context_switches_per_sec", s.context_switch_rate_sum / double(s.context_switch_events));
+    if (s.context_switch_events > 0)
+        add("context_switches_per_sec", s.context_switch_rate_sum / double(s.context_switch_events));
     if (s.exception_stats_seen) {
         double t = double(s.throwables_last - s.throwables_first);
         add("throws_total", t);

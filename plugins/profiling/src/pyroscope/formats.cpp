@@ -17,7 +17,8 @@ namespace trib::profiling {
 namespace {
 
 bool key_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
 }
 bool app_char(char c) { return key_char(c) || c == '/' || c == ':'; }
 
@@ -55,7 +56,9 @@ AppName parse_app_name(std::string_view name) {
         std::string_view key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
         if (key.empty()) throw DecodeError("name: empty label key");
         for (char c : key)
-            if (!key_char(c)) throw DecodeError("name: invalid character '" + std::string(1, c) + "' in label key '" + std::string(key) + "'");
+            if (!key_char(c))
+                throw DecodeError("name: invalid character '" + std::string(1, c) + "' in label key '" +
+                                  std::string(key) + "'");
         if (value.find('}') != std::string_view::npos || value.find('{') != std::string_view::npos)
             throw DecodeError("name: braces inside label value of '" + std::string(key) + "'");
         out.labels.emplace_back(std::string(key), std::string(value));
@@ -73,8 +76,10 @@ int64_t pyroscope_time_to_ns(std::string_view text) {
     }
     // Seconds, ms, µs or ns by their digit count; a value past year 2262 in nanoseconds
     // does not fit an int64 and is refused rather than wrapped.
-    uint64_t scale = v < 100'000'000'000ULL ? 1'000'000'000 : v < 100'000'000'000'000ULL ? 1'000'000
-                   : v < 100'000'000'000'000'000ULL ? 1'000 : 1;
+    uint64_t scale = v < 100'000'000'000ULL           ? 1'000'000'000
+                     : v < 100'000'000'000'000ULL     ? 1'000'000
+                     : v < 100'000'000'000'000'000ULL ? 1'000
+                                                      : 1;
     uint64_t ns;
     if (__builtin_mul_overflow(v, scale, &ns) || ns > uint64_t(INT64_MAX))
         throw DecodeError("time '" + std::string(text) + "' is out of range");
@@ -93,7 +98,10 @@ void put_varint(std::string &out, uint64_t v) {
 }
 size_t varint_size(uint64_t v) {
     size_t n = 1;
-    while (v >= 0x80) { v >>= 7; ++n; }
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
     return n;
 }
 void put_tag(std::string &out, uint32_t field, uint32_t wire) { put_varint(out, (uint64_t(field) << 3) | wire); }
@@ -167,7 +175,8 @@ struct Frames {
     std::vector<std::pair<uint32_t, uint32_t>> names; // function id = index + 1
     size_t size() const { return names.size(); }
     std::string_view key(size_t i) const {
-        return names[i].first == kUnknown ? std::string_view("<unknown>") : text.substr(names[i].first, names[i].second);
+        return names[i].first == kUnknown ? std::string_view("<unknown>")
+                                          : text.substr(names[i].first, names[i].second);
     }
 };
 
@@ -193,7 +202,7 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
     // Pyroscope's units → pprof sample types; cpu samples also get their time.
     bool cpu = units.empty() || units == "samples";
     const std::string units_text = to_valid_utf8(units); // a client's query parameter
-    std::string head; // sample types, in field order
+    std::string head;                                    // sample types, in field order
     auto add_type = [&](std::string_view t, std::string_view u) {
         std::string vt;
         put_int_field(vt, 1, fixed(t));
@@ -291,10 +300,13 @@ std::string folded_to_pprof(std::string_view text, bool lines_format, std::strin
         std::string_view stack = line;
         if (!lines_format) {
             size_t sp = line.find_last_of(' ');
-            if (sp == std::string_view::npos) throw DecodeError("folded line " + std::to_string(line_no) + ": no sample count");
+            if (sp == std::string_view::npos)
+                throw DecodeError("folded line " + std::to_string(line_no) + ": no sample count");
             std::string_view num = line.substr(sp + 1);
-            if (num.empty() || num.size() > 18 || !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
-                throw DecodeError("folded line " + std::to_string(line_no) + ": count '" + std::string(num) + "' is not an integer");
+            if (num.empty() || num.size() > 18 ||
+                !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                throw DecodeError("folded line " + std::to_string(line_no) + ": count '" + std::string(num) +
+                                  "' is not an integer");
             count = 0;
             for (char c : num) count = count * 10 + (c - '0');
             stack = trim(line.substr(0, sp));

@@ -31,7 +31,8 @@ struct IngestError : std::runtime_error {
 };
 
 int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 std::string lower(std::string_view s) {
@@ -61,12 +62,14 @@ const std::string *find(const std::map<std::string, std::string> &m, const char 
 // pprof.Do) become tags when the upload has no such tag; per-thread and per-span labels
 // would explode the series count, so they stay in the profile.
 void add_pprof_labels(const perftools::profiles::Profile &p, std::map<std::string, std::string> &tags) {
-    static const std::set<std::string> kSkip = {"span_id", "thread_id", "thread_name", "trace_id", "local root span id",
-                                                "span id", "trace endpoint", "profile_id"};
+    static const std::set<std::string> kSkip = {"span_id",        "thread_id",          "thread_name",
+                                                "trace_id",       "local root span id", "span id",
+                                                "trace endpoint", "profile_id"};
     std::set<std::string> added;
     for (auto &s : p.sample()) {
         for (auto &l : s.label()) {
-            if (l.str() <= 0 || l.key() <= 0 || l.key() >= p.string_table_size() || l.str() >= p.string_table_size()) continue;
+            if (l.str() <= 0 || l.key() <= 0 || l.key() >= p.string_table_size() || l.str() >= p.string_table_size())
+                continue;
             const std::string &k = p.string_table(int(l.key()));
             if (kSkip.count(k) || tags.count(k) || added.size() >= 64) continue;
             tags[k] = p.string_table(int(l.str()));
@@ -133,7 +136,8 @@ std::string emit_refusal_text(trib_status st) {
     switch (trib::refusal_of(st)) {
     case trib::Refusal::busy: return "collector is busy, retry later";
     case trib::Refusal::unavailable: return "collector cannot accept the upload now, retry later";
-    case trib::Refusal::too_large: return "the upload is larger than the collector accepts at once (bus memory ceiling)";
+    case trib::Refusal::too_large:
+        return "the upload is larger than the collector accepts at once (bus memory ceiling)";
     default: return "points not accepted (status " + std::to_string(int(st)) + ")";
     }
 }
@@ -230,9 +234,11 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
 
         if (format == "trie" || format == "tree" || mtype.find("+trie") != std::string::npos ||
             mtype.find("+tree") != std::string::npos)
-            throw IngestError(415, "the " + (format.empty() ? std::string("trie/tree") : format) +
-                                       " format (Pyroscope agents before 0.2) is not supported: upload pprof, jfr or folded lines");
-        if (format == "speedscope") throw IngestError(415, "the speedscope format is not supported: upload pprof, jfr or folded lines");
+            throw IngestError(
+                415, "the " + (format.empty() ? std::string("trie/tree") : format) +
+                         " format (Pyroscope agents before 0.2) is not supported: upload pprof, jfr or folded lines");
+        if (format == "speedscope")
+            throw IngestError(415, "the speedscope format is not supported: upload pprof, jfr or folded lines");
 
         std::string language = spy.empty() ? (format == "jfr" ? "java" : "unknown") : language_from_spy(spy);
         u.tags["language"] = language;
@@ -269,7 +275,8 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
             u.format = "jfr";
             u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes)});
             if (lp) u.files.push_back(ProfileFile{"labels", part_type(lp), share(lp->data)});
-        } else if (format == "lines" || (format.empty() && boundary.empty() && mtype.find("octet-stream") == std::string::npos) ||
+        } else if (format == "lines" ||
+                   (format.empty() && boundary.empty() && mtype.find("octet-stream") == std::string::npos) ||
                    format == "folded" || format == "groups" || format == "collapsed") {
             Inflated text = inflate(body, limit());
             int64_t rate = 100;
@@ -281,8 +288,8 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                 }
             }
             trib::MemoryReservation working(&host_);
-            auto pprof = folded_to_pprof(text.data, format == "lines", q.count("units") ? q["units"] : "", rate, from, until,
-                                         opts_.body_limit_bytes, &working);
+            auto pprof = folded_to_pprof(text.data, format == "lines", q.count("units") ? q["units"] : "", rate, from,
+                                         until, opts_.body_limit_bytes, &working);
             u.format = "pprof";
             u.files.push_back(ProfileFile{"auto.pprof", "application/octet-stream",
                                           std::make_shared<const std::string>(std::move(pprof))});
@@ -311,7 +318,8 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                 auto prof = parse_pprof(body, limit());
                 add_pprof_labels(prof, u.tags);
                 u.format = "pprof";
-                u.files.push_back(ProfileFile{"auto.pprof", mtype.empty() ? "application/octet-stream" : mtype, share(body)});
+                u.files.push_back(
+                    ProfileFile{"auto.pprof", mtype.empty() ? "application/octet-stream" : mtype, share(body)});
             }
         } else {
             throw IngestError(415, "unsupported format '" + format + "': upload pprof, jfr, lines or folded");
@@ -336,7 +344,8 @@ trib::HttpResponse PyroscopeIngest::handle_push(const trib::HttpRequest &req) {
     std::string mtype = media_type(ctype);
     bool json = mtype == "application/json";
     if (!json && mtype != "application/proto" && mtype != "application/protobuf" && mtype != "application/x-protobuf")
-        return fail(415, "unknown", "unsupported content type '" + mtype + "': use application/proto or application/json");
+        return fail(415, "unknown",
+                    "unsupported content type '" + mtype + "': use application/proto or application/json");
 
     try {
         return push(req, json);
@@ -356,7 +365,8 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
     if (!encoding.empty() && encoding != "identity") {
         if (encoding != "gzip" && encoding != "zstd" && encoding != "lz4")
             return fail(400, "unimplemented", "unsupported Content-Encoding '" + encoding + "'");
-        if (detect_codec(body) == Codec::none) return fail(400, "invalid_argument", "body is not " + encoding + " data");
+        if (detect_codec(body) == Codec::none)
+            return fail(400, "invalid_argument", "body is not " + encoding + " data");
         decoded = inflate(body, limit());
         body = decoded.data;
     }
@@ -388,7 +398,10 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
         }
         std::string spy;
         for (const char *k : {"__spy_name__", "pyroscope_spy", "spy_name", "spyName"})
-            if (auto *v = find(u.tags, k)) { spy = *v; break; }
+            if (auto *v = find(u.tags, k)) {
+                spy = *v;
+                break;
+            }
         std::string language = !spy.empty() ? language_from_spy(spy) : "unknown";
         if (language == "unknown") {
             std::vector<std::string_view> cands;
@@ -399,7 +412,8 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
         u.tags["language"] = language;
         std::string type = find(u.tags, "__name__") ? u.tags["__name__"] : "";
         std::string file = push_file_name(type, language);
-        if (series.samples_size() == 0) return fail(400, "invalid_argument", "series " + std::to_string(si) + " has no samples");
+        if (series.samples_size() == 0)
+            return fail(400, "invalid_argument", "series " + std::to_string(si) + " has no samples");
         int64_t start = 0, end = 0;
         for (int k = 0; k < series.samples_size(); ++k) {
             const std::string &raw = series.samples(k).raw_profile();

@@ -39,7 +39,7 @@ struct FakeResponse {
 class FakeHost;
 
 // trib_host_ctx is opaque to modules; the fake host's is this struct.
-}  // namespace trib::testing
+} // namespace trib::testing
 
 struct trib_host_ctx {
     trib::testing::FakeHost *host;
@@ -85,9 +85,15 @@ class FakeHost {
     // --- knobs
     void set_leader(bool v) { leader_ = v; }
     void set_backpressure(bool v) { backpressure_ = v; }
-    void set_global_tag(std::string k, std::string v) { std::lock_guard<std::mutex> g(mu_); global_tags_[std::move(k)] = std::move(v); }
+    void set_global_tag(std::string k, std::string v) {
+        std::lock_guard<std::mutex> g(mu_);
+        global_tags_[std::move(k)] = std::move(v);
+    }
     // Use an existing directory as the instance data dir (kept after the test).
-    void set_data_dir(std::string d) { data_dir_ = std::move(d); remove_data_dir_ = false; }
+    void set_data_dir(std::string d) {
+        data_dir_ = std::move(d);
+        remove_data_dir_ = false;
+    }
     const std::string &data_dir() const { return data_dir_; }
 
     // --- lifecycle of one module instance (descriptor linked in or loaded with load_so)
@@ -113,7 +119,11 @@ class FakeHost {
         return st;
     }
     void stop() {
-        if (instance_ && mod_) { std::lock_guard<std::mutex> g(mu_); routes_.clear(); timers_.clear(); }
+        if (instance_ && mod_) {
+            std::lock_guard<std::mutex> g(mu_);
+            routes_.clear();
+            timers_.clear();
+        }
         if (instance_ && mod_) mod_->stop(instance_);
     }
     void destroy() {
@@ -132,22 +142,40 @@ class FakeHost {
     // dlopen()s a module file and returns its descriptor (nullptr + message on failure).
     static const trib_module_t *load_so(const std::string &path, std::string *err) {
         void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!h) { if (err) *err = dlerror(); return nullptr; }
+        if (!h) {
+            if (err) *err = dlerror();
+            return nullptr;
+        }
         auto probe = reinterpret_cast<trib_module_abi_major_fn>(dlsym(h, TRIB_ABI_PROBE_SYMBOL));
-        if (!probe) { if (err) *err = "missing symbol " TRIB_ABI_PROBE_SYMBOL; return nullptr; }
+        if (!probe) {
+            if (err) *err = "missing symbol " TRIB_ABI_PROBE_SYMBOL;
+            return nullptr;
+        }
         if (uint32_t major = probe(); major != TRIB_ABI_MAJOR) {
             if (err) *err = "ABI major " + std::to_string(major) + ", host speaks " + std::to_string(TRIB_ABI_MAJOR);
             return nullptr;
         }
         auto entry = reinterpret_cast<trib_module_entry_fn>(dlsym(h, TRIB_ENTRY_SYMBOL));
-        if (!entry) { if (err) *err = "no entry symbol"; return nullptr; }
+        if (!entry) {
+            if (err) *err = "no entry symbol";
+            return nullptr;
+        }
         return entry(TRIB_ABI_MAJOR, TRIB_ABI_MINOR);
     }
 
     // --- observations
-    std::vector<Point> points() const { std::lock_guard<std::mutex> g(mu_); return points_; }
-    void clear_points() { std::lock_guard<std::mutex> g(mu_); points_.clear(); }
-    std::vector<LogLine> logs() const { std::lock_guard<std::mutex> g(mu_); return logs_; }
+    std::vector<Point> points() const {
+        std::lock_guard<std::mutex> g(mu_);
+        return points_;
+    }
+    void clear_points() {
+        std::lock_guard<std::mutex> g(mu_);
+        points_.clear();
+    }
+    std::vector<LogLine> logs() const {
+        std::lock_guard<std::mutex> g(mu_);
+        return logs_;
+    }
     double counter(const std::string &name) const {
         std::lock_guard<std::mutex> g(mu_);
         auto it = counters_.find(name);
@@ -155,7 +183,8 @@ class FakeHost {
     }
     bool has_route(std::string_view method, std::string_view path) const {
         std::lock_guard<std::mutex> g(mu_);
-        for (auto &r : routes_) if (r.path == path && (r.method.empty() || r.method == method)) return true;
+        for (auto &r : routes_)
+            if (r.path == path && (r.method.empty() || r.method == method)) return true;
         return false;
     }
 
@@ -164,17 +193,33 @@ class FakeHost {
                       std::string_view content_type = "",
                       std::vector<std::pair<std::string, std::string>> headers = {}) {
         std::string path(path_and_query), query;
-        if (auto q = path.find('?'); q != std::string::npos) { query = path.substr(q + 1); path.resize(q); }
+        if (auto q = path.find('?'); q != std::string::npos) {
+            query = path.substr(q + 1);
+            path.resize(q);
+        }
         Route route;
         {
             std::lock_guard<std::mutex> g(mu_);
             bool found = false;
             for (auto &r : routes_)
-                if (r.path == path && (r.method.empty() || r.method == method)) { route = r; found = true; break; }
-            if (!found) { FakeResponse nf; nf.status = 404; nf.body = "no route"; return nf; }
+                if (r.path == path && (r.method.empty() || r.method == method)) {
+                    route = r;
+                    found = true;
+                    break;
+                }
+            if (!found) {
+                FakeResponse nf;
+                nf.status = 404;
+                nf.body = "no route";
+                return nf;
+            }
         }
         FakeResponse out;
-        if (route.max_body_bytes && body.size() > route.max_body_bytes) { out.status = 413; out.body = "body too large"; return out; }
+        if (route.max_body_bytes && body.size() > route.max_body_bytes) {
+            out.status = 413;
+            out.body = "body too large";
+            return out;
+        }
         std::vector<trib_header> hs;
         bool has_ct = false;
         for (auto &h : headers) has_ct = has_ct || HttpRequest::iequals(h.first, "Content-Type");
@@ -190,7 +235,10 @@ class FakeHost {
         req.header_count = hs.size();
         req.body = bytes_view(body);
         req.remote_addr = view("127.0.0.1:1");
-        struct Resp { trib_http_response base; FakeResponse *out; } resp{};
+        struct Resp {
+            trib_http_response base;
+            FakeResponse *out;
+        } resp{};
         resp.base.struct_size = sizeof(trib_http_response);
         resp.base.respond = [](trib_http_response *self, uint32_t status, trib_str ct, const trib_header *h, size_t n,
                                trib_bytes b) {
@@ -206,14 +254,20 @@ class FakeHost {
         };
         resp.out = &out;
         route.handler(route.user, &req, &resp.base);
-        if (out.status == 0) { out.status = 500; out.body = "handler did not respond"; }
+        if (out.status == 0) {
+            out.status = 500;
+            out.body = "handler did not respond";
+        }
         return out;
     }
 
     // Runs every registered timer callback once, on the calling thread.
     void fire_timers() {
         std::vector<Timer> ts;
-        { std::lock_guard<std::mutex> g(mu_); for (auto &kv : timers_) ts.push_back(kv.second); }
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            for (auto &kv : timers_) ts.push_back(kv.second);
+        }
         for (auto &t : ts) t.fn(t.user);
     }
 
@@ -252,7 +306,10 @@ class FakeHost {
     static void c_global_tags(trib_host_ctx *c, trib_tag_visit_fn visit, void *user) {
         auto *h = self(c);
         std::map<std::string, std::string> copy;
-        { std::lock_guard<std::mutex> g(h->mu_); copy = h->global_tags_; }
+        {
+            std::lock_guard<std::mutex> g(h->mu_);
+            copy = h->global_tags_;
+        }
         for (auto &kv : copy) visit(user, view(kv.first), view(kv.second));
     }
     static bool c_is_leader(trib_host_ctx *c) { return self(c)->leader_.load(); }
@@ -264,7 +321,8 @@ class FakeHost {
                 write_error(err, cap, "route already registered");
                 return TRIB_INVALID_ARGUMENT;
             }
-        h->routes_.push_back(Route{std::string(sv(r->method)), std::string(sv(r->path)), r->max_body_bytes, r->handler, r->user});
+        h->routes_.push_back(
+            Route{std::string(sv(r->method)), std::string(sv(r->path)), r->max_body_bytes, r->handler, r->user});
         return TRIB_OK;
     }
     static uint64_t c_timer_start(trib_host_ctx *c, uint64_t period, trib_timer_fn fn, void *user) {
@@ -304,6 +362,6 @@ class FakeHost {
     bool remove_data_dir_ = true;
 };
 
-}  // namespace trib::testing
+} // namespace trib::testing
 
 #endif

@@ -52,8 +52,7 @@ std::vector<std::string> list_files(const std::string &dir);
 int free_port();
 
 // Calls pred every `poll` until it returns true (→ true) or `timeout` passes (→ false).
-bool wait_until(std::function<bool()> pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll = 100ms);
+bool wait_until(std::function<bool()> pred, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 100ms);
 
 // ------------------------------------------------------------------ HTTP
 
@@ -70,8 +69,8 @@ struct HttpResult {
 // One request on a fresh connection. url = "http://host:port/path?query". Never throws
 // for network errors (status 0 instead).
 HttpResult http(const std::string &method, const std::string &url, const std::string &body = "",
-                const std::string &content_type = "",
-                const std::map<std::string, std::string> &headers = {}, int timeout_ms = 10000);
+                const std::string &content_type = "", const std::map<std::string, std::string> &headers = {},
+                int timeout_ms = 10000);
 
 // ------------------------------------------------------------------ line protocol
 
@@ -112,11 +111,11 @@ std::vector<LpPoint> read_points(const std::string &data_dir, const std::string 
 // ------------------------------------------------------------------ child processes
 
 struct ChildOptions {
-    std::vector<std::string> argv;             // argv[0] is looked up in PATH unless it has a '/'
-    std::map<std::string, std::string> env;    // merged over the parent's env, or replacing it
-    bool replace_env = false;                  // true: env is the whole environment
-    std::string cwd;                           // empty: the current directory
-    std::string log_path;                      // stdout+stderr; empty: a file in a temp dir
+    std::vector<std::string> argv;          // argv[0] is looked up in PATH unless it has a '/'
+    std::map<std::string, std::string> env; // merged over the parent's env, or replacing it
+    bool replace_env = false;               // true: env is the whole environment
+    std::string cwd;                        // empty: the current directory
+    std::string log_path;                   // stdout+stderr; empty: a file in a temp dir
 };
 
 // A process in its own process group. When it exits (seen by running()/wait()) or is
@@ -153,13 +152,13 @@ class ChildProcess {
 // ------------------------------------------------------------------ the host binary
 
 struct HostOptions {
-    std::string config_text;                      // tributary.conf
-    std::map<std::string, std::string> conf_d;    // relative path under conf.d -> file text
-    std::map<std::string, std::string> env;       // the host's env is PATH, HOME + these
+    std::string config_text;                   // tributary.conf
+    std::map<std::string, std::string> conf_d; // relative path under conf.d -> file text
+    std::map<std::string, std::string> env;    // the host's env is PATH, HOME + these
     std::vector<std::string> extra_args;
     std::string plugins_dir = TRIB_BUILD_DIR "/plugins";
-    std::string data_dir;                         // empty = a temp dir owned by HostProcess
-    bool wait_ready = true;                       // wait for GET /health → 200 ready
+    std::string data_dir;   // empty = a temp dir owned by HostProcess
+    bool wait_ready = true; // wait for GET /health → 200 ready
     std::chrono::milliseconds ready_timeout = 30000ms;
 };
 

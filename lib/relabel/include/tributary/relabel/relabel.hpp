@@ -78,9 +78,9 @@ enum class PprofAction { rename, labeldrop, labelkeep };
 
 struct PprofRule {
     PprofAction action = PprofAction::rename;
-    std::string source_label;          // rename: the label key
-    std::string target_label;          // rename: the new key (default: source_label)
-    Regex regex{"(.*)"};               // labeldrop / labelkeep: matched against keys
+    std::string source_label; // rename: the label key
+    std::string target_label; // rename: the new key (default: source_label)
+    Regex regex{"(.*)"};      // labeldrop / labelkeep: matched against keys
     ValueFormat value_format = ValueFormat::keep;
     SourceFormat source_format = SourceFormat::decimal;
 };

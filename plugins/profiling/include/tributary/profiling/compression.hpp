@@ -23,8 +23,8 @@ std::string decompress(std::string_view data, size_t max_output = 256u << 20);
 
 // How far a client's data may inflate, and the host budget it is accounted in.
 struct InflateLimit {
-    size_t max_output = 32u << 20;          // the route's body limit by default
-    const trib::Host *budget = nullptr;     // null: not accounted (tools, unit tests)
+    size_t max_output = 32u << 20;      // the route's body limit by default
+    const trib::Host *budget = nullptr; // null: not accounted (tools, unit tests)
 };
 
 // Inflated bytes holding their share of the host's in-flight budget until destroyed.

@@ -42,7 +42,8 @@ class LabelsSnapshotView {
 // Aggregates over the events the JDK records; the *_seen flags say which events existed,
 // so jvm_metrics reports only what the recording can support.
 struct JfrStats {
-    std::map<std::string, int64_t> event_counts; // every event type name → count (incl. jdk.CheckPoint/Metadata excluded)
+    std::map<std::string, int64_t>
+        event_counts; // every event type name → count (incl. jdk.CheckPoint/Metadata excluded)
     int64_t chunks = 0;
 
     int64_t execution_samples = 0;
@@ -66,10 +67,14 @@ struct JfrStats {
     bool exception_stats_seen = false;
     int64_t throwables_first = 0, throwables_last = 0;
 
-    int64_t file_read_count = 0, file_read_max_ns = 0, file_read_total_ns = 0, file_read_max_bytes = 0, file_read_bytes = 0;
-    int64_t file_write_count = 0, file_write_max_ns = 0, file_write_total_ns = 0, file_write_max_bytes = 0, file_write_bytes = 0;
-    int64_t socket_read_count = 0, socket_read_max_ns = 0, socket_read_total_ns = 0, socket_read_max_bytes = 0, socket_read_bytes = 0;
-    int64_t socket_write_count = 0, socket_write_max_ns = 0, socket_write_total_ns = 0, socket_write_max_bytes = 0, socket_write_bytes = 0;
+    int64_t file_read_count = 0, file_read_max_ns = 0, file_read_total_ns = 0, file_read_max_bytes = 0,
+            file_read_bytes = 0;
+    int64_t file_write_count = 0, file_write_max_ns = 0, file_write_total_ns = 0, file_write_max_bytes = 0,
+            file_write_bytes = 0;
+    int64_t socket_read_count = 0, socket_read_max_ns = 0, socket_read_total_ns = 0, socket_read_max_bytes = 0,
+            socket_read_bytes = 0;
+    int64_t socket_write_count = 0, socket_write_max_ns = 0, socket_write_total_ns = 0, socket_write_max_bytes = 0,
+            socket_write_bytes = 0;
 
     int64_t gc_count = 0, gc_total_ns = 0;
     int64_t gc_pause_count = 0, gc_pause_total_ns = 0, gc_pause_max_ns = 0;

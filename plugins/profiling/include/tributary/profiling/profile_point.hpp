@@ -14,8 +14,8 @@
 namespace trib::profiling {
 
 struct ProfileFile {
-    std::string name;         // original part/file name, e.g. "wall.pprof"
-    std::string content_type; // as sent (may be empty)
+    std::string name;                        // original part/file name, e.g. "wall.pprof"
+    std::string content_type;                // as sent (may be empty)
     std::shared_ptr<const std::string> data; // the original bytes, compressed or not
 };
 
