@@ -90,21 +90,21 @@ void SinkWorker::flush_sink() {
     }
 }
 
-void SinkWorker::deliver(const Batch &batch) {
+void SinkWorker::deliver(const std::vector<trib::Point> &points, uint64_t bytes) {
     auto backoff = cfg_.retry_initial;
     for (;;) {
         std::string err;
         trib_status st;
         try {
-            st = sink_->write(batch.points, err);
+            st = sink_->write(points, err);
         } catch (const std::exception &e) {
             st = TRIB_PERMANENT;
             err = std::string("write threw: ") + e.what();
         }
         if (st == TRIB_OK) {
-            stats_.written_points += batch.points.size();
+            stats_.written_points += points.size();
             stats_.written_batches += 1;
-            stats_.written_bytes += batch.bytes;
+            stats_.written_bytes += bytes;
             return;
         }
         if (st == TRIB_RETRY || st == TRIB_BACKPRESSURE) {
@@ -112,8 +112,8 @@ void SinkWorker::deliver(const Batch &batch) {
             std::unique_lock<std::mutex> lk(mu_);
             if (stopping_ && std::chrono::steady_clock::now() >= deadline_) {
                 lk.unlock();
-                stats_.dropped_points += batch.points.size();
-                log_error("sink " + name(), "shutting down: dropped " + std::to_string(batch.points.size()) +
+                stats_.dropped_points += points.size();
+                log_error("sink " + name(), "shutting down: dropped " + std::to_string(points.size()) +
                                                 " points still failing (" + err + ")");
                 return;
             }
@@ -125,8 +125,8 @@ void SinkWorker::deliver(const Batch &batch) {
             backoff = std::min(backoff * 2, cfg_.retry_max);
             continue;
         }
-        stats_.dropped_points += batch.points.size();
-        log_error("sink " + name(), "dropped " + std::to_string(batch.points.size()) +
+        stats_.dropped_points += points.size();
+        log_error("sink " + name(), "dropped " + std::to_string(points.size()) +
                                         " points: " + (err.empty() ? std::string("write failed") : err));
         return;
     }
@@ -155,15 +155,32 @@ void SinkWorker::loop() {
             }
             continue;
         }
-        std::shared_ptr<const Batch> b = std::move(queue_.front());
-        queue_.pop_front();
+        // What queued while the sink was busy goes out in one write, within the caps.
+        std::vector<std::shared_ptr<const Batch>> taken;
+        const bool join = sink_->takes_joined_batches();
+        size_t points = 0;
+        uint64_t bytes = 0;
+        do {
+            points += queue_.front()->points.size();
+            bytes += queue_.front()->bytes;
+            taken.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        } while (join && !queue_.empty() && points + queue_.front()->points.size() <= cfg_.max_write_points &&
+                 bytes + queue_.front()->bytes <= cfg_.max_write_bytes);
         lk.unlock();
-        deliver(*b);
+        if (taken.size() == 1) {
+            deliver(taken.front()->points, bytes);
+        } else {
+            std::vector<trib::Point> joined;
+            joined.reserve(points);
+            for (auto &b : taken) joined.insert(joined.end(), b->points.begin(), b->points.end());
+            deliver(joined, bytes);
+        }
         lk.lock();
-        queued_points_ -= b->points.size();
-        stats_.queued_bytes -= b->bytes;
+        queued_points_ -= points;
+        stats_.queued_bytes -= bytes;
         lk.unlock();
-        b.reset(); // releases the memory once every sink is done with it
+        taken.clear(); // releases the memory once every sink is done with it
         dirty = true;
         if (clock::now() >= last_flush + flush_every) {
             flush_sink();

@@ -84,7 +84,7 @@ class SinkWorker {
 
   private:
     void loop();
-    void deliver(const Batch &batch);
+    void deliver(const std::vector<trib::Point> &points, uint64_t bytes);
     void flush_sink();
 
     std::unique_ptr<Sink> sink_;

@@ -453,6 +453,8 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
             if (r.positive_int("shutdown_timeout_ms", v)) cfg.bus.shutdown_timeout = std::chrono::milliseconds(v);
             if (r.positive_int("retry_initial_ms", v)) cfg.bus.retry_initial = std::chrono::milliseconds(v);
             if (r.positive_int("retry_max_ms", v)) cfg.bus.retry_max = std::chrono::milliseconds(v);
+            if (r.positive_int("max_write_points", v)) cfg.bus.max_write_points = static_cast<size_t>(v);
+            if (r.positive_int("max_write_mb", v)) cfg.bus.max_write_bytes = static_cast<uint64_t>(v) << 20;
         }
     }
     if (file.contains("election")) read_election(file.at("election"), where, cfg.election, errors);

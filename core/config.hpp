@@ -32,6 +32,10 @@ struct BusConfig {
     std::chrono::milliseconds shutdown_timeout{30000}; // [bus] shutdown_timeout_ms: drain limit at exit
     std::chrono::milliseconds retry_initial{100};      // [bus] retry_initial_ms
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
+    // A sink that fell behind gets what queued meanwhile in one write (up to these), so a
+    // sink that waits per write (acks, fsync, a request) pays that wait once per backlog.
+    size_t max_write_points = 1000;         // [bus] max_write_points
+    uint64_t max_write_bytes = 16ull << 20; // [bus] max_write_mb
 };
 
 // [http] tls_*: TLS on the TCP listener (the Unix socket stays plain: its file mode guards it).

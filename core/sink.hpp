@@ -20,6 +20,10 @@ class Sink {
     // OK: written. RETRY / BACKPRESSURE: transient, the router retries with backoff.
     // PERMANENT / INVALID_ARGUMENT: dropped, counted and logged; `err` says why.
     virtual trib_status write(const std::vector<trib::Point> &batch, std::string &err) = 0;
+    // Whether the router may join queued batches into one write (a backlog drains in fewer,
+    // larger writes). A spool says no: one record per emitted batch keeps each record within
+    // the spool's capacity, and its delivery joins records itself.
+    virtual bool takes_joined_batches() const { return true; }
     // Flush buffered output (called at shutdown and periodically). Default: nothing.
     virtual void flush() {}
 };

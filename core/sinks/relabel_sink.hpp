@@ -21,6 +21,7 @@ class RelabelSink final : public Sink {
     const std::string &name() const override { return inner_->name(); }
     trib_status write(const std::vector<trib::Point> &batch, std::string &err) override;
     void flush() override { inner_->flush(); }
+    bool takes_joined_batches() const override { return inner_->takes_joined_batches(); }
 
     // Whether the attachment is a pprof the rules should read (by name, or by the point's
     // `format` field for parts with other names).

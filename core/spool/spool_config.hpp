@@ -21,6 +21,9 @@ struct SpoolSetup {
     SpoolOptions spool;
     RetryPolicy retry;
     unsigned workers = 1;
+    // A sink's spool hands a backlog to the sink in joined writes of up to these.
+    size_t join_max_records = 256;
+    uint64_t join_max_bytes = 16ull << 20;
 };
 
 // [sinks.spool] of a [[sinks]] table. default_dir: used when `path` is absent; a relative

@@ -75,65 +75,99 @@ void SpoolDelivery::worker_main(unsigned index) {
         }
         auto rec = spool_.next(std::chrono::milliseconds(100));
         if (!rec) continue;
+        std::vector<Taken> group;
+        uint64_t bytes = rec->payload.size();
+        decode(std::move(*rec), group);
+        while (group.size() < join_max_records_ && bytes < join_max_bytes_) {
+            auto more = spool_.next(std::chrono::milliseconds(0));
+            if (!more) break;
+            bytes += more->payload.size();
+            decode(std::move(*more), group);
+        }
+        if (group.empty()) continue;
+        if (!deliver_group(group, rng)) return;
+    }
+}
 
-        std::vector<trib::Point> batch;
+bool SpoolDelivery::decode(SpoolRecord rec, std::vector<Taken> &into) {
+    try {
+        auto points = decode_points(rec.payload);
+        into.push_back(Taken{std::move(rec), std::move(points)});
+        return true;
+    } catch (const PointCodecError &e) {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            ++stats_.undecodable_records;
+            ++stats_.permanent_failures;
+        }
+        spool_.set_aside(rec, std::string("undecodable: ") + e.what());
+        return false;
+    }
+}
+
+bool SpoolDelivery::deliver_group(std::vector<Taken> &group, std::mt19937_64 &rng) {
+    std::vector<trib::Point> joined;
+    const std::vector<trib::Point> *batch = &group.front().points;
+    if (group.size() > 1) {
+        for (auto &t : group) std::move(t.points.begin(), t.points.end(), std::back_inserter(joined));
+        batch = &joined;
+    }
+    std::vector<SpoolRecordId> ids;
+    for (auto &t : group) ids.push_back(t.record.id);
+
+    auto backoff = retry_.initial_backoff;
+    for (uint32_t attempt = 1;; ++attempt) {
+        std::string err;
+        trib_status st;
+        auto done = [target = ack_target_, ids] {
+            std::lock_guard<std::mutex> lk(target->mu);
+            if (target->spool)
+                for (auto &id : ids) target->spool->ack(id);
+        };
         try {
-            batch = decode_points(rec->payload);
-        } catch (const PointCodecError &e) {
-            {
-                std::lock_guard<std::mutex> lk(mu_);
-                ++stats_.undecodable_records;
-                ++stats_.permanent_failures;
-            }
-            spool_.set_aside(*rec, std::string("undecodable: ") + e.what());
-            continue;
+            st = deliver_(*batch, err, done);
+        } catch (const std::exception &e) {
+            st = TRIB_RETRY;
+            err = e.what();
         }
-
-        auto backoff = retry_.initial_backoff;
-        for (uint32_t attempt = 1;; ++attempt) {
-            std::string err;
-            trib_status st;
-            auto done = [target = ack_target_, id = rec->id] {
-                std::lock_guard<std::mutex> lk(target->mu);
-                if (target->spool) target->spool->ack(id);
-            };
-            try {
-                st = deliver_(batch, err, done);
-            } catch (const std::exception &e) {
-                st = TRIB_RETRY;
-                err = e.what();
-            }
-            if (st == TRIB_OK) {
-                std::lock_guard<std::mutex> lk(mu_);
-                ++stats_.delivered_records;
-                stats_.delivered_points += batch.size();
-                break;
-            }
-            const bool transient = st == TRIB_RETRY || st == TRIB_BACKPRESSURE;
-            const bool out_of_attempts = retry_.max_attempts != 0 && attempt >= retry_.max_attempts;
-            {
-                std::lock_guard<std::mutex> lk(mu_);
-                stats_.last_error_unix_ms =
-                    static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count());
-                if (!transient || out_of_attempts) ++stats_.permanent_failures;
-                else ++stats_.retries;
-            }
-            if (!transient || out_of_attempts) {
-                spool_.set_aside(
-                    *rec,
-                    (transient ? "gave up after " + std::to_string(attempt) + " attempts: " : std::string()) + err);
-                break;
-            }
-            // Log the first failure and then every 10th, not every attempt of a long outage.
-            if (attempt == 1 || attempt % 10 == 0)
-                log(TRIB_LOG_WARN, "delivery failed (attempt " + std::to_string(attempt) + "), retrying: " + err);
-            auto jitter =
-                std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 10)(rng));
-            if (!sleep_backoff(backoff + jitter)) return; // stopping: the record stays in the spool
-            backoff = std::min(backoff * 2, retry_.max_backoff);
+        if (st == TRIB_OK) {
+            std::lock_guard<std::mutex> lk(mu_);
+            stats_.delivered_records += group.size();
+            stats_.delivered_points += batch->size();
+            return true;
         }
+        const bool transient = st == TRIB_RETRY || st == TRIB_BACKPRESSURE;
+        const bool out_of_attempts = retry_.max_attempts != 0 && attempt >= retry_.max_attempts;
+        if ((!transient || out_of_attempts) && group.size() > 1) {
+            // One refused point must not set its neighbours aside: each record on its own
+            // (decoded again: the joined batch took the points), with attempts of its own.
+            for (auto &t : group) {
+                std::vector<Taken> one;
+                one.push_back(Taken{t.record, decode_points(t.record.payload)});
+                if (!deliver_group(one, rng)) return false;
+            }
+            return true;
+        }
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            stats_.last_error_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                                  .count());
+            if (!transient || out_of_attempts) ++stats_.permanent_failures;
+            else ++stats_.retries;
+        }
+        if (!transient || out_of_attempts) {
+            spool_.set_aside(group.front().record,
+                             (transient ? "gave up after " + std::to_string(attempt) + " attempts: " : std::string()) +
+                                 err);
+            return true;
+        }
+        // Log the first failure and then every 10th, not every attempt of a long outage.
+        if (attempt == 1 || attempt % 10 == 0)
+            log(TRIB_LOG_WARN, "delivery failed (attempt " + std::to_string(attempt) + "), retrying: " + err);
+        auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 10)(rng));
+        if (!sleep_backoff(backoff + jitter)) return false; // stopping: the records stay in the spool
+        backoff = std::min(backoff * 2, retry_.max_backoff);
     }
 }
 

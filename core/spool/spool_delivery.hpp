@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,11 +65,27 @@ class SpoolDelivery {
     // of records already handed on are still taken while this object lives.
     void stop();
 
+    // A worker that finds several records ready hands them on in one batch (up to these),
+    // so a consumer that waits once per call (acks, a request) pays that once per backlog.
+    // Off (1 record) unless set before start(): an input's spool feeds the bus, whose
+    // ceiling a joined batch could pass.
+    void join_records(size_t max_records, uint64_t max_bytes) {
+        join_max_records_ = max_records == 0 ? 1 : max_records;
+        join_max_bytes_ = max_bytes;
+    }
+
     DeliveryStats stats() const;
     const std::string &name() const { return name_; }
 
   private:
+    struct Taken {
+        SpoolRecord record;
+        std::vector<trib::Point> points;
+    };
     void worker_main(unsigned index);
+    bool decode(SpoolRecord rec, std::vector<Taken> &into);
+    // false: the delivery is stopping (what was not acknowledged stays in the spool).
+    bool deliver_group(std::vector<Taken> &group, std::mt19937_64 &rng);
     bool sleep_backoff(std::chrono::milliseconds d);
     void log(trib_log_level lvl, const std::string &msg) const;
 
@@ -83,6 +100,8 @@ class SpoolDelivery {
     std::shared_ptr<AckTarget> ack_target_;
     RetryPolicy retry_;
     unsigned workers_count_;
+    size_t join_max_records_ = 1;
+    uint64_t join_max_bytes_ = 0;
     Log log_;
 
     std::vector<std::thread> workers_;

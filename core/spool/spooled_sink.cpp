@@ -12,6 +12,7 @@ SpooledSink::SpooledSink(std::unique_ptr<Sink> inner, SpoolSetup setup, Log log)
         "sink " + inner_->name(), *spool_,
         [target](const std::vector<trib::Point> &batch, std::string &err) { return target->write(batch, err); },
         setup.retry, 1 /* a sink's write() is called from one thread */, log);
+    delivery_->join_records(setup.join_max_records, setup.join_max_bytes);
     metrics_ = DeliveryMetricsRegistration("sink", inner_->name(), spool_.get(), delivery_.get());
     delivery_->start();
 }

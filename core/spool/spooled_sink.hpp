@@ -23,6 +23,7 @@ class SpooledSink : public Sink {
     const std::string &name() const override { return inner_->name(); }
     trib_status write(const std::vector<trib::Point> &batch, std::string &err) override;
     void flush() override;
+    bool takes_joined_batches() const override { return false; }
 
     const Spool &spool() const { return *spool_; }
     const SpoolDelivery &delivery() const { return *delivery_; }
