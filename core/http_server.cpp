@@ -2,6 +2,8 @@
 
 #include "log.hpp"
 
+#include <tributary/plugin.hpp>
+
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -315,15 +317,18 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         discard_rest(in, unread);
         resp.setKeepAlive(false);
         uint64_t budget = server_.budget() ? server_.budget()->limit() : 0;
-        if (st == TRIB_INVALID_ARGUMENT) {
-            server_.mutable_stats().status_413++;
-            send_text(resp, 413,
+        // The SDK's one mapping of a refusal (modules answer with it too): 413 or 429.
+        trib::Refusal refusal = trib::refusal_of(st);
+        int status = int(trib::http_status_of(refusal));
+        if (status == 413) server_.mutable_stats().status_413++;
+        if (status == 429) server_.mutable_stats().status_429++;
+        if (trib::is_transient(refusal)) resp.set("Retry-After", "1");
+        if (refusal == trib::Refusal::too_large) {
+            send_text(resp, status,
                       "request body larger than the host's in-flight memory budget ([limits] inflight_memory_mb = " +
                           std::to_string(budget >> 20) + ")\n");
         } else {
-            server_.mutable_stats().status_429++;
-            resp.set("Retry-After", "1");
-            send_text(resp, 429,
+            send_text(resp, status,
                       "the host's in-flight memory budget is spent ([limits] inflight_memory_mb = " +
                           std::to_string(budget >> 20) + "); retry later\n");
         }

@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
         for (int round = 0; round < 1000; ++round) {
             add_samples(p, rng, locs, 200, donors);
             raw = p.SerializeAsString();
-            gz = trib::profiling::gzip_compress(raw);
+            gz = trib::compression::gzip(raw);
             if (gz.size() >= target) break;
         }
         fs::create_directories(out);

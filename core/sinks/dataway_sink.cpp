@@ -1,8 +1,11 @@
 #include "dataway_sink.hpp"
 
-#include "../line_protocol.hpp"
 #include "../log.hpp"
 #include "../toml_json.hpp"
+
+#include <tributary/compression.hpp>
+#include <tributary/line_protocol.hpp>
+#include <tributary/multipart.hpp>
 
 #include <unistd.h>
 
@@ -232,7 +235,7 @@ trib_status DatawaySink::write_points(const std::string &category, const std::ve
         size_t count = 0;
         for (auto *p : pts) {
             line.clear();
-            if (!append_line_protocol(line, *p)) continue;
+            if (!trib::line_protocol::append_line(line, *p)) continue;
             if (!body.empty() && body.size() + line.size() > cfg_.max_raw_body_bytes) {
                 bodies.emplace_back(std::move(body), count);
                 body.clear();
@@ -250,7 +253,7 @@ trib_status DatawaySink::write_points(const std::string &category, const std::ve
             std::string payload;
             if (cfg_.gzip) {
                 headers.emplace_back("Content-Encoding", "gzip");
-                payload = gzip_compress(raw);
+                payload = trib::compression::gzip(raw);
             }
             const std::string &sent = cfg_.gzip ? payload : raw;
             for (auto &ep : endpoints_) {
@@ -341,11 +344,12 @@ trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) 
         event_json = ev.dump();
     }
 
-    MultipartBody mp;
+    trib::multipart::Writer mp;
     mp.add_file("event", "event.json", "application/octet-stream", event_json);
     for (auto &a : p.attachments) {
         if (&a == event) continue;
-        mp.add_file(a.name, a.name, a.content_type, a.data ? std::string_view(*a.data) : std::string_view());
+        std::string_view ctype = a.content_type.empty() ? "application/octet-stream" : std::string_view(a.content_type);
+        mp.add_file(a.name, a.name, ctype, a.data ? std::string_view(*a.data) : std::string_view());
     }
     std::string ctype = mp.content_type();
     std::string body = mp.finish();

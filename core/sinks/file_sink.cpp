@@ -1,6 +1,6 @@
 #include "file_sink.hpp"
 
-#include "../line_protocol.hpp"
+#include <tributary/line_protocol.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -107,7 +107,7 @@ trib_status FileSink::write(const std::vector<trib::Point> &batch, std::string &
     for (auto &p : batch) {
         if (!write_attachments(p, err)) return TRIB_RETRY;
         line_.clear();
-        if (!append_line_protocol(line_, p)) continue; // no representable field: nothing to write
+        if (!trib::line_protocol::append_line(line_, p)) continue; // no representable field: nothing to write
         std::FILE *f = stream_for(p.category, p.measurement, err);
         if (!f) return TRIB_RETRY;
         if (std::fwrite(line_.data(), 1, line_.size(), f) != line_.size()) {

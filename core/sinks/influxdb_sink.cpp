@@ -1,8 +1,9 @@
 #include "influxdb_sink.hpp"
 
-#include "../line_protocol.hpp"
 #include "../log.hpp"
 #include "../toml_json.hpp"
+
+#include <tributary/line_protocol.hpp>
 
 #include <limits>
 
@@ -123,7 +124,7 @@ std::vector<std::string> InfluxDbSink::encode(const std::vector<trib::Point> &ba
             }
         }
         line.clear();
-        if (!append_line_protocol(line, q)) continue;
+        if (!trib::line_protocol::append_line(line, q)) continue;
         if (!body.empty() && body.size() + line.size() > cfg_.max_body_bytes) {
             bodies.push_back(std::move(body));
             body.clear();

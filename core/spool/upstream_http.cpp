@@ -9,9 +9,6 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #endif
 #include <Poco/Base64Encoder.h>
-#include <Poco/DeflatingStream.h>
-#include <Poco/InflatingStream.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Timespan.h>
 
@@ -344,74 +341,6 @@ HttpPostResult UpstreamHttpClient::post(const std::string &path_and_query, const
     if (res.error.empty()) res.error = "request failed";
     res.error = "POST " + base_.origin() + path_and_query.substr(0, path_and_query.find('?')) + ": " + res.error;
     return res;
-}
-
-std::string gzip_compress(std::string_view in) {
-    std::ostringstream out;
-    {
-        Poco::DeflatingOutputStream gz(out, Poco::DeflatingStreamBuf::STREAM_GZIP, Z_DEFAULT_COMPRESSION);
-        gz.write(in.data(), static_cast<std::streamsize>(in.size()));
-        gz.close();
-    }
-    return std::move(out).str();
-}
-
-std::string gzip_decompress(std::string_view in) {
-    std::istringstream src{std::string(in)};
-    Poco::InflatingInputStream gz(src, Poco::InflatingStreamBuf::STREAM_GZIP);
-    std::string out;
-    try {
-        Poco::StreamCopier::copyToString(gz, out);
-    } catch (const Poco::Exception &e) {
-        throw std::runtime_error("gunzip: " + e.displayText());
-    }
-    return out;
-}
-
-namespace {
-std::string quote_param(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        if (c == '\r' || c == '\n') continue;
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
-} // namespace
-
-MultipartBody::MultipartBody(std::string boundary) : boundary_(std::move(boundary)) {
-    if (boundary_.empty()) {
-        std::random_device rd;
-        static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-        boundary_ = "trib-";
-        for (int i = 0; i < 30; ++i) boundary_.push_back(alnum[rd() % 36]);
-    }
-}
-
-void MultipartBody::add_file(std::string_view field, std::string_view filename, std::string_view content_type,
-                             std::string_view data) {
-    body_ += "--" + boundary_ + "\r\n";
-    body_ +=
-        "Content-Disposition: form-data; name=" + quote_param(field) + "; filename=" + quote_param(filename) + "\r\n";
-    body_ += "Content-Type: ";
-    body_ += content_type.empty() ? std::string_view("application/octet-stream") : content_type;
-    body_ += "\r\n\r\n";
-    body_.append(data.data(), data.size());
-    body_ += "\r\n";
-}
-
-void MultipartBody::add_field(std::string_view field, std::string_view value) {
-    body_ += "--" + boundary_ + "\r\n";
-    body_ += "Content-Disposition: form-data; name=" + quote_param(field) + "\r\n\r\n";
-    body_.append(value.data(), value.size());
-    body_ += "\r\n";
-}
-
-std::string MultipartBody::finish() {
-    body_ += "--" + boundary_ + "--\r\n";
-    return std::move(body_);
 }
 
 std::string new_xid() {

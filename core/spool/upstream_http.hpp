@@ -1,6 +1,7 @@
 // HTTP client pieces the delivering sinks (influxdb, dataway) and the etcd election share:
 // URL parsing, TLS for https upstreams (CA file, client certificate, insecure_skip_verify),
-// a keep-alive POST with a timeout, status classification, gzip and multipart bodies.
+// a keep-alive POST with a timeout, status classification (bodies: lib/compression and
+// lib/multipart).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -104,26 +105,6 @@ class UpstreamHttpClient {
     std::chrono::milliseconds timeout_;
     std::shared_ptr<UpstreamTlsContext> tls_;
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
-};
-
-std::string gzip_compress(std::string_view in);
-std::string gzip_decompress(std::string_view in); // throws std::runtime_error
-
-// A multipart/form-data body built part by part.
-class MultipartBody {
-  public:
-    explicit MultipartBody(std::string boundary = {});
-    void add_file(std::string_view field, std::string_view filename, std::string_view content_type,
-                  std::string_view data);
-    void add_field(std::string_view field, std::string_view value);
-    // Finishes the body (closing delimiter) and returns it.
-    std::string finish();
-    std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
-    const std::string &boundary() const { return boundary_; }
-
-  private:
-    std::string boundary_;
-    std::string body_;
 };
 
 // 20 characters of base32hex like github.com/rs/xid (time, machine, pid, counter), as

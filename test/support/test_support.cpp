@@ -106,3 +106,20 @@ TEST_CASE("http reports a refused connection as status 0", "[support][http]") {
     CHECK(r.status == 0);
     CHECK_FALSE(r.body.empty());
 }
+
+TEST_CASE("gzip_of and gunzip are inverses; gunzip reads concatenated members, refuses a cut stream", "[support]") {
+    std::string text(100000, 'a');
+    for (size_t i = 0; i < text.size(); i += 7) text[i] = char('a' + i % 26);
+    std::string gz = trib::test::gzip_of(text);
+    CHECK(gz.size() < text.size() / 4);
+    CHECK(uint8_t(gz[0]) == 0x1f);
+    CHECK(uint8_t(gz[1]) == 0x8b);
+    CHECK(trib::test::gunzip(gz) == text);
+    CHECK(trib::test::gunzip(trib::test::gzip_of("ab", 1) + trib::test::gzip_of("cd", 9)) == "abcd");
+    CHECK_THROWS(trib::test::gunzip(gz.substr(0, gz.size() / 2)));
+}
+
+TEST_CASE("fixture reads a recorded payload and names a missing one", "[support]") {
+    CHECK(trib::test::fixture("ddtrace-nodejs/part-event.json").find("attachments") != std::string::npos);
+    CHECK_THROWS_WITH(trib::test::fixture("no/such/file"), Catch::Contains("no/such/file"));
+}

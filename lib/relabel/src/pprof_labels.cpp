@@ -3,6 +3,8 @@
 // new strings are appended to the string table (field 6), so existing indices stay valid.
 #include <tributary/relabel/relabel.hpp>
 
+#include <tributary/compression.hpp>
+
 #include <charconv>
 #include <cstdio>
 #include <unordered_map>
@@ -287,11 +289,12 @@ std::string rewrite_pprof(std::string_view data, const PprofEdit &edit, PprofRew
     PprofRewriteStats &st = stats ? *stats : local;
     st.changed = false;
     if ((!edit.rules || edit.rules->empty()) && !edit.time_nanos)
-        return is_zstd(data) ? gzip(decompress(data, edit.max_output)) : std::string(data); // nothing to do
+        return is_zstd(data) ? compression::gzip(decompress(data, edit.max_output), kRewriteGzipLevel)
+                             : std::string(data); // nothing to do
     std::string plain = decompress(data, edit.max_output);
     std::string out = Rewriter(plain, edit, st).run();
-    if (!st.changed) return is_zstd(data) ? gzip(plain) : std::string(data);
-    return gzip(out);
+    if (!st.changed) return is_zstd(data) ? compression::gzip(plain, kRewriteGzipLevel) : std::string(data);
+    return compression::gzip(out, kRewriteGzipLevel);
 }
 
 } // namespace trib::relabel

@@ -5,6 +5,8 @@
 #include "connection.hpp"
 #include "wire.hpp"
 
+#include <tributary/line_protocol.hpp>
+
 #include <tributary/plugin.hpp>
 
 #include <atomic>
@@ -291,7 +293,7 @@ class NatsInput : public trib::Instance {
         }
         std::vector<trib::Point> points;
         try {
-            points = tn::parse_lines(l.body, category);
+            points = trib::line_protocol::parse_lines(l.body, category);
         } catch (const std::exception &e) {
             reject_all(l.held, std::string("message on ") + l.subject + ": " + e.what());
             return;

@@ -3,6 +3,8 @@
 #include "connection.hpp"
 #include "wire.hpp"
 
+#include <tributary/line_protocol.hpp>
+
 #include <tributary/plugin.hpp>
 
 #include <atomic>
@@ -265,7 +267,7 @@ class NatsSink : public trib::Instance {
         for (size_t i = 0; i < batch.point_count; ++i) {
             trib::Point p = trib::copy_point(*TRIB_AT(trib_point, batch.points, i));
             line.clear();
-            if (!tn::append_line(line, p)) {
+            if (!trib::line_protocol::append_line(line, p)) {
                 --points;
                 host().counter_add("points_without_fields", 1); // nothing line protocol can carry
                 continue;

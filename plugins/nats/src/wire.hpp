@@ -1,6 +1,7 @@
-// What the nats sink puts on JetStream and the nats input reads back: line protocol for
-// points, header names, subject tokens, digests and the chunk layout for bodies above the
-// server's max_payload. Pure functions, shared by both modules and the tests.
+// What the nats sink puts on JetStream and the nats input reads back (points travel as
+// line protocol, <tributary/line_protocol.hpp>): header names, subject tokens, digests and
+// the chunk layout for bodies above the server's max_payload. Pure functions, shared by
+// both modules and the tests.
 #pragma once
 
 #include <tributary/plugin.hpp>
@@ -50,15 +51,6 @@ std::string subject_token(std::string_view s);
 // Header values may not hold CR/LF: '%' and bytes outside printable ASCII are %XX-encoded.
 std::string header_escape(std::string_view s);
 std::string header_unescape(std::string_view s);
-
-// One point as InfluxDB line protocol with a trailing '\n', escaped like the host's file
-// sink writes it (bytes fields as a base64 string). False when the point has no
-// measurement or no field that line protocol can carry.
-bool append_line(std::string &out, const trib::Point &p);
-
-// Parses lines written by append_line back into points of `category`. Throws
-// std::runtime_error naming the line on malformed input.
-std::vector<trib::Point> parse_lines(std::string_view text, const std::string &category);
 
 // Splits a body of `total` bytes into chunks of at most `chunk_size` (>0) bytes: returns
 // the number of chunks (1 when it fits).

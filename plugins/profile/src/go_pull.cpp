@@ -262,7 +262,7 @@ int GoPuller::pull_round() {
                 delta_end = delta.time_nanos() + delta.duration_nanos();
             }
             prev->second = std::move(cur);
-            delta_files.emplace_back(type.file, profiling::gzip_compress(delta.SerializeAsString()));
+            delta_files.emplace_back(type.file, trib::compression::gzip(delta.SerializeAsString()));
         } catch (const profiling::DecodeError &e) {
             host_.warn("profile go pull " + cfg_.url + " " + name + ": " + e.what());
             host_.counter_add("profile_pull_errors", 1);
@@ -277,16 +277,14 @@ int GoPuller::pull_round() {
 
 void GoPuller::emit_upload(std::vector<std::pair<std::string, std::string>> files, int64_t start_ns, int64_t end_ns) {
     profiling::ProfileUpload u;
-    u.tags["service"] = cfg_.service.empty() ? "unnamed-service" : cfg_.service;
+    if (!cfg_.service.empty()) u.tags["service"] = cfg_.service;
     if (!cfg_.env.empty()) u.tags["env"] = cfg_.env;
     if (!cfg_.version.empty()) u.tags["version"] = cfg_.version;
     u.tags["language"] = "golang";
     u.tags["runtime"] = "go";
     // DataKit: input tags override, except the pull job's own tags (sub_custom_tags), which win.
-    for (auto &[k, v] : parent_.tags) u.tags[k] = v;
-    for (auto &[k, v] : cfg_.tags) u.tags[k] = v;
-    for (auto &[k, v] : host_.global_tags())
-        if (!u.tags.count(k)) u.tags[k] = v;
+    profiling::TagMap global = host_.global_tags();
+    profiling::merge_profile_tags(u.tags, {.overrides = {&parent_.tags, &cfg_.tags}, .global = &global});
     u.start_ns = start_ns;
     u.end_ns = end_ns;
     u.format = "pprof";

@@ -209,21 +209,8 @@ profiling::ProfileUpload to_profile_upload(const ParsedUpload &p, const TagPolic
     u.tags["language"] = profiling::detect_language({get(md, "language"), get(md, "runtime"), get(md, "family")});
     // `format` is a field of the point; a tag of the same name would shadow it.
     u.tags.erase("format");
-    if (u.tags["service"].empty()) u.tags["service"] = "unnamed-service";
-
-    bool changed = false;
-    for (auto &[k, v] : policy.input_tags) {
-        auto it = u.tags.find(k);
-        if (it == u.tags.end() || it->second != v) {
-            u.tags[k] = v;
-            changed = true;
-        }
-    }
-    for (auto &[k, v] : policy.global_tags)
-        if (!u.tags.count(k)) {
-            u.tags[k] = v;
-            changed = true;
-        }
+    bool changed =
+        profiling::merge_profile_tags(u.tags, {.overrides = {&policy.input_tags}, .global = &policy.global_tags});
 
     auto field = [&](const char *name, std::initializer_list<const char *> keys) {
         for (const char *k : keys)

@@ -309,7 +309,8 @@ class PyroscopeSink : public trib::Instance {
                     }
                 }
                 sp.gzip_pprof = trib::relabel::rewrite_pprof(input, edit);
-                if (!trib::relabel::is_gzip(sp.gzip_pprof)) sp.gzip_pprof = trib::relabel::gzip(sp.gzip_pprof);
+                if (!trib::relabel::is_gzip(sp.gzip_pprof))
+                    sp.gzip_pprof = trib::compression::gzip(sp.gzip_pprof, trib::relabel::kRewriteGzipLevel);
                 size_t left_out = 0;
                 sp.labels = series_labels(tags, type, &left_out);
                 if (left_out) host().counter_add("pyroscope_labels_over_limit", double(left_out));

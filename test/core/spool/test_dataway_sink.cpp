@@ -1,4 +1,5 @@
 #include <trib_test/http_capture_server.hpp>
+#include <trib_test/support.hpp>
 
 #include "core/sinks/dataway_sink.hpp"
 #include "core/spool/upstream_http.hpp"
@@ -118,9 +119,9 @@ TEST_CASE("dataway: point writes are gzipped line protocol on /v1/write/<categor
     CHECK(reqs[0].header("X-Pkg-Id") != reqs[1].header("X-Pkg-Id"));
     CHECK(reqs[0].header("X-Points") == "2");
     CHECK(reqs[1].header("X-Points") == "1");
-    CHECK(gzip_decompress(reqs[0].body) == "cpu,host=box1,cluster=c1,core=0 usage=0.5 1700000000000000000\n"
-                                           "cpu,host=box1,cluster=c1,core=1 usage=1.5 1700000000000000001\n");
-    CHECK(gzip_decompress(reqs[1].body) == "nginx message=\"GET / 200\" 1700000000000000005\n");
+    CHECK(trib::test::gunzip(reqs[0].body) == "cpu,host=box1,cluster=c1,core=0 usage=0.5 1700000000000000000\n"
+                                              "cpu,host=box1,cluster=c1,core=1 usage=1.5 1700000000000000001\n");
+    CHECK(trib::test::gunzip(reqs[1].body) == "nginx message=\"GET / 200\" 1700000000000000005\n");
 }
 
 TEST_CASE("dataway: sinker sends X-Global-Tags per point group", "[dataway]") {

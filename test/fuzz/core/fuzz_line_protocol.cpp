@@ -3,7 +3,7 @@
 // scanner skip the next byte; names unescape `\,` `\ ` (and `\=` in keys and tag values);
 // string values unescape `\"` and `\\` only). What comes back must be the same point, up to
 // the substitutions line_protocol.hpp documents — and always exactly one line.
-#include <line_protocol.hpp>
+#include <tributary/line_protocol.hpp>
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -176,7 +176,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
 
-    std::string line = trib::core::to_line_protocol(p);
+    std::string line = trib::line_protocol::to_line(p);
 
     // What the encoder keeps: tags with key and value, fields with a key and a finite value.
     ReadPoint want;

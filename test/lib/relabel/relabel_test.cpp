@@ -238,7 +238,7 @@ TEST_CASE("pprof: rename with decimal, hex and numeric re-encoding; labeldrop; u
 
 TEST_CASE("pprof: no rule matches → the input bytes come back; time_nanos can be set") {
     auto r = rules(json::array({{{"scope", "pprof"}, {"source_labels", {"absent"}}, {"target_label", "x"}}}));
-    std::string gz = gzip(synthetic_pprof());
+    std::string gz = trib::test::gzip_of(synthetic_pprof(), 1);
     PprofEdit edit;
     edit.rules = &r.pprof;
     PprofRewriteStats st;

@@ -1,72 +1,11 @@
-// nats.unit: what the nats modules put on the wire, without a server: line protocol
-// written and read back (escapes, every field type), header escaping, digests.
+// nats.unit: what the nats modules put on the wire, without a server: header escaping,
+// subjects, digests (the line protocol itself is tested in test/lib/line_protocol).
 #include <trib_test/support.hpp>
 #include <wire.hpp>
 
 #include <catch2/catch.hpp>
 
 namespace tn = trib::nats;
-
-TEST_CASE("line protocol: every field type and awkward names survive the round trip") {
-    trib::Point p("prof ile,x", "profiling", 1700000000123456789);
-    p.tag("service", "a b,c=d").tag("path", "C:\\dir\\").tag("tail", "x\\ y").tag("eq", "k=v");
-    p.field(trib::Field::Int("i", -42))
-        .field(trib::Field::Uint("u", 18446744073709551615ull))
-        .field(trib::Field::Float("f", 0.1 + 0.2))
-        .field(trib::Field::Bool("ok", true))
-        .field(trib::Field::Bool("no", false))
-        .field(trib::Field::String("s", "quote \" backslash \\ newline \n cr \r tab \t end\\"))
-        .field(trib::Field::String("empty", ""));
-    std::string text;
-    REQUIRE(tn::append_line(text, p));
-    REQUIRE(text.back() == '\n');
-    REQUIRE(text.find('\n') == text.size() - 1); // one line, whatever the strings hold
-    auto back = tn::parse_lines(text, "profiling");
-    REQUIRE(back.size() == 1);
-    auto &q = back[0];
-    CHECK(q.measurement == p.measurement);
-    CHECK(q.category == "profiling");
-    CHECK(q.time_ns == p.time_ns);
-    CHECK(q.tags == p.tags);
-    REQUIRE(q.fields.size() == p.fields.size());
-    for (size_t i = 0; i < p.fields.size(); ++i) {
-        INFO(p.fields[i].key);
-        CHECK(q.fields[i].key == p.fields[i].key);
-        CHECK(q.fields[i].type == p.fields[i].type);
-        CHECK(q.fields[i].i == p.fields[i].i);
-        CHECK(q.fields[i].u == p.fields[i].u);
-        CHECK(q.fields[i].f == p.fields[i].f);
-        CHECK(q.fields[i].b == p.fields[i].b);
-        CHECK(q.fields[i].s == p.fields[i].s);
-    }
-    // The host's own line-protocol reader (the one the file sink's tests use) agrees.
-    auto lp = trib::test::parse_line_protocol(text);
-    REQUIRE(lp.size() == 1);
-    CHECK(lp[0].tag("service") == "a b,c=d");
-    CHECK(lp[0].field_uint("u") == 18446744073709551615ull);
-    // Writing the read-back point again gives the same bytes.
-    std::string again;
-    REQUIRE(tn::append_line(again, q));
-    CHECK(again == text);
-}
-
-TEST_CASE("line protocol: bytes fields travel as base64 strings, fieldless points are skipped") {
-    trib::Point p("m", "metric", 5);
-    p.field(trib::Field::Bytes("raw", std::string("\x00\xff\x10", 3)));
-    std::string text;
-    REQUIRE(tn::append_line(text, p));
-    CHECK(text == "m raw=\"AP8Q\" 5\n");
-    trib::Point empty("m", "metric", 5);
-    std::string none;
-    CHECK_FALSE(tn::append_line(none, empty));
-    CHECK(none.empty());
-}
-
-TEST_CASE("line protocol: malformed input names the line") {
-    CHECK_THROWS_WITH(tn::parse_lines("m a=1i 5\nm a=\"open 5\n", "metric"), Catch::Contains("line 2"));
-    CHECK_THROWS_WITH(tn::parse_lines("m a=1i notatime\n", "metric"), Catch::Contains("timestamp"));
-    CHECK_THROWS(tn::parse_lines("m 5\n", "metric"));
-}
 
 TEST_CASE("headers, subjects and digests") {
     std::string raw = "wall.pprof\r\nInjected: yes %41";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <tributary/testing/fake_host.hpp>
+#include <trib_test/support.hpp>
 
 #include <Poco/DigestStream.h>
 #include <Poco/SHA2Engine.h>
@@ -17,15 +18,9 @@
 
 namespace profile_test {
 
-inline std::string read_file(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-inline std::string fixture(const std::string &rel) { return read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel); }
+using trib::test::fixture;
+using trib::test::gzip_of;
+using trib::test::read_file;
 
 inline const trib_module_t *profile_module() {
     static const trib_module_t *mod = [] {

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
-#include <zlib.h>
 
 using namespace profile_test;
 using trib::profiling::MultipartWriter;
@@ -75,20 +74,6 @@ const char *kGoEvent =
     R"({"attachments":["cpu.pprof","delta-heap.pprof"],"start":"2026-11-22T03:03:30Z","end":"2026-11-22T03:03:40Z",)"
     R"("family":"go","version":"4","tags_profiler":"service:go-app,env:staging,version:2.0,runtime:go,)"
     R"(profiler_version:v1.60.0,runtime_version:go1.19.8,runtime_os:linux,runtime_arch:amd64,runtime-id:rid-1,process_id:77"})";
-
-std::string gzip_of(const std::string &in) {
-    z_stream zs{};
-    REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&zs, in.size()) + 64, '\0');
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef *>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return out;
-}
 
 } // namespace
 

@@ -8,6 +8,7 @@
 #include <tributary/profiling/pprof.hpp>
 
 #include <catch2/catch.hpp>
+#include <trib_test/support.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -15,15 +16,7 @@
 using namespace trib::profile;
 using namespace std::chrono_literals;
 
-namespace {
-std::string fixture(const std::string &rel) {
-    std::ifstream in(std::string(TRIB_FIXTURES_DIR) + "/" + rel, std::ios::binary);
-    REQUIRE(in.good());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-} // namespace
+using trib::test::fixture;
 
 TEST_CASE("config: DataKit defaults") {
     auto c = parse_config("{}");

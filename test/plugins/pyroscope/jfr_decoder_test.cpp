@@ -5,8 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include <zlib.h>
+#include <trib_test/support.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,16 +16,9 @@
 
 using trib::profiling::decode_jfr;
 using trib::profiling::DecodeError;
+using trib::test::read_file;
 
 namespace {
-
-std::string read_file(const std::string &path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE(f.good());
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 std::string run_capture(const std::string &cmd) {
     std::string out;
@@ -36,20 +28,6 @@ std::string run_capture(const std::string &cmd) {
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
     REQUIRE(pclose(p) == 0);
-    return out;
-}
-
-std::string gzip(const std::string &in) {
-    z_stream zs{};
-    REQUIRE(deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&zs, in.size()), '\0');
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = uInt(in.size());
-    zs.next_out = reinterpret_cast<Bytef *>(out.data());
-    zs.avail_out = uInt(out.size());
-    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
     return out;
 }
 
@@ -146,7 +124,7 @@ TEST_CASE("JFR fixture: allocation and lock profiles match the JDK's reader", "[
 TEST_CASE("JFR: gzip'd and multi-chunk recordings decode; metrics come out", "[jfr]") {
     auto raw = read_file(kFixture);
     auto plain = decode_jfr(raw);
-    auto gz = decode_jfr(gzip(raw));
+    auto gz = decode_jfr(trib::test::gzip_of(raw, 1));
     CHECK(gz.stats.execution_samples == plain.stats.execution_samples);
 
     auto two = decode_jfr(raw + raw); // two chunks back to back

@@ -151,7 +151,7 @@ TEST_CASE("@pyroscope/nodejs 0.6.1 multipart uploads (recorded)", "[pyroscope][g
 
 TEST_CASE("JFR posted the way the Pyroscope Java agent posts it", "[pyroscope][jfr][golden]") {
     Running r;
-    auto jfr = gzip(read_file(kFix + "/jfr/acceptance.jfr"));
+    auto jfr = gzip_of(read_file(kFix + "/jfr/acceptance.jfr"), 1);
     trib::profiling::MultipartWriter w("pyroscope-java-boundary");
     w.add_file("jfr", "jfr", "application/octet-stream", jfr);
     auto body = w.finish();
@@ -196,7 +196,7 @@ TEST_CASE("JFR posted the way the Pyroscope Java agent posts it", "[pyroscope][j
     r.host.clear_points();
     trib::profiling::MultipartWriter bad("b");
     bad.add_file("jfr", "jfr", "application/octet-stream",
-                 gzip(read_file(kFix + "/jfr/acceptance.jfr").substr(0, 5000)));
+                 gzip_of(read_file(kFix + "/jfr/acceptance.jfr").substr(0, 5000), 1));
     auto badbody = bad.finish();
     auto br = r.host.http("POST", "/ingest?name=java.app&format=jfr&spyName=javaspy", badbody, bad.content_type());
     CHECK(br.status == 400);
@@ -313,7 +313,7 @@ TEST_CASE("push API: proto, gzip and JSON PushRequests; Connect errors", "[pyros
     add_series("memory", heap);
     std::string bin = req.SerializeAsString();
 
-    auto resp = r.host.http("POST", "/push.v1.PusherService/Push", gzip(bin), "application/proto",
+    auto resp = r.host.http("POST", "/push.v1.PusherService/Push", gzip_of(bin, 1), "application/proto",
                             {{"Content-Encoding", "gzip"}, {"Connect-Protocol-Version", "1"}});
     INFO(resp.body);
     REQUIRE(resp.status == 200);

@@ -109,13 +109,14 @@ public class BusyProgram {
         REQUIRE(*rc == 0);
     }
     auto raw = read_file(work.sub("rec.jfr"));
-    auto gz = pyro_test::gzip(raw);
+    auto gz = pyro_test::gzip_of(raw, 1);
 
     HostProcess host(pyroscope_host());
     for (std::string which : {"recorded-here", "fixture"}) {
-        std::string payload = which == "fixture"
-                                  ? pyro_test::gzip(read_file(std::string(TRIB_FIXTURES_DIR) + "/jfr/acceptance.jfr"))
-                                  : gz;
+        std::string payload =
+            which == "fixture"
+                ? pyro_test::gzip_of(read_file(std::string(TRIB_FIXTURES_DIR) + "/jfr/acceptance.jfr"), 1)
+                : gz;
         trib::profiling::MultipartWriter w("java-agent-" + which);
         w.add_file("jfr", "jfr", "application/octet-stream", payload);
         auto body = w.finish();

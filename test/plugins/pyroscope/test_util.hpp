@@ -1,9 +1,11 @@
-// Helpers shared by the pyroscope tests: files, gzip, golden rendering of points.
+// Helpers shared by the pyroscope tests: golden rendering of points (files and gzip come
+// from test/support).
 #pragma once
 
 #include <tributary/plugin.hpp>
 
 #include <catch2/catch.hpp>
+#include <trib_test/support.hpp>
 #include <zlib.h>
 
 #include <cstdio>
@@ -15,28 +17,8 @@
 
 namespace pyro_test {
 
-inline std::string read_file(const std::string &path) {
-    std::ifstream f(path, std::ios::binary);
-    INFO(path);
-    REQUIRE(f.good());
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-inline std::string gzip(const std::string &in) {
-    z_stream zs{};
-    REQUIRE(deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&zs, uLong(in.size())), '\0');
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = uInt(in.size());
-    zs.next_out = reinterpret_cast<Bytef *>(out.data());
-    zs.avail_out = uInt(out.size());
-    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return out;
-}
+using trib::test::gzip_of;
+using trib::test::read_file;
 
 inline unsigned long crc(const std::string &s) {
     return crc32(0, reinterpret_cast<const Bytef *>(s.data()), uInt(s.size()));

@@ -41,6 +41,8 @@ std::string read_file(const std::string &path) {
     return ss.str();
 }
 
+std::string fixture(const std::string &rel) { return read_file(std::string(TRIB_FIXTURES_DIR) + "/" + rel); }
+
 void write_file(const std::string &path, std::string_view data) {
     fs::path p(path);
     if (p.has_parent_path()) fs::create_directories(p.parent_path());

@@ -47,6 +47,14 @@ void write_file(const std::string &path, std::string_view data);
 bool file_exists(const std::string &path);
 // Regular files below dir (recursive), as paths relative to dir, sorted.
 std::vector<std::string> list_files(const std::string &dir);
+// A recorded client payload: read_file(TRIB_FIXTURES_DIR + "/" + rel).
+std::string fixture(const std::string &rel);
+
+// gzip of data at zlib `level`, and its inverse (concatenated members read as one), written
+// against zlib here so tests check the tree's codecs rather than echo them. Throw
+// std::runtime_error on failure.
+std::string gzip_of(std::string_view data, int level = 6);
+std::string gunzip(std::string_view data);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back).
 int free_port();
@@ -97,7 +105,7 @@ struct LpPoint {
     double field_number(const std::string &k) const;
 };
 
-// Parses InfluxDB line protocol as core/line_protocol.hpp writes it (escaped commas,
+// Parses InfluxDB line protocol as lib/line_protocol writes it (escaped commas,
 // spaces and equals signs in names, quoted strings with \" and \\, i/u suffixes,
 // newlines inside string fields). Throws std::runtime_error with the line number on
 // malformed input. A missing timestamp gives time_ns = 0.

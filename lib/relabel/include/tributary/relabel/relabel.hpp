@@ -117,11 +117,14 @@ struct PprofRewriteStats {
 // are (with no rules and no time_nanos, unread). Throws PprofError.
 std::string rewrite_pprof(std::string_view data, const PprofEdit &edit, PprofRewriteStats *stats = nullptr);
 
-// Codec helpers the rewrite uses (exposed for callers that re-encode parts as gzip).
+// Codec helpers the rewrite uses (exposed for callers that re-encode parts as gzip, with
+// trib::compression::gzip).
 bool is_gzip(std::string_view data);
 bool is_zstd(std::string_view data);
 // gzip / zstd / plain → plain. Throws PprofError (corrupt, or larger than max_output).
 std::string decompress(std::string_view data, size_t max_output);
-std::string gzip(std::string_view plain, int level = 1);
+
+// The level the rewrite gzips its output at: fast, the sink re-sends every part.
+inline constexpr int kRewriteGzipLevel = 1;
 
 } // namespace trib::relabel

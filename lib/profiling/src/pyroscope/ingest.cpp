@@ -147,10 +147,10 @@ std::string emit_refusal_text(trib_status st) {
 PyroscopeIngest::PyroscopeIngest(trib::Host &host, PyroscopeOptions opts) : host_(host), opts_(std::move(opts)) {}
 
 void PyroscopeIngest::finish_tags(ProfileUpload &u) const {
-    if (!opts_.service.empty() && !find(u.tags, "service")) u.tags["service"] = opts_.service;
-    if (!opts_.env.empty() && !find(u.tags, "env")) u.tags["env"] = opts_.env;
-    if (!opts_.version.empty() && !find(u.tags, "version")) u.tags["version"] = opts_.version;
-    for (auto &[k, v] : opts_.tags) u.tags[k] = v;
+    // No global tags here (the host adds them to the point) and no service fallback (the
+    // point gets it from build_profile_point): the event lists what was sent and configured.
+    TagMap defaults{{"service", opts_.service}, {"env", opts_.env}, {"version", opts_.version}};
+    merge_profile_tags(u.tags, {.defaults = &defaults, .overrides = {&opts_.tags}, .service_fallback = false});
     if (auto *rid = find(u.tags, "runtime_id")) u.event_fields["runtime_id"] = *rid;
     if (auto *pid = find(u.tags, "process_id")) u.event_fields["pid"] = *pid;
     else if (auto *pid2 = find(u.tags, "pid")) u.event_fields["pid"] = *pid2;

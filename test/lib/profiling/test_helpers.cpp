@@ -9,9 +9,9 @@
 #include <tributary/profiling/pyroscope_ingest.hpp>
 
 #include <catch2/catch.hpp>
+#include <trib_test/support.hpp>
 #include <lz4frame.h>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -22,16 +22,10 @@
 #include <sstream>
 
 using namespace trib::profiling;
+using trib::test::fixture;
+using trib::test::gzip_of;
 
 namespace {
-std::string fixture(const std::string &rel) {
-    std::ifstream in(std::string(TRIB_FIXTURES_DIR) + "/" + rel, std::ios::binary);
-    REQUIRE(in.good());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::string random_bytes(size_t n, unsigned seed) {
     std::mt19937 rng(seed);
     std::string s(n, '\0');
@@ -40,19 +34,6 @@ std::string random_bytes(size_t n, unsigned seed) {
     return s;
 }
 
-std::string gzip_of(const std::string &in) {
-    z_stream zs{};
-    REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&zs, in.size()) + 64, '\0');
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef *>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return out;
-}
 std::string zstd_of(const std::string &in) {
     std::string out(ZSTD_compressBound(in.size()), '\0');
     size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3);
@@ -572,4 +553,41 @@ TEST_CASE("inflate: over the limit is TooLargeError; the host budget is taken as
     trib::Host old_host(&old_api, nullptr);
     CHECK(inflate(big, InflateLimit{64u << 20, &old_host}).data.size() == 32u << 20);
     CHECK(g_reserved.load() == 0);
+}
+
+TEST_CASE("merge_profile_tags: overrides > sent > defaults > unnamed-service > global", "[profile_point][tags]") {
+    const TagMap defaults{{"service", "conf-svc"}, {"env", "conf-env"}, {"version", ""}};
+    const TagMap input_tags{{"team", "core"}, {"env", "prod"}};
+    const TagMap job_tags{{"team", "pull-team"}};
+    const TagMap global{{"host", "box1"}, {"service", "global-svc"}, {"team", "global-team"}, {"zone", "z1"}};
+
+    SECTION("what the client sent beats defaults and global; overrides beat everything") {
+        TagMap tags{{"service", "sent-svc"}, {"env", "staging"}, {"zone", ""}};
+        CHECK(merge_profile_tags(tags, {.defaults = &defaults, .overrides = {&input_tags}, .global = &global}));
+        CHECK(tags ==
+              TagMap{{"service", "sent-svc"}, {"env", "prod"}, {"team", "core"}, {"host", "box1"}, {"zone", ""}});
+    }
+    SECTION("defaults fill missing or empty keys, never with an empty value; global never names the service") {
+        TagMap tags{{"service", ""}};
+        CHECK(merge_profile_tags(tags, {.defaults = &defaults, .global = &global}));
+        CHECK(tags == TagMap{{"service", "conf-svc"},
+                             {"env", "conf-env"},
+                             {"host", "box1"},
+                             {"team", "global-team"},
+                             {"zone", "z1"}});
+        TagMap bare;
+        merge_profile_tags(bare, {.global = &global});
+        CHECK(bare.at("service") == "unnamed-service");
+    }
+    SECTION("later overrides win (a Go pull job's tags over its input's); no change reported when equal") {
+        TagMap tags{{"service", "s"}};
+        CHECK(merge_profile_tags(tags, {.overrides = {&input_tags, &job_tags}}));
+        CHECK(tags == TagMap{{"service", "s"}, {"team", "pull-team"}, {"env", "prod"}});
+        CHECK_FALSE(merge_profile_tags(tags, {.overrides = {&job_tags}}));
+    }
+    SECTION("without the service fallback a missing service stays missing") {
+        TagMap tags{{"env", "e"}};
+        CHECK_FALSE(merge_profile_tags(tags, {.service_fallback = false}));
+        CHECK(tags == TagMap{{"env", "e"}});
+    }
 }

@@ -34,6 +34,31 @@ struct ProfileUpload {
     InflateLimit inflate;
 };
 
+using TagMap = std::map<std::string, std::string>;
+
+// Where the tags of a profile point come from: one precedence for the profile input, its Go
+// pull and the pyroscope input (highest first):
+//   1. overrides  the input's `tags` ([inputs.profile.tags], [inputs.pyroscope.tags]; for a
+//                 Go pull the input's, then the pull job's own, which win): always set.
+//   2. sent       what `tags` holds on entry: what the client sent (event tags_profiler /
+//                 tags[] and metadata, pyroscope name labels, query parameters, series and
+//                 pprof labels) or, for a pull, what the job says of its target.
+//   3. defaults   the input's configured service / env / version: fill a key that is
+//                 missing or empty.
+//   4. "unnamed-service" for a service missing or empty after 1-3 (when service_fallback;
+//      a global `service` tag never names a profile).
+//   5. global     the host's global tags: fill a key no layer above set.
+struct ProfileTagLayers {
+    const TagMap *defaults = nullptr;
+    std::vector<const TagMap *> overrides; // later ones win
+    const TagMap *global = nullptr;
+    bool service_fallback = true;
+};
+
+// Merges the layers into `tags` (layer 2 on entry). True when an override or a global tag
+// changed what was sent: an event.json the client sent no longer lists the point's tags.
+bool merge_profile_tags(TagMap &tags, const ProfileTagLayers &layers);
+
 // Gives every file a distinct, valid UTF-8 name that is not "event.json" (the event's
 // own attachment): a repeat becomes "wall-2.pprof", a client's "event.json" "event-2.json".
 // True when a name changed (an event listing the old names must be rebuilt).

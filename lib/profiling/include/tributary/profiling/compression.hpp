@@ -1,6 +1,9 @@
-// Codec detection by magic bytes and bounded decompression (gzip, zstd, LZ4 frame).
+// Bounded decompression of client data (gzip, zstd, LZ4 frame) with the errors request
+// handlers map to 400/413 and the host's memory budget; the codecs are lib/compression's
+// (gzip output too: trib::compression::gzip).
 #pragma once
 
+#include <tributary/compression.hpp>
 #include <tributary/plugin.hpp>
 
 #include <cstddef>
@@ -9,11 +12,9 @@
 
 namespace trib::profiling {
 
-enum class Codec { none, gzip, zstd, lz4 };
-
-// gzip 1f 8b, zstd 28 b5 2f fd, LZ4 frame 04 22 4d 18; anything else is `none`.
-Codec detect_codec(std::string_view data);
-const char *codec_name(Codec c);
+using trib::compression::Codec;
+using trib::compression::codec_name;
+using trib::compression::detect_codec;
 
 // Decompresses `data` with the codec its magic bytes name; `none` returns a copy.
 // Throws DecodeError on corrupt or truncated input, TooLargeError when the output would
@@ -36,8 +37,5 @@ struct Inflated {
 // decompress() whose buffer is reserved in limit.budget as it grows; a refusal throws
 // MemoryRefused (BACKPRESSURE → 429, INVALID_ARGUMENT → 413).
 Inflated inflate(std::string_view data, const InflateLimit &limit);
-
-// gzip (RFC 1952) of data, as Go's pprof writer produces.
-std::string gzip_compress(std::string_view data, int level = 6);
 
 } // namespace trib::profiling

@@ -139,45 +139,4 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
     }
 }
 
-MultipartWriter::MultipartWriter(std::string boundary) : boundary_(std::move(boundary)) {}
-
-namespace {
-std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        if (c == '\r' || c == '\n') continue;
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
-} // namespace
-
-void MultipartWriter::add_field(std::string_view name, std::string_view value) {
-    out_ += "--" + boundary_ + "\r\nContent-Disposition: form-data; name=" + quoted(name) + "\r\n\r\n";
-    out_.append(value);
-    out_ += "\r\n";
-}
-
-void MultipartWriter::add_file(std::string_view name, std::string_view filename, std::string_view content_type,
-                               std::string_view data) {
-    out_.reserve(out_.size() + data.size() + 256);
-    out_ += "--" + boundary_ + "\r\nContent-Disposition: form-data; name=" + quoted(name) +
-            "; filename=" + quoted(filename) + "\r\n";
-    if (!content_type.empty()) {
-        out_ += "Content-Type: ";
-        out_.append(content_type);
-        out_ += "\r\n";
-    }
-    out_ += "\r\n";
-    out_.append(data);
-    out_ += "\r\n";
-}
-
-std::string MultipartWriter::finish() {
-    out_ += "--" + boundary_ + "--\r\n";
-    return std::move(out_);
-}
-
 } // namespace trib::profiling

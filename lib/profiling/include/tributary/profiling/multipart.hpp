@@ -1,6 +1,8 @@
-// multipart/form-data (RFC 7578) reading and writing. Parsing returns views into the
+// multipart/form-data (RFC 7578) reading (and lib/multipart's writer under its old name). Parsing returns views into the
 // body: no part is copied.
 #pragma once
+
+#include <tributary/multipart.hpp>
 
 #include <string>
 #include <string_view>
@@ -23,19 +25,7 @@ std::string multipart_boundary(std::string_view content_type);
 // boundary, a part without headers end, no closing boundary).
 std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_view boundary);
 
-class MultipartWriter {
-  public:
-    explicit MultipartWriter(std::string boundary);
-    void add_field(std::string_view name, std::string_view value);
-    void add_file(std::string_view name, std::string_view filename, std::string_view content_type,
-                  std::string_view data);
-    std::string finish();
-    const std::string &boundary() const { return boundary_; }
-    std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
-
-  private:
-    std::string boundary_;
-    std::string out_;
-};
+// The writer is lib/multipart's (the host's dataway sink writes with it too).
+using MultipartWriter = trib::multipart::Writer;
 
 } // namespace trib::profiling

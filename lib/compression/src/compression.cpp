@@ -1,17 +1,12 @@
-#include <tributary/profiling/compression.hpp>
-#include <tributary/profiling/errors.hpp>
+#include <tributary/compression.hpp>
 
 #include <lz4frame.h>
 #include <zlib.h>
 #include <zstd.h>
 
-#include <algorithm>
-#include <cstring>
-#include <functional>
 #include <memory>
-#include <stdexcept>
 
-namespace trib::profiling {
+namespace trib::compression {
 
 Codec detect_codec(std::string_view d) {
     auto at = [&](size_t i) { return static_cast<unsigned char>(d[i]); };
@@ -39,13 +34,9 @@ constexpr size_t kChunk = 64 * 1024;
     throw TooLargeError(std::string(codec) + " output exceeds the limit of " + std::to_string(max_output) + " bytes");
 }
 
-// Each codec inflates through a fixed scratch buffer and hands every piece to `sink`,
-// counting: past max_output it throws TooLargeError having held no more than the scratch.
-using Sink = std::function<void(const char *, size_t)>;
-
 void stream_gunzip(std::string_view in, size_t max_output, const Sink &sink) {
     z_stream zs{};
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw DecodeError("gzip: cannot initialise zlib");
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw CorruptError("gzip: cannot initialise zlib");
     std::unique_ptr<z_stream, int (*)(z_stream *)> guard(&zs, inflateEnd);
     char scratch[kChunk];
     size_t total = 0;
@@ -62,18 +53,18 @@ void stream_gunzip(std::string_view in, size_t max_output, const Sink &sink) {
         if (rc == Z_STREAM_END) {
             // Concatenated gzip members are one stream (RFC 1952 §2.2).
             if (zs.avail_in == 0) return;
-            if (inflateReset(&zs) != Z_OK) throw DecodeError("gzip: cannot reset stream");
+            if (inflateReset(&zs) != Z_OK) throw CorruptError("gzip: cannot reset stream");
             continue;
         }
-        if (rc == Z_BUF_ERROR && zs.avail_in == 0) throw DecodeError("gzip: truncated input");
+        if (rc == Z_BUF_ERROR && zs.avail_in == 0) throw CorruptError("gzip: truncated input");
         if (rc != Z_OK && rc != Z_BUF_ERROR)
-            throw DecodeError(std::string("gzip: corrupt input (") + (zs.msg ? zs.msg : "inflate error") + ")");
+            throw CorruptError(std::string("gzip: corrupt input (") + (zs.msg ? zs.msg : "inflate error") + ")");
     }
 }
 
 void stream_unzstd(std::string_view in, size_t max_output, const Sink &sink) {
     std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream *)> ds(ZSTD_createDStream(), ZSTD_freeDStream);
-    if (!ds) throw DecodeError("zstd: cannot create stream");
+    if (!ds) throw CorruptError("zstd: cannot create stream");
     ZSTD_initDStream(ds.get());
     char scratch[kChunk];
     size_t total = 0, last = 1;
@@ -83,39 +74,42 @@ void stream_unzstd(std::string_view in, size_t max_output, const Sink &sink) {
         ZSTD_outBuffer ob{scratch, sizeof scratch, 0};
         size_t before = ib.pos;
         last = ZSTD_decompressStream(ds.get(), &ob, &ib);
-        if (ZSTD_isError(last)) throw DecodeError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
+        if (ZSTD_isError(last))
+            throw CorruptError(std::string("zstd: corrupt input (") + ZSTD_getErrorName(last) + ")");
         total += ob.pos;
         if (total > max_output) too_large("zstd", max_output);
         if (ob.pos) sink(scratch, ob.pos);
-        if (ob.pos == 0 && ib.pos == before && last != 0) throw DecodeError("zstd: truncated input");
+        if (ob.pos == 0 && ib.pos == before && last != 0) throw CorruptError("zstd: truncated input");
     }
 }
 
 void stream_unlz4(std::string_view in, size_t max_output, const Sink &sink) {
     LZ4F_dctx *raw = nullptr;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION)))
-        throw DecodeError("lz4: cannot create context");
+        throw CorruptError("lz4: cannot create context");
     std::unique_ptr<LZ4F_dctx, size_t (*)(LZ4F_dctx *)> dctx(raw, LZ4F_freeDecompressionContext);
     char scratch[kChunk];
     size_t total = 0, pos = 0, hint = 1;
     while (pos < in.size()) {
         size_t dst = sizeof scratch, src = in.size() - pos;
         hint = LZ4F_decompress(dctx.get(), scratch, &dst, in.data() + pos, &src, nullptr);
-        if (LZ4F_isError(hint)) throw DecodeError(std::string("lz4: corrupt input (") + LZ4F_getErrorName(hint) + ")");
+        if (LZ4F_isError(hint)) throw CorruptError(std::string("lz4: corrupt input (") + LZ4F_getErrorName(hint) + ")");
         total += dst;
         pos += src;
         if (total > max_output) too_large("lz4", max_output);
         if (dst) sink(scratch, dst);
         if (hint == 0 && pos < in.size()) {
             // Another frame follows; only LZ4 frames may follow.
-            if (detect_codec(in.substr(pos)) != Codec::lz4) throw DecodeError("lz4: trailing bytes after frame");
+            if (detect_codec(in.substr(pos)) != Codec::lz4) throw CorruptError("lz4: trailing bytes after frame");
         }
-        if (src == 0 && dst == 0) throw DecodeError("lz4: decoder made no progress");
+        if (src == 0 && dst == 0) throw CorruptError("lz4: decoder made no progress");
     }
-    if (hint != 0) throw DecodeError("lz4: truncated input");
+    if (hint != 0) throw CorruptError("lz4: truncated input");
 }
 
-void stream_inflate(Codec codec, std::string_view in, size_t max_output, const Sink &sink) {
+} // namespace
+
+void stream_decompress(Codec codec, std::string_view in, size_t max_output, const Sink &sink) {
     switch (codec) {
     case Codec::gzip: return stream_gunzip(in, max_output, sink);
     case Codec::zstd: return stream_unzstd(in, max_output, sink);
@@ -124,30 +118,18 @@ void stream_inflate(Codec codec, std::string_view in, size_t max_output, const S
     }
 }
 
-// Two passes: the first only counts (a bomb stops at max_output having held a 64 KiB
-// scratch buffer), the second fills a buffer of exactly that size, reserved first.
-std::string decompress_into_budget(std::string_view data, size_t max_output, trib::MemoryReservation *memory) {
+std::string decompress(std::string_view data, size_t max_output) {
     Codec codec = detect_codec(data);
     if (codec == Codec::none) {
         if (data.size() > max_output) too_large("plain", max_output);
-        if (memory) memory->ensure(data.size(), "request data");
         return std::string(data);
     }
-    size_t size = 0;
-    stream_inflate(codec, data, max_output, [&](const char *, size_t n) { size += n; });
-    if (memory) memory->ensure(size, "inflated data");
-    std::string out(size, '\0');
-    size_t used = 0;
-    stream_inflate(codec, data, size, [&](const char *p, size_t n) {
-        std::memcpy(out.data() + used, p, n); // the size bound above keeps this in range
-        used += n;
-    });
+    std::string out;
+    stream_decompress(codec, data, max_output, [&](const char *p, size_t n) { out.append(p, n); });
     return out;
 }
 
-} // namespace
-
-std::string gzip_compress(std::string_view data, int level) {
+std::string gzip(std::string_view data, int level) {
     z_stream zs{};
     if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         throw std::runtime_error("gzip: cannot initialise zlib");
@@ -162,14 +144,4 @@ std::string gzip_compress(std::string_view data, int level) {
     return out;
 }
 
-std::string decompress(std::string_view data, size_t max_output) {
-    return decompress_into_budget(data, max_output, nullptr);
-}
-
-Inflated inflate(std::string_view data, const InflateLimit &limit) {
-    Inflated out{std::string(), trib::MemoryReservation(limit.budget)};
-    out.data = decompress_into_budget(data, limit.max_output, &out.held);
-    return out;
-}
-
-} // namespace trib::profiling
+} // namespace trib::compression

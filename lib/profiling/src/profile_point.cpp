@@ -50,6 +50,29 @@ bool make_attachment_names_unique(std::vector<ProfileFile> &files) {
     return renamed;
 }
 
+bool merge_profile_tags(TagMap &tags, const ProfileTagLayers &layers) {
+    auto missing = [&](const std::string &k) {
+        auto it = tags.find(k);
+        return it == tags.end() || it->second.empty();
+    };
+    if (layers.defaults)
+        for (auto &[k, v] : *layers.defaults)
+            if (!v.empty() && missing(k)) tags[k] = v;
+    if (layers.service_fallback && missing("service")) tags["service"] = "unnamed-service";
+    bool changed = false;
+    for (const TagMap *overrides : layers.overrides)
+        for (auto &[k, v] : *overrides) {
+            auto [it, inserted] = tags.try_emplace(k, v);
+            if (!inserted && it->second == v) continue;
+            it->second = v;
+            changed = true;
+        }
+    if (layers.global)
+        for (auto &[k, v] : *layers.global)
+            if (tags.try_emplace(k, v).second) changed = true;
+    return changed;
+}
+
 trib::Point build_profile_point(const ProfileUpload &u, const std::string &profile_id) {
     trib::Point p("profile", "profiling", u.start_ns);
     // Client text reaches sinks that require UTF-8 (line protocol, JSON): replace what is not.
