@@ -1,9 +1,17 @@
 #include "stats.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace trib::pinpoint {
 namespace {
+
+// Agents send CPU load as a ratio (0..1; Java's -1 = not measured); DataKit documents the
+// fields as int percent, so 0.8087 is stored as 81 and an unmeasured load is left out.
+void add_cpu_percent(trib::Point &p, const char *key, double ratio) {
+    if (!std::isfinite(ratio) || ratio < 0) return;
+    p.field(trib::Field::Int(key, std::llround(std::min(ratio, 1e6) * 100)));
+}
 
 trib::Point stat_point(const v1::PAgentStat &s, const CallHeaders &h, const MetadataStore &meta) {
     // Clamped so the ns conversion cannot overflow on a bogus timestamp.
@@ -19,8 +27,8 @@ trib::Point stat_point(const v1::PAgentStat &s, const CallHeaders &h, const Meta
         p.tag("container", info->container ? "true" : "false");
     }
     if (s.has_cpuload()) {
-        p.field(trib::Field::Float("SystemCpuLoad", s.cpuload().systemcpuload()));
-        p.field(trib::Field::Float("JvmCpuLoad", s.cpuload().jvmcpuload()));
+        add_cpu_percent(p, "SystemCpuLoad", s.cpuload().systemcpuload());
+        add_cpu_percent(p, "JvmCpuLoad", s.cpuload().jvmcpuload());
     }
     if (s.has_gc()) {
         const auto &gc = s.gc();

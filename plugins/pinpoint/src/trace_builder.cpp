@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "codes.hpp"
+#include "go_proto_text.hpp"
 #include "json_writer.hpp"
 
 namespace trib::pinpoint {
@@ -171,6 +172,9 @@ std::string one_line(std::string s) {
 struct Annotations {
     std::string api, http_url, http_status, sql_text, http_method;
     bool sql_known = false;
+    // DataKit's tag values: the first annotation 40 / 46 as Go prints the value message.
+    std::string dk_http_url, dk_http_status;
+    bool dk_http_url_seen = false, dk_http_status_seen = false;
 };
 
 Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnotation> &anns, const MetadataStore &meta,
@@ -178,6 +182,13 @@ Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnot
     Annotations a;
     for (auto &an : anns) {
         if (!an.has_value()) continue;
+        if (an.key() == kAnnotationHttpUrl && !a.dk_http_url_seen) {
+            a.dk_http_url = go_proto_text(an.value());
+            a.dk_http_url_seen = true;
+        } else if (an.key() == kAnnotationHttpStatusCode && !a.dk_http_status_seen) {
+            a.dk_http_status = go_proto_text(an.value());
+            a.dk_http_status_seen = true;
+        }
         switch (an.key()) {
         case kAnnotationApi:
             if (a.api.empty()) a.api = annotation_text(an.value());
@@ -207,6 +218,36 @@ Annotations read_annotations(const google::protobuf::RepeatedPtrField<v1::PAnnot
     }
     if (!a.http_url.empty() && is_http_verb(a.api)) a.http_method = a.api;
     return a;
+}
+
+// DataKit's `resource` and `operation` of an event (shared/spec/pinpoint.md §5.5): the API
+// (else the string with the same id) of the event's apiId; an SQL-ID annotation replaces both
+// with its SQL (both empty when the SQL is unknown); `resource` falls back to the decimal apiId.
+struct DataKitNames {
+    std::string resource, operation;
+};
+
+DataKitNames datakit_event_names(const v1::PSpanEvent &e, const MetadataStore &meta, const std::string &agent) {
+    DataKitNames n;
+    const std::string id = std::to_string(e.apiid());
+    if (auto api = meta.api(agent, e.apiid())) {
+        std::string info = api->info;
+        std::replace(info.begin(), info.end(), '\n', ' '); // as DataKit stores API names
+        n.operation = "id:" + id + " line:" + std::to_string(api->line) + " " + api->location + ":" + info;
+        n.resource = std::move(info);
+    } else if (auto s = meta.string_value(agent, e.apiid())) {
+        n.resource = *s;
+        n.operation = "id:" + id + " res:" + *s;
+    }
+    for (auto &an : e.annotation()) {
+        if (an.key() != kAnnotationSqlId || !an.has_value() || !an.value().has_intstringstringvalue()) continue;
+        const int32_t sql_id = an.value().intstringstringvalue().intvalue();
+        auto sql = meta.sql(agent, sql_id);
+        n.resource = sql ? *sql : std::string();
+        n.operation = sql ? "id:" + std::to_string(sql_id) + " :" + *sql : std::string();
+    }
+    if (n.resource.empty()) n.resource = id;
+    return n;
 }
 
 using Tags = std::vector<std::pair<std::string, std::string>>;
@@ -427,23 +468,30 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         const Node &n = nodes[i];
         const CallHeaders &h = *n.headers;
         trib::Point p("pinpointV2", "tracing", n.start_ms * 1000000);
-        p.tags.reserve(24);
-        p.fields.reserve(10);
-        std::string resource, operation, error_message, error_type, endpoint, destination;
+        p.tags.reserve(32);
+        p.fields.reserve(12);
+        // DataKit's values (dk_*) and ours, kept side by side (README "Points").
+        std::string dk_service, dk_source_type, dk_span_type, dk_operation, dk_resource;
+        std::string api_name, resource_detail, error_message, error_type, endpoint, destination;
         int32_t service_type;
-        bool error = false;
+        bool error = false, exit = false;
         Annotations ann;
         if (n.span) {
             const v1::PSpan &s = *n.span;
             service_type = s.servicetype();
             ann = read_annotations(s.annotation(), meta, h.agent_id);
             auto api = meta.api(h.agent_id, s.apiid());
+            if (api) api_name = one_line(api->info);
+            dk_service = h.application_name;
+            dk_source_type = std::string(service_type_name(service_type));
+            dk_span_type = "entry";
             if (s.has_acceptevent()) {
-                resource = s.acceptevent().rpc();
-                endpoint = s.acceptevent().endpoint();
+                dk_resource = s.acceptevent().rpc();
+                dk_operation = s.acceptevent().endpoint();
             }
-            operation = api ? one_line(api->info) : std::string(service_type_name(service_type));
-            if (resource.empty()) resource = operation;
+            resource_detail = dk_resource.empty() ? (api ? api_name : dk_source_type) : dk_resource;
+            // DataKit leaves `resource` out without an acceptEvent; a span needs one to be found.
+            if (dk_resource.empty()) dk_resource = resource_detail;
             if (s.err() != 0) {
                 error = true;
                 if (s.has_exceptioninfo()) {
@@ -453,21 +501,27 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 if (error_message.empty())
                     if (auto e = meta.exception(h.agent_id, tid + "/" + std::to_string(s.spanid()))) error_message = *e;
             }
-            p.tags.emplace_back("span_type", "entry");
         } else {
             const v1::PSpanEvent &e = *n.event;
             service_type = e.servicetype();
             ann = read_annotations(e.annotation(), meta, h.agent_id);
             auto api = e.apiid() != 0 ? meta.api(h.agent_id, e.apiid()) : std::nullopt;
-            operation = api ? one_line(api->info) : std::string(service_type_name(service_type));
-            if (ann.sql_known) resource = ann.sql_text;
+            if (api) api_name = one_line(api->info);
+            else if (!ann.api.empty()) api_name = ann.api;
+            dk_service = std::string(service_type_name(service_type));
+            dk_source_type = "custom";
+            dk_span_type = "local"; // DataKit's later `exit` loses to its first value
+            DataKitNames dk = datakit_event_names(e, meta, h.agent_id);
+            dk_resource = std::move(dk.resource);
+            dk_operation = std::move(dk.operation);
+            if (ann.sql_known) resource_detail = ann.sql_text;
             else if (!ann.http_url.empty())
-                resource = ann.http_method.empty() ? ann.http_url : ann.http_method + " " + ann.http_url;
-            else if (api) resource = one_line(api->info);
-            else if (!ann.api.empty()) resource = ann.api;
-            else if (auto sv = e.apiid() != 0 ? meta.string_value(h.agent_id, e.apiid()) : std::nullopt) resource = *sv;
-            else resource = operation;
-            bool exit = false;
+                resource_detail = ann.http_method.empty() ? ann.http_url : ann.http_method + " " + ann.http_url;
+            else if (api) resource_detail = api_name;
+            else if (!ann.api.empty()) resource_detail = ann.api;
+            else if (auto sv = e.apiid() != 0 ? meta.string_value(h.agent_id, e.apiid()) : std::nullopt)
+                resource_detail = *sv;
+            else resource_detail = std::string(service_type_name(service_type));
             if (e.has_nextevent() && e.nextevent().has_messageevent()) {
                 const auto &m = e.nextevent().messageevent();
                 endpoint = m.endpoint();
@@ -482,18 +536,33 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 error_message = e.exceptioninfo().stringvalue().value();
                 if (auto cls = meta.string_value(h.agent_id, e.exceptioninfo().intvalue())) error_type = *cls;
             }
-            p.tags.emplace_back("span_type", exit ? "exit" : "local");
         }
-        p.tags.emplace_back("service", h.application_name);
-        p.tags.emplace_back("source", "pinpointV2");
-        p.tags.emplace_back("source_type", std::string(service_type_name(service_type)));
-        p.tags.emplace_back("operation", operation);
-        p.tags.emplace_back("status", error ? "error" : "ok");
-        if (!endpoint.empty()) p.tags.emplace_back("endpoint", endpoint);
-        if (!destination.empty()) p.tags.emplace_back("destination_id", destination);
-        if (!ann.http_url.empty()) p.tags.emplace_back("http_url", ann.http_url);
-        if (!ann.http_status.empty()) p.tags.emplace_back("http_status_code", ann.http_status);
-        if (!ann.http_method.empty()) p.tags.emplace_back("http_method", ann.http_method);
+        auto tag = [&p](const char *k, std::string v) {
+            if (!v.empty()) p.tags.emplace_back(k, std::move(v)); // DataKit's empty tags never reach a store
+        };
+        tag("service", std::move(dk_service));
+        tag("source", "pinpointV2");
+        tag("source_type", std::move(dk_source_type));
+        tag("span_type", std::move(dk_span_type));
+        tag("operation", std::move(dk_operation));
+        tag("status", error ? "error" : "ok");
+        if (n.event) {
+            tag("sequence", std::to_string(n.event->sequence()));
+            tag("depth", std::to_string(n.event->depth()));
+            tag("endpoint", endpoint);
+            tag("destination_id", destination);
+        }
+        tag("http_url", ann.dk_http_url);
+        tag("http_status_code", ann.dk_http_status);
+        // Ours: the application, service type and position of every point, the API by name,
+        // bare HTTP values.
+        tag("application_name", h.application_name);
+        tag("service_type", std::string(service_type_name(service_type)));
+        tag("span_position", n.span ? "entry" : exit ? "exit" : "local");
+        tag("api_name", std::move(api_name));
+        tag("http_method", ann.http_method);
+        tag("http_url_bare", ann.http_url);
+        tag("http_status_code_bare", ann.http_status);
         auto cached = agent_tag_cache.find(&h);
         if (cached == agent_tag_cache.end()) cached = agent_tag_cache.emplace(&h, agent_tags(h, meta)).first;
         // Keys differ from the ones set above, so append without the uniqueness scan.
@@ -504,7 +573,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         p.fields.push_back(trib::Field::String("parent_id", n.parent.empty() ? "0" : n.parent));
         p.fields.push_back(trib::Field::Int("start", n.start_ms * 1000));
         p.fields.push_back(trib::Field::Int("duration", (n.end_ms - n.start_ms) * 1000));
-        p.fields.push_back(trib::Field::String("resource", resource));
+        p.fields.push_back(trib::Field::String("resource", dk_resource));
+        p.fields.push_back(trib::Field::String("resource_detail", resource_detail));
         if (error) {
             if (!error_message.empty()) p.fields.push_back(trib::Field::String("error_message", error_message));
             if (!error_type.empty()) p.fields.push_back(trib::Field::String("error_type", error_type));

@@ -8,7 +8,11 @@
 //    under the event whose asyncEvent equals the chunk's localAsyncId.asyncId;
 //  - a span is the child of the event whose nextSpanId names it (else of its parent span).
 // Events get stable ids (a hash of trace id, span id, async id and sequence), so the same
-// input gives the same points. A client event cannot end before the call it made: an
+// input gives the same points. Tags of DataKit's tracing model (`service`, `source_type`,
+// `span_type`, `operation`, `http_url`, `http_status_code`, ...) and the `resource` field
+// carry DataKit's values (shared/spec/pinpoint.md §5.2-5.5); where we read more, ours go in
+// extra keys (`application_name`, `service_type`, `span_position`, `api_name`, `*_bare`,
+// `resource_detail`; plugins/pinpoint/README.md "Points"). A client event cannot end before the call it made: an
 // event's duration is widened to cover its children (Node agents close HTTP-client events
 // when the request is written, endElapsed 0).
 #pragma once

@@ -2,6 +2,7 @@
 // pinpoint-node-agent session (golden), restarts, bad input, backpressure, held streams.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <thread>
 
 #include "test_helpers.hpp"
@@ -40,6 +41,98 @@ void wait_points(trib::testing::FakeHost &h, size_t n, int ms = 5000) {
                            std::chrono::milliseconds(10));
 }
 
+// What DataKit's pinpoint input writes for the recorded session (shared/spec/pinpoint.md
+// §5.2-5.5, worked out by hand from messages.txt): each point kind with the tags of DataKit's
+// tracing model and the `resource` field. "-" = the key is absent.
+struct DataKitExpectation {
+    const char *kind; // entry resource, or the event's service type
+    std::vector<std::pair<const char *, const char *>> keys;
+};
+
+const std::vector<DataKitExpectation> &datakit_expectations() {
+    // Both entry spans are accepted by the same app: same tags but for the resource.
+    auto entry = [](const char *resource) {
+        return DataKitExpectation{resource,
+                                  {{"service", "acceptance-node"},
+                                   {"source_type", "NODE"},
+                                   {"span_type", "entry"},
+                                   {"operation", "127.0.0.1:39519"},
+                                   {"status", "ok"},
+                                   {"http_status_code", "intValue:200"},
+                                   {"http_url", "-"},
+                                   {"endpoint", "-"},
+                                   {"resource", resource}}};
+    };
+    static const std::vector<DataKitExpectation> table = {
+        entry("/up"),
+        entry("/down"),
+        {"ASYNC",
+         {{"service", "ASYNC"},
+          {"source_type", "custom"},
+          {"span_type", "local"},
+          {"operation", "id:2 line:-1 :Asynchronous Invocation"},
+          {"status", "ok"},
+          {"sequence", "0"},
+          {"depth", "1"},
+          {"endpoint", "-"},
+          {"destination_id", "-"},
+          {"resource", "Asynchronous Invocation"}}},
+        {"ASYNC_HTTP_CLIENT_INTERNAL",
+         {{"service", "ASYNC_HTTP_CLIENT_INTERNAL"},
+          {"source_type", "custom"},
+          {"span_type", "local"},
+          {"operation", "-"},
+          {"status", "ok"},
+          {"sequence", "0"},
+          {"depth", "1"},
+          {"endpoint", "127.0.0.1:39519"},
+          {"destination_id", "127.0.0.1:39519"},
+          {"resource", "0"}}},
+        {"ASYNC_HTTP_CLIENT",
+         {{"service", "ASYNC_HTTP_CLIENT"},
+          {"source_type", "custom"},
+          {"span_type", "local"},
+          {"operation", "-"},
+          {"status", "ok"},
+          {"sequence", "1"},
+          {"depth", "2"},
+          {"http_url", "stringValue:\"127.0.0.1:39519/down\""},
+          {"http_status_code", "intValue:200"},
+          {"endpoint", "127.0.0.1:39519"},
+          {"destination_id", "127.0.0.1:39519"},
+          {"resource", "0"}}},
+    };
+    return table;
+}
+
+// Every point of a /up -> /down trace carries DataKit's values, and ours beside them.
+void check_datakit_values(const TraceView &t) {
+    std::set<std::string> kinds;
+    for (auto *p : t.points) {
+        const std::string position = tag(*p, "span_position");
+        const std::string kind = position == "entry" ? str_field(*p, "resource") : tag(*p, "service_type");
+        INFO("point " << kind);
+        kinds.insert(kind);
+        auto it = std::find_if(datakit_expectations().begin(), datakit_expectations().end(),
+                               [&](auto &e) { return kind == e.kind; });
+        REQUIRE(it != datakit_expectations().end());
+        for (auto &[key, want] : it->keys) {
+            INFO("key " << key);
+            const std::string k = key;
+            const bool is_field = k == "resource";
+            const bool present = is_field ? p->find_field(key) != nullptr : p->find_tag(key) != nullptr;
+            if (std::string(want) == "-") CHECK_FALSE(present);
+            else CHECK((is_field ? str_field(*p, key) : tag(*p, key)) == want);
+        }
+        // Keys of DataKit's model that Pinpoint never fills stay unset, as in DataKit.
+        for (const char *unset : {"env", "version", "project", "http_route", "container_host"})
+            CHECK(p->find_tag(unset) == nullptr);
+        CHECK(tag(*p, "application_name") == "acceptance-node");
+        CHECK(!tag(*p, "service_type").empty());
+    }
+    CHECK(kinds == std::set<std::string>{"/up", "/down", "ASYNC", "ASYNC_HTTP_CLIENT_INTERNAL", "ASYNC_HTTP_CLIENT"});
+}
+
 } // namespace
 
 TEST_CASE("golden: the recorded node agent session gives the reference points", "[pinpoint][golden]") {
@@ -65,6 +158,7 @@ TEST_CASE("golden: the recorded node agent session gives the reference points", 
     for (auto &[id, t] : traces) {
         CHECK(t.points.size() == 5);
         check_up_down_trace(id, t);
+        check_datakit_values(t);
     }
     CHECK(traces.count("acc-node-1^1795316601123^0") == 1);
 
@@ -81,7 +175,8 @@ TEST_CASE("golden: the recorded node agent session gives the reference points", 
         CHECK(tag(p, "container") == "true");
         CHECK(p.find_field("JvmMemoryHeapUsed")->i == 24963056);
         CHECK(p.find_field("JvmMemoryHeapMax")->i == 54550528);
-        CHECK(p.find_field("JvmCpuLoad")->f == Approx(0.8087264381091469));
+        CHECK(p.find_field("JvmCpuLoad")->i == 81); // the agent's 0.8087 as DataKit's int percent
+        CHECK(p.find_field("SystemCpuLoad")->i == 0);
         CHECK(p.time_ns == 1795316607148LL * 1000000);
     }
     CHECK(stats == 1);
@@ -110,7 +205,7 @@ TEST_CASE("metadata survives a restart between metadata and spans", "[pinpoint]"
         check_up_down_trace(id, t);
         for (auto *p : t.points) {
             if (tag(*p, "span_type") == "entry") CHECK(tag(*p, "hostname") == "vm"); // agent info too
-            if (tag(*p, "source_type") == "ASYNC") CHECK(str_field(*p, "resource") == "Asynchronous Invocation");
+            if (tag(*p, "service_type") == "ASYNC") CHECK(str_field(*p, "resource") == "Asynchronous Invocation");
         }
     }
 }
@@ -315,11 +410,14 @@ TEST_CASE("the real host restarted between metadata and spans still resolves nam
     int resolved = 0;
     for (auto &p : lps) {
         if (p.tag("span_type") == "entry") {
-            CHECK(p.tag("operation") == "Node Server Process");
+            CHECK(p.tag("api_name") == "Node Server Process"); // apiId 1 from the reloaded metadata
             CHECK(p.tag("hostname") == "vm");
             ++resolved;
         }
-        if (p.tag("source_type") == "ASYNC") CHECK(p.field_str("resource") == "Asynchronous Invocation");
+        if (p.tag("service_type") == "ASYNC") {
+            CHECK(p.field_str("resource") == "Asynchronous Invocation");
+            CHECK(p.tag("operation") == "id:2 line:-1 :Asynchronous Invocation");
+        }
     }
     CHECK(resolved == 8);
 }

@@ -29,8 +29,7 @@ inline std::map<std::string, TraceView> group_traces(const std::vector<trib::Poi
     return out;
 }
 
-// Checks one /up -> /down trace; `api_names` lists API names that must appear as an
-// operation somewhere in the trace (resolved from metadata).
+// Checks one /up -> /down trace: its shape, our values, and DataKit's values beside them.
 inline void check_up_down_trace(const std::string &trace_id, const TraceView &t) {
     INFO("trace " << trace_id);
     const trib::Point *up = nullptr, *down = nullptr;
@@ -42,9 +41,9 @@ inline void check_up_down_trace(const std::string &trace_id, const TraceView &t)
     REQUIRE(up != nullptr);
     REQUIRE(down != nullptr);
     CHECK(str_field(*up, "parent_id") == "0");
-    CHECK(tag(*up, "http_status_code") == "200");
-    CHECK(tag(*down, "http_status_code") == "200");
-    CHECK(tag(*up, "operation") == "Node Server Process"); // apiId 1 resolved from metadata
+    CHECK(tag(*up, "http_status_code_bare") == "200");
+    CHECK(tag(*down, "http_status_code_bare") == "200");
+    CHECK(tag(*up, "api_name") == "Node Server Process"); // apiId 1 resolved from metadata
 
     // /up has its own events.
     int up_events = 0;
@@ -56,10 +55,20 @@ inline void check_up_down_trace(const std::string &trace_id, const TraceView &t)
     auto caller = t.by_span.find(str_field(*down, "parent_id"));
     REQUIRE(caller != t.by_span.end());
     const trib::Point &exit = *caller->second;
-    CHECK(tag(exit, "span_type") == "exit");
-    CHECK(tag(exit, "http_url").find("/down") != std::string::npos);
-    CHECK(tag(exit, "http_status_code") == "200");
+    CHECK(tag(exit, "span_position") == "exit");
+    CHECK(tag(exit, "http_url_bare").find("/down") != std::string::npos);
+    CHECK(tag(exit, "http_status_code_bare") == "200");
     CHECK(tag(exit, "http_method") == "GET");
+    // DataKit's values in DataKit's keys (shared/spec/pinpoint.md §5.2-5.5).
+    CHECK(tag(*up, "http_status_code") == "intValue:200");
+    CHECK(tag(*up, "operation").rfind("127.0.0.1:", 0) == 0); // the accept event's endpoint
+    CHECK(tag(exit, "span_type") == "local");
+    CHECK(tag(exit, "http_url") == "stringValue:\"" + tag(exit, "http_url_bare") + "\"");
+    for (auto *p : t.points)
+        if (tag(*p, "span_position") != "entry") {
+            CHECK(tag(*p, "source_type") == "custom");
+            CHECK(tag(*p, "service") == tag(*p, "service_type"));
+        }
 
     // The chain from /down reaches /up through events only.
     const trib::Point *cur = &exit;
@@ -82,7 +91,7 @@ inline void check_up_down_trace(const std::string &trace_id, const TraceView &t)
               int_field(parent, "start") + int_field(parent, "duration") + 1000);
     }
     for (auto *p : t.points) {
-        CHECK(tag(*p, "service") == tag(*up, "service"));
+        CHECK(tag(*p, "application_name") == tag(*up, "service"));
         CHECK(!tag(*p, "source_type").empty());
         CHECK(tag(*p, "status") == "ok");
     }

@@ -14,6 +14,8 @@
 #include "config.hpp"
 #include "durable_queue.hpp"
 #include "filters.hpp"
+#include "go_proto_text.hpp"
+#include "codes.hpp"
 #include "metadata.hpp"
 #include "server.hpp"
 #include "stats.hpp"
@@ -171,23 +173,38 @@ TEST_CASE("events decode by Pinpoint's rules: delta starts, depth 0, nextSpanId,
     CHECK(ifield(e0, "start") == 100001 * 1000);
     CHECK(sfield(e0, "parent_id") == "10");
     CHECK(sfield(e0, "resource") == "Service.handle(req)");
-    CHECK(tagv(e0, "operation") == "Service.handle(req)");
+    CHECK(tagv(e0, "operation") == "id:3 line:12 Service.java:Service.handle(req)"); // DataKit's form
+    CHECK(tagv(e0, "api_name") == "Service.handle(req)");
     CHECK(ifield(e1, "start") == 100001 * 1000); // previous start + 0
     CHECK(sfield(e1, "parent_id") == sfield(e0, "span_id"));
-    CHECK(tagv(e1, "span_type") == "exit");
+    CHECK(tagv(e1, "span_type") == "local"); // DataKit: every event
+    CHECK(tagv(e1, "span_position") == "exit");
     CHECK(tagv(e1, "http_method") == "GET");
-    CHECK(sfield(e1, "resource") == "GET svc-b:80/child");
+    CHECK(tagv(e1, "http_url") == "stringValue:\"svc-b:80/child\"");
+    CHECK(tagv(e1, "http_url_bare") == "svc-b:80/child");
+    CHECK(sfield(e1, "resource") == "0"); // DataKit: the apiId when no API names the event
+    CHECK(sfield(e1, "resource_detail") == "GET svc-b:80/child");
+    CHECK(tagv(e1, "destination_id") == "svc-b:80");
     CHECK(ifield(e2, "start") == 100002 * 1000);
     CHECK(sfield(e2, "parent_id") == sfield(e0, "span_id")); // depth 0 = depth 2
+    CHECK(tagv(e2, "depth") == "0");
+    CHECK(tagv(e2, "sequence") == "2");
     CHECK(ifield(e3, "start") == 100003 * 1000);
     CHECK(sfield(e3, "parent_id") == "10");
-    CHECK(tagv(e3, "source_type") == "ASYNC");
+    CHECK(tagv(e3, "service") == "ASYNC"); // DataKit: an event's service is its service type
+    CHECK(tagv(e3, "source_type") == "custom");
+    CHECK(tagv(e3, "service_type") == "ASYNC");
+    CHECK(tagv(e3, "application_name") == "app-1");
     CHECK(ifield(async0, "start") == 100004 * 1000); // keyTime base
     CHECK(sfield(async0, "parent_id") == sfield(e3, "span_id"));
 
     const trib::Point &child = *by_id.at("20");
     CHECK(sfield(child, "parent_id") == sfield(e1, "span_id"));
     CHECK(tagv(child, "span_type") == "entry");
+    CHECK(tagv(child, "service") == "app-1");
+    CHECK(tagv(child, "source_type") == "NODE");
+    CHECK(child.find_tag("operation") == nullptr); // DataKit: the accept event's endpoint, unset here
+    CHECK(tagv(root, "span_position") == "entry");
     // The exit event was recorded as 1 ms long but its callee ran 4 ms: widened to cover it,
     // and its parent e0 (5 ms, ending at +6) already covers +7? No: widened to +7 as well.
     CHECK(ifield(e1, "start") + ifield(e1, "duration") == 100007 * 1000);
@@ -351,11 +368,43 @@ TEST_CASE("SQL-ID annotations resolve to the SQL text", "[pinpoint][unit]") {
     a->set_key(20);
     a->mutable_value()->mutable_intstringstringvalue()->set_intvalue(4);
     h.send(bytes_of(s));
-    const trib::Point *p = h.by_resource("select * from users where id = ?");
+    const trib::Point *p = h.by_resource("select *\nfrom users where id = ?"); // DataKit keeps the SQL as sent
     REQUIRE(p != nullptr);
-    CHECK(tagv(*p, "operation") == "PreparedStatement.executeQuery()");
-    CHECK(tagv(*p, "source_type") == "MYSQL_EXECUTE_QUERY");
-    CHECK(tagv(*p, "span_type") == "exit");
+    CHECK(sfield(*p, "resource_detail") == "select * from users where id = ?");
+    CHECK(tagv(*p, "operation") == "id:4 :select *\nfrom users where id = ?");
+    CHECK(tagv(*p, "api_name") == "PreparedStatement.executeQuery()");
+    CHECK(tagv(*p, "service") == "MYSQL_EXECUTE_QUERY");
+    CHECK(tagv(*p, "source_type") == "custom");
+    CHECK(tagv(*p, "span_type") == "local");
+    CHECK(tagv(*p, "span_position") == "exit");
+}
+
+TEST_CASE("DataKit's event names: string metadata, unknown SQL, bare apiId", "[pinpoint][unit]") {
+    Harness h;
+    h.meta.put_string("agent-1", 6, "MyTask.run");
+    h.meta.put_api("agent-1", 7, ApiInfo{"Dao.find(id)\nline two", 33, 0, "Dao.java"});
+    v1::PSpan s = make_span(10, -1, 100000, 3);
+    add_event(s.mutable_spanevent(), 0, 1, 0, 1, 5000)->set_apiid(6);
+    auto *unknown_sql = add_event(s.mutable_spanevent(), 1, 1, 0, 1, 2101);
+    unknown_sql->set_apiid(7);
+    auto *a = unknown_sql->add_annotation();
+    a->set_key(20);
+    a->mutable_value()->mutable_intstringstringvalue()->set_intvalue(99);
+    add_event(s.mutable_spanevent(), 2, 1, 0, 1, 5000)->set_apiid(8);
+    h.send(bytes_of(s));
+    REQUIRE(h.points.size() == 4);
+    const trib::Point *by_string = h.by_resource("MyTask.run");
+    REQUIRE(by_string != nullptr);
+    CHECK(tagv(*by_string, "operation") == "id:6 res:MyTask.run");
+    // An SQL-ID whose SQL never arrived blanks both: resource falls back to the apiId.
+    const trib::Point *sql = h.by_resource("7");
+    REQUIRE(sql != nullptr);
+    CHECK(sql->find_tag("operation") == nullptr);
+    CHECK(tagv(*sql, "api_name") == "Dao.find(id) line two");
+    const trib::Point *bare = h.by_resource("8");
+    REQUIRE(bare != nullptr);
+    CHECK(bare->find_tag("operation") == nullptr);
+    CHECK(sfield(*bare, "resource_detail") == "INTERNAL_METHOD");
 }
 
 TEST_CASE("config: DataKit keys, env names and their JSON forms", "[pinpoint][unit][config]") {
@@ -504,7 +553,8 @@ TEST_CASE("agent stats from agentStat and agentStatBatch", "[pinpoint][unit]") {
     CHECK(tagv(pts[0], "hostname") == "h1");
     CHECK(tagv(pts[0], "pid") == "42");
     CHECK(tagv(pts[0], "container") == "false");
-    CHECK(pts[0].find_field("JvmCpuLoad")->f == 0.5);
+    CHECK(pts[0].find_field("JvmCpuLoad")->type == TRIB_FIELD_INT); // DataKit's doc: int percent
+    CHECK(pts[0].find_field("JvmCpuLoad")->i == 50);
     CHECK(pts[0].find_field("JvmMemoryHeapUsed")->i == 100);
     CHECK(pts[0].find_field("GcNewCount")->i == 3);
     CHECK(pts[0].find_field("PoolMetaspaceUsed")->f == 1.5);
@@ -517,7 +567,8 @@ TEST_CASE("agent stats from agentStat and agentStatBatch", "[pinpoint][unit]") {
     }
     pts = stat_points(batch, *headers(), meta);
     REQUIRE(pts.size() == 3);
-    CHECK(pts[2].find_field("SystemCpuLoad")->f == Approx(0.2));
+    CHECK(pts[2].find_field("SystemCpuLoad")->i == 20);
+    CHECK(pts[1].find_field("SystemCpuLoad")->i == 10);
     CHECK(pts[1].find_field("JvmMemoryHeapUsed") == nullptr); // no gc group sent
 }
 
@@ -647,4 +698,65 @@ TEST_CASE("who may send: allow_cidrs, allow_applications, allow_agent_ids; TLS k
     Config tls_only =
         parse_config(R"({"address":"","tls_address":"127.0.0.1:0","tls_cert":"/c","tls_key":"/k"})", nullptr);
     CHECK(tls_only.address.empty());
+}
+
+TEST_CASE("annotation values as DataKit prints them (Go's single-line text format)", "[pinpoint][unit]") {
+    v1::PAnnotationValue v;
+    v.set_intvalue(200);
+    CHECK(go_proto_text(v) == "intValue:200");
+    v.set_intvalue(0); // a oneof member is printed even when zero
+    CHECK(go_proto_text(v) == "intValue:0");
+    v.set_stringvalue("127.0.0.1:39519/down");
+    CHECK(go_proto_text(v) == "stringValue:\"127.0.0.1:39519/down\"");
+    v.set_stringvalue("q\"b\\n\nt\tc\x01"
+                      "d\x7f\xc2\x85\xff \xe4\xb8\xad");
+    CHECK(go_proto_text(v) == "stringValue:\"q\\\"b\\\\n\\nt\\tc\\x01d\\x7f\\u0085\\xff \xe4\xb8\xad\"");
+    v.set_boolvalue(false);
+    CHECK(go_proto_text(v) == "boolValue:false");
+    v.set_longvalue(-5);
+    CHECK(go_proto_text(v) == "longValue:-5");
+    v.set_doublevalue(0.5);
+    CHECK(go_proto_text(v) == "doubleValue:0.5");
+    v.set_doublevalue(123456);
+    CHECK(go_proto_text(v) == "doubleValue:123456");
+    v.set_doublevalue(1e6);
+    CHECK(go_proto_text(v) == "doubleValue:1e+06");
+    v.set_doublevalue(0.0001);
+    CHECK(go_proto_text(v) == "doubleValue:0.0001");
+    v.set_doublevalue(0.00001234);
+    CHECK(go_proto_text(v) == "doubleValue:1.234e-05");
+    v.set_binaryvalue(std::string("\0"
+                                  "a",
+                                  2));
+    CHECK(go_proto_text(v) == "binaryValue:\"\\x00a\"");
+    v.mutable_intstringvalue()->set_intvalue(7);
+    v.mutable_intstringvalue()->mutable_stringvalue()->set_value("x");
+    CHECK(go_proto_text(v) == "intStringValue:{intValue:7 stringValue:{value:\"x\"}}");
+    CHECK(go_proto_text(v1::PAnnotationValue()).empty());
+}
+
+TEST_CASE("service-type names are DataKit's table", "[pinpoint][unit]") {
+    CHECK(service_type_name(1400) == "NODE");
+    CHECK(service_type_name(9056) == "ASYNC_HTTP_CLIENT");
+    CHECK(service_type_name(1703) == "CELERY-WORKER");
+    CHECK(service_type_name(9201) == "ElasticsearchBBoss @Deprecated");
+    CHECK(service_type_name(9900) == "PYTHON_REMOTE_METHOD");
+    CHECK(service_type_name(-1) == "UNDEFINED");
+    CHECK(service_type_name(1210) == "Unknown"); // the Java agent's code DataKit's table lacks
+    CHECK(service_type_name(0) == "Unknown");
+}
+
+TEST_CASE("agent stats: CPU as int percent, unmeasured load left out", "[pinpoint][unit]") {
+    MetadataStore meta;
+    v1::PStatMessage m;
+    auto *s = m.mutable_agentstat();
+    s->set_timestamp(1700000000000);
+    s->mutable_cpuload()->set_jvmcpuload(0.8087264381091469);
+    s->mutable_cpuload()->set_systemcpuload(-1);
+    auto pts = stat_points(m, *headers(), meta);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].find_field("JvmCpuLoad")->i == 81);
+    CHECK(pts[0].find_field("SystemCpuLoad") == nullptr);
+    s->mutable_cpuload()->set_jvmcpuload(-1);
+    CHECK(stat_points(m, *headers(), meta).empty()); // no field left: no point
 }
