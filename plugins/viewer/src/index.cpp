@@ -349,7 +349,10 @@ void Index::set_cache_mb(int64_t mb) {
     exec(("PRAGMA cache_size = -" + std::to_string(mb * 1024)).c_str());
 }
 
-void Index::store_summary(const std::string &id, const UploadSummary &summary) {
+void Index::store_summary(const std::string &id, const UploadSummary &summary) { store_summaries({{id, &summary}}); }
+
+void Index::store_summaries(const std::vector<std::pair<std::string, const UploadSummary *>> &batch) {
+    if (batch.empty()) return;
     std::lock_guard<std::mutex> g(mu_);
     // Taken inside the lock: a summary committed later can only use nodes committed with
     // it or before it.
@@ -359,17 +362,19 @@ void Index::store_summary(const std::string &id, const UploadSummary &summary) {
         Stmt node(db_, "INSERT OR REPLACE INTO stack_nodes(id, parent, name) VALUES(?,?,?)");
         for (auto &n : nodes) node.bind(1, int64_t(n.id)).bind(2, int64_t(n.parent)).bind(3, n.name).run();
         Stmt known(db_, "SELECT 1 FROM profiles WHERE id = ?");
-        known.bind(1, id);
-        bool still_indexed = known.step();
-        if (still_indexed) { // retention may have removed it while it was decoded
-            Stmt put(db_, "INSERT OR REPLACE INTO summaries(id, type, unit, data) VALUES(?,?,?,?)");
-            for (auto &[type, tree] : summary.by_type) {
+        Stmt put(db_, "INSERT OR REPLACE INTO summaries(id, type, unit, data) VALUES(?,?,?,?)");
+        Stmt types(db_, "UPDATE profiles SET types = ? WHERE id = ?");
+        for (auto &[id, summary] : batch) {
+            known.bind(1, id);
+            bool still_indexed = known.step();
+            sqlite3_reset(known.raw());
+            if (!still_indexed) continue; // retention removed it while it was decoded
+            for (auto &[type, tree] : summary->by_type) {
                 put.bind(1, id).bind(2, type).bind(3, tree.first);
                 sqlite3_bind_blob(put.raw(), 4, tree.second.data(), int(tree.second.size()), SQLITE_TRANSIENT);
                 put.run();
             }
-            Stmt types(db_, "UPDATE profiles SET types = ? WHERE id = ?");
-            types.bind(1, join_list(summary.types)).bind(2, id).run();
+            types.bind(1, join_list(summary->types)).bind(2, id).run();
         }
         exec("COMMIT");
     } catch (...) {
@@ -410,6 +415,18 @@ std::map<std::string, Index::StoredSummary> Index::summaries(const std::vector<s
 void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
     if (profiles.empty() && spans.empty()) return;
     std::lock_guard<std::mutex> g(mu_);
+    add_locked(profiles, spans);
+}
+
+bool Index::try_add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
+    if (profiles.empty() && spans.empty()) return true;
+    std::unique_lock<std::mutex> g(mu_, std::try_to_lock);
+    if (!g.owns_lock()) return false;
+    add_locked(profiles, spans);
+    return true;
+}
+
+void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
     exec("BEGIN");
     try {
         Stmt ins_p(db_, std::string("INSERT OR REPLACE INTO profiles(") + kProfileCols +
