@@ -539,26 +539,42 @@ class Bench:
         utime+stime per upload once every upload is stored (and indexed), then again once the
         summarizer (a SCHED_IDLE thread named viewer-summary) has decoded them all."""
         rows = []
+        # The host's own cost of one more module sink (the bus hands each batch to one more
+        # sink thread, as an ABI view): the same load with bench_null_sink, which drops points.
+        variants = [("host", "", None)]
+        null_so = os.path.join(self.build, "bench", "plugins", "bench_null_sink.so")
+        if os.path.exists(null_so):
+            both = os.path.join(self.work, "plugins-with-null-sink")
+            os.makedirs(both, exist_ok=True)
+            for so in [null_so] + [os.path.join(self.build, "plugins", f) for f in os.listdir(
+                    os.path.join(self.build, "plugins")) if f.endswith(".so")]:
+                with contextlib.suppress(FileExistsError):
+                    os.symlink(so, os.path.join(both, os.path.basename(so)))
+            variants.append(("host + null module sink", '[[sinks]]\n  name = "file"\n  type = "file"\n'
+                             '[[sinks]]\n  name = "null"\n  type = "bench_null_sink"\n', both))
+        variants.append(("host + viewer", VIEWER_SINKS, None))
         for bname, bfile, method, path, headers in bodies:
             with open(bfile, "rb") as f:
                 body = f.read()
             n = 400 if self.quick else (2000 if len(body) < 50_000 else 800)
-            for vname, conf in (("host", ""), ("host + viewer", VIEWER_SINKS)):
-                with Host(self.build, self.work, f"viewer-cpu-{vname}", confd, tributary_conf=conf) as h:
+            for vname, conf, plugins in variants:
+                with Host(self.build, self.work, f"viewer-cpu-{vname}", confd, tributary_conf=conf,
+                          plugins_dir=plugins) as h:
                     send_uploads(h.port, method, path, body, headers, 20)  # warm: first-use allocations
                     wait_until(lambda: h.lp_lines("profiling", "profile") >= 20, 30, "warm-up stored")
                     pid = h.proc.pid
                     c0, t0 = cpu_seconds([pid]), thread_cpu_seconds(pid)
                     non2xx = send_uploads(h.port, method, path, body, headers, n)
                     wait_until(lambda: h.lp_lines("profiling", "profile") >= n + 20, 60, "file sink catch-up")
-                    if conf:
+                    viewer = "viewer" in vname
+                    if viewer:
                         wait_until(lambda: viewer_profiles_indexed(h.port) >= n + 20, 60, "viewer indexing")
                     c1, t1 = cpu_seconds([pid]), thread_cpu_seconds(pid)
                     row = dict(body=bname, target=vname, uploads=n, non2xx=non2xx,
                                ingest_cpu_ms_per_upload=round(1000 * (c1 - c0) / n, 3),
                                ingest_threads_cpu_ms_per_upload=round(
                                    1000 * sum(v - t0.get(k, 0) for k, v in t1.items() if k != "viewer-summary") / n, 3))
-                    if conf:
+                    if viewer:
                         waited = time.time()
                         with contextlib.suppress(RuntimeError):
                             wait_until(lambda: viewer_profiles_summarized(h.port) >= n + 20, 240, "viewer summaries")
@@ -570,9 +586,14 @@ class Bench:
                                    summarizer_cpu_ms_per_upload=round(
                                        1000 * (t2.get("viewer-summary", 0) - t0.get("viewer-summary", 0)) / n, 3))
                     rows.append(row)
-            off, on = rows[-2], rows[-1]
-            on["ingest_ratio_off"] = round(on["ingest_cpu_ms_per_upload"] / max(1e-9, off["ingest_cpu_ms_per_upload"]), 3)
-            on["total_ratio_off"] = round(on["total_cpu_ms_per_upload"] / max(1e-9, off["ingest_cpu_ms_per_upload"]), 3)
+            off = rows[-len(variants)]
+            for on in rows[-len(variants) + 1:]:
+                base = off["ingest_cpu_ms_per_upload"]
+                on["ingest_ratio_off"] = round(on["ingest_cpu_ms_per_upload"] / max(1e-9, base), 3)
+                on["threads_ratio_off"] = round(on["ingest_threads_cpu_ms_per_upload"] /
+                                                max(1e-9, off["ingest_threads_cpu_ms_per_upload"]), 3)
+                if "total_cpu_ms_per_upload" in on:
+                    on["total_ratio_off"] = round(on["total_cpu_ms_per_upload"] / max(1e-9, base), 3)
         return rows
 
     def nats(self):
@@ -1020,12 +1041,13 @@ def markdown(results):
         out.append("Ingest: until every upload is stored (and indexed); + summaries: until the summarizer "
                    "(SCHED_IDLE, runs on CPU nothing else wants) has decoded them all.")
         out.append("")
-        out.append("| body | target | uploads | CPU ms/upload, ingest | ÷ host | non-summarizer threads ms | "
+        out.append("| body | target | uploads | CPU ms/upload, ingest | ÷ host | non-summarizer threads ms | ÷ host | "
                    "summarizer ms | CPU ms/upload with summaries | ÷ host | summarized | non-2xx |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             out.append(f"| {r['body']} | {r['target']} | {r['uploads']} | {fmt(r['ingest_cpu_ms_per_upload'], 3)} | "
                        f"{fmt(r.get('ingest_ratio_off'), 2)} | {fmt(r['ingest_threads_cpu_ms_per_upload'], 3)} | "
+                       f"{fmt(r.get('threads_ratio_off'), 2)} | "
                        f"{fmt(r.get('summarizer_cpu_ms_per_upload'), 3)} | {fmt(r.get('total_cpu_ms_per_upload'), 3)} | "
                        f"{fmt(r.get('total_ratio_off'), 2)} | {r.get('summarized', '')} | {r['non2xx']} |")
         out.append("")

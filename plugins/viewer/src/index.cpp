@@ -433,9 +433,16 @@ void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vecto
                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
         Stmt ins_s(db_, "INSERT OR REPLACE INTO spans(trace_id, span_id, parent_id, service, resource, start_us,"
                         " duration_us, status, error, tags, message) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-        Stmt seen(db_, "INSERT INTO services(service, kind, last_seen_ns, count) VALUES(?,?,?,1)"
-                       " ON CONFLICT(service, kind) DO UPDATE SET count = count + 1,"
+        Stmt seen(db_, "INSERT INTO services(service, kind, last_seen_ns, count) VALUES(?,?,?,?)"
+                       " ON CONFLICT(service, kind) DO UPDATE SET count = count + excluded.count,"
                        " last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)");
+        // One services row update per (service, kind) in the group, not one per point.
+        std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> last_seen_and_count;
+        auto saw = [&](const std::string &service, const char *kind, int64_t at_ns) {
+            auto &[last, count] = last_seen_and_count[{service, kind}];
+            if (count == 0 || at_ns > last) last = at_ns;
+            ++count;
+        };
         for (auto &r : profiles) {
             ins_p.bind(1, r.id).bind(2, r.service).bind(3, r.env).bind(4, r.version).bind(5, r.host);
             ins_p.bind(6, r.language).bind(7, r.format).bind(8, r.start_ns).bind(9, r.end_ns);
@@ -444,15 +451,17 @@ void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vecto
             ins_p.bind(11, join_list(r.attachments));
             ins_p.bind(12, nlohmann::json(r.tags).dump()).bind(13, r.size);
             ins_p.run();
-            seen.bind(1, r.service).bind(2, std::string("profile")).bind(3, r.end_ns).run();
+            saw(r.service, "profile", r.end_ns);
         }
         for (auto &r : spans) {
             ins_s.bind(1, r.trace_id).bind(2, r.span_id).bind(3, r.parent_id).bind(4, r.service);
             ins_s.bind(5, r.resource).bind(6, r.start_us).bind(7, r.duration_us).bind(8, r.status);
             ins_s.bind(9, r.error).bind(10, nlohmann::json(r.tags).dump()).bind(11, r.message);
             ins_s.run();
-            seen.bind(1, r.service).bind(2, std::string("trace")).bind(3, (r.start_us + r.duration_us) * 1000).run();
+            saw(r.service, "trace", (r.start_us + r.duration_us) * 1000);
         }
+        for (auto &[key, value] : last_seen_and_count)
+            seen.bind(1, key.first).bind(2, key.second).bind(3, value.first).bind(4, value.second).run();
         exec("COMMIT");
     } catch (...) {
         try {
