@@ -155,7 +155,9 @@ class ViewerSink : public trib::Instance {
     // SCHED_IDLE: the thread runs only on CPU time nothing else in the machine wants. At
     // nice 19 it still took a share of both cores from a saturated ingest (-14 to -22 %
     // uploads/s); idle, a saturated host defers summaries until load drops, and a flame graph
-    // summarizes what is left itself. Refused (a kernel without it): nice 19.
+    // summarizes what is left itself. Refused (a kernel without it): nice 19. The thread
+    // still takes the index lock for its reads and group commits; preempted there on a
+    // saturated host it delays queries (the 200 ms commit skips a tick instead of waiting).
     static void run_when_idle() {
         pthread_setname_np(pthread_self(), "viewer-summary");
         sched_param none{};
