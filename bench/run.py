@@ -360,6 +360,61 @@ def measured(pids_fn, fn, perf_label=None):
     return res
 
 
+def thread_cpu_seconds(pid):
+    """utime+stime of each thread of pid, summed by thread name."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    st = f.read()
+                name = st[st.index("(") + 1:st.rindex(")")]
+                fields = st[st.rindex(")") + 2:].split()
+                out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+def send_uploads(port, method, path, body, headers, n, conns=4):
+    """n requests over `conns` keep-alive connections; returns how many were not 2xx."""
+    import http.client
+    hdrs = dict(line.split(": ", 1) for line in headers)
+    left, bad, lock = [n], [0], threading.Lock()
+
+    def worker():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            while True:
+                with lock:
+                    if left[0] <= 0:
+                        return
+                    left[0] -= 1
+                c.request(method, path, body=body, headers=hdrs)
+                r = c.getresponse()
+                r.read()
+                if not 200 <= r.status < 300:
+                    with lock:
+                        bad[0] += 1
+        finally:
+            c.close()
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return bad[0]
+
+
+def viewer_profiles_indexed(port):
+    st, data = http_get(port, "/api/v1/services")
+    return sum(x.get("profiles", 0) for x in json.loads(data)["services"]) if st == 200 else 0
+
+
+def viewer_profiles_summarized(port):
+    text = http_get(port, "/metrics")[1].decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("tributary_module_viewer_profiles_summarized"))
+
+
 def recorded_headers(request_json, drop=("host", "content-length", "transfer-encoding", "connection")):
     with open(request_json) as f:
         req = json.load(f)
@@ -475,6 +530,71 @@ class Bench:
             variants.append(("host + viewer (generate_metrics=false)", variants[0][1], "profiling", "profile",
                              VIEWER_SINKS))
         self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
+        if self.host_available() and self.plugin_available("viewer"):
+            self.results["sections"]["viewer_cpu"] = self.viewer_cpu_per_upload(bodies, variants[0][1])
+
+    def viewer_cpu_per_upload(self, bodies, confd):
+        """The viewer's cost as host CPU per upload, robust on a shared machine (uploads/s
+        are not): the same fixed number of uploads, 4 connections, viewer off and on; host
+        utime+stime per upload once every upload is stored (and indexed), then again once the
+        summarizer (a SCHED_IDLE thread named viewer-summary) has decoded them all."""
+        rows = []
+        # The host's own cost of one more module sink (the bus hands each batch to one more
+        # sink thread, as an ABI view): the same load with bench_null_sink, which drops points.
+        variants = [("host", "", None)]
+        null_so = os.path.join(self.build, "bench", "plugins", "bench_null_sink.so")
+        if os.path.exists(null_so):
+            both = os.path.join(self.work, "plugins-with-null-sink")
+            os.makedirs(both, exist_ok=True)
+            for so in [null_so] + [os.path.join(self.build, "plugins", f) for f in os.listdir(
+                    os.path.join(self.build, "plugins")) if f.endswith(".so")]:
+                with contextlib.suppress(FileExistsError):
+                    os.symlink(so, os.path.join(both, os.path.basename(so)))
+            variants.append(("host + null module sink", '[[sinks]]\n  name = "file"\n  type = "file"\n'
+                             '[[sinks]]\n  name = "null"\n  type = "bench_null_sink"\n', both))
+        variants.append(("host + viewer", VIEWER_SINKS, None))
+        for bname, bfile, method, path, headers in bodies:
+            with open(bfile, "rb") as f:
+                body = f.read()
+            n = 400 if self.quick else (2000 if len(body) < 50_000 else 800)
+            for vname, conf, plugins in variants:
+                with Host(self.build, self.work, f"viewer-cpu-{vname}", confd, tributary_conf=conf,
+                          plugins_dir=plugins) as h:
+                    send_uploads(h.port, method, path, body, headers, 20)  # warm: first-use allocations
+                    wait_until(lambda: h.lp_lines("profiling", "profile") >= 20, 30, "warm-up stored")
+                    pid = h.proc.pid
+                    c0, t0 = cpu_seconds([pid]), thread_cpu_seconds(pid)
+                    non2xx = send_uploads(h.port, method, path, body, headers, n)
+                    wait_until(lambda: h.lp_lines("profiling", "profile") >= n + 20, 60, "file sink catch-up")
+                    viewer = "viewer" in vname
+                    if viewer:
+                        wait_until(lambda: viewer_profiles_indexed(h.port) >= n + 20, 60, "viewer indexing")
+                    c1, t1 = cpu_seconds([pid]), thread_cpu_seconds(pid)
+                    row = dict(body=bname, target=vname, uploads=n, non2xx=non2xx,
+                               ingest_cpu_ms_per_upload=round(1000 * (c1 - c0) / n, 3),
+                               ingest_threads_cpu_ms_per_upload=round(
+                                   1000 * sum(v - t0.get(k, 0) for k, v in t1.items() if k != "viewer-summary") / n, 3))
+                    if viewer:
+                        waited = time.time()
+                        with contextlib.suppress(RuntimeError):
+                            wait_until(lambda: viewer_profiles_summarized(h.port) >= n + 20, 240, "viewer summaries")
+                        time.sleep(1.0)  # the last group's commit
+                        c2, t2 = cpu_seconds([pid]), thread_cpu_seconds(pid)
+                        row.update(summarized=int(viewer_profiles_summarized(h.port)) - 20,
+                                   summaries_s=round(time.time() - waited, 1),
+                                   total_cpu_ms_per_upload=round(1000 * (c2 - c0) / n, 3),
+                                   summarizer_cpu_ms_per_upload=round(
+                                       1000 * (t2.get("viewer-summary", 0) - t0.get("viewer-summary", 0)) / n, 3))
+                    rows.append(row)
+            off = rows[-len(variants)]
+            for on in rows[-len(variants) + 1:]:
+                base = off["ingest_cpu_ms_per_upload"]
+                on["ingest_ratio_off"] = round(on["ingest_cpu_ms_per_upload"] / max(1e-9, base), 3)
+                on["threads_ratio_off"] = round(on["ingest_threads_cpu_ms_per_upload"] /
+                                                max(1e-9, off["ingest_threads_cpu_ms_per_upload"]), 3)
+                if "total_cpu_ms_per_upload" in on:
+                    on["total_ratio_off"] = round(on["total_cpu_ms_per_upload"] / max(1e-9, base), 3)
+        return rows
 
     def nats(self):
         """Uploads/s through the host with the nats sink (JetStream acks awaited, a local
@@ -577,10 +697,8 @@ class Bench:
                 return json.loads(http_get(h.port, "/api/v1/services")[1])["services"]
 
             def summarized():
-                text = http_get(h.port, "/metrics")[1].decode()
-                return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                           if line.startswith("tributary_module_viewer_profiles_summarized"))
-            wait_until(lambda: sum(x.get("profiles", 0) for x in services()) >= uploads, 60, "viewer indexing")
+                return viewer_profiles_summarized(h.port)
+            wait_until(lambda: viewer_profiles_indexed(h.port) >= uploads, 60, "viewer indexing")
             # The summarizer (lowest CPU priority) decodes each upload once after it arrived; on
             # a machine busy with other work it may not finish: the first query then
             # summarizes the rest itself (part of its time).
@@ -915,6 +1033,23 @@ def markdown(results):
                        f"{fmt(r['client_cpu_pct'])} | "
                        f"{fmt(r.get('ratio_nginx_store'), 2)} | {fmt(r.get('ratio_nginx_discard'), 2)} | "
                        f"{non2xx} | {stored} |")
+        out.append("")
+    rows = results["sections"].get("viewer_cpu")
+    if rows:
+        out.append("#### Viewer indexing cost as host CPU per upload (fixed number of uploads, 4 connections)")
+        out.append("")
+        out.append("Ingest: until every upload is stored (and indexed); + summaries: until the summarizer "
+                   "(SCHED_IDLE, runs on CPU nothing else wants) has decoded them all.")
+        out.append("")
+        out.append("| body | target | uploads | CPU ms/upload, ingest | ÷ host | non-summarizer threads ms | ÷ host | "
+                   "summarizer ms | CPU ms/upload with summaries | ÷ host | summarized | non-2xx |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['body']} | {r['target']} | {r['uploads']} | {fmt(r['ingest_cpu_ms_per_upload'], 3)} | "
+                       f"{fmt(r.get('ingest_ratio_off'), 2)} | {fmt(r['ingest_threads_cpu_ms_per_upload'], 3)} | "
+                       f"{fmt(r.get('threads_ratio_off'), 2)} | "
+                       f"{fmt(r.get('summarizer_cpu_ms_per_upload'), 3)} | {fmt(r.get('total_cpu_ms_per_upload'), 3)} | "
+                       f"{fmt(r.get('total_ratio_off'), 2)} | {r.get('summarized', '')} | {r['non2xx']} |")
         out.append("")
     rows = results["sections"].get("nats")
     if rows:

@@ -154,13 +154,16 @@ std::vector<ProfileFile> Api::files_of(const ProfileRow &row, int64_t &missing) 
     return files;
 }
 
-bool Api::summarize(const ProfileRow &row) {
+std::optional<UploadSummary> Api::summarize(const ProfileRow &row) {
     int64_t missing = 0;
     auto files = files_of(row, missing);
-    if (missing) return false;
-    index_.store_summary(row.id, summarize_upload(files, index_.stacks()));
-    ++summarized_;
-    return true;
+    if (missing) return std::nullopt;
+    return summarize_upload(files, index_.stacks());
+}
+
+void Api::store_summaries(const std::vector<std::pair<std::string, const UploadSummary *>> &batch) {
+    index_.store_summaries(batch);
+    summarized_ += int64_t(batch.size());
 }
 
 void Api::fill_types(std::vector<ProfileRow> &rows) {

@@ -31,10 +31,11 @@ class Api {
     trib::HttpResponse profile_by_path(const trib::HttpRequest &r);
     trib::HttpResponse trace_by_path(const trib::HttpRequest &r);
 
-    // Decodes one upload from the store into its summary (see summarize_upload) and stores
-    // it with the upload's types. false (nothing stored) while a file is missing: the file
-    // sink may not have written it yet. The module's summarizer thread calls it.
-    bool summarize(const ProfileRow &row);
+    // Decodes one upload from the store into its summary (see summarize_upload); nullopt
+    // while a file is missing: the file sink may not have written it yet. The module's
+    // summarizer thread calls it, then stores a group of them with store_summaries.
+    std::optional<UploadSummary> summarize(const ProfileRow &row);
+    void store_summaries(const std::vector<std::pair<std::string, const UploadSummary *>> &batch);
     // Uploads summarized so far, by the summarizer or by queries.
     int64_t summarized() const { return summarized_.load(); }
 

@@ -4,7 +4,10 @@
 #include <tributary/profiling/jfr.hpp>
 #include <tributary/profiling/pprof.hpp>
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
+#include <limits>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -117,6 +120,18 @@ int pick_sample_type(const pp::Profile &p, const std::string &type) {
 }
 
 namespace {
+// Each thread parses into one reused first block (fresh blocks each upload were page
+// faults), then blocks that grow: an upload inflates to hundreds of KB of messages.
+google::protobuf::ArenaOptions arena_options() {
+    thread_local std::vector<char> first_block(1 << 20);
+    google::protobuf::ArenaOptions o;
+    o.initial_block = first_block.data();
+    o.initial_block_size = first_block.size();
+    o.start_block_size = 256 << 10;
+    o.max_block_size = 4 << 20;
+    return o;
+}
+
 // Calls fn with every profile decoded from an upload's sample files (a JFR recording gives
 // several; its `labels` file attaches span labels). Files that do not decode are skipped:
 // not a profile this viewer reads (folded text, a metrics file, ...).
@@ -127,6 +142,22 @@ void for_each_profile(const std::vector<ProfileFile> &files, Fn &&fn) {
         if (f.name == "labels") labels = &f;
     for (auto &f : files) {
         if (!is_sample_file(f.name)) continue;
+        if (!ends_with(f.name, ".jfr")) {
+            // pprof messages on an arena: a heap-allocated parse spent most of its time in
+            // malloc/free for the samples' repeated fields and labels.
+            google::protobuf::Arena arena(arena_options());
+            pp::Profile *p = google::protobuf::Arena::CreateMessage<pp::Profile>(&arena);
+            try {
+                std::string raw = trib::profiling::decompress(f.data);
+                if (raw.size() > size_t(std::numeric_limits<int>::max()) ||
+                    !p->ParseFromArray(raw.data(), int(raw.size())))
+                    continue;
+            } catch (const trib::profiling::DecodeError &) {
+                continue;
+            }
+            fn(*p);
+            continue;
+        }
         std::vector<pp::Profile> profiles;
         try {
             profiles = decode_profile_file(f, labels);

@@ -349,7 +349,10 @@ void Index::set_cache_mb(int64_t mb) {
     exec(("PRAGMA cache_size = -" + std::to_string(mb * 1024)).c_str());
 }
 
-void Index::store_summary(const std::string &id, const UploadSummary &summary) {
+void Index::store_summary(const std::string &id, const UploadSummary &summary) { store_summaries({{id, &summary}}); }
+
+void Index::store_summaries(const std::vector<std::pair<std::string, const UploadSummary *>> &batch) {
+    if (batch.empty()) return;
     std::lock_guard<std::mutex> g(mu_);
     // Taken inside the lock: a summary committed later can only use nodes committed with
     // it or before it.
@@ -359,17 +362,19 @@ void Index::store_summary(const std::string &id, const UploadSummary &summary) {
         Stmt node(db_, "INSERT OR REPLACE INTO stack_nodes(id, parent, name) VALUES(?,?,?)");
         for (auto &n : nodes) node.bind(1, int64_t(n.id)).bind(2, int64_t(n.parent)).bind(3, n.name).run();
         Stmt known(db_, "SELECT 1 FROM profiles WHERE id = ?");
-        known.bind(1, id);
-        bool still_indexed = known.step();
-        if (still_indexed) { // retention may have removed it while it was decoded
-            Stmt put(db_, "INSERT OR REPLACE INTO summaries(id, type, unit, data) VALUES(?,?,?,?)");
-            for (auto &[type, tree] : summary.by_type) {
+        Stmt put(db_, "INSERT OR REPLACE INTO summaries(id, type, unit, data) VALUES(?,?,?,?)");
+        Stmt types(db_, "UPDATE profiles SET types = ? WHERE id = ?");
+        for (auto &[id, summary] : batch) {
+            known.bind(1, id);
+            bool still_indexed = known.step();
+            sqlite3_reset(known.raw());
+            if (!still_indexed) continue; // retention removed it while it was decoded
+            for (auto &[type, tree] : summary->by_type) {
                 put.bind(1, id).bind(2, type).bind(3, tree.first);
                 sqlite3_bind_blob(put.raw(), 4, tree.second.data(), int(tree.second.size()), SQLITE_TRANSIENT);
                 put.run();
             }
-            Stmt types(db_, "UPDATE profiles SET types = ? WHERE id = ?");
-            types.bind(1, join_list(summary.types)).bind(2, id).run();
+            types.bind(1, join_list(summary->types)).bind(2, id).run();
         }
         exec("COMMIT");
     } catch (...) {
@@ -410,15 +415,34 @@ std::map<std::string, Index::StoredSummary> Index::summaries(const std::vector<s
 void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
     if (profiles.empty() && spans.empty()) return;
     std::lock_guard<std::mutex> g(mu_);
+    add_locked(profiles, spans);
+}
+
+bool Index::try_add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
+    if (profiles.empty() && spans.empty()) return true;
+    std::unique_lock<std::mutex> g(mu_, std::try_to_lock);
+    if (!g.owns_lock()) return false;
+    add_locked(profiles, spans);
+    return true;
+}
+
+void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans) {
     exec("BEGIN");
     try {
         Stmt ins_p(db_, std::string("INSERT OR REPLACE INTO profiles(") + kProfileCols +
                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
         Stmt ins_s(db_, "INSERT OR REPLACE INTO spans(trace_id, span_id, parent_id, service, resource, start_us,"
                         " duration_us, status, error, tags, message) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-        Stmt seen(db_, "INSERT INTO services(service, kind, last_seen_ns, count) VALUES(?,?,?,1)"
-                       " ON CONFLICT(service, kind) DO UPDATE SET count = count + 1,"
+        Stmt seen(db_, "INSERT INTO services(service, kind, last_seen_ns, count) VALUES(?,?,?,?)"
+                       " ON CONFLICT(service, kind) DO UPDATE SET count = count + excluded.count,"
                        " last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)");
+        // One services row update per (service, kind) in the group, not one per point.
+        std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> last_seen_and_count;
+        auto saw = [&](const std::string &service, const char *kind, int64_t at_ns) {
+            auto &[last, count] = last_seen_and_count[{service, kind}];
+            if (count == 0 || at_ns > last) last = at_ns;
+            ++count;
+        };
         for (auto &r : profiles) {
             ins_p.bind(1, r.id).bind(2, r.service).bind(3, r.env).bind(4, r.version).bind(5, r.host);
             ins_p.bind(6, r.language).bind(7, r.format).bind(8, r.start_ns).bind(9, r.end_ns);
@@ -427,15 +451,17 @@ void Index::add(const std::vector<ProfileRow> &profiles, const std::vector<SpanR
             ins_p.bind(11, join_list(r.attachments));
             ins_p.bind(12, nlohmann::json(r.tags).dump()).bind(13, r.size);
             ins_p.run();
-            seen.bind(1, r.service).bind(2, std::string("profile")).bind(3, r.end_ns).run();
+            saw(r.service, "profile", r.end_ns);
         }
         for (auto &r : spans) {
             ins_s.bind(1, r.trace_id).bind(2, r.span_id).bind(3, r.parent_id).bind(4, r.service);
             ins_s.bind(5, r.resource).bind(6, r.start_us).bind(7, r.duration_us).bind(8, r.status);
             ins_s.bind(9, r.error).bind(10, nlohmann::json(r.tags).dump()).bind(11, r.message);
             ins_s.run();
-            seen.bind(1, r.service).bind(2, std::string("trace")).bind(3, (r.start_us + r.duration_us) * 1000).run();
+            saw(r.service, "trace", (r.start_us + r.duration_us) * 1000);
         }
+        for (auto &[key, value] : last_seen_and_count)
+            seen.bind(1, key.first).bind(2, key.second).bind(3, value.first).bind(4, value.second).run();
         exec("COMMIT");
     } catch (...) {
         try {

@@ -93,6 +93,9 @@ class Index {
 
     // One transaction. Throws std::runtime_error when SQLite fails.
     void add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans);
+    // add() unless the index is busy (a query, the summarizer's commit): false, nothing
+    // written. The host's timer thread, which every module shares, never waits on the index.
+    bool try_add(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans);
 
     std::vector<ProfileRow> profiles(const ProfileQuery &q);
     std::optional<ProfileRow> profile(const std::string &id);
@@ -107,6 +110,9 @@ class Index {
     StackDictionary &stacks() { return stacks_; }
     // Stores an upload's summary and its types (one transaction, with the stacks it added).
     void store_summary(const std::string &id, const UploadSummary &summary);
+    // Several in one transaction (the summarizer's group: one commit per upload cost more than
+    // the ingest path's own work per upload).
+    void store_summaries(const std::vector<std::pair<std::string, const UploadSummary *>> &batch);
     struct StoredSummary {
         std::string type, unit, data;
     };
@@ -126,6 +132,7 @@ class Index {
     void create_schema();
     int64_t rebuild_from_store();
     void exec(const char *sql);
+    void add_locked(const std::vector<ProfileRow> &profiles, const std::vector<SpanRow> &spans);
     void remove_profiles(const std::vector<std::string> &ids);
     void load_stacks();
     void attach_spans();

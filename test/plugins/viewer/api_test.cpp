@@ -2,7 +2,10 @@
 // restart and a corrupted index.
 #include "viewer_test_util.hpp"
 
+#include <sched.h>
+
 #include <filesystem>
+#include <sstream>
 
 using namespace viewer_test;
 
@@ -182,4 +185,40 @@ TEST_CASE("the index survives a restart; a corrupted index is rebuilt from the s
         CHECK(p["host"] == "viewer-host");
         CHECK(p["env"] == "test");
     }
+}
+
+// The summarizer is a SCHED_IDLE thread (it must not take CPU from ingestion); on an idle
+// host it still decodes every upload without a query asking, and the types it found show.
+TEST_CASE("the summarizer runs at idle priority and summarizes uploads without a query", "[viewer][summarizer]") {
+    tt::HostProcess host(host_options());
+    int64_t now = now_ns();
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(upload(host, "idle-svc", {{"cpu.pprof", go_cpu()}}, now - (i + 1) * 10'000'000'000LL,
+                       now - i * 10'000'000'000LL) == 200);
+    INFO(host.log());
+    REQUIRE(wait_profiles(host, "idle-svc", 3));
+    auto summarized = [&] {
+        auto r = tt::http("GET", host.url("/metrics"));
+        double n = 0;
+        std::istringstream lines(r.body);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("tributary_module_viewer_profiles_summarized", 0) == 0)
+                n += std::stod(line.substr(line.rfind(' ') + 1));
+        return n;
+    };
+    CHECK(tt::wait_until([&] { return summarized() >= 3; }, 15s));
+    auto services = get_json(host, "/api/v1/services");
+    REQUIRE(services.status == 200);
+    REQUIRE(services.body["services"].size() == 1);
+    CHECK(services.body["services"][0]["types"] == nlohmann::json::array({"cpu", "samples"}));
+
+    // The thread by its name, and its scheduling policy as the kernel reports it.
+    std::vector<int> policies;
+    for (auto &task : std::filesystem::directory_iterator("/proc/" + std::to_string(host.pid()) + "/task")) {
+        std::string comm = tt::read_file(task.path().string() + "/comm");
+        if (comm != "viewer-summary\n") continue;
+        policies.push_back(sched_getscheduler(pid_t(std::stoi(task.path().filename().string()))));
+    }
+    REQUIRE(policies.size() == 1);
+    CHECK(policies[0] == SCHED_IDLE);
 }
