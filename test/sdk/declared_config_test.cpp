@@ -7,6 +7,9 @@
 
 #include <catch2/catch.hpp>
 #include <dlfcn.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -211,4 +214,61 @@ TEST_CASE("declared config: configs/conf.d carries each module's own sample", "[
         }
     }
     CHECK(checked >= 3);
+}
+
+namespace {
+
+// Runs the host binary with `args`; stdout+stderr and the exit status.
+std::pair<int, std::string> run_host(const std::string &args) {
+    std::string cmd =
+        std::string(TRIB_BUILD_DIR) + "/bin/tributary --plugins-dir " + TRIB_BUILD_DIR + "/plugins " + args + " 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    int st = pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// The row of `key` in --describe-config output (the line that starts with it).
+std::string row_of(const std::string &out, const std::string &key) {
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key + " ", 0) == 0) return line;
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("declared config: tributary --describe-config prints the declared table", "[sdk][declared_config][cli]") {
+    auto [code, out] = run_host("--describe-config pinpoint");
+    INFO(out);
+    REQUIRE(code == 0);
+    CHECK(out.rfind("[[inputs.pinpoint]] keys of module pinpoint\n", 0) == 0);
+    std::string header = row_of(out, "KEY");
+    for (const char *col : {"TYPE", "DEFAULT", "RANGE", "ENV", "DOC"}) CHECK(header.find(col) != std::string::npos);
+    std::string max_message = row_of(out, "max_message_mb");
+    CHECK(max_message.find("int") != std::string::npos);
+    CHECK(max_message.find("16") != std::string::npos);
+    CHECK(max_message.find("[1, 1024]") != std::string::npos);
+    CHECK(max_message.find("ENV_INPUT_PINPOINT_MAX_MESSAGE_MB") != std::string::npos);
+    CHECK(max_message.find("gRPC receive limit") != std::string::npos);
+    CHECK(row_of(out, "storage.capacity").find(">= 1") != std::string::npos);
+    CHECK(row_of(out, "storage.path").find("alias storage") != std::string::npos);
+
+    auto [pcode, profile] = run_host("--describe-config profile");
+    INFO(profile);
+    REQUIRE(pcode == 0);
+    CHECK(row_of(profile, "go").find("[[table]]") != std::string::npos);
+    CHECK(row_of(profile, "go[].url").find("(required)") != std::string::npos);
+    CHECK(row_of(profile, "go[].interval").find("\"10s\"") != std::string::npos);
+    CHECK(row_of(profile, "go[].enabled_types").find("one of: cpu, goroutine, heap, mutex, block") !=
+          std::string::npos);
+    CHECK(row_of(profile, "pyroscope[].header_timeout").find("duration") != std::string::npos);
+
+    auto [ucode, unknown] = run_host("--describe-config no_such_module");
+    CHECK(ucode == 1);
+    CHECK(unknown.find("no module named 'no_such_module'") != std::string::npos);
+    CHECK(unknown.find("pinpoint") != std::string::npos); // the loaded ones are listed
 }
