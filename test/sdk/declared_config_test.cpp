@@ -267,6 +267,14 @@ TEST_CASE("declared config: tributary --describe-config prints the declared tabl
           std::string::npos);
     CHECK(row_of(profile, "pyroscope[].header_timeout").find("duration") != std::string::npos);
 
+    // The pyroscope input and the pyroscope sink share a name; the input declares its table.
+    auto [ycode, pyroscope] = run_host("--describe-config pyroscope");
+    INFO(pyroscope);
+    CHECK(ycode == 0);
+    CHECK(pyroscope.rfind("[[inputs.pyroscope]] keys of module pyroscope\n", 0) == 0);
+    CHECK(row_of(pyroscope, "body_size_limit_mb").find("(0, ") == std::string::npos); // no upper bound here
+    CHECK(row_of(pyroscope, "body_size_limit_mb").find("> 0") != std::string::npos);
+
     auto [ucode, unknown] = run_host("--describe-config no_such_module");
     CHECK(ucode == 1);
     CHECK(unknown.find("no module named 'no_such_module'") != std::string::npos);
