@@ -13,6 +13,7 @@ struct CliOptions {
     std::optional<std::string> plugins_dir;
     std::optional<std::string> data_dir;
     std::optional<std::string> listen;
+    std::optional<std::string> describe_config; // --describe-config MODULE
     bool check_config = false;
     bool list_plugins = false;
     bool version = false;
@@ -23,5 +24,10 @@ struct CliOptions {
 // Accepts "--flag value" and "--flag=value".
 CliOptions parse_cli(const std::vector<std::string> &args);
 std::string cli_usage();
+
+// The text `--describe-config <module>` prints: one row per declared key (name, type,
+// default, range, env, doc) from the module's config table (JSON, trib_module_t.config_table).
+// Throws std::invalid_argument when the table is not the JSON config_map.hpp writes.
+std::string describe_config_text(const std::string &module, const std::string &config_table_json);
 
 } // namespace trib::core

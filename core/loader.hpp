@@ -14,6 +14,7 @@ struct LoadedModule {
     std::string file;
     const trib_module_t *desc = nullptr;
     std::string name, version, description, sample_config;
+    std::string config_table; // ABI 1.4: declared config keys as JSON; empty when the module has none
     trib_module_kind kind = TRIB_KIND_INPUT;
     uint32_t abi_major = 0, abi_minor = 0;
 

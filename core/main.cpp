@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "host.hpp"
 #include "install_paths.hpp"
+#include "loader.hpp"
 #include "log.hpp"
 
 #include <malloc.h>
@@ -60,6 +61,39 @@ int main(int argc, char **argv) {
     std::error_code ec;
     if (!cli.config_file && !defaults.config_file.empty() && std::filesystem::exists(defaults.config_file, ec))
         cli.config_file = defaults.config_file;
+    if (cli.describe_config) {
+        std::vector<std::string> ignored; // only the plugins dir matters here
+        auto cfg = trib::core::load_host_config(cli, trib::core::current_env(), defaults.plugins_dir, ignored);
+        auto loaded = trib::core::load_modules(cfg.plugins_dir);
+        // An input and a sink may share a name (pyroscope): every one that declares a table is printed.
+        std::string names, without_table;
+        int printed = 0;
+        for (auto &m : loaded.modules) {
+            names += (names.empty() ? "" : ", ") + m.name;
+            if (m.name != *cli.describe_config) continue;
+            if (m.config_table.empty()) {
+                without_table += (without_table.empty() ? "" : ", ") + m.file;
+                continue;
+            }
+            try {
+                std::fputs(((printed++ ? "\n" : "") + trib::core::describe_config_text(m.name, m.config_table)).c_str(),
+                           stdout);
+            } catch (const std::exception &e) {
+                std::fprintf(stderr, "tributary: %s: %s\n", m.file.c_str(), e.what());
+                return 1;
+            }
+        }
+        if (printed) return 0;
+        if (!without_table.empty())
+            std::fprintf(stderr,
+                         "tributary: module %s (%s) declares no config table (built before module ABI 1.4 or "
+                         "without tributary/config_map.hpp)\n",
+                         cli.describe_config->c_str(), without_table.c_str());
+        else
+            std::fprintf(stderr, "tributary: no module named '%s' in %s (loaded: %s)\n", cli.describe_config->c_str(),
+                         cfg.plugins_dir.c_str(), names.empty() ? "none" : names.c_str());
+        return 1;
+    }
     int code = 1;
     auto *app = new trib::core::HostApp(cli, trib::core::current_env(), defaults.plugins_dir);
     try {

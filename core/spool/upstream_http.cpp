@@ -13,6 +13,7 @@
 #include <Poco/Timespan.h>
 
 #include <nlohmann/json.hpp>
+#include <tributary/config_map.hpp>
 
 #include <unistd.h>
 
@@ -145,27 +146,7 @@ UpstreamUrl parse_upstream_url(std::string_view url) {
     return u;
 }
 
-std::chrono::milliseconds parse_duration(std::string_view text) {
-    std::string t(text);
-    size_t i = 0;
-    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
-    if (i == 0) throw std::invalid_argument("'" + t + "' is not a duration (e.g. \"10s\", \"500ms\")");
-    double v = 0;
-    try {
-        v = std::stod(t.substr(0, i));
-    } catch (...) {
-        throw std::invalid_argument("'" + t + "' is not a duration");
-    }
-    std::string unit = t.substr(i);
-    double ms;
-    if (unit.empty() || unit == "s") ms = v * 1000;
-    else if (unit == "ms") ms = v;
-    else if (unit == "us" || unit == "µs") ms = v / 1000;
-    else if (unit == "m") ms = v * 60000;
-    else if (unit == "h") ms = v * 3600000;
-    else throw std::invalid_argument("'" + t + "': unknown duration unit '" + unit + "' (use ms, s, m or h)");
-    return std::chrono::milliseconds(static_cast<int64_t>(ms));
-}
+std::chrono::milliseconds parse_duration(std::string_view text) { return trib::config::parse_duration(text); }
 
 std::string url_encode(std::string_view s) {
     static const char hex[] = "0123456789ABCDEF";

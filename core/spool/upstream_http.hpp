@@ -69,7 +69,8 @@ bool upstream_https_supported();
 // Throws std::invalid_argument with the reason for anything but http(s)://host[:port][/path][?query].
 UpstreamUrl parse_upstream_url(std::string_view url);
 
-// "75s", "500ms", "2m", "1h", "1.5s" or a bare number of seconds; throws std::invalid_argument.
+// "75s", "1m30s", "500ms", "1.5s" or a bare number of seconds; throws std::invalid_argument.
+// The SDK's one rule (tributary/config_map.hpp), kept here for core's json_fwd-only headers.
 std::chrono::milliseconds parse_duration(std::string_view text);
 
 // Percent-encodes a query component (RFC 3986 unreserved characters stay as they are).

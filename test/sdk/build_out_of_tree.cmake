@@ -28,7 +28,8 @@ endfunction()
 run_step("install the SDK into ${prefix}"
   ${CMAKE_COMMAND} --install ${BUILD_DIR} --component sdk --prefix ${prefix})
 
-foreach(f include/tributary/plugin.h include/tributary/plugin.hpp include/tributary/testing/fake_host.hpp
+foreach(f include/tributary/plugin.h include/tributary/plugin.hpp include/tributary/config_map.hpp
+          include/tributary/testing/fake_host.hpp
           lib/cmake/Tributary/TributaryConfig.cmake lib/cmake/Tributary/TributaryConfigVersion.cmake
           lib/cmake/Tributary/TributaryModule.cmake lib/cmake/Tributary/TributaryTargets.cmake)
   if(NOT EXISTS ${prefix}/${f})

@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <tributary/config_map.hpp>
 #include <tributary/plugin.hpp>
 
 #include <algorithm>
@@ -78,18 +79,12 @@ int64_t ConfigReader::duration_ms(const std::string &key, int64_t def_ms) const 
         throw StatusError(TRIB_INVALID_ARGUMENT,
                           "key '" + key + "': expected a duration like \"30s\", got " + it->dump());
     std::string t = it->get<std::string>();
-    size_t i = 0;
-    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
-    std::string num = t.substr(0, i), unit = t.substr(i);
-    double mult = unit == "ms"                  ? 1
-                  : unit == "s" || unit.empty() ? 1000
-                  : unit == "m"                 ? 60000
-                  : unit == "h"                 ? 3600000
-                                                : -1;
-    if (num.empty() || mult < 0)
+    try {
+        return trib::config::parse_duration(t).count();
+    } catch (const std::invalid_argument &) {
         throw StatusError(TRIB_INVALID_ARGUMENT,
                           "key '" + key + "': '" + t + "' is not a duration (e.g. 500ms, 30s, 2m, 1h)");
-    return int64_t(std::stod(num) * mult);
+    }
 }
 
 std::vector<std::string> connection_keys() {

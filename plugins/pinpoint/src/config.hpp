@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace trib::config {
+class ConfigMap;
+}
+
 namespace trib::pinpoint {
 
 struct CloseResourceRule {
@@ -55,6 +59,9 @@ struct Config {
 };
 
 using EnvLookup = std::function<const char *(const char *)>;
+
+// Every key of [[inputs.pinpoint]], declared once (tributary/config_map.hpp).
+const trib::config::ConfigMap &config_map();
 
 // Throws std::invalid_argument naming the key and the reason. `env` reads the
 // ENV_INPUT_PINPOINT_* variables whose names do not map 1:1 onto a key (SAMPLER).

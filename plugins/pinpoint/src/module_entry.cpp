@@ -1,5 +1,6 @@
 // pinpoint.so: DataKit's `pinpoint` input (see collector.hpp for the data path, server.hpp
 // for the gRPC side).
+#include <tributary/config_map.hpp>
 #include <tributary/plugin.hpp>
 
 #include <cstdlib>
@@ -91,5 +92,6 @@ class PinpointInput : public trib::Instance {
 
 } // namespace trib::pinpoint
 
-TRIB_DEFINE_MODULE(trib::pinpoint::PinpointInput, "pinpoint", "0.1.0", TRIB_KIND_INPUT,
-                   "Pinpoint gRPC collector (DataKit's pinpoint input): traces and agent stats", pinpoint_conf_sample)
+TRIB_DEFINE_MODULE_WITH_CONFIG(trib::pinpoint::PinpointInput, "pinpoint", "0.1.0", TRIB_KIND_INPUT,
+                               "Pinpoint gRPC collector (DataKit's pinpoint input): traces and agent stats",
+                               pinpoint_conf_sample, trib::pinpoint::config_map().describe_c_str())

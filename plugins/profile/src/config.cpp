@@ -8,213 +8,134 @@ namespace trib::profile {
 
 namespace {
 
+using trib::config::ConfigMap;
+using trib::config::Values;
+
 [[noreturn]] void bad(const std::string &key, const std::string &why) {
     throw std::invalid_argument("inputs.profile: key '" + key + "': " + why);
 }
 
-std::string str(const nlohmann::json &v, const std::string &key) {
-    if (!v.is_string()) bad(key, "expected a string, got " + v.dump());
-    return v.get<std::string>();
+std::string starts_with_slash(const nlohmann::json &list) {
+    for (auto &e : list)
+        if (e.get<std::string>().empty() || e.get<std::string>()[0] != '/')
+            return "each endpoint must start with '/': " + e.dump();
+    return {};
 }
 
-bool boolean(const nlohmann::json &v, const std::string &key) {
-    if (v.is_boolean()) return v.get<bool>();
-    // ENV_INPUT_* overrides may arrive as strings.
-    if (v.is_string()) {
-        auto s = v.get<std::string>();
-        if (s == "true") return true;
-        if (s == "false") return false;
-    }
-    bad(key, "expected true or false, got " + v.dump());
+ConfigMap build_config_map() {
+    auto m = ConfigMap::input("profile");
+    m.string_list("endpoints", {"/profiling/v1/input"}, "POST routes for profiler uploads (ddtrace and others)")
+        .check("each starts with '/'", starts_with_slash);
+    m.boolean("election", true, "take part in the election (pull mode only)");
+    m.number("body_size_limit_mb", 32.0, "largest request body in MiB, also what a body or part inflates to")
+        .greater_than(0)
+        .at_most(4096);
+    m.boolean("generate_metrics", true, "derive APM metrics from ddtrace uploads");
+    m.table("io_config", false, "DataKit's upload settings; accepted and kept");
+    m.table("tags", true, "added to every profiling point");
+
+    ConfigMap go;
+    go.string("url", std::nullopt, "the Go program's pprof address, http(s)://host:port")
+        .required("e.g. \"http://localhost:6060\"");
+    go.duration("interval", "10s", "pull interval; shorter values are raised to 10s");
+    go.string("service", "", "service tag when the program sends none");
+    go.string("env", "", "env tag");
+    go.string("version", "", "version tag");
+    go.string_list("enabled_types", kGoProfileTypes, "profiles to pull").one_of(kGoProfileTypes);
+    go.boolean("tls_open", false, "TLS for an https url");
+    go.string("tls_ca", "", "PEM CA file for the pprof server");
+    go.string("tls_cert", "", "PEM client certificate");
+    go.string("tls_key", "", "PEM client key");
+    go.boolean("insecure_skip_verify", false, "do not verify the server's certificate");
+    go.table("tags", true, "added to the pulled profiles (other string keys of the table are tags too)");
+    m.section("go", std::move(go), true, "[[inputs.profile.go]]: pull Go pprof endpoints");
+
+    ConfigMap pyro;
+    pyro.string("url", std::nullopt, "listen address host:port").required("the listen address, e.g. \"0.0.0.0:4040\"");
+    pyro.string("service", "", "service tag when the agent sends none");
+    pyro.string("env", "", "env tag");
+    pyro.string("version", "", "version tag");
+    pyro.duration("header_timeout", "5s", "a request header must be complete this long after its first byte")
+        .greater_than(0);
+    pyro.duration("idle_timeout", "60s", "an idle keep-alive connection is closed after this long").greater_than(0);
+    pyro.duration("read_timeout", "30s", "a body that makes no progress this long is given up").greater_than(0);
+    pyro.integer("max_connections", 4096, "connections beyond this many are closed at once").within(1, 1000000);
+    pyro.table("tags", true, "added to the profiles (other string keys of the table are tags too)");
+    m.section("pyroscope", std::move(pyro), true, "[[inputs.profile.pyroscope]]: a Pyroscope listener");
+    return m;
 }
 
-std::map<std::string, std::string> string_map(const nlohmann::json &v, const std::string &key) {
-    if (!v.is_object()) bad(key, "expected a table of strings");
-    std::map<std::string, std::string> out;
-    for (auto &[k, x] : v.items()) {
-        if (x.is_string()) out[k] = x.get<std::string>();
-        else if (x.is_number() || x.is_boolean()) out[k] = x.dump();
-        else bad(key + "." + k, "expected a string");
-    }
-    return out;
+// DataKit's sample puts `tag1 = "val1"` straight into the [[go]] / [[pyroscope]] table.
+void add_inline_tags(const Values &v, std::map<std::string, std::string> &tags) {
+    const nlohmann::json &extra = v.undeclared();
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+        if (it->is_string()) tags[it.key()] = it->get<std::string>();
 }
 
-std::vector<std::string> string_list(const nlohmann::json &v, const std::string &key) {
-    nlohmann::json arr = v;
-    if (v.is_string()) {
-        // ENV_INPUT_PROFILE_ENDPOINTS may be JSON text or a comma list.
-        auto s = v.get<std::string>();
-        arr = nlohmann::json::parse(s, nullptr, false);
-        if (!arr.is_array()) {
-            arr = nlohmann::json::array();
-            size_t pos = 0;
-            while (pos <= s.size()) {
-                size_t c = s.find(',', pos);
-                if (c == std::string::npos) c = s.size();
-                if (c > pos) arr.push_back(s.substr(pos, c - pos));
-                pos = c + 1;
-            }
-        }
-    }
-    if (!arr.is_array()) bad(key, "expected a list of strings");
-    std::vector<std::string> out;
-    for (auto &x : arr) out.push_back(str(x, key + "[]"));
-    return out;
-}
-
-std::vector<nlohmann::json> tables(const nlohmann::json &v, const std::string &key) {
-    if (v.is_object()) return {v};
-    if (!v.is_array()) bad(key, "expected [[" + key + "]] tables");
-    std::vector<nlohmann::json> out;
-    for (auto &t : v) {
-        if (!t.is_object()) bad(key, "expected [[" + key + "]] tables");
-        out.push_back(t);
-    }
-    return out;
-}
-
-GoPullConfig parse_go(const nlohmann::json &t, size_t index) {
+GoPullConfig read_go(const Values &v, size_t index) {
     std::string prefix = "go[" + std::to_string(index) + "].";
     GoPullConfig g;
-    g.enabled_types = kGoProfileTypes;
-    for (auto &[k, v] : t.items()) {
-        if (k == "url") g.url = str(v, prefix + k);
-        else if (k == "interval") {
-            if (v.is_number()) g.interval = std::chrono::milliseconds(static_cast<int64_t>(v.get<double>() * 1000));
-            else g.interval = parse_duration(str(v, prefix + k));
-        } else if (k == "service") g.service = str(v, prefix + k);
-        else if (k == "env") g.env = str(v, prefix + k);
-        else if (k == "version") g.version = str(v, prefix + k);
-        else if (k == "enabled_types") {
-            auto types = string_list(v, prefix + k);
-            if (!types.empty()) g.enabled_types.clear();
-            for (auto &ty : types) {
-                if (std::find(kGoProfileTypes.begin(), kGoProfileTypes.end(), ty) == kGoProfileTypes.end())
-                    bad(prefix + k, "unknown profile type '" + ty + "' (cpu, goroutine, heap, mutex, block)");
-                if (std::find(g.enabled_types.begin(), g.enabled_types.end(), ty) == g.enabled_types.end())
-                    g.enabled_types.push_back(ty);
-            }
-        } else if (k == "tags")
-            for (auto &[tk, tv] : string_map(v, prefix + k)) g.tags[tk] = tv;
-        else if (k == "tls_open") g.tls_open = boolean(v, prefix + k);
-        else if (k == "tls_ca") g.tls_ca = str(v, prefix + k);
-        else if (k == "tls_cert") g.tls_cert = str(v, prefix + k);
-        else if (k == "tls_key") g.tls_key = str(v, prefix + k);
-        else if (k == "insecure_skip_verify") g.insecure_skip_verify = boolean(v, prefix + k);
-        else if (v.is_string()) g.tags[k] = v.get<std::string>(); // DataKit's sample puts `tag1 = "val1"` inline
-    }
-    if (g.url.empty()) bad(prefix + "url", "required (e.g. \"http://localhost:6060\")");
+    g.url = v.string("url");
+    g.interval = std::max<std::chrono::milliseconds>(v.duration("interval"), std::chrono::seconds(10));
+    g.service = v.string("service");
+    g.env = v.string("env");
+    g.version = v.string("version");
+    g.enabled_types.clear();
+    for (auto &ty : v.strings("enabled_types"))
+        if (std::find(g.enabled_types.begin(), g.enabled_types.end(), ty) == g.enabled_types.end())
+            g.enabled_types.push_back(ty);
+    if (g.enabled_types.empty()) g.enabled_types = kGoProfileTypes;
+    g.tags = v.string_table("tags");
+    add_inline_tags(v, g.tags);
+    g.tls_open = v.boolean("tls_open");
+    g.tls_ca = v.string("tls_ca");
+    g.tls_cert = v.string("tls_cert");
+    g.tls_key = v.string("tls_key");
+    g.insecure_skip_verify = v.boolean("insecure_skip_verify");
     auto scheme_end = g.url.find("://");
     if (scheme_end == std::string::npos) g.url = "http://" + g.url;
     else {
         auto scheme = g.url.substr(0, scheme_end);
         if (scheme != "http" && scheme != "https") bad(prefix + "url", "scheme must be http or https");
     }
-    if (g.interval < std::chrono::seconds(10)) g.interval = std::chrono::seconds(10);
     return g;
 }
 
-// A Go-style duration string ("5s", "1m") that must be positive.
-std::chrono::milliseconds positive_duration(const nlohmann::json &v, const std::string &key) {
-    std::chrono::milliseconds d{0};
-    try {
-        d = parse_duration(str(v, key));
-    } catch (const std::invalid_argument &e) {
-        bad(key, e.what());
-    }
-    if (d.count() <= 0) bad(key, "must be a positive duration such as \"5s\"");
-    return d;
-}
-
-PyroscopeListenConfig parse_pyroscope(const nlohmann::json &t, size_t index) {
-    std::string prefix = "pyroscope[" + std::to_string(index) + "].";
+PyroscopeListenConfig read_pyroscope(const Values &v) {
     PyroscopeListenConfig p;
-    for (auto &[k, v] : t.items()) {
-        if (k == "url") p.url = str(v, prefix + k);
-        else if (k == "service") p.service = str(v, prefix + k);
-        else if (k == "env") p.env = str(v, prefix + k);
-        else if (k == "version") p.version = str(v, prefix + k);
-        else if (k == "tags")
-            for (auto &[tk, tv] : string_map(v, prefix + k)) p.tags[tk] = tv;
-        else if (k == "header_timeout") p.header_timeout = positive_duration(v, prefix + k);
-        else if (k == "idle_timeout") p.idle_timeout = positive_duration(v, prefix + k);
-        else if (k == "read_timeout") p.read_timeout = positive_duration(v, prefix + k);
-        else if (k == "max_connections") {
-            if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000)
-                bad(prefix + k, "must be an integer from 1 to 1000000");
-            p.max_connections = size_t(v.get<int64_t>());
-        } else if (v.is_string()) p.tags[k] = v.get<std::string>();
-    }
-    if (p.url.empty()) bad(prefix + "url", "required: the listen address, e.g. \"0.0.0.0:4040\"");
+    p.url = v.string("url");
+    p.service = v.string("service");
+    p.env = v.string("env");
+    p.version = v.string("version");
+    p.header_timeout = v.duration("header_timeout");
+    p.idle_timeout = v.duration("idle_timeout");
+    p.read_timeout = v.duration("read_timeout");
+    p.max_connections = size_t(v.integer("max_connections"));
+    p.tags = v.string_table("tags");
+    add_inline_tags(v, p.tags);
     return p;
 }
 
 } // namespace
 
-std::chrono::milliseconds parse_duration(const std::string &text) {
-    if (text.empty()) return std::chrono::milliseconds(0);
-    double total_ms = 0;
-    size_t i = 0;
-    bool any = false;
-    while (i < text.size()) {
-        size_t start = i;
-        while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-        if (i == start) throw std::invalid_argument("bad duration '" + text + "'");
-        double n = std::stod(text.substr(start, i - start));
-        size_t ustart = i;
-        while (i < text.size() && ((text[i] >= 'a' && text[i] <= 'z'))) ++i;
-        std::string unit = text.substr(ustart, i - ustart);
-        double mul;
-        if (unit.empty() && !any && i == text.size()) mul = 1000; // bare number: seconds
-        else if (unit == "ns") mul = 1e-6;
-        else if (unit == "us") mul = 1e-3;
-        else if (unit == "ms") mul = 1;
-        else if (unit == "s") mul = 1000;
-        else if (unit == "m") mul = 60000;
-        else if (unit == "h") mul = 3600000;
-        else throw std::invalid_argument("bad duration '" + text + "': unknown unit '" + unit + "'");
-        total_ms += n * mul;
-        any = true;
-    }
-    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
+const trib::config::ConfigMap &config_map() {
+    static const ConfigMap map = build_config_map();
+    return map;
 }
 
 ProfileConfig parse_config(const std::string &json_text) {
+    Values v = config_map().parse(json_text);
     ProfileConfig c;
-    auto j = nlohmann::json::parse(json_text.empty() ? std::string("{}") : json_text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw std::invalid_argument("inputs.profile: config is not a JSON object");
-    for (auto &[k, v] : j.items()) {
-        if (k == "endpoints") {
-            c.endpoints = string_list(v, k);
-            for (auto &e : c.endpoints)
-                if (e.empty() || e[0] != '/') bad(k, "each endpoint must start with '/': '" + e + "'");
-        } else if (k == "body_size_limit_mb") {
-            double mb = 0;
-            if (v.is_number()) mb = v.get<double>();
-            else if (v.is_string()) {
-                try {
-                    mb = std::stod(v.get<std::string>());
-                } catch (...) {
-                    bad(k, "expected a number of MiB");
-                }
-            } else bad(k, "expected a number of MiB");
-            if (!(mb > 0) || mb > 4096) bad(k, "must be between 1 and 4096");
-            c.body_size_limit_mb = static_cast<uint64_t>(std::ceil(mb));
-        } else if (k == "generate_metrics") c.generate_metrics = boolean(v, k);
-        else if (k == "election") c.election = boolean(v, k);
-        else if (k == "tags") c.tags = string_map(v, k);
-        else if (k == "io_config") {
-            if (!v.is_object()) bad(k, "expected a table");
-            c.io_config = v;
-        } else if (k == "go") {
-            auto ts = tables(v, k);
-            for (size_t i = 0; i < ts.size(); ++i) c.go.push_back(parse_go(ts[i], i));
-        } else if (k == "pyroscope") {
-            auto ts = tables(v, k);
-            for (size_t i = 0; i < ts.size(); ++i) c.pyroscope.push_back(parse_pyroscope(ts[i], i));
-        }
-        // Other keys (the host's own, e.g. `election` tables, or future DataKit keys) are ignored.
-    }
+    c.endpoints = v.strings("endpoints");
+    c.body_size_limit_mb = static_cast<uint64_t>(std::ceil(v.number("body_size_limit_mb")));
+    c.generate_metrics = v.boolean("generate_metrics");
+    c.election = v.boolean("election");
+    c.tags = v.string_table("tags");
+    c.io_config = v.table("io_config");
+    const auto &go = v.sections("go");
+    for (size_t i = 0; i < go.size(); ++i) c.go.push_back(read_go(go[i], i));
+    for (auto &p : v.sections("pyroscope")) c.pyroscope.push_back(read_pyroscope(p));
+    // Other keys (the host's own, or future DataKit keys) are ignored, as DataKit does.
     return c;
 }
 

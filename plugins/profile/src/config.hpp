@@ -1,6 +1,8 @@
 // [[inputs.profile]] configuration, read from the JSON the host hands to create().
 #pragma once
 
+#include <tributary/config_map.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -50,12 +52,15 @@ struct ProfileConfig {
     uint64_t body_limit_bytes() const { return body_size_limit_mb * 1024 * 1024; }
 };
 
+inline const std::vector<std::string> kGoProfileTypes{"cpu", "goroutine", "heap", "mutex", "block"};
+
+// Every key of [[inputs.profile]] and its [[go]] / [[pyroscope]] tables, declared once.
+const trib::config::ConfigMap &config_map();
+
 // Throws std::invalid_argument naming the key and the reason.
 ProfileConfig parse_config(const std::string &json_text);
 
-// Go-style durations: "10s", "1m30s", "500ms", "2h"; a bare number is seconds.
-std::chrono::milliseconds parse_duration(const std::string &text);
-
-inline const std::vector<std::string> kGoProfileTypes{"cpu", "goroutine", "heap", "mutex", "block"};
+// The SDK's Go-style durations ("10s", "1m30s", "500ms"; a bare number is seconds).
+using trib::config::parse_duration;
 
 } // namespace trib::profile

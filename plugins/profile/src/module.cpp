@@ -54,5 +54,6 @@ class ProfileInput : public trib::Instance {
 
 } // namespace trib::profile
 
-TRIB_DEFINE_MODULE(trib::profile::ProfileInput, "profile", "0.1.0", TRIB_KIND_INPUT,
-                   "DataKit profile input: ddtrace profiler uploads and Go pprof pull", profile_sample_conf)
+TRIB_DEFINE_MODULE_WITH_CONFIG(trib::profile::ProfileInput, "profile", "0.1.0", TRIB_KIND_INPUT,
+                               "DataKit profile input: ddtrace profiler uploads and Go pprof pull", profile_sample_conf,
+                               trib::profile::config_map().describe_c_str())

@@ -1,5 +1,6 @@
 // The `pyroscope` input: DataKit's [[inputs.pyroscope]] on the host's shared listener.
 // POST on every `endpoints` entry (default /ingest) and on the Pyroscope push API path.
+#include <tributary/config_map.hpp>
 #include <tributary/plugin.hpp>
 #include <tributary/profiling/pyroscope_ingest.hpp>
 
@@ -19,49 +20,35 @@ struct PyroscopeConfig {
     uint64_t body_limit_bytes() const { return uint64_t(body_size_limit_mb * 1024.0 * 1024.0); }
 };
 
-[[noreturn]] void bad(const std::string &key, const std::string &why) {
-    throw trib::StatusError(TRIB_INVALID_ARGUMENT, "inputs.pyroscope: " + key + ": " + why);
+// Every key once (type, default, bounds, doc, ENV_INPUT_PYROSCOPE_<KEY>); the sample
+// pyroscope.conf.sample names each of them (test sdk.declared_config).
+const trib::config::ConfigMap &config_map() {
+    static const trib::config::ConfigMap map = [] {
+        auto m = trib::config::ConfigMap::input("pyroscope");
+        m.string_list("endpoints", {"/ingest"}, "POST routes for Pyroscope agents' /ingest uploads")
+            .check("every entry starts with '/'", [](const nlohmann::json &v) {
+                for (auto &e : v)
+                    if (e.get<std::string>().empty() || e.get<std::string>()[0] != '/')
+                        return "every entry must be a path starting with '/', got " + e.dump();
+                return std::string();
+            });
+        m.number("body_size_limit_mb", 32.0, "largest request body in MiB (also what a body or profile inflates to)")
+            .greater_than(0);
+        m.boolean("generate_metrics", true, "derive profiling_metrics points from the uploads");
+        m.table("io_config", false, "DataKit's upload settings; accepted and kept");
+        m.table("tags", true, "added to every profiling point");
+        return m;
+    }();
+    return map;
 }
 
 PyroscopeConfig parse_config(const std::string &text) {
+    trib::config::Values v = config_map().parse(text);
     PyroscopeConfig c;
-    nlohmann::json j;
-    try {
-        j = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
-    } catch (const std::exception &e) {
-        throw trib::StatusError(TRIB_INVALID_ARGUMENT,
-                                std::string("inputs.pyroscope: config is not JSON: ") + e.what());
-    }
-    if (!j.is_object()) bad("config", "must be a table");
-    for (auto &[k, v] : j.items()) {
-        if (k == "endpoints") {
-            if (!v.is_array()) bad(k, "must be a list of paths");
-            c.endpoints.clear();
-            for (auto &e : v) {
-                if (!e.is_string() || e.get<std::string>().empty() || e.get<std::string>()[0] != '/')
-                    bad(k, "every entry must be a path starting with '/'");
-                c.endpoints.push_back(e.get<std::string>());
-            }
-        } else if (k == "body_size_limit_mb") {
-            if (!v.is_number() || v.get<double>() <= 0) bad(k, "must be a positive number");
-            c.body_size_limit_mb = v.get<double>();
-        } else if (k == "generate_metrics") {
-            if (!v.is_boolean()) bad(k, "must be true or false");
-            c.options.generate_metrics = v.get<bool>();
-        } else if (k == "tags") {
-            if (!v.is_object()) bad(k, "must be a table of strings");
-            for (auto &[tk, tv] : v.items()) {
-                if (!tv.is_string()) bad("tags." + tk, "must be a string");
-                c.options.tags[tk] = tv.get<std::string>();
-            }
-        } else if (k == "io_config") {
-            if (!v.is_object()) bad(k, "must be a table");
-        } else if (k == "election") {
-            if (!v.is_boolean()) bad(k, "must be true or false");
-        } else {
-            // DataKit ignores keys it does not know; so do we, for drop-in configs.
-        }
-    }
+    c.endpoints = v.strings("endpoints");
+    c.body_size_limit_mb = v.number("body_size_limit_mb");
+    c.options.generate_metrics = v.boolean("generate_metrics");
+    c.options.tags = v.string_table("tags");
     return c;
 }
 
@@ -91,5 +78,6 @@ class PyroscopeInput : public trib::Instance {
 
 } // namespace
 
-TRIB_DEFINE_MODULE(PyroscopeInput, "pyroscope", "0.1.0", TRIB_KIND_INPUT,
-                   "DataKit pyroscope input: Pyroscope agents' /ingest uploads and the push API", pyroscope_sample_conf)
+TRIB_DEFINE_MODULE_WITH_CONFIG(PyroscopeInput, "pyroscope", "0.1.0", TRIB_KIND_INPUT,
+                               "DataKit pyroscope input: Pyroscope agents' /ingest uploads and the push API",
+                               pyroscope_sample_conf, config_map().describe_c_str())

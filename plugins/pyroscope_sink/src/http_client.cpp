@@ -54,21 +54,6 @@ Endpoint parse_endpoint(const std::string &url) {
     return ep;
 }
 
-std::chrono::milliseconds parse_duration(const std::string &t) {
-    size_t i = 0;
-    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
-    if (i == 0) throw std::invalid_argument("'" + t + "' is not a duration (e.g. \"10s\", \"500ms\")");
-    double v = std::stod(t.substr(0, i));
-    std::string unit = t.substr(i);
-    double ms;
-    if (unit.empty() || unit == "s") ms = v * 1000;
-    else if (unit == "ms") ms = v;
-    else if (unit == "m") ms = v * 60000;
-    else if (unit == "h") ms = v * 3600000;
-    else throw std::invalid_argument("'" + t + "': unknown unit '" + unit + "' (ms, s, m, h)");
-    return std::chrono::milliseconds(int64_t(ms));
-}
-
 HttpClient::HttpClient(Endpoint ep, std::chrono::milliseconds timeout, const TlsOptions &tls)
     : ep_(std::move(ep)), timeout_(timeout) {
     if (!ep_.https) return;

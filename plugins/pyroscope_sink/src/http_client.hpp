@@ -32,9 +32,6 @@ struct TlsOptions {
     bool insecure_skip_verify = false;
 };
 
-// "10s", "500ms", "2m", "1h" → milliseconds. Throws std::invalid_argument.
-std::chrono::milliseconds parse_duration(const std::string &text);
-
 struct HttpAnswer {
     int status = 0;   // 0: no HTTP answer (connect failure, timeout); `error` says why
     std::string body; // at most 64 KiB kept

@@ -5,6 +5,7 @@
 #include "http_client.hpp"
 #include "series.hpp"
 
+#include <tributary/config_map.hpp>
 #include <tributary/plugin.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
@@ -87,8 +88,8 @@ Options parse_options(const std::string &text) {
     if (!cfg.contains("url")) bad("url", "required (Pyroscope's base URL, e.g. \"http://pyroscope:4040\")");
     try {
         o.endpoint = parse_endpoint(str_key(cfg, "url", ""));
-        o.timeout = parse_duration(str_key(cfg, "timeout", "10s"));
-        o.max_age = parse_duration(str_key(cfg, "max_age", "55m"));
+        o.timeout = trib::config::parse_duration(str_key(cfg, "timeout", "10s"));
+        o.max_age = trib::config::parse_duration(str_key(cfg, "max_age", "55m"));
     } catch (const std::invalid_argument &e) {
         throw StatusError(TRIB_INVALID_ARGUMENT, e.what());
     }

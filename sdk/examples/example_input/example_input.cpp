@@ -5,6 +5,7 @@
 //  * `POST <route>` turns each request into one `example_echo` point: the query
 //    parameters become tags, the body becomes the `message` field. The client gets 200
 //    only after emit() accepted the point, 429 + Retry-After when the host is full.
+#include <tributary/config_map.hpp>
 #include <tributary/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -30,42 +31,36 @@ int64_t now_ns() {
 }
 
 struct Config {
-    uint64_t interval_ms = 10000;
-    std::string route = "/example/echo";
-    uint64_t max_body_bytes = 64 * 1024;
+    uint64_t interval_ms = 0;
+    std::string route;
+    uint64_t max_body_bytes = 0;
 };
 
-// Reads a non-negative integer key; a float with no fraction (TOML 10.0) is accepted too.
-uint64_t read_uint(const nlohmann::json &cfg, const char *key, uint64_t fallback, uint64_t min) {
-    auto it = cfg.find(key);
-    if (it == cfg.end()) return fallback;
-    uint64_t v = 0;
-    if (it->is_number_unsigned()) v = it->get<uint64_t>();
-    else if (it->is_number_integer() && it->get<int64_t>() >= 0) v = uint64_t(it->get<int64_t>());
-    else if (it->is_number_float() && it->get<double>() >= 0 &&
-             it->get<double>() == double(uint64_t(it->get<double>())))
-        v = uint64_t(it->get<double>());
-    else
-        throw StatusError(TRIB_INVALID_ARGUMENT,
-                          std::string("key '") + key + "': expected a non-negative integer, got " + it->dump());
-    if (v < min)
-        throw StatusError(TRIB_INVALID_ARGUMENT, std::string("key '") + key + "': must be at least " +
-                                                     std::to_string(min) + ", got " + it->dump());
-    return v;
+// Every key once: type, default, bounds, doc and ENV_INPUT_EXAMPLE_INPUT_<KEY>. The same
+// table parses create()'s JSON and goes into the descriptor (tributary --describe-config).
+const trib::config::ConfigMap &config_map() {
+    static const trib::config::ConfigMap map = [] {
+        auto m = trib::config::ConfigMap::input("example_input");
+        m.integer("interval_ms", 10000, "how often the timer point is emitted, in milliseconds").at_least(1);
+        m.string("route", "/example/echo", "path of the echo route on the host's shared listener")
+            .check("starts with '/'", [](const nlohmann::json &v) {
+                const std::string s = v.get<std::string>();
+                return s.empty() || s[0] != '/' ? "expected a path starting with '/', got " + v.dump() : std::string();
+            });
+        m.integer("max_body_bytes", 64 * 1024, "largest request body the route accepts (bigger bodies get 413)")
+            .at_least(0);
+        m.table("tags", true, "added to every point of this instance (by the host)");
+        return m;
+    }();
+    return map;
 }
 
 Config parse_config(const std::string &json_text) {
-    nlohmann::json cfg = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-    if (cfg.is_discarded() || !cfg.is_object()) throw StatusError(TRIB_INVALID_ARGUMENT, "config is not a JSON object");
+    trib::config::Values v = config_map().parse(json_text);
     Config c;
-    c.interval_ms = read_uint(cfg, "interval_ms", c.interval_ms, 1);
-    c.max_body_bytes = read_uint(cfg, "max_body_bytes", c.max_body_bytes, 0);
-    if (auto it = cfg.find("route"); it != cfg.end()) {
-        if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>()[0] != '/')
-            throw StatusError(TRIB_INVALID_ARGUMENT,
-                              "key 'route': expected a path starting with '/', got " + it->dump());
-        c.route = it->get<std::string>();
-    }
+    c.interval_ms = uint64_t(v.integer("interval_ms"));
+    c.route = v.string("route");
+    c.max_body_bytes = uint64_t(v.integer("max_body_bytes"));
     return c;
 }
 
@@ -129,5 +124,6 @@ class ExampleInput : public trib::Instance {
 
 } // namespace
 
-TRIB_DEFINE_MODULE(ExampleInput, "example_input", "1.0.0", TRIB_KIND_INPUT,
-                   "SDK example: a metric on a timer and an echo route", example_input_sample_config)
+TRIB_DEFINE_MODULE_WITH_CONFIG(ExampleInput, "example_input", "1.0.0", TRIB_KIND_INPUT,
+                               "SDK example: a metric on a timer and an echo route", example_input_sample_config,
+                               config_map().describe_c_str())

@@ -37,7 +37,7 @@ extern "C" {
 #ifndef TRIB_ABI_MAJOR
 #define TRIB_ABI_MAJOR 1
 #endif
-#define TRIB_ABI_MINOR_CURRENT 3
+#define TRIB_ABI_MINOR_CURRENT 4
 #ifndef TRIB_ABI_TARGET_MINOR
 #define TRIB_ABI_TARGET_MINOR TRIB_ABI_MINOR_CURRENT
 #endif
@@ -47,7 +47,8 @@ extern "C" {
  *   1.1  trib_module_t.on_leadership, trib_module_t.health;
  *        trib_host_api_t.counter_add, trib_host_api_t.data_dir
  *   1.2  trib_host_api_t.memory_reserve, trib_host_api_t.memory_release
- *   1.3  trib_http_route.flags (TRIB_ROUTE_PATH_PREFIX) */
+ *   1.3  trib_http_route.flags (TRIB_ROUTE_PATH_PREFIX)
+ *   1.4  trib_module_t.config_table */
 
 #if defined(_WIN32)
 #define TRIB_EXPORT __declspec(dllexport)
@@ -309,6 +310,14 @@ typedef struct trib_module {
     void (*on_leadership)(void *instance, bool is_leader);
     /* Optional. Any thread. OK = healthy; otherwise a reason in msg. */
     trib_status (*health)(void *instance, char *msg, size_t msg_cap);
+#endif
+
+#if TRIB_ABI_TARGET_MINOR >= 4
+    /* Optional (NULL: not declared). NUL-terminated JSON, static: the module's config keys
+     * as tributary/config_map.hpp declares them, {"section": "inputs.<name>", "keys": [{"name",
+     * "type", "default", "range", "choices", "env", "doc", ...}]}. The host prints it for
+     * `tributary --describe-config <name>`; it does not change how create() is called. */
+    const char *config_table;
 #endif
 } trib_module_t;
 

@@ -779,7 +779,7 @@ struct Adapter {
 
 template <class T>
 trib_module_t make_descriptor(const char *name, const char *version, trib_module_kind kind, const char *description,
-                              const char *sample_config) {
+                              const char *sample_config, const char *config_table = nullptr) {
     trib_module_t m{};
     m.struct_size = sizeof(trib_module_t);
     m.abi_major = TRIB_ABI_MAJOR;
@@ -798,6 +798,11 @@ trib_module_t make_descriptor(const char *name, const char *version, trib_module
     m.on_leadership = &Adapter<T>::on_leadership;
     m.health = &Adapter<T>::health;
 #endif
+#if TRIB_ABI_TARGET_MINOR >= 4
+    m.config_table = config_table;
+#else
+    (void)config_table;
+#endif
     return m;
 }
 } // namespace detail
@@ -810,6 +815,17 @@ trib_module_t make_descriptor(const char *name, const char *version, trib_module
     extern "C" TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_major, uint32_t) {                     \
         static const trib_module_t desc =                                                                              \
             ::trib::detail::make_descriptor<T>(NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG);                       \
+        return host_major == TRIB_ABI_MAJOR ? &desc : nullptr;                                                         \
+    }
+
+// As TRIB_DEFINE_MODULE, and the descriptor carries the module's declared config keys
+// (ABI 1.4): CONFIG_TABLE is an expression giving static JSON text, usually
+// `my_config_map().describe_c_str()` (tributary/config_map.hpp). Evaluated once.
+#define TRIB_DEFINE_MODULE_WITH_CONFIG(T, NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG, CONFIG_TABLE)               \
+    extern "C" TRIB_EXPORT uint32_t trib_module_abi_major(void) { return TRIB_ABI_MAJOR; }                             \
+    extern "C" TRIB_EXPORT const trib_module_t *trib_module_entry(uint32_t host_major, uint32_t) {                     \
+        static const trib_module_t desc =                                                                              \
+            ::trib::detail::make_descriptor<T>(NAME, VERSION, KIND, DESCRIPTION, SAMPLE_CONFIG, CONFIG_TABLE);         \
         return host_major == TRIB_ABI_MAJOR ? &desc : nullptr;                                                         \
     }
 
