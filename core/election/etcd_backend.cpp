@@ -1,10 +1,10 @@
 // Registers election backend "etcd" with the host's factory (core/election_factory.hpp):
 // [election] endpoints, namespace, lease_ttl, whitelist, TLS and auth keys and the host's
 // name become EtcdElectionOptions.
-#include "etcd_election.hpp"
+#include "election/etcd_election.hpp"
 
-#include "../election_factory.hpp"
-#include "../log.hpp"
+#include "election/election_factory.hpp"
+#include "host/log.hpp"
 
 #include <stdexcept>
 

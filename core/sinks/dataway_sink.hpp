@@ -21,8 +21,8 @@
 // carries the point's final tags.
 #pragma once
 
-#include "../sink.hpp"
-#include "../spool/upstream_http.hpp"
+#include "sinks/sink.hpp"
+#include "spool/upstream_http.hpp"
 
 #include <nlohmann/json.hpp>
 

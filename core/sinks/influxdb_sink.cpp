@@ -1,8 +1,8 @@
 #include "influxdb_sink.hpp"
 
 #include "../line_protocol.hpp"
-#include "../log.hpp"
-#include "../toml_json.hpp"
+#include "config/toml_json.hpp"
+#include "host/log.hpp"
 
 #include <limits>
 

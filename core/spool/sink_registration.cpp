@@ -1,11 +1,11 @@
 // Registers the delivering sink types (influxdb, dataway) and the disk spool wrapper
 // ([sinks.spool]) with the host's sink factory.
-#include "spooled_sink.hpp"
+#include "spool/spooled_sink.hpp"
 
-#include "../log.hpp"
-#include "../sink_factory.hpp"
-#include "../sinks/dataway_sink.hpp"
-#include "../sinks/influxdb_sink.hpp"
+#include "host/log.hpp"
+#include "sinks/dataway_sink.hpp"
+#include "sinks/influxdb_sink.hpp"
+#include "sinks/sink_factory.hpp"
 
 #include <stdexcept>
 

@@ -6,8 +6,8 @@
 // Sink *modules* (type = a module's name) are created by the host, not here.
 #pragma once
 
-#include "config.hpp"
-#include "sink.hpp"
+#include "config/config.hpp"
+#include "sinks/sink.hpp"
 
 #include <functional>
 #include <memory>

@@ -1,6 +1,6 @@
 #include "election_factory.hpp"
 
-#include "election_none.hpp"
+#include "election/election_none.hpp"
 
 #include <map>
 #include <mutex>

@@ -4,7 +4,7 @@
 // (the host links trib_core whole, so such registrars always run).
 #pragma once
 
-#include "election.hpp"
+#include "election/election.hpp"
 
 #include <nlohmann/json.hpp>
 

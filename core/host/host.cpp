@@ -1,10 +1,10 @@
 #include "host.hpp"
 
-#include "election_factory.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "sink_factory.hpp"
+#include "election/election_factory.hpp"
+#include "host/log.hpp"
+#include "host/metrics.hpp"
 #include "sinks/module_sink.hpp"
+#include "sinks/sink_factory.hpp"
 
 #include <nlohmann/json.hpp>
 
