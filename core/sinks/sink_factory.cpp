@@ -1,59 +1,92 @@
 #include "sink_factory.hpp"
 
+#include "host/log.hpp"
+#include "sinks/dataway_sink.hpp"
 #include "sinks/file_sink.hpp"
+#include "sinks/influxdb_sink.hpp"
 #include "sinks/relabel_sink.hpp"
 #include "sinks/stdout_sink.hpp"
+#include "spool/spooled_sink.hpp"
 
-#include <map>
-#include <mutex>
+#include <array>
 #include <stdexcept>
 
 namespace trib::core {
 
 namespace {
-struct Registry {
-    std::mutex mu;
-    std::map<std::string, SinkTypeFactory> types;
-    SpoolWrapper spool;
-};
-Registry &registry() {
-    static Registry r;
-    return r;
+
+// A sink's own config errors (std::invalid_argument) become errors naming the table.
+template <class F>
+std::unique_ptr<Sink> naming_source(const SinkConfig &cfg, F &&make) {
+    try {
+        return make();
+    } catch (const std::invalid_argument &e) {
+        throw std::runtime_error(cfg.source + ": " + e.what());
+    }
 }
+
+std::unique_ptr<Sink> make_file_sink(const SinkConfig &cfg, const SinkContext &ctx) {
+    std::string root = ctx.data_dir;
+    if (cfg.table.contains("path")) {
+        if (!cfg.table["path"].is_string()) throw std::runtime_error(cfg.source + ": key 'path': expected a string");
+        root = cfg.table["path"].get<std::string>();
+    }
+    return std::make_unique<FileSink>(cfg.name, root);
+}
+
+std::unique_ptr<Sink> make_stdout_sink(const SinkConfig &cfg, const SinkContext &) {
+    return std::make_unique<StdoutSink>(cfg.name);
+}
+
+std::unique_ptr<Sink> make_dataway_sink(const SinkConfig &cfg, const SinkContext &ctx) {
+    return naming_source(cfg, [&]() -> std::unique_ptr<Sink> {
+        return std::make_unique<DatawaySink>(cfg.name, DatawaySinkConfig::from_json(cfg.table), ctx.global_tags);
+    });
+}
+
+std::unique_ptr<Sink> make_influxdb_sink(const SinkConfig &cfg, const SinkContext &) {
+    return naming_source(cfg, [&]() -> std::unique_ptr<Sink> {
+        return std::make_unique<InfluxDbSink>(cfg.name, InfluxDbSinkConfig::from_json(cfg.table));
+    });
+}
+
+constexpr std::array<BuiltinSinkType, 4> kBuiltinSinks{{
+    {"file", &make_file_sink},
+    {"stdout", &make_stdout_sink},
+    {"dataway", &make_dataway_sink},
+    {"influxdb", &make_influxdb_sink},
+}};
+
+const BuiltinSinkType *find_builtin(const std::string &type) {
+    for (auto &entry : kBuiltinSinks)
+        if (entry.type == type) return &entry;
+    return nullptr;
+}
+
 } // namespace
 
-SinkTypeRegistrar::SinkTypeRegistrar(const std::string &type, SinkTypeFactory factory) {
-    std::lock_guard<std::mutex> lk(registry().mu);
-    registry().types[type] = std::move(factory);
-}
+std::span<const BuiltinSinkType> builtin_sink_table() { return kBuiltinSinks; }
 
-SpoolRegistrar::SpoolRegistrar(SpoolWrapper wrapper) {
-    std::lock_guard<std::mutex> lk(registry().mu);
-    registry().spool = std::move(wrapper);
-}
-
-bool builtin_sink_type_known(const std::string &type) {
-    if (type == "file" || type == "stdout") return true;
-    std::lock_guard<std::mutex> lk(registry().mu);
-    return registry().types.count(type) != 0;
-}
+bool builtin_sink_type_known(const std::string &type) { return find_builtin(type) != nullptr; }
 
 std::vector<std::string> builtin_sink_types() {
-    std::vector<std::string> out{"file", "stdout"};
-    std::lock_guard<std::mutex> lk(registry().mu);
-    for (auto &kv : registry().types) out.push_back(kv.first);
+    std::vector<std::string> out;
+    for (auto &entry : kBuiltinSinks) out.emplace_back(entry.type);
     return out;
 }
 
 std::unique_ptr<Sink> wrap_in_spool(std::unique_ptr<Sink> sink, const SinkConfig &cfg, const SinkContext &ctx) {
     if (!cfg.table.is_object() || !cfg.table.contains("spool")) return sink;
-    SpoolWrapper w;
-    {
-        std::lock_guard<std::mutex> lk(registry().mu);
-        w = registry().spool;
-    }
-    if (!w) throw std::runtime_error(cfg.source + ": key 'spool': the disk spool is not available in this build");
-    return w(std::move(sink), cfg, ctx);
+    return naming_source(cfg, [&]() -> std::unique_ptr<Sink> {
+        SpoolSetup setup = sink_spool_setup(cfg.table.at("spool"), ctx.data_dir, "spool/sinks/" + cfg.name);
+        std::string source = "sink " + cfg.name;
+        auto log = [source](trib_log_level lvl, const std::string &msg) { log_message(lvl, source, msg); };
+        try {
+            return std::make_unique<SpooledSink>(std::move(sink), std::move(setup), log);
+        } catch (const SpoolError &e) {
+            throw std::invalid_argument(std::string("key 'spool': ") + e.what());
+        }
+    });
 }
 
 std::unique_ptr<Sink> wrap_in_relabel(std::unique_ptr<Sink> sink, const SinkConfig &cfg) {
@@ -62,28 +95,10 @@ std::unique_ptr<Sink> wrap_in_relabel(std::unique_ptr<Sink> sink, const SinkConf
 }
 
 std::unique_ptr<Sink> make_builtin_sink(const SinkConfig &cfg, const SinkContext &ctx) {
-    std::unique_ptr<Sink> sink;
-    if (cfg.type == "file") {
-        std::string root = ctx.data_dir;
-        if (cfg.table.contains("path")) {
-            if (!cfg.table["path"].is_string())
-                throw std::runtime_error(cfg.source + ": key 'path': expected a string");
-            root = cfg.table["path"].get<std::string>();
-        }
-        sink = std::make_unique<FileSink>(cfg.name, root);
-    } else if (cfg.type == "stdout") {
-        sink = std::make_unique<StdoutSink>(cfg.name);
-    } else {
-        SinkTypeFactory f;
-        {
-            std::lock_guard<std::mutex> lk(registry().mu);
-            auto it = registry().types.find(cfg.type);
-            if (it != registry().types.end()) f = it->second;
-        }
-        if (!f) throw std::runtime_error(cfg.source + ": key 'type': unknown sink type '" + cfg.type + "'");
-        sink = f(cfg, ctx);
-        if (!sink) throw std::runtime_error(cfg.source + ": sink '" + cfg.name + "' could not be created");
-    }
+    const BuiltinSinkType *entry = find_builtin(cfg.type);
+    if (!entry) throw std::runtime_error(cfg.source + ": key 'type': unknown sink type '" + cfg.type + "'");
+    std::unique_ptr<Sink> sink = entry->make(cfg, ctx);
+    if (!sink) throw std::runtime_error(cfg.source + ": sink '" + cfg.name + "' could not be created");
     return wrap_in_relabel(wrap_in_spool(std::move(sink), cfg, ctx), cfg);
 }
 
