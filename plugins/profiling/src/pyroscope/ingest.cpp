@@ -151,6 +151,9 @@ void PyroscopeIngest::finish_tags(ProfileUpload &u) const {
     if (!opts_.env.empty() && !find(u.tags, "env")) u.tags["env"] = opts_.env;
     if (!opts_.version.empty() && !find(u.tags, "version")) u.tags["version"] = opts_.version;
     for (auto &[k, v] : opts_.tags) u.tags[k] = v;
+    // Global host tags fill missing keys here, as DataKit's worker does, so event.json's
+    // tags_profiler is final when the point leaves the module (sinks forward it unchanged).
+    for (auto &[k, v] : host_.global_tags()) u.tags.try_emplace(k, v);
     if (auto *rid = find(u.tags, "runtime_id")) u.event_fields["runtime_id"] = *rid;
     if (auto *pid = find(u.tags, "process_id")) u.event_fields["pid"] = *pid;
     else if (auto *pid2 = find(u.tags, "pid")) u.event_fields["pid"] = *pid2;
