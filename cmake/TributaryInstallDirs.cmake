@@ -1,6 +1,6 @@
 # Where `cmake --install` puts the host (component `host`); the Debian packages use prefix
 # /usr (scripts/setup.sh configures build/ so). The host compiles the full paths in
-# (core/install_paths.cpp) and uses them when it does not run from a build tree.
+# (core/config/install_paths.cpp) and uses them when it does not run from a build tree.
 #   <prefix>/bin/tributary
 #   <prefix>/lib/tributary/plugins/*.so   modules (the default plugins dir)
 #   <prefix>/lib/tributary/*.so           helper libraries (the modules' RUNPATH is $ORIGIN/..)

@@ -1,10 +1,10 @@
 // tributary: the collector host. See host.hpp for the run order and cli.cpp for flags.
-#include "cli.hpp"
-#include "config.hpp"
-#include "host.hpp"
-#include "install_paths.hpp"
-#include "loader.hpp"
-#include "log.hpp"
+#include "config/cli.hpp"
+#include "config/config.hpp"
+#include "config/install_paths.hpp"
+#include "host/host.hpp"
+#include "host/loader.hpp"
+#include "host/log.hpp"
 
 #include <malloc.h>
 #include <sys/resource.h>

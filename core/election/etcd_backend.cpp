@@ -1,10 +1,7 @@
-// Registers election backend "etcd" with the host's factory (core/election_factory.hpp):
-// [election] endpoints, namespace, lease_ttl, whitelist, TLS and auth keys and the host's
-// name become EtcdElectionOptions.
-#include "etcd_election.hpp"
+#include "etcd_backend.hpp"
 
-#include "../election_factory.hpp"
-#include "../log.hpp"
+#include "election/etcd_election.hpp"
+#include "host/log.hpp"
 
 #include <stdexcept>
 
@@ -43,14 +40,14 @@ EtcdElectionOptions options_from(const ElectionConfig &config) {
     return options;
 }
 
-const ElectionBackendRegistrar etcd_backend("etcd", [](const ElectionConfig &config) {
+} // namespace
+
+std::unique_ptr<Election> make_etcd_election(const ElectionConfig &config) {
     try {
-        return std::unique_ptr<Election>(std::make_unique<EtcdElection>(options_from(config)));
+        return std::make_unique<EtcdElection>(options_from(config));
     } catch (const std::invalid_argument &e) {
         throw std::runtime_error(e.what()); // the factory's callers report runtime_errors
     }
-});
-
-} // namespace
+}
 
 } // namespace trib::core

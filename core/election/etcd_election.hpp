@@ -8,8 +8,8 @@
 // its lease can expire and another host takes over.
 #pragma once
 
-#include "../election.hpp"
-#include "../spool/upstream_http.hpp"
+#include "election/election.hpp"
+#include "spool/upstream_http.hpp"
 
 #include <atomic>
 #include <chrono>

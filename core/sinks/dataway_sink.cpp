@@ -1,7 +1,7 @@
 #include "dataway_sink.hpp"
 
-#include "../log.hpp"
-#include "../toml_json.hpp"
+#include "config/toml_json.hpp"
+#include "host/log.hpp"
 
 #include <tributary/compression.hpp>
 #include <tributary/line_protocol.hpp>
@@ -271,81 +271,20 @@ trib_status DatawaySink::write_points(const std::string &category, const std::ve
 }
 
 trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) {
+    // The module wrote event.json in its final form (plugin.h, ATTACHMENTS): it is sent as
+    // DataKit's `event` part exactly as attached, never rebuilt here.
     const trib::Attachment *event = nullptr;
     for (auto &a : p.attachments)
         if (a.name == "event.json" || a.name == "event") event = &a;
-
-    std::string event_json;
-    if (event && event->data) {
-        event_json = *event->data;
-        // tags_profiler carries the point's final tags (input and global tags added by the
-        // host), as DataKit rewrites the event when it applied extra tags.
-        try {
-            auto ev = parse_json_bounded<nlohmann::ordered_json>(event_json);
-            if (ev.is_object()) {
-                std::vector<std::pair<std::string, std::string>> kv;
-                if (ev.contains("tags_profiler") && ev["tags_profiler"].is_string()) {
-                    std::string tp = ev["tags_profiler"].get<std::string>();
-                    size_t pos = 0;
-                    while (pos <= tp.size()) {
-                        size_t c = tp.find(',', pos);
-                        if (c == std::string::npos) c = tp.size();
-                        std::string item = tp.substr(pos, c - pos);
-                        if (!item.empty()) {
-                            size_t colon = item.find(':');
-                            kv.emplace_back(item.substr(0, colon),
-                                            colon == std::string::npos ? "" : item.substr(colon + 1));
-                        }
-                        pos = c + 1;
-                    }
-                }
-                bool changed = false;
-                for (auto &[k, v] : p.tags) {
-                    auto it = std::find_if(kv.begin(), kv.end(), [&](auto &e) { return e.first == k; });
-                    if (it == kv.end()) {
-                        kv.emplace_back(k, v);
-                        changed = true;
-                    } else if (it->second != v) {
-                        it->second = v;
-                        changed = true;
-                    }
-                }
-                if (changed) {
-                    std::string tp;
-                    for (auto &[k, v] : kv) {
-                        if (!tp.empty()) tp.push_back(',');
-                        tp += k + ":" + v;
-                    }
-                    ev["tags_profiler"] = tp;
-                    event_json = ev.dump();
-                }
-            }
-        } catch (...) {
-            // Not JSON: forwarded exactly as the client sent it.
-        }
-    } else {
-        nlohmann::ordered_json ev;
-        auto *fmt = p.find_field("format");
-        ev["format"] = fmt && fmt->type == TRIB_FIELD_STRING ? fmt->s : "unknown";
-        ev["profiler"] = "";
-        auto names = nlohmann::json::array();
-        for (auto &a : p.attachments) names.push_back(a.name);
-        ev["attachments"] = names;
-        auto *lang = p.find_tag("language");
-        ev["language"] = lang ? *lang : "unknown";
-        std::string tp;
-        for (auto &[k, v] : p.tags) {
-            if (!tp.empty()) tp.push_back(',');
-            tp += k + ":" + v;
-        }
-        ev["tags_profiler"] = tp;
-        ev["start"] = nullptr;
-        ev["end"] = nullptr;
-        event_json = ev.dump();
+    if (!event || !event->data) {
+        err = "dataway: point '" + p.measurement +
+              "' carries attachments but no event.json, which /v1/upload/profiling needs (the module must attach "
+              "it, see plugin.h ATTACHMENTS); dropped";
+        return TRIB_PERMANENT;
     }
 
     trib::multipart::Writer mp;
-    mp.add_file("event", "event.json", "application/octet-stream", event_json);
+    mp.add_file("event", "event.json", "application/octet-stream", *event->data);
     for (auto &a : p.attachments) {
         if (&a == event) continue;
         std::string_view ctype = a.content_type.empty() ? "application/octet-stream" : std::string_view(a.content_type);

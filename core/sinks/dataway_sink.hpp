@@ -16,13 +16,14 @@
 //
 // Points go to POST <origin>/v1/write/<category>?<query> as line protocol, to every URL in
 // turn. A profile point (category profiling with attachments) goes to POST
-// <origin>/v1/upload/profiling?<query> of the first URL as multipart/form-data: the
-// original files as uploaded plus `event` (filename event.json), whose tags_profiler
-// carries the point's final tags.
+// <origin>/v1/upload/profiling?<query> of the first URL as multipart/form-data: part
+// `event` (filename event.json) holding the point's event.json attachment byte for byte,
+// then the other attachments as uploaded. The module writes event.json in its final form
+// (plugin.h, ATTACHMENTS); a point without one is refused (PERMANENT), not guessed at.
 #pragma once
 
-#include "../sink.hpp"
-#include "../spool/upstream_http.hpp"
+#include "sinks/sink.hpp"
+#include "spool/upstream_http.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 // before the point's line, so a visible line always has its files.
 #pragma once
 
-#include "../sink.hpp"
+#include "sinks/sink.hpp"
 
 #include <cstdio>
 #include <map>

@@ -1,7 +1,7 @@
 #include "influxdb_sink.hpp"
 
-#include "../log.hpp"
-#include "../toml_json.hpp"
+#include "config/toml_json.hpp"
+#include "host/log.hpp"
 
 #include <tributary/line_protocol.hpp>
 

@@ -19,8 +19,8 @@
 // refuses the `u` suffix.
 #pragma once
 
-#include "../sink.hpp"
-#include "../spool/upstream_http.hpp"
+#include "sinks/sink.hpp"
+#include "spool/upstream_http.hpp"
 
 #include <nlohmann/json.hpp>
 

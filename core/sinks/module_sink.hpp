@@ -2,8 +2,8 @@
 // write() as a borrowed trib_batch view.
 #pragma once
 
-#include "../instance.hpp"
-#include "../sink.hpp"
+#include "host/instance.hpp"
+#include "sinks/sink.hpp"
 
 namespace trib::core {
 

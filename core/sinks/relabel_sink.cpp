@@ -1,6 +1,6 @@
 #include "relabel_sink.hpp"
 
-#include "../log.hpp"
+#include "host/log.hpp"
 
 namespace trib::core {
 

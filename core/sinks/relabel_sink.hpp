@@ -5,7 +5,7 @@
 // do not change are shared, not copied.
 #pragma once
 
-#include "../sink.hpp"
+#include "sinks/sink.hpp"
 
 #include <tributary/relabel/relabel.hpp>
 

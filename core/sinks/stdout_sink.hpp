@@ -1,7 +1,7 @@
 // Writes every point as line protocol to the host's stdout.
 #pragma once
 
-#include "../sink.hpp"
+#include "sinks/sink.hpp"
 
 namespace trib::core {
 

@@ -3,8 +3,8 @@
 // Spools register on creation and unregister (RAII) before they are destroyed.
 #pragma once
 
-#include "spool.hpp"
-#include "spool_delivery.hpp"
+#include "spool/spool.hpp"
+#include "spool/spool_delivery.hpp"
 
 #include <cstdint>
 #include <string>

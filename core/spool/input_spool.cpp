@@ -1,6 +1,6 @@
 #include "input_spool.hpp"
 
-#include "point_codec.hpp"
+#include "spool/point_codec.hpp"
 
 namespace trib::core {
 

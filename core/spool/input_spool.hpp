@@ -6,8 +6,8 @@
 // sit in the bus's memory loses nothing: they are delivered again after the restart.
 #pragma once
 
-#include "delivery_metrics.hpp"
-#include "spool_config.hpp"
+#include "spool/delivery_metrics.hpp"
+#include "spool/spool_config.hpp"
 
 #include <tributary/plugin.hpp>
 

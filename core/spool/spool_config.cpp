@@ -1,6 +1,6 @@
 #include "spool_config.hpp"
 
-#include "upstream_http.hpp"
+#include "spool/upstream_http.hpp"
 
 #include <cstdio>
 #include <filesystem>

@@ -7,8 +7,8 @@
 // gRPC messages on disk itself (as DataKit does), so the host adds no second spool.
 #pragma once
 
-#include "spool.hpp"
-#include "spool_delivery.hpp"
+#include "spool/spool.hpp"
+#include "spool/spool_delivery.hpp"
 
 #include <nlohmann/json.hpp>
 

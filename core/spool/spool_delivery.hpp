@@ -9,8 +9,8 @@
 //                              -> set aside in the spool's quarantine/, counted, logged
 #pragma once
 
-#include "point_codec.hpp"
-#include "spool.hpp"
+#include "spool/point_codec.hpp"
+#include "spool/spool.hpp"
 
 #include <atomic>
 #include <chrono>

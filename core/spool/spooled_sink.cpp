@@ -1,6 +1,6 @@
 #include "spooled_sink.hpp"
 
-#include "point_codec.hpp"
+#include "spool/point_codec.hpp"
 
 namespace trib::core {
 

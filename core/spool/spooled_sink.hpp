@@ -5,10 +5,10 @@
 // stays on disk for the next start.
 #pragma once
 
-#include "delivery_metrics.hpp"
-#include "spool_config.hpp"
+#include "spool/delivery_metrics.hpp"
+#include "spool/spool_config.hpp"
 
-#include "../sink.hpp"
+#include "sinks/sink.hpp"
 
 #include <memory>
 

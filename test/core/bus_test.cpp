@@ -1,5 +1,5 @@
 #include <catch2/catch.hpp>
-#include <bus.hpp>
+#include <bus/bus.hpp>
 #include <trib_test/support.hpp>
 
 #include <atomic>

@@ -1,5 +1,5 @@
 #include <catch2/catch.hpp>
-#include <config.hpp>
+#include <config/config.hpp>
 #include <trib_test/support.hpp>
 
 using namespace trib::core;

@@ -1,7 +1,7 @@
 // The host's route table: exact paths, ABI 1.3 prefix routes, and route structs written by
 // modules built for older minors.
 #include <catch2/catch.hpp>
-#include <http_server.hpp>
+#include <net/http_server.hpp>
 
 #include <cstddef>
 #include <cstring>

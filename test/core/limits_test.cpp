@@ -1,7 +1,7 @@
 // The host's own bounds: config nesting, bounded JSON, the in-flight memory budget.
 #include <catch2/catch.hpp>
-#include <memory_budget.hpp>
-#include <toml_json.hpp>
+#include <bus/memory_budget.hpp>
+#include <config/toml_json.hpp>
 
 #include <cpptoml.h>
 

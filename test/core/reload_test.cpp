@@ -1,5 +1,5 @@
 #include <catch2/catch.hpp>
-#include <reload.hpp>
+#include <config/reload.hpp>
 #include <spool/upstream_http.hpp>
 
 using namespace trib::core;

@@ -1,7 +1,7 @@
 // Unit checks of who may write: CIDR lists (IPv4, IPv6, mapped), the token forms the
 // listener accepts, and the config keys' error messages (file and key named, never a token).
-#include "access_control.hpp"
-#include "config.hpp"
+#include "net/access_control.hpp"
+#include "config/config.hpp"
 
 #include <trib_test/support.hpp>
 

@@ -10,7 +10,7 @@
 //   - a Unix socket: dd-trace with DD_TRACE_AGENT_URL=unix:///… uploads through it;
 //   - pinpoint: a plain port for pinpoint-node-agent beside a TLS port for a gRPC TLS
 //     client (the bench client), and PERMISSION_DENIED for applications not allowed.
-#include "http_server.hpp"
+#include "net/http_server.hpp"
 
 #include <trib_test/support.hpp>
 

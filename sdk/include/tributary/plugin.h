@@ -124,7 +124,27 @@ typedef struct trib_field {
     } value;
 } trib_field;
 
-/* A named binary file carried by a point (a pprof or JFR as uploaded, an event.json). */
+/* A named binary file carried by a point (a pprof or JFR as uploaded, an event.json).
+ *
+ * ATTACHMENTS: the convention modules and sinks share. The host reads no attachment and
+ * knows no profile schema; it carries attachments with their point, byte for byte.
+ *  - One point with attachments is one upload (in DataKit's terms, one profile): its
+ *    files travel together and a sink keeps them together. The file sink stores them
+ *    under <data-dir>/attachments/<profile_id>/<name>; the dataway sink sends the point
+ *    of category "profiling" as one multipart POST to /v1/upload/profiling.
+ *  - `profile_id` names the group: a string field (or, failing that, a tag) unique per
+ *    upload, e.g. a random UUID. Without one the file sink uses "no_profile_id-<time_ns>".
+ *  - Names are file names, distinct within the point ("cpu.pprof", "main.jfr"), as the
+ *    client named them. "event.json" is reserved for the event.
+ *  - "event.json" is DataKit's event, a JSON object: format, profiler, attachments (the
+ *    other names), language, tags_profiler ("k:v,..." of every tag of the upload), start,
+ *    end (RFC3339Nano or null); a client's own event keeps its extra keys. The module
+ *    writes it in its final form before emit: sinks forward it unchanged and never
+ *    rebuild it, so a key the module wants in tags_profiler (its config tags, the global
+ *    tags it reads through global_tags(), which DataKit merges there too) it writes
+ *    itself. Tags the host adds after emit, or a sink's relabel rules, change the point's
+ *    tags only. The dataway sink refuses a profiling point with attachments but no
+ *    event.json (PERMANENT), since the upload needs it. */
 typedef struct trib_attachment {
     uint32_t struct_size;
     trib_str name;         /* original part/file name, e.g. "wall.pprof" */

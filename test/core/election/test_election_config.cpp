@@ -1,5 +1,5 @@
 // [election] in tributary.conf and DataKit's election environment variables.
-#include <config.hpp>
+#include <config/config.hpp>
 
 #include <trib_test/support.hpp>
 

@@ -1,7 +1,7 @@
 // Backend "etcd" through the host's factory, configured as [election] in tributary.conf is.
 #include "etcd_server.hpp"
 
-#include <election_factory.hpp>
+#include <election/election_factory.hpp>
 
 #include <catch2/catch.hpp>
 

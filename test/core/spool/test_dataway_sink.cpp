@@ -160,16 +160,27 @@ TEST_CASE("dataway: profile points upload the original files plus event.json as 
     REQUIRE(parts.size() == 3);
     CHECK(parts[0].name == "event");
     CHECK(parts[0].filename == "event.json");
-    auto ev = nlohmann::json::parse(parts[0].data);
-    // The client's keys survive; tags_profiler gains the host tag the point carries.
-    CHECK(ev["family"] == "go");
-    CHECK(ev["attachments"] == nlohmann::json({"cpu.pprof", "delta-heap.pprof"}));
-    CHECK(ev["tags_profiler"] == "service:shop,language:golang,host:box1");
+    // The module's event.json goes out byte for byte: the sink knows no event schema, so
+    // tags added after emit (the host tag here) reach the point, not the event.
+    CHECK(parts[0].data == *p.attachments[2].data);
     CHECK(parts[1].name == "cpu.pprof");
     CHECK(parts[1].filename == "cpu.pprof");
     CHECK(parts[1].data == *p.attachments[0].data); // byte for byte
     CHECK(parts[2].name == "delta-heap.pprof");
     CHECK(parts[2].data == std::string("heap\x00\x01", 6));
+}
+
+TEST_CASE("dataway: a profile point without event.json is refused, not rebuilt", "[dataway]") {
+    CaptureServer srv;
+    auto sink = make_sink(srv);
+    auto p = profile_point();
+    p.attachments.pop_back(); // event.json
+    std::string err;
+    CHECK(sink->write({p, metric_point(0)}, err) == TRIB_PERMANENT);
+    CHECK_THAT(err, Catch::Contains("no event.json"));
+    auto reqs = srv.requests();
+    REQUIRE(reqs.size() == 1); // the metric in the same batch still goes out
+    CHECK(reqs[0].path() == "/v1/write/metric");
 }
 
 TEST_CASE("dataway: status handling (5xx retry, 4xx permanent, every URL written)", "[dataway]") {

@@ -210,7 +210,7 @@ TEST_CASE("input spool: a release arriving after shutdown is harmless and the re
     again.stop();
 }
 
-#include "core/bus.hpp"
+#include "core/bus/bus.hpp"
 
 namespace {
 // A sink that holds every write until released, to observe when the bus lets go of points.

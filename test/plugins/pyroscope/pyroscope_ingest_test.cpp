@@ -128,6 +128,35 @@ TEST_CASE("@pyroscope/nodejs 0.6.4 raw pprof uploads (recorded)", "[pyroscope][g
     }
 }
 
+TEST_CASE("global host tags reach event.json's tags_profiler, filling missing keys only", "[pyroscope]") {
+    // The module writes event.json in its final form (sinks forward it unchanged), so the
+    // host's global tags are in tags_profiler; the agent's own service is not overridden.
+    FakeHost host;
+    host.set_global_tag("host", "box1");
+    host.set_global_tag("service", "from-global");
+    std::string err;
+    REQUIRE(host.create(module(), "pyroscope", R"({"tags":{"team":"blue"}})", &err) == TRIB_OK);
+    REQUIRE(host.start(&err) == TRIB_OK);
+    auto rec = recorded(kFix + "/pyroscope-nodejs/ingest-wall.request.json");
+    auto resp = host.http("POST", "/ingest?" + rec.query,
+                          read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz"), rec.content_type);
+    REQUIRE(resp.status == 200);
+    auto pts = host.points();
+    host.stop();
+    auto *p = find_point(pts, "profile");
+    REQUIRE(p);
+    REQUIRE(attachment(*p, "event.json"));
+    auto ev = nlohmann::json::parse(*attachment(*p, "event.json")->data);
+    std::string tp = ev["tags_profiler"];
+    INFO(tp);
+    CHECK(tp.find("host:box1") != std::string::npos);
+    CHECK(tp.find("team:blue") != std::string::npos);
+    CHECK(tp.find("service:acceptance.nodejs") != std::string::npos);
+    CHECK(tp.find("from-global") == std::string::npos);
+    CHECK(tag(*p, "service") == "acceptance.nodejs");
+    CHECK(tag(*p, "host") == "box1");
+}
+
 TEST_CASE("@pyroscope/nodejs 0.6.1 multipart uploads (recorded)", "[pyroscope][golden]") {
     Running r;
     for (std::string kind : {"wall", "heap"}) {

@@ -147,10 +147,13 @@ std::string emit_refusal_text(trib_status st) {
 PyroscopeIngest::PyroscopeIngest(trib::Host &host, PyroscopeOptions opts) : host_(host), opts_(std::move(opts)) {}
 
 void PyroscopeIngest::finish_tags(ProfileUpload &u) const {
-    // No global tags here (the host adds them to the point) and no service fallback (the
-    // point gets it from build_profile_point): the event lists what was sent and configured.
+    // No service fallback here (the point gets it from build_profile_point). Global host
+    // tags fill missing keys, as DataKit's worker does, so event.json's tags_profiler is
+    // final when the point leaves the module (sinks forward it unchanged).
     TagMap defaults{{"service", opts_.service}, {"env", opts_.env}, {"version", opts_.version}};
-    merge_profile_tags(u.tags, {.defaults = &defaults, .overrides = {&opts_.tags}, .service_fallback = false});
+    TagMap global = host_.global_tags();
+    merge_profile_tags(
+        u.tags, {.defaults = &defaults, .overrides = {&opts_.tags}, .global = &global, .service_fallback = false});
     if (auto *rid = find(u.tags, "runtime_id")) u.event_fields["runtime_id"] = *rid;
     if (auto *pid = find(u.tags, "process_id")) u.event_fields["pid"] = *pid;
     else if (auto *pid2 = find(u.tags, "pid")) u.event_fields["pid"] = *pid2;

@@ -1,7 +1,7 @@
 #include "connection_front.hpp"
 
-#include "log.hpp"
-#include "tls_server.hpp"
+#include "host/log.hpp"
+#include "net/tls_server.hpp"
 
 #include <fcntl.h>
 #include <sys/epoll.h>

@@ -9,7 +9,7 @@
 // thread that owns the socket, which would give every slow TLS client a thread.
 #pragma once
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <memory>
 #include <mutex>

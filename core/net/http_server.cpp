@@ -1,6 +1,6 @@
 #include "http_server.hpp"
 
-#include "log.hpp"
+#include "host/log.hpp"
 
 #include <tributary/plugin.hpp>
 

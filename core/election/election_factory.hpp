@@ -1,16 +1,16 @@
-// Election backends behind core/election.hpp. Backend "none" (always leader) is built in;
-// other backends (etcd) register a factory from their own .cpp file with a static
-//   static const trib::core::ElectionBackendRegistrar reg("etcd", &make_etcd_election);
-// (the host links trib_core whole, so such registrars always run).
+// Election backends behind election/election.hpp, written out in one table
+// (election_backend_table() in election_factory.cpp): "none" (this host always leads) and
+// "etcd" (election/etcd_backend.cpp).
 #pragma once
 
-#include "election.hpp"
+#include "election/election.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace trib::core {
@@ -26,13 +26,20 @@ struct ElectionConfig {
     nlohmann::json table = nlohmann::json::object(); // the whole [election] table
 };
 
-using ElectionFactory = std::function<std::unique_ptr<Election>(const ElectionConfig &)>;
+// Makes one backend's election from the [election] table; throws std::invalid_argument or
+// std::runtime_error saying what is wrong.
+using ElectionMaker = std::unique_ptr<Election> (*)(const ElectionConfig &);
 
-struct ElectionBackendRegistrar {
-    ElectionBackendRegistrar(const std::string &backend, ElectionFactory factory);
+struct ElectionBackend {
+    std::string_view name; // [election] backend = "..."
+    ElectionMaker make;
 };
 
+// Every election backend, in the order error messages list them.
+std::span<const ElectionBackend> election_backend_table();
+
 bool election_backend_known(const std::string &backend);
+std::vector<std::string> election_backends();
 // Backend "none" when !cfg.enable. Throws std::runtime_error for an unknown backend or a
 // factory failure.
 std::unique_ptr<Election> make_election(const ElectionConfig &cfg);

@@ -1,6 +1,6 @@
 #include "timer_service.hpp"
 
-#include "log.hpp"
+#include "host/log.hpp"
 
 #include <exception>
 

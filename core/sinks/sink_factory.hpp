@@ -1,17 +1,16 @@
-// Built-in sink types by name. `file` and `stdout` are here; other built-in types
-// (influxdb, dataway) register from their own .cpp with a static
-//   static const trib::core::SinkTypeRegistrar reg("influxdb", &make_influxdb_sink);
-// and a disk spool registers one SpoolRegistrar that wraps any sink whose table has a
-// [sinks.spool] sub-table. The host links trib_core whole, so registrars always run.
+// Built-in sink types by name, written out in one table (builtin_sink_table() in
+// sink_factory.cpp): file, stdout, dataway, influxdb. A [sinks.spool] sub-table puts any
+// sink behind the disk spool (core/spool); [[sinks.relabel]] rules go in front of that.
 // Sink *modules* (type = a module's name) are created by the host, not here.
 #pragma once
 
-#include "config.hpp"
-#include "sink.hpp"
+#include "config/config.hpp"
+#include "sinks/sink.hpp"
 
-#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,16 +21,17 @@ struct SinkContext {
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
 };
 
-using SinkTypeFactory = std::function<std::unique_ptr<Sink>(const SinkConfig &, const SinkContext &)>;
-using SpoolWrapper =
-    std::function<std::unique_ptr<Sink>(std::unique_ptr<Sink> inner, const SinkConfig &, const SinkContext &)>;
+// Makes one sink from its [[sinks]] table; throws std::invalid_argument or
+// std::runtime_error saying which key is wrong.
+using SinkMaker = std::unique_ptr<Sink> (*)(const SinkConfig &, const SinkContext &);
 
-struct SinkTypeRegistrar {
-    SinkTypeRegistrar(const std::string &type, SinkTypeFactory factory);
+struct BuiltinSinkType {
+    std::string_view type; // [[sinks]] type = "..."
+    SinkMaker make;
 };
-struct SpoolRegistrar {
-    explicit SpoolRegistrar(SpoolWrapper wrapper);
-};
+
+// Every built-in sink type, in the order error messages list them.
+std::span<const BuiltinSinkType> builtin_sink_table();
 
 bool builtin_sink_type_known(const std::string &type);
 std::vector<std::string> builtin_sink_types();

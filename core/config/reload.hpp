@@ -5,7 +5,7 @@
 // it only takes effect after a restart of the host (the listener, sinks, bus, election).
 #pragma once
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <functional>
 #include <string>

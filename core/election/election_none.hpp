@@ -1,7 +1,7 @@
 // Election backend "none": this host always leads.
 #pragma once
 
-#include "election.hpp"
+#include "election/election.hpp"
 
 namespace trib::core {
 

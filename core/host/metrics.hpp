@@ -1,10 +1,10 @@
 // /metrics: the host's own counters in Prometheus text format.
 #pragma once
 
-#include "bus.hpp"
-#include "election.hpp"
-#include "http_server.hpp"
-#include "instance.hpp"
+#include "bus/bus.hpp"
+#include "election/election.hpp"
+#include "host/instance.hpp"
+#include "net/http_server.hpp"
 
 #include <memory>
 #include <string>

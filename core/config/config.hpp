@@ -4,9 +4,9 @@
 // Every error message names the file or variable, the key and the reason.
 #pragma once
 
-#include "access_control.hpp"
-#include "cli.hpp"
-#include "election_factory.hpp"
+#include "config/cli.hpp"
+#include "election/election_factory.hpp"
+#include "net/access_control.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -13,11 +13,11 @@
 // tokens on /metrics and every /-/ path. /health is always open.
 #pragma once
 
-#include "config.hpp"
-#include "access_control.hpp"
-#include "connection_front.hpp"
-#include "memory_budget.hpp"
-#include "tls_server.hpp"
+#include "bus/memory_budget.hpp"
+#include "config/config.hpp"
+#include "net/access_control.hpp"
+#include "net/connection_front.hpp"
+#include "net/tls_server.hpp"
 
 #include <tributary/plugin.h>
 

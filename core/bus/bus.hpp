@@ -5,9 +5,9 @@
 // queues never grow past the ceiling.
 #pragma once
 
-#include "config.hpp"
-#include "memory_budget.hpp"
-#include "sink.hpp"
+#include "bus/memory_budget.hpp"
+#include "config/config.hpp"
+#include "sinks/sink.hpp"
 
 #include <tributary/plugin.hpp>
 

@@ -1,10 +1,10 @@
 #include "host.hpp"
 
-#include "election_factory.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "sink_factory.hpp"
+#include "election/election_factory.hpp"
+#include "host/log.hpp"
+#include "host/metrics.hpp"
 #include "sinks/module_sink.hpp"
+#include "sinks/sink_factory.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -89,10 +89,12 @@ void HostApp::check_host_config(const HostConfig &cfg, std::vector<std::string> 
             errors.push_back((cfg.config_file.empty() ? std::string("[http]") : cfg.config_file) + ": " + e.what());
         }
     }
-    if (cfg.election.enable && !election_backend_known(cfg.election.backend))
+    if (cfg.election.enable && !election_backend_known(cfg.election.backend)) {
+        std::string known;
+        for (auto &b : election_backends()) known += (known.empty() ? "" : ", ") + b;
         errors.push_back((cfg.config_file.empty() ? std::string("election") : cfg.config_file) +
-                         ": [election] key 'backend': backend '" + cfg.election.backend +
-                         "' is not available in this build");
+                         ": [election] key 'backend': unknown backend '" + cfg.election.backend + "' (" + known + ")");
+    }
 }
 
 int HostApp::run() {

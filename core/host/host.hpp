@@ -4,15 +4,15 @@
 // re-read the configuration on the control thread (see reload.hpp for what is applied).
 #pragma once
 
-#include "bus.hpp"
-#include "cli.hpp"
-#include "config.hpp"
-#include "election.hpp"
-#include "http_server.hpp"
-#include "instance.hpp"
-#include "loader.hpp"
-#include "reload.hpp"
-#include "timer_service.hpp"
+#include "bus/bus.hpp"
+#include "config/cli.hpp"
+#include "config/config.hpp"
+#include "config/reload.hpp"
+#include "election/election.hpp"
+#include "host/instance.hpp"
+#include "host/loader.hpp"
+#include "host/timer_service.hpp"
+#include "net/http_server.hpp"
 
 #include <atomic>
 #include <condition_variable>

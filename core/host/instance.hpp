@@ -3,12 +3,12 @@
 // routes and timers before stop().
 #pragma once
 
-#include "bus.hpp"
-#include "http_server.hpp"
-#include "memory_budget.hpp"
+#include "bus/bus.hpp"
+#include "bus/memory_budget.hpp"
+#include "host/loader.hpp"
+#include "host/timer_service.hpp"
+#include "net/http_server.hpp"
 #include "spool/input_spool.hpp"
-#include "loader.hpp"
-#include "timer_service.hpp"
 
 #include <nlohmann/json.hpp>
 

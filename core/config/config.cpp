@@ -1,9 +1,9 @@
 #include "config.hpp"
 
-#include "install_paths.hpp"
-#include "log.hpp"
+#include "config/install_paths.hpp"
+#include "config/toml_json.hpp"
+#include "host/log.hpp"
 #include "spool/upstream_http.hpp"
-#include "toml_json.hpp"
 
 #include <tributary/relabel/relabel.hpp>
 

@@ -1,6 +1,6 @@
 #include "cli.hpp"
 
-#include "install_paths.hpp"
+#include "config/install_paths.hpp"
 
 #include <nlohmann/json.hpp>
 

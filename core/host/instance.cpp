@@ -1,6 +1,6 @@
 #include "instance.hpp"
 
-#include "log.hpp"
+#include "host/log.hpp"
 
 #include <filesystem>
 

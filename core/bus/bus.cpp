@@ -1,6 +1,6 @@
 #include "bus.hpp"
 
-#include "log.hpp"
+#include "host/log.hpp"
 
 #include <algorithm>
 #include <exception>
