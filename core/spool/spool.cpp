@@ -1,6 +1,7 @@
 #include "spool.hpp"
 
-#include "crc32c.hpp"
+#include "tributary/crc32c.hpp"
+#include "tributary/record_file.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -17,6 +18,11 @@ namespace fs = std::filesystem;
 
 namespace trib::core {
 namespace {
+
+using record_file::crc32c;
+// The spool's on-disk record checksum; segments written by earlier versions use the same.
+constexpr auto kRecordChecksum = record_file::Checksum::crc32c_of_length_and_payload;
+static_assert(Spool::kHeaderBytes == record_file::kHeaderBytes);
 
 constexpr char kAckMagic[8] = {'T', 'R', 'S', 'P', 'A', 'C', 'K', '1'};
 constexpr const char *kSegmentSuffix = ".seg";
@@ -38,12 +44,6 @@ uint64_t get_le64(const char *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<uint8_t>(p[i])) << (8 * i);
     return v;
-}
-
-uint32_t record_crc(uint32_t len, const char *payload) {
-    char lb[4];
-    put_le32(lb, len);
-    return crc32c_extend(crc32c_extend(0, lb, 4), payload, len);
 }
 
 // Reads exactly n bytes at off; false on EOF or error.
@@ -93,11 +93,10 @@ std::optional<uint64_t> parse_segment_name(const fs::path &p) {
 // Returns the record length (header included) or 0 if no valid record starts there.
 uint64_t valid_record_at(const char *buf, uint64_t off, uint64_t end, uint32_t max_record) {
     if (end - off < Spool::kHeaderBytes) return 0;
-    uint32_t len = get_le32(buf + off);
-    uint32_t crc = get_le32(buf + off + 4);
-    if (len > max_record || len > end - off - Spool::kHeaderBytes) return 0;
-    if (record_crc(len, buf + off + Spool::kHeaderBytes) != crc) return 0;
-    return Spool::kHeaderBytes + len;
+    const record_file::Header header = record_file::decode_header(buf + off);
+    if (header.length > max_record || header.length > end - off - Spool::kHeaderBytes) return 0;
+    if (!record_file::verify(kRecordChecksum, header, {buf + off + Spool::kHeaderBytes, header.length})) return 0;
+    return Spool::kHeaderBytes + header.length;
 }
 
 } // namespace
@@ -341,7 +340,7 @@ uint64_t Spool::count_records_locked(uint64_t seq, uint64_t from, uint64_t to) {
     while (pos < to) {
         ++n;
         if (to - pos < kHeaderBytes || !pread_full(fd, hdr, kHeaderBytes, pos)) break;
-        uint32_t len = get_le32(hdr);
+        const uint32_t len = record_file::decode_header(hdr).length;
         if (len > opt_.max_record_bytes || len > to - pos - kHeaderBytes) break;
         pos += kHeaderBytes + len;
     }
@@ -445,8 +444,7 @@ trib_status Spool::append(std::string_view payload, std::string *err) {
             return TRIB_RETRY;
         }
         char hdr[kHeaderBytes];
-        put_le32(hdr, static_cast<uint32_t>(payload.size()));
-        put_le32(hdr + 4, record_crc(static_cast<uint32_t>(payload.size()), payload.data()));
+        record_file::encode_header(kRecordChecksum, payload, hdr);
         iovec iov[2] = {{hdr, kHeaderBytes}, {const_cast<char *>(payload.data()), payload.size()}};
         // One writev per record: a kill -9 leaves either the whole record or a torn tail
         // that recovery cuts; never a half record in the middle of the file.
@@ -665,8 +663,8 @@ std::optional<SpoolRecord> Spool::read_one_locked() {
         if (fd < 0 || !pread_full(fd, hdr, kHeaderBytes, read_off_)) {
             why = "unreadable";
         } else {
-            uint32_t len = get_le32(hdr);
-            uint32_t crc = get_le32(hdr + 4);
+            const record_file::Header header = record_file::decode_header(hdr);
+            const uint32_t len = header.length;
             if (len > opt_.max_record_bytes || len > end - read_off_ - kHeaderBytes) {
                 why = "bad length " + std::to_string(len);
             } else {
@@ -674,7 +672,7 @@ std::optional<SpoolRecord> Spool::read_one_locked() {
                 rec.payload.resize(len);
                 if (!pread_full(fd, rec.payload.data(), len, read_off_ + kHeaderBytes)) {
                     why = "unreadable";
-                } else if (record_crc(len, rec.payload.data()) != crc) {
+                } else if (!record_file::verify(kRecordChecksum, header, rec.payload)) {
                     why = "checksum mismatch";
                 } else {
                     rec.id = SpoolRecordId{read_seq_, read_off_, read_off_ + kHeaderBytes + len};
