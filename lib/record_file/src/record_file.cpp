@@ -16,7 +16,6 @@
 #include <vector>
 
 namespace trib::record_file {
-namespace {
 
 void put_le32(char *p, uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
@@ -27,7 +26,7 @@ uint32_t get_le32(const char *p) {
     return v;
 }
 
-bool pread_full(int fd, char *buf, size_t n, uint64_t off) {
+bool pread_exact(int fd, char *buf, size_t n, uint64_t off) {
     while (n > 0) {
         ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(off));
         if (r < 0 && errno == EINTR) continue;
@@ -38,8 +37,6 @@ bool pread_full(int fd, char *buf, size_t n, uint64_t off) {
     }
     return true;
 }
-
-} // namespace
 
 uint32_t crc32_of(std::string_view data) {
     uLong c = ::crc32(0L, Z_NULL, 0);
@@ -129,11 +126,11 @@ ReadResult read_records(const std::string &path, uint64_t offset, Checksum kind,
     std::vector<char> payload;
     while (pos + kHeaderBytes <= file_size) {
         char raw_header[kHeaderBytes];
-        if (!pread_full(fd, raw_header, kHeaderBytes, pos)) break;
+        if (!pread_exact(fd, raw_header, kHeaderBytes, pos)) break;
         const Header header = decode_header(raw_header);
         if (header.length > kMaxRecordBytes || pos + kHeaderBytes + header.length > file_size) break;
         payload.resize(header.length);
-        if (header.length && !pread_full(fd, payload.data(), header.length, pos + kHeaderBytes)) break;
+        if (header.length && !pread_exact(fd, payload.data(), header.length, pos + kHeaderBytes)) break;
         std::string_view view(payload.data(), header.length);
         if (!verify(kind, header, view)) break;
         pos += kHeaderBytes + header.length;

@@ -27,6 +27,12 @@ struct Header {
     uint32_t checksum = 0;
 };
 
+// Little-endian u32, as the headers hold their numbers; the spool's ack file uses them too.
+void put_le32(char *out, uint32_t value);
+uint32_t get_le32(const char *in);
+// Reads exactly n bytes at `offset`, retrying short reads and EINTR; false on EOF or error.
+bool pread_exact(int fd, char *buf, size_t n, uint64_t offset);
+
 // zlib's CRC-32 of `data` (any size).
 uint32_t crc32_of(std::string_view data);
 uint32_t record_checksum(Checksum kind, std::string_view payload);
