@@ -1,6 +1,7 @@
 #include "spool.hpp"
 
-#include "crc32c.hpp"
+#include "tributary/crc32c.hpp"
+#include "tributary/record_file.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,45 +19,26 @@ namespace fs = std::filesystem;
 namespace trib::core {
 namespace {
 
+using record_file::crc32c;
+using record_file::get_le32;
+using record_file::pread_exact;
+using record_file::put_le32;
+// The spool's on-disk record checksum; segments written by earlier versions use the same.
+constexpr auto kRecordChecksum = record_file::Checksum::crc32c_of_length_and_payload;
+static_assert(Spool::kHeaderBytes == record_file::kHeaderBytes);
+
 constexpr char kAckMagic[8] = {'T', 'R', 'S', 'P', 'A', 'C', 'K', '1'};
 constexpr const char *kSegmentSuffix = ".seg";
 
 std::string errno_text(int e) { return std::string(std::strerror(e)); }
 
-void put_le32(char *p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
 void put_le64(char *p, uint64_t v) {
     for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-uint32_t get_le32(const char *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(static_cast<uint8_t>(p[i])) << (8 * i);
-    return v;
 }
 uint64_t get_le64(const char *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<uint8_t>(p[i])) << (8 * i);
     return v;
-}
-
-uint32_t record_crc(uint32_t len, const char *payload) {
-    char lb[4];
-    put_le32(lb, len);
-    return crc32c_extend(crc32c_extend(0, lb, 4), payload, len);
-}
-
-// Reads exactly n bytes at off; false on EOF or error.
-bool pread_full(int fd, char *buf, size_t n, uint64_t off) {
-    while (n > 0) {
-        ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(off));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        buf += r;
-        n -= static_cast<size_t>(r);
-        off += static_cast<uint64_t>(r);
-    }
-    return true;
 }
 
 bool write_full(int fd, const char *buf, size_t n) {
@@ -93,11 +75,10 @@ std::optional<uint64_t> parse_segment_name(const fs::path &p) {
 // Returns the record length (header included) or 0 if no valid record starts there.
 uint64_t valid_record_at(const char *buf, uint64_t off, uint64_t end, uint32_t max_record) {
     if (end - off < Spool::kHeaderBytes) return 0;
-    uint32_t len = get_le32(buf + off);
-    uint32_t crc = get_le32(buf + off + 4);
-    if (len > max_record || len > end - off - Spool::kHeaderBytes) return 0;
-    if (record_crc(len, buf + off + Spool::kHeaderBytes) != crc) return 0;
-    return Spool::kHeaderBytes + len;
+    const record_file::Header header = record_file::decode_header(buf + off);
+    if (header.length > max_record || header.length > end - off - Spool::kHeaderBytes) return 0;
+    if (!record_file::verify(kRecordChecksum, header, {buf + off + Spool::kHeaderBytes, header.length})) return 0;
+    return Spool::kHeaderBytes + header.length;
 }
 
 } // namespace
@@ -204,7 +185,7 @@ void Spool::recover() {
         int fd = ::open((opt_.dir / "ack.pos").c_str(), O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             char buf[28];
-            if (pread_full(fd, buf, sizeof buf, 0) && std::memcmp(buf, kAckMagic, 8) == 0 &&
+            if (pread_exact(fd, buf, sizeof buf, 0) && std::memcmp(buf, kAckMagic, 8) == 0 &&
                 crc32c(buf, 24) == get_le32(buf + 24)) {
                 commit_seq_ = get_le64(buf + 8);
                 commit_off_ = get_le64(buf + 16);
@@ -280,7 +261,7 @@ uint64_t Spool::scan_tail(uint64_t seq, Segment &seg) {
         throw SpoolError("spool " + opt_.dir.string() + ": cannot open " + seg.path.string() + ": " +
                          errno_text(errno));
     std::string buf(seg.size, '\0');
-    bool ok = pread_full(fd, buf.data(), buf.size(), 0);
+    bool ok = pread_exact(fd, buf.data(), buf.size(), 0);
     ::close(fd);
     if (!ok) throw SpoolError("spool " + opt_.dir.string() + ": cannot read " + seg.path.string());
     uint64_t pos = 0, end = seg.size;
@@ -340,8 +321,8 @@ uint64_t Spool::count_records_locked(uint64_t seq, uint64_t from, uint64_t to) {
     char hdr[kHeaderBytes];
     while (pos < to) {
         ++n;
-        if (to - pos < kHeaderBytes || !pread_full(fd, hdr, kHeaderBytes, pos)) break;
-        uint32_t len = get_le32(hdr);
+        if (to - pos < kHeaderBytes || !pread_exact(fd, hdr, kHeaderBytes, pos)) break;
+        const uint32_t len = record_file::decode_header(hdr).length;
         if (len > opt_.max_record_bytes || len > to - pos - kHeaderBytes) break;
         pos += kHeaderBytes + len;
     }
@@ -445,8 +426,7 @@ trib_status Spool::append(std::string_view payload, std::string *err) {
             return TRIB_RETRY;
         }
         char hdr[kHeaderBytes];
-        put_le32(hdr, static_cast<uint32_t>(payload.size()));
-        put_le32(hdr + 4, record_crc(static_cast<uint32_t>(payload.size()), payload.data()));
+        record_file::encode_header(kRecordChecksum, payload, hdr);
         iovec iov[2] = {{hdr, kHeaderBytes}, {const_cast<char *>(payload.data()), payload.size()}};
         // One writev per record: a kill -9 leaves either the whole record or a torn tail
         // that recovery cuts; never a half record in the middle of the file.
@@ -568,7 +548,7 @@ void Spool::quarantine_locked(uint64_t seq, uint64_t from, uint64_t to, const st
     int in = ::open(it->second.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) return;
     std::string bytes(keep, '\0');
-    if (pread_full(in, bytes.data(), keep, from))
+    if (pread_exact(in, bytes.data(), keep, from))
         keep_in_quarantine_locked(segment_path(seq).stem().string() + "-" + std::to_string(from) + ".bad", bytes);
     ::close(in);
 }
@@ -626,7 +606,7 @@ uint64_t Spool::resync_locked(uint64_t seq, uint64_t from, uint64_t end) {
     if (fd < 0) return end;
     // Damage is rare: reading the rest of the (bounded) segment once is acceptable.
     std::string buf(end - from, '\0');
-    bool ok = pread_full(fd, buf.data(), buf.size(), from);
+    bool ok = pread_exact(fd, buf.data(), buf.size(), from);
     ::close(fd);
     if (!ok) return end;
     for (uint64_t p = 0; p < buf.size(); ++p)
@@ -662,19 +642,19 @@ std::optional<SpoolRecord> Spool::read_one_locked() {
         int fd = reader_fd_locked(read_seq_);
         char hdr[kHeaderBytes];
         std::string why;
-        if (fd < 0 || !pread_full(fd, hdr, kHeaderBytes, read_off_)) {
+        if (fd < 0 || !pread_exact(fd, hdr, kHeaderBytes, read_off_)) {
             why = "unreadable";
         } else {
-            uint32_t len = get_le32(hdr);
-            uint32_t crc = get_le32(hdr + 4);
+            const record_file::Header header = record_file::decode_header(hdr);
+            const uint32_t len = header.length;
             if (len > opt_.max_record_bytes || len > end - read_off_ - kHeaderBytes) {
                 why = "bad length " + std::to_string(len);
             } else {
                 SpoolRecord rec;
                 rec.payload.resize(len);
-                if (!pread_full(fd, rec.payload.data(), len, read_off_ + kHeaderBytes)) {
+                if (!pread_exact(fd, rec.payload.data(), len, read_off_ + kHeaderBytes)) {
                     why = "unreadable";
-                } else if (record_crc(len, rec.payload.data()) != crc) {
+                } else if (!record_file::verify(kRecordChecksum, header, rec.payload)) {
                     why = "checksum mismatch";
                 } else {
                     rec.id = SpoolRecordId{read_seq_, read_off_, read_off_ + kHeaderBytes + len};

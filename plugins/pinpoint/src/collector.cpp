@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "record_file.hpp"
+#include "tributary/record_file.hpp"
 #include "stats.hpp"
 
 namespace trib::pinpoint {
@@ -283,7 +283,7 @@ void Collector::save_backlog(const std::string &path) {
         std::remove(path.c_str());
         return;
     }
-    RecordWriter w;
+    record_file::RecordWriter w(record_file::Checksum::crc32_of_payload);
     w.open(path + ".tmp", true);
     for (auto &refused : backlog_) {
         nlohmann::json pts = nlohmann::json::array();
@@ -316,7 +316,7 @@ void Collector::save_backlog(const std::string &path) {
 
 void Collector::load_backlog(const std::string &path) {
     size_t loaded = 0;
-    read_records(path, 0, [&](std::string_view rec, uint64_t) {
+    record_file::read_records(path, 0, record_file::Checksum::crc32_of_payload, [&](std::string_view rec, uint64_t) {
         nlohmann::json pts = nlohmann::json::from_cbor(rec, true, false);
         if (!pts.is_array()) return;
         std::vector<trib::Point> batch;

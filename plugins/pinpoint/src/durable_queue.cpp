@@ -76,11 +76,12 @@ void DurableQueue::start() {
     std::filesystem::create_directories(dir_);
     uint64_t cursor = load_cursor();
     // Drop a torn tail so appends continue after the last good record.
-    ReadResult r = read_records(path_, 0, [](std::string_view, uint64_t) {});
+    record_file::ReadResult r =
+        record_file::read_records(path_, 0, record_file::Checksum::crc32_of_payload, [](std::string_view, uint64_t) {});
     if (r.corrupt_tail) {
         log_(TRIB_LOG_WARN,
              "pinpoint: storage queue " + path_ + " had a damaged tail; cut at byte " + std::to_string(r.valid_bytes));
-        truncate_file(path_, r.valid_bytes);
+        record_file::truncate_file(path_, r.valid_bytes);
     }
     if (cursor > r.valid_bytes) cursor = 0;
     {
@@ -158,33 +159,34 @@ void DurableQueue::run() {
         }
         bool interrupted = false;
         uint64_t record_start = offset;
-        read_records(path_, offset, [&](std::string_view rec, uint64_t next) {
-            const uint64_t source = record_start + 1;
-            record_start = next;
-            if (interrupted || next > end) return;
-            std::string_view in = rec;
-            auto h = std::make_shared<CallHeaders>();
-            if (in.empty()) return;
-            auto kind = MessageKind(uint8_t(in[0]));
-            in.remove_prefix(1);
-            if (get_str(in, h->agent_id) && get_str(in, h->application_name) && get_str(in, h->agent_name) &&
-                in.size() >= 8) {
-                std::memcpy(&h->agent_start_time, in.data(), 8);
-                in.remove_prefix(8);
-                // Backpressure from the host: keep the record and try again shortly.
-                for (;;) {
-                    Outcome o = handler_(kind, in, h, source);
-                    if (o.code != Outcome::resource_exhausted || o.consumed) break;
-                    std::unique_lock<std::mutex> g(mu_);
-                    if (cv_.wait_for(g, std::chrono::milliseconds(200), [&] { return stopping_; })) {
-                        interrupted = true;
-                        return;
+        record_file::read_records(
+            path_, offset, record_file::Checksum::crc32_of_payload, [&](std::string_view rec, uint64_t next) {
+                const uint64_t source = record_start + 1;
+                record_start = next;
+                if (interrupted || next > end) return;
+                std::string_view in = rec;
+                auto h = std::make_shared<CallHeaders>();
+                if (in.empty()) return;
+                auto kind = MessageKind(uint8_t(in[0]));
+                in.remove_prefix(1);
+                if (get_str(in, h->agent_id) && get_str(in, h->application_name) && get_str(in, h->agent_name) &&
+                    in.size() >= 8) {
+                    std::memcpy(&h->agent_start_time, in.data(), 8);
+                    in.remove_prefix(8);
+                    // Backpressure from the host: keep the record and try again shortly.
+                    for (;;) {
+                        Outcome o = handler_(kind, in, h, source);
+                        if (o.code != Outcome::resource_exhausted || o.consumed) break;
+                        std::unique_lock<std::mutex> g(mu_);
+                        if (cv_.wait_for(g, std::chrono::milliseconds(200), [&] { return stopping_; })) {
+                            interrupted = true;
+                            return;
+                        }
                     }
                 }
-            }
-            std::lock_guard<std::mutex> g(mu_);
-            read_offset_ = next;
-        });
+                std::lock_guard<std::mutex> g(mu_);
+                read_offset_ = next;
+            });
         uint64_t done;
         const uint64_t oldest = unfinished_ ? unfinished_() : 0;
         {

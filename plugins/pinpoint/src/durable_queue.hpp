@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "collector.hpp"
-#include "record_file.hpp"
+#include "tributary/record_file.hpp"
 
 namespace trib::pinpoint {
 
@@ -58,7 +58,7 @@ class DurableQueue {
     Unfinished unfinished_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    RecordWriter writer_;
+    record_file::RecordWriter writer_{record_file::Checksum::crc32_of_payload};
     uint64_t read_offset_ = 0; // guarded by mu_
     bool stopping_ = false;
     std::thread worker_;

@@ -46,11 +46,12 @@ void MetadataStore::open(const std::string &dir) {
     std::filesystem::create_directories(dir);
     path_ = dir + "/metadata.log";
     uint64_t records = 0;
-    ReadResult r = read_records(path_, 0, [&](std::string_view payload, uint64_t) {
-        ++records;
-        apply(std::string(payload));
-    });
-    if (r.corrupt_tail) truncate_file(path_, r.valid_bytes);
+    record_file::ReadResult r = record_file::read_records(path_, 0, record_file::Checksum::crc32_of_payload,
+                                                          [&](std::string_view payload, uint64_t) {
+                                                              ++records;
+                                                              apply(std::string(payload));
+                                                          });
+    if (r.corrupt_tail) record_file::truncate_file(path_, r.valid_bytes);
     // Agents resend their metadata on every start; rewrite when most records are stale.
     if (records > 2 * entries_ + 1024) rewrite_compacted();
     std::lock_guard<std::mutex> g(file_mu_);
@@ -64,7 +65,7 @@ void MetadataStore::close() {
 
 void MetadataStore::rewrite_compacted() {
     std::string tmp = path_ + ".tmp";
-    RecordWriter w;
+    record_file::RecordWriter w(record_file::Checksum::crc32_of_payload);
     w.open(tmp, true);
     {
         std::shared_lock<std::shared_mutex> g(mu_);

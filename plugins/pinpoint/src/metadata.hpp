@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "record_file.hpp"
+#include "tributary/record_file.hpp"
 
 namespace trib::pinpoint {
 
@@ -84,7 +84,7 @@ class MetadataStore {
     uint64_t entries_ = 0;
     std::mutex file_mu_;
     std::string path_;
-    RecordWriter writer_;
+    record_file::RecordWriter writer_{record_file::Checksum::crc32_of_payload};
 };
 
 } // namespace trib::pinpoint

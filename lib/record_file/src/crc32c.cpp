@@ -1,4 +1,4 @@
-#include "crc32c.hpp"
+#include "tributary/crc32c.hpp"
 
 #include <array>
 #include <cstring>
@@ -8,7 +8,7 @@
 #define TRIB_CRC32C_X86 1
 #endif
 
-namespace trib::core {
+namespace trib::record_file {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78u;
@@ -81,4 +81,4 @@ const char *crc32c_implementation() {
     return "table";
 }
 
-} // namespace trib::core
+} // namespace trib::record_file

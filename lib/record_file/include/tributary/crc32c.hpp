@@ -1,4 +1,4 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of spool records.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of the spool's records.
 // Uses the SSE4.2 crc32 instruction when the CPU has it, else slicing-by-8 tables.
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace trib::core {
+namespace trib::record_file {
 
 // Continues a CRC: crc32c_extend(crc32c_extend(0, a), b) == crc32c(a + b).
 uint32_t crc32c_extend(uint32_t crc, const void *data, size_t len);
@@ -18,4 +18,4 @@ const char *crc32c_implementation();
 // The portable implementation, exposed so tests can check both give the same answer.
 uint32_t crc32c_extend_portable(uint32_t crc, const void *data, size_t len);
 
-} // namespace trib::core
+} // namespace trib::record_file

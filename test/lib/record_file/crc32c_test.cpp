@@ -1,11 +1,11 @@
-#include "crc32c.hpp"
+#include "tributary/crc32c.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <random>
 #include <string>
 
-using namespace trib::core;
+using namespace trib::record_file;
 
 TEST_CASE("crc32c matches the published check values", "[crc32c]") {
     // RFC 3720 B.4 and the CRC catalogue's "check" value for CRC-32/ISCSI.
