@@ -2,7 +2,7 @@
 #
 # One protoc rule per .proto: PROTOS are paths relative to PROTO_DIR (the import root),
 # generated C++ lands at OUT_DIR/<rel dir>/<stem>.pb.{cc,h}; the ones also listed in GRPC
-# get the gRPC service stubs (<stem>.grpc.pb.{cc,h}) too. <out_var> receives the .cc files
+# get the gRPC service classes (<stem>.grpc.pb.{cc,h}) too. <out_var> receives the .cc files
 # to compile. LABEL prefixes the build log line (to tell two generations of one file apart).
 function(trib_protobuf_generate out_var)
   cmake_parse_arguments(ARG "" "PROTO_DIR;OUT_DIR;LABEL" "PROTOS;GRPC" ${ARGN})
