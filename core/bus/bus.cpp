@@ -12,7 +12,8 @@ uint64_t estimate_point_bytes(const trib::Point &p) {
     for (auto &t : p.tags) n += 2 * sizeof(std::string) + t.first.size() + t.second.size();
     for (auto &f : p.fields) n += sizeof(trib::Field) + f.key.size() + f.s.size();
     for (auto &a : p.attachments)
-        n += sizeof(trib::Attachment) + a.name.size() + a.content_type.size() + (a.data ? a.data->size() + 32 : 0);
+        n += sizeof(trib::Attachment) + a.name.size() + a.content_type.size() + a.stored_path.size() +
+             (a.data ? a.data->size() + 32 : 0);
     return n;
 }
 

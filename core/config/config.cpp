@@ -403,12 +403,13 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
     // ---- the file
     static const std::set<std::string> known_keys = {"listen", "data_dir", "plugins_dir", "global_tags",
                                                      "bus",    "election", "sinks",       "log_level",
-                                                     "http",   "limits",   "dataway"};
+                                                     "http",   "limits",   "dataway",     "attachments"};
     for (auto it = file.begin(); it != file.end(); ++it)
         if (!known_keys.count(it.key()))
             errors.push_back(where + ": key '" + it.key() +
                              "': unknown key (known: listen, data_dir, plugins_dir, "
-                             "log_level, [global_tags], [http], [limits], [bus], [election], [dataway], [[sinks]])");
+                             "log_level, [global_tags], [http], [limits], [bus], [attachments], [election], [dataway], "
+                             "[[sinks]])");
     TableReader top{file, where, errors};
     top.str("listen", cfg.listen);
     if (file.contains("listen")) cfg.listen_source = where + ": key 'listen'";
@@ -455,6 +456,28 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
             if (r.positive_int("retry_max_ms", v)) cfg.bus.retry_max = std::chrono::milliseconds(v);
             if (r.positive_int("max_write_points", v)) cfg.bus.max_write_points = static_cast<size_t>(v);
             if (r.positive_int("max_write_mb", v)) cfg.bus.max_write_bytes = static_cast<uint64_t>(v) << 20;
+        }
+    }
+    if (file.contains("attachments")) {
+        const json &a = file.at("attachments");
+        if (!a.is_object()) errors.push_back(where + ": key 'attachments': expected a table, got " + json_type_name(a));
+        else {
+            TableReader r{a, where + ": [attachments]", errors};
+            r.known_keys({"max_size_mb", "max_age"});
+            int64_t v = 0;
+            if (r.positive_int("max_size_mb", v)) cfg.attachments.max_size_bytes = static_cast<uint64_t>(v) << 20;
+            if (r.has("max_age")) {
+                const json &d = a.at("max_age");
+                try {
+                    if (!d.is_string())
+                        throw std::invalid_argument("expected a duration such as \"168h\", got " + json_type_name(d));
+                    auto age = parse_duration(d.get<std::string>());
+                    if (age < std::chrono::seconds(1)) throw std::invalid_argument("must be at least 1s");
+                    cfg.attachments.max_age = std::chrono::duration_cast<std::chrono::seconds>(age);
+                } catch (const std::invalid_argument &ex) {
+                    errors.push_back(where + ": [attachments] key 'max_age': " + ex.what());
+                }
+            }
         }
     }
     if (file.contains("election")) read_election(file.at("election"), where, cfg.election, errors);

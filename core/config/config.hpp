@@ -38,6 +38,13 @@ struct BusConfig {
     uint64_t max_write_bytes = 16ull << 20; // [bus] max_write_mb
 };
 
+// [attachments]: the host's attachment store under <data-dir>/attachments (used when a file
+// sink is configured): retention by size and age, oldest profiles removed first.
+struct AttachmentsConfig {
+    uint64_t max_size_bytes = 10240ull << 20;    // max_size_mb
+    std::chrono::seconds max_age{7 * 24 * 3600}; // max_age ("168h", "7d"-style durations)
+};
+
 // [http] tls_*: TLS on the TCP listener (the Unix socket stays plain: its file mode guards it).
 struct HttpTlsConfig {
     std::string cert;                // tls_cert: PEM certificate chain
@@ -88,6 +95,7 @@ struct HostConfig {
     uint64_t inflight_memory_bytes = 128ull << 20;
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
     BusConfig bus;
+    AttachmentsConfig attachments;
     ElectionConfig election;
     std::vector<SinkConfig> sinks; // never empty after loading: default one file sink
     bool sinks_defaulted = false;

@@ -223,6 +223,25 @@ int HostApp::serve() {
     services_.memory = memory_.get();
     services_.global_tags = cfg_.global_tags;
     services_.data_dir = cfg_.data_dir;
+    // The attachment store backs the file sink's <data-dir>/attachments/ layout; without a
+    // file sink, attachments ride with their points as before (a dataway-only host keeps
+    // nothing on disk).
+    bool file_sink = false;
+    for (auto &s : cfg_.sinks) file_sink = file_sink || s.type == "file";
+    if (file_sink) {
+        AttachmentStoreConfig ac;
+        ac.root = (fs::path(cfg_.data_dir) / "attachments").lexically_normal().string();
+        ac.max_size_bytes = cfg_.attachments.max_size_bytes;
+        ac.max_age = cfg_.attachments.max_age;
+        attachments_ = std::make_unique<AttachmentStore>(ac);
+        try {
+            attachments_->start();
+        } catch (const std::exception &e) {
+            log_error("host", e.what());
+            return 1;
+        }
+        services_.attachments = attachments_.get();
+    }
     Election *el = election_.get();
     services_.is_leader = [el] { return el->is_leader(); };
 
@@ -541,6 +560,7 @@ void HostApp::shutdown() {
     for (auto it = sink_modules_.rbegin(); it != sink_modules_.rend(); ++it) (*it)->stop_and_destroy();
     if (http_) http_->stop();
     if (timers_) timers_->shutdown();
+    if (attachments_) attachments_->stop();
     inputs_.clear();
     bus_.reset();
     sink_modules_.clear();
@@ -601,7 +621,8 @@ std::optional<BuiltinResponse> HostApp::builtin_route(const std::string &method,
     return BuiltinResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                            bus_ ? render_metrics(ready_ ? inputs_ : none, ready_ ? sink_modules_ : none, *bus_, *http_,
                                                  election_.get(), &loaded_.modules) +
-                                      render_reload_metrics(reloads)
+                                      render_reload_metrics(reloads) +
+                                      (attachments_ ? render_attachment_store_metrics(*attachments_) : std::string())
                                 : std::string()};
 }
 

@@ -13,6 +13,7 @@
 #include "host/loader.hpp"
 #include "host/timer_service.hpp"
 #include "net/http_server.hpp"
+#include "store/attachment_store.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -77,6 +78,7 @@ class HostApp {
     std::unique_ptr<Bus> bus_;
     std::unique_ptr<MemoryBudget> memory_;
     std::unique_ptr<HttpServer> http_;
+    std::unique_ptr<AttachmentStore> attachments_;
     std::unique_ptr<Election> election_;
     std::vector<std::unique_ptr<ModuleInstance>> inputs_;
     std::vector<std::unique_ptr<ModuleInstance>> sink_modules_;

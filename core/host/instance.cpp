@@ -1,6 +1,7 @@
 #include "instance.hpp"
 
 #include "host/log.hpp"
+#include "store/attachment_store.hpp"
 
 #include <filesystem>
 
@@ -209,6 +210,20 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     uint64_t bytes = 0;
     std::string err;
     trib_status st;
+    std::vector<std::string> created_dirs;
+    if (services_.attachments) {
+        bool has_attachments = false;
+        for (auto &p : points) has_attachments = has_attachments || !p.attachments.empty();
+        if (has_attachments) {
+            // The bytes go to the store on this (the receiving) thread; the point carries a
+            // reference. A spool that fsyncs every record gets files fsynced too.
+            if (!services_.attachments->store(points, spool_ && spool_->syncs_every_record(), err, &created_dirs)) {
+                stats_.dropped_points += n;
+                log(TRIB_LOG_WARN, "emit refused: attachment store: " + err);
+                return TRIB_RETRY;
+            }
+        }
+    }
     if (spool_) {
         // Acknowledged once durable in the spool; its workers count the points emitted.
         st = spool_->accept(points, err);
@@ -220,6 +235,8 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
         }
     }
     if (st != TRIB_OK) {
+        // Refused: no point will name what was just stored (the client sends it again).
+        if (!created_dirs.empty()) services_.attachments->discard(created_dirs);
         stats_.dropped_points += n;
         if (st == TRIB_BACKPRESSURE) stats_.backpressure++;
         else log(TRIB_LOG_WARN, "emit refused: " + err);

@@ -24,6 +24,8 @@ struct trib_host_ctx;
 
 namespace trib::core {
 
+class AttachmentStore;
+
 // What every instance shares with the host. Pointers outlive all instances.
 struct HostServices {
     Bus *bus = nullptr;
@@ -33,6 +35,9 @@ struct HostServices {
     std::vector<std::pair<std::string, std::string>> global_tags;
     std::string data_dir;           // the host's --data-dir
     MemoryBudget *memory = nullptr; // null: memory_reserve always succeeds (check-config, unit tests)
+    // Where emitted attachments are written before their point goes on (null: they ride
+    // with the point, as when no file sink is configured).
+    AttachmentStore *attachments = nullptr;
 };
 
 struct InstanceStats {

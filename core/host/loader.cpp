@@ -79,6 +79,7 @@ bool load_module_file(const std::string &file, LoadedModule &out, std::string &p
     out.sample_config = d->sample_config ? d->sample_config : "";
     // 1.4: the declared config keys (JSON), for --describe-config.
     if (TRIB_HAS_FIELD(trib_module_t, d, config_table) && d->config_table) out.config_table = d->config_table;
+    if (TRIB_HAS_FIELD(trib_module_t, d, flags)) out.flags = d->flags;
     out.kind = static_cast<trib_module_kind>(d->kind);
     out.abi_major = d->abi_major;
     out.abi_minor = d->abi_minor;

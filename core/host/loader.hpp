@@ -17,6 +17,7 @@ struct LoadedModule {
     std::string config_table; // ABI 1.4: declared config keys as JSON; empty when the module has none
     trib_module_kind kind = TRIB_KIND_INPUT;
     uint32_t abi_major = 0, abi_minor = 0;
+    uint32_t flags = 0; // ABI 1.5: TRIB_MODULE_* bits; 0 for older modules
 
     bool has_on_leadership() const;
     bool has_health() const;

@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include "store/attachment_store.hpp"
+
 #include "spool/delivery_metrics.hpp"
 
 #include <fmt/format.h>
@@ -205,6 +207,31 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     }
     // Disk spools (sinks' [sinks.spool], inputs' io_config/storage): drops, retries, quarantine.
     w.out += render_delivery_metrics();
+    return w.out;
+}
+
+std::string render_attachment_store_metrics(const AttachmentStore &store) {
+    Writer w;
+    const AttachmentStoreStats &st = store.stats();
+    w.declare("tributary_attachments_bytes", "gauge", "Bytes held by the attachment store (<data-dir>/attachments)");
+    w.sample("tributary_attachments_bytes", "", double(st.bytes.load()));
+    w.declare("tributary_attachments_limit_bytes", "gauge", "The store's size bound ([attachments] max_size_mb)");
+    w.sample("tributary_attachments_limit_bytes", "", double(store.config().max_size_bytes));
+    w.declare("tributary_attachments_profiles", "gauge", "Profile directories in the attachment store");
+    w.sample("tributary_attachments_profiles", "", double(st.profiles.load()));
+    w.declare("tributary_attachments_stored_files_total", "counter", "Attachment files written by receiving threads");
+    w.sample("tributary_attachments_stored_files_total", "", double(st.stored_files.load()));
+    w.declare("tributary_attachments_stored_bytes_total", "counter", "Attachment bytes written");
+    w.sample("tributary_attachments_stored_bytes_total", "", double(st.stored_bytes.load()));
+    w.declare("tributary_attachments_write_errors_total", "counter",
+              "Uploads refused because their attachments could not be written");
+    w.sample("tributary_attachments_write_errors_total", "", double(st.write_errors.load()));
+    w.declare("tributary_attachments_removed_total", "counter",
+              "Profile directories removed by retention, oldest first (reason: size, age)");
+    w.sample("tributary_attachments_removed_total", "reason=\"size\"", double(st.removed_for_size.load()));
+    w.sample("tributary_attachments_removed_total", "reason=\"age\"", double(st.removed_for_age.load()));
+    w.declare("tributary_attachments_removed_bytes_total", "counter", "Bytes removed by retention");
+    w.sample("tributary_attachments_removed_bytes_total", "", double(st.removed_bytes.load()));
     return w.out;
 }
 

@@ -12,6 +12,8 @@
 
 namespace trib::core {
 
+class AttachmentStore;
+
 // Prometheus metric name from a module's counter name: [a-zA-Z0-9_:], not starting with
 // a digit.
 std::string prometheus_name(std::string_view raw);
@@ -22,5 +24,8 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
                            const std::vector<std::unique_ptr<ModuleInstance>> &sink_modules, const Bus &bus,
                            const HttpServer &http_server, const Election *election,
                            const std::vector<LoadedModule> *loaded_modules = nullptr);
+
+// The attachment store's gauges and counters (size, profiles, retention removals).
+std::string render_attachment_store_metrics(const AttachmentStore &store);
 
 } // namespace trib::core

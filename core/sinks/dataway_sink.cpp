@@ -2,6 +2,7 @@
 
 #include "config/toml_json.hpp"
 #include "host/log.hpp"
+#include "store/attachment_store.hpp"
 
 #include <tributary/compression.hpp>
 #include <tributary/line_protocol.hpp>
@@ -276,19 +277,29 @@ trib_status DatawaySink::upload_profile(const trib::Point &p, std::string &err) 
     const trib::Attachment *event = nullptr;
     for (auto &a : p.attachments)
         if (a.name == "event.json" || a.name == "event") event = &a;
-    if (!event || !event->data) {
+    if (!event || (!event->data && event->stored_path.empty())) {
         err = "dataway: point '" + p.measurement +
               "' carries attachments but no event.json, which /v1/upload/profiling needs (the module must attach "
               "it, see plugin.h ATTACHMENTS); dropped";
         return TRIB_PERMANENT;
     }
-
+    // Stored attachments are read back from the host's store; one removed by retention
+    // before this send cannot be sent any more.
+    auto bytes_of = [&](const trib::Attachment &a) {
+        auto b = attachment_bytes(a, err);
+        if (!b) err = "dataway: " + err + "; the upload is dropped";
+        return b;
+    };
+    auto event_bytes = bytes_of(*event);
+    if (!event_bytes) return TRIB_PERMANENT;
     trib::multipart::Writer mp;
-    mp.add_file("event", "event.json", "application/octet-stream", *event->data);
+    mp.add_file("event", "event.json", "application/octet-stream", *event_bytes);
     for (auto &a : p.attachments) {
         if (&a == event) continue;
         std::string_view ctype = a.content_type.empty() ? "application/octet-stream" : std::string_view(a.content_type);
-        mp.add_file(a.name, a.name, ctype, a.data ? std::string_view(*a.data) : std::string_view());
+        auto b = bytes_of(a);
+        if (!b) return TRIB_PERMANENT;
+        mp.add_file(a.name, a.name, ctype, *b);
     }
     std::string ctype = mp.content_type();
     std::string body = mp.finish();

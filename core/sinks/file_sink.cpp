@@ -2,27 +2,18 @@
 
 #include <tributary/line_protocol.hpp>
 
+#include "host/log.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace trib::core {
-
-std::string sanitize_path_component(std::string_view in) {
-    std::string out;
-    out.reserve(in.size());
-    for (unsigned char c : in) {
-        if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) out.push_back('_');
-        else out.push_back(static_cast<char>(c));
-    }
-    if (out.size() > 200) out.resize(200);
-    if (out.empty() || out == "." || out == "..") out = "_" + out;
-    return out;
-}
 
 FileSink::FileSink(std::string name, std::string root) : name_(std::move(name)), root_(std::move(root)) {}
 
@@ -53,52 +44,49 @@ std::FILE *FileSink::stream_for(const std::string &category, const std::string &
 }
 
 namespace {
-std::string profile_id_of(const trib::Point &p) {
-    if (auto *f = p.find_field("profile_id"); f && (f->type == TRIB_FIELD_STRING || f->type == TRIB_FIELD_BYTES))
-        return f->s;
-    if (auto *t = p.find_tag("profile_id")) return *t;
-    return std::string();
-}
-
-bool write_whole_file(const fs::path &path, const std::string &data, std::string &err) {
-    static std::atomic<uint64_t> seq{0};
-    fs::path tmp = path;
-    tmp += ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
-    std::FILE *f = std::fopen(tmp.c_str(), "wb");
-    if (!f) {
-        err = "cannot write " + tmp.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    bool ok = data.empty() || std::fwrite(data.data(), 1, data.size(), f) == data.size();
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
-        err = "short write to " + tmp.string() + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return false;
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        err = "cannot rename to " + path.string() + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return false;
-    }
-    return true;
+bool same_file(const std::string &stored, const fs::path &target) {
+    if (stored.empty()) return false;
+    if (fs::path(stored).lexically_normal() == target.lexically_normal()) return true;
+    struct stat a {
+    }, b{};
+    return ::stat(stored.c_str(), &a) == 0 && ::stat(target.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 } // namespace
 
 bool FileSink::write_attachments(const trib::Point &p, std::string &err) {
     if (p.attachments.empty()) return true;
-    std::string id = profile_id_of(p);
-    if (id.empty()) id = "no_profile_id-" + std::to_string(p.time_ns);
-    fs::path dir = fs::path(root_) / "attachments" / sanitize_path_component(id);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-        err = "cannot create " + dir.string() + ": " + ec.message();
-        return false;
-    }
+    fs::path dir = fs::path(root_) / "attachments" / attachment_dir_name(p);
+    bool dir_made = false;
     for (auto &a : p.attachments) {
-        static const std::string empty;
-        if (!write_whole_file(dir / sanitize_path_component(a.name), a.data ? *a.data : empty, err)) return false;
+        fs::path target = dir / sanitize_path_component(a.name);
+        if (!a.data && same_file(a.stored_path, target)) continue; // the store wrote this very file
+        if (!dir_made) {
+            std::error_code ec;
+            fs::create_directories(dir, ec);
+            if (ec) {
+                err = "cannot create " + dir.string() + ": " + ec.message();
+                return false;
+            }
+            dir_made = true;
+        }
+        if (!a.data && !a.stored_path.empty()) {
+            // A link under a temporary name renamed over the target: readers see the old file or the new.
+            std::string tmp = target.string() + ".link" + std::to_string(::getpid());
+            ::unlink(tmp.c_str());
+            if (::link(a.stored_path.c_str(), tmp.c_str()) == 0) {
+                if (::rename(tmp.c_str(), target.c_str()) == 0) continue;
+                ::unlink(tmp.c_str());
+            }
+        }
+        auto bytes = attachment_bytes(a, err);
+        if (!bytes) {
+            // Retention removed it before this sink got here: the point still goes.
+            log_warn("sink " + name_, err);
+            err.clear();
+            continue;
+        }
+        if (!write_file_atomically(target.string(), *bytes, false, err)) return false;
     }
     return true;
 }

@@ -1,20 +1,20 @@
 // The default sink: line protocol appended to <root>/points/<category>/<measurement>.lp and
-// attachments written to <root>/attachments/<profile_id>/<name>, with every path part
-// sanitised so nothing escapes the root. Attachments are written (atomically, by rename)
-// before the point's line, so a visible line always has its files.
+// attachments at <root>/attachments/<profile_id>/<name>, with every path part sanitised so
+// nothing escapes the root. Attachments are there before the point's line, so a visible line
+// always has its files: the host's attachment store (store/attachment_store.hpp) wrote them
+// before the point was emitted, and for a sink whose root is the data dir that is the same
+// file; another root gets a hard link (a copy across file systems). Bytes still in memory
+// (a relabel rule rewrote them, or no store) are written here, atomically by rename.
 #pragma once
 
 #include "sinks/sink.hpp"
+#include "store/attachment_store.hpp"
 
 #include <cstdio>
 #include <map>
 #include <string>
 
 namespace trib::core {
-
-// A single safe file-name component: no '/', '\\', NUL or control characters, not "." or
-// "..", at most 200 bytes; empty becomes "_".
-std::string sanitize_path_component(std::string_view name);
 
 class FileSink final : public Sink {
   public:

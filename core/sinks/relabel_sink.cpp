@@ -1,6 +1,7 @@
 #include "relabel_sink.hpp"
 
 #include "host/log.hpp"
+#include "store/attachment_store.hpp"
 
 namespace trib::core {
 
@@ -11,7 +12,7 @@ bool ends_with(const std::string &s, std::string_view tail) {
 } // namespace
 
 bool RelabelSink::is_pprof_attachment(const trib::Point &p, const trib::Attachment &a) {
-    if (!a.data) return false;
+    if (!a.data && a.stored_path.empty()) return false;
     if (ends_with(a.name, ".pprof") || ends_with(a.name, ".pb.gz") || ends_with(a.name, ".pprof.gz") ||
         ends_with(a.name, ".pb"))
         return true;
@@ -39,10 +40,19 @@ trib_status RelabelSink::write(const std::vector<trib::Point> &batch, std::strin
         if (!rules_->pprof.empty()) {
             for (auto &a : q.attachments) {
                 if (!is_pprof_attachment(q, a)) continue;
+                std::string load_err;
+                auto bytes = attachment_bytes(a, load_err);
+                if (!bytes) continue; // retention removed it; the point goes on, the sink reports the gap
                 try {
                     trib::relabel::PprofRewriteStats st;
-                    std::string rewritten = trib::relabel::rewrite_pprof(*a.data, edit, &st);
-                    if (st.changed) a.data = std::make_shared<const std::string>(std::move(rewritten));
+                    std::string rewritten = trib::relabel::rewrite_pprof(*bytes, edit, &st);
+                    if (st.changed) {
+                        // Rewritten bytes go on in memory (a file sink writes them, as it always wrote
+                        // what its rules made).
+                        a.data = std::make_shared<const std::string>(std::move(rewritten));
+                        a.stored_path.clear();
+                        a.stored_size = 0;
+                    }
                 } catch (const trib::relabel::PprofError &e) {
                     // Sent as it came: a part that is not a readable pprof is not ours to drop.
                     if (pprof_failures_++ == 0)

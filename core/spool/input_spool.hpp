@@ -34,6 +34,10 @@ class InputSpool {
     void stop();
 
     const Spool &spool() const { return *spool_; }
+    // Every record is fdatasync()ed before accept() returns (no fsync interval or byte batch).
+    bool syncs_every_record() const {
+        return spool_->options().fsync_interval_ms == 0 && spool_->options().fsync_bytes == 0;
+    }
     const SpoolDelivery &delivery() const { return *delivery_; }
 
   private:

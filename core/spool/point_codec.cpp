@@ -83,8 +83,11 @@ class Reader {
 } // namespace
 
 void append_encoded_points(std::string &out, const std::vector<trib::Point> &points) {
+    bool refs = false;
+    for (const auto &p : points)
+        for (const auto &a : p.attachments) refs = refs || (!a.data && !a.stored_path.empty());
     out.append(kMagic, 3);
-    put_u8(out, kPointCodecVersion);
+    put_u8(out, refs ? kPointCodecStoredVersion : kPointCodecVersion);
     put_u32(out, count32(points.size(), "points"));
     for (const auto &p : points) {
         put_str(out, p.measurement);
@@ -118,6 +121,15 @@ void append_encoded_points(std::string &out, const std::vector<trib::Point> &poi
         for (const auto &a : p.attachments) {
             put_str(out, a.name);
             put_str(out, a.content_type);
+            if (refs) {
+                bool stored = !a.data && !a.stored_path.empty();
+                put_u8(out, stored ? 1 : 0);
+                if (stored) {
+                    put_str(out, a.stored_path);
+                    put_u64(out, a.stored_size);
+                    continue;
+                }
+            }
             put_str(out, a.data ? std::string_view(*a.data) : std::string_view());
         }
     }
@@ -143,9 +155,10 @@ std::vector<trib::Point> decode_points(std::string_view bytes) {
         throw PointCodecError("not a point batch (bad magic)");
     Reader r(bytes.substr(3));
     uint8_t version = r.u8();
-    if (version != kPointCodecVersion)
+    if (version != kPointCodecVersion && version != kPointCodecStoredVersion)
         throw PointCodecError("point batch version " + std::to_string(version) +
-                              " is not supported (this build reads " + std::to_string(kPointCodecVersion) + ")");
+                              " is not supported (this build reads " + std::to_string(kPointCodecVersion) + " and " +
+                              std::to_string(kPointCodecStoredVersion) + ")");
     // Smallest point: 2 empty strings + time + 3 counts = 28 bytes.
     uint32_t n = r.count(28, "point");
     std::vector<trib::Point> points;
@@ -194,6 +207,17 @@ std::vector<trib::Point> decode_points(std::string_view bytes) {
         for (uint32_t a = 0; a < na; ++a) {
             std::string name = r.str("attachment name");
             std::string ctype = r.str("attachment content type");
+            uint8_t kind = version == kPointCodecStoredVersion ? r.u8() : 0;
+            if (kind > 1) throw PointCodecError("attachment '" + name + "': unknown kind " + std::to_string(kind));
+            if (kind == 1) {
+                trib::Attachment ref;
+                ref.name = std::move(name);
+                ref.content_type = std::move(ctype);
+                ref.stored_path = r.str("attachment path");
+                ref.stored_size = r.u64();
+                p.attachments.push_back(std::move(ref));
+                continue;
+            }
             std::string data = r.str("attachment data");
             p.attach(std::move(name), std::move(ctype), std::move(data));
         }

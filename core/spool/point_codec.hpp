@@ -6,8 +6,11 @@
 //              u32 tag_count  {str key, str value}
 //              u32 field_count {u8 type, str key, value: i64 | u64 | f64 bits | u8 bool | str}
 //              u32 attachment_count {str name, str content_type, str data}
-// A newer writer bumps the version; a reader refuses versions it does not know rather than
-// guessing, so a spool written by a newer host is never misread by an older one.
+// Version 2 (written only when an attachment is in the host's attachment store) holds,
+// per attachment, {str name, str content_type, u8 kind, kind 0: str data | kind 1: str
+// stored_path, u64 size}; this build reads both. A newer writer bumps the version; a reader
+// refuses versions it does not know rather than guessing, so a spool written by a newer
+// host is never misread by an older one.
 #pragma once
 
 #include <tributary/plugin.hpp>
@@ -19,7 +22,8 @@
 
 namespace trib::core {
 
-inline constexpr uint8_t kPointCodecVersion = 1;
+inline constexpr uint8_t kPointCodecVersion = 1;       // bytes only
+inline constexpr uint8_t kPointCodecStoredVersion = 2; // attachments may be store references
 
 struct PointCodecError : std::runtime_error {
     using std::runtime_error::runtime_error;

@@ -10,6 +10,7 @@
 #include <Poco/StreamCopier.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -165,6 +166,62 @@ TEST_CASE("host: attachments land under attachments/<profile_id>/ with names tha
     // Everything stayed inside the data dir, under attachments/.
     CHECK(file_exists(host.data_dir() + "/attachments/.._up/.._.._escape"));
     CHECK(read_file(host.data_dir() + "/attachments/.._up/.._.._escape") == "evil");
+    CHECK(host.stop() == 0);
+}
+
+TEST_CASE("host: [attachments] max_size_mb bounds the store under a stream of uploads, oldest first",
+          "[core][host][store]") {
+    HostOptions o = base_options();
+    o.config_text = "[attachments]\nmax_size_mb = 5\n";
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    const size_t upload_bytes = 300 * 1024;
+    const std::string root = host.data_dir() + "/attachments";
+    auto store_bytes = [&] {
+        uint64_t n = 0;
+        for (auto &f : list_files(root)) n += std::filesystem::file_size(root + "/" + f);
+        return n;
+    };
+    for (int i = 0; i < 40; ++i) {
+        std::string body(upload_bytes, char('a' + i % 26));
+        auto r = http("POST", host.url("/test/emit?attach=cpu.pprof&profile_id=u" + std::to_string(100 + i)), body);
+        REQUIRE(r.status == 200);
+        // Under 5 MB plus the one upload in hand, after every upload.
+        CHECK(store_bytes() <= (5u << 20) + upload_bytes);
+    }
+    // The newest uploads are kept (a run without gaps), the oldest went first.
+    std::set<std::string> left;
+    for (auto &e : std::filesystem::directory_iterator(root)) left.insert(e.path().filename());
+    REQUIRE(left.size() >= 15);
+    REQUIRE(left.size() < 40);
+    for (int i = 140 - int(left.size()); i < 140; ++i) CHECK(left.count("u" + std::to_string(i)));
+    CHECK(read_file(root + "/u139/cpu.pprof") == std::string(upload_bytes, char('a' + 39 % 26)));
+    // Points of removed profiles are not rewritten: all 40 lines are there.
+    std::vector<LpPoint> pts;
+    REQUIRE(wait_until([&] { return (pts = host.points("profiling", "profile")).size() == 40; }, 10000ms));
+    auto metrics = http("GET", host.url("/metrics")).body;
+    CHECK(metric_value(metrics, "tributary_attachments_removed_total", "reason=\"size\"") == 40 - left.size());
+    CHECK(metric_value(metrics, "tributary_attachments_bytes") == store_bytes());
+    CHECK(metric_value(metrics, "tributary_attachments_limit_bytes") == 5.0 * 1024 * 1024);
+    CHECK(host.stop() == 0);
+}
+
+TEST_CASE("host: stored attachments reach a second file sink and a sink module byte for byte", "[core][host][store]") {
+    TempDir work;
+    HostOptions o = base_options();
+    o.config_text = "[[sinks]]\ntype = \"file\"\n[[sinks]]\nname = \"copy\"\ntype = \"file\"\npath = \"" +
+                    work.sub("copy") + "\"\n[[sinks]]\nname = \"mod\"\ntype = \"test_sink\"\npath = \"" +
+                    work.sub("mod.lp") + "\"\nattachments_dir = \"" + work.sub("mod-att") + "\"\n";
+    o.conf_d["t.conf"] = "[[inputs.test_input]]\n";
+    HostProcess host(o);
+    std::string bytes;
+    for (int i = 0; i < 70000; ++i) bytes.push_back(char(i * 7 % 251));
+    REQUIRE(http("POST", host.url("/test/emit?attach=wall.pprof&profile_id=xyz"), bytes).status == 200);
+    REQUIRE(wait_until([&] { return file_exists(work.sub("mod-att/xyz/wall.pprof")); }, 10000ms));
+    CHECK(read_file(host.data_dir() + "/attachments/xyz/wall.pprof") == bytes);
+    REQUIRE(wait_until([&] { return file_exists(work.sub("copy/attachments/xyz/wall.pprof")); }, 10000ms));
+    CHECK(read_file(work.sub("copy/attachments/xyz/wall.pprof")) == bytes);
+    CHECK(read_file(work.sub("mod-att/xyz/wall.pprof")) == bytes);
     CHECK(host.stop() == 0);
 }
 

@@ -167,7 +167,8 @@ std::optional<ProfileRow> profile_row(const trib_point &p) {
     for (size_t i = 0; i < p.attachment_count; ++i) {
         const trib_attachment *a = TRIB_AT(trib_attachment, p.attachments, i);
         r.attachments.emplace_back(trib::sv(a->name));
-        bytes += int64_t(a->data.len);
+        // 1.5 hosts hand stored attachments by path (TRIB_MODULE_READS_STORED_ATTACHMENTS): size says how big.
+        bytes += int64_t(TRIB_HAS_FIELD(trib_attachment, a, size) ? a->size : a->data.len);
     }
     if (bytes > r.size) r.size = bytes;
     return r;

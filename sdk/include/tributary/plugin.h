@@ -37,7 +37,7 @@ extern "C" {
 #ifndef TRIB_ABI_MAJOR
 #define TRIB_ABI_MAJOR 1
 #endif
-#define TRIB_ABI_MINOR_CURRENT 4
+#define TRIB_ABI_MINOR_CURRENT 5
 #ifndef TRIB_ABI_TARGET_MINOR
 #define TRIB_ABI_TARGET_MINOR TRIB_ABI_MINOR_CURRENT
 #endif
@@ -48,7 +48,9 @@ extern "C" {
  *        trib_host_api_t.counter_add, trib_host_api_t.data_dir
  *   1.2  trib_host_api_t.memory_reserve, trib_host_api_t.memory_release
  *   1.3  trib_http_route.flags (TRIB_ROUTE_PATH_PREFIX)
- *   1.4  trib_module_t.config_table */
+ *   1.4  trib_module_t.config_table
+ *   1.5  trib_attachment.stored_path, trib_attachment.size; trib_module_t.flags
+ *        (TRIB_MODULE_READS_STORED_ATTACHMENTS) */
 
 #if defined(_WIN32)
 #define TRIB_EXPORT __declspec(dllexport)
@@ -149,7 +151,16 @@ typedef struct trib_attachment {
     uint32_t struct_size;
     trib_str name;         /* original part/file name, e.g. "wall.pprof" */
     trib_str content_type; /* may be empty */
-    trib_bytes data;       /* exactly the bytes received */
+    trib_bytes data;       /* exactly the bytes received (see stored_path) */
+#if TRIB_ABI_TARGET_MINOR >= 5
+    /* Set by the host on what it hands to sinks: the absolute path of the file in the host's
+     * attachment store (<data-dir>/attachments/<profile_id>/<name>) once the bytes are
+     * there, else empty. `data` is empty only for a sink module that declared
+     * TRIB_MODULE_READS_STORED_ATTACHMENTS and only when stored_path is set; every other
+     * sink gets the bytes in `data`. Inputs leave both fields zero. */
+    trib_str stored_path;
+    uint64_t size; /* length of the attachment's bytes, whether in `data` or in the store */
+#endif
 } trib_attachment;
 
 /* DataKit's point: measurement, category ("metric", "tracing", "profiling", "logging",
@@ -339,7 +350,16 @@ typedef struct trib_module {
      * `tributary --describe-config <name>`; it does not change how create() is called. */
     const char *config_table;
 #endif
+#if TRIB_ABI_TARGET_MINOR >= 5
+    /* TRIB_MODULE_* bits below. */
+    uint32_t flags;
+#endif
 } trib_module_t;
+
+/* trib_module_t.flags (1.5). A sink module that reads attachments from the host's store
+ * by trib_attachment.stored_path (or needs only names and sizes) is handed stored
+ * attachments without their bytes, sparing a read of every file per write. */
+#define TRIB_MODULE_READS_STORED_ATTACHMENTS 0x1u
 
 /* The two symbols every module exports.
  *  trib_module_abi_major(): the host calls it first and refuses the module, without

@@ -113,7 +113,12 @@ struct Attachment {
     std::string name;
     std::string content_type;
     // Shared so one upload's bytes can back several points or retries without copies.
+    // Null (with stored_path set) once the host has moved the bytes into its attachment
+    // store: whoever needs them reads the file (the host does for sinks that need bytes).
     std::shared_ptr<const std::string> data;
+    std::string stored_path; // the host's store file holding the bytes; empty: not stored
+    uint64_t stored_size = 0;
+    uint64_t size() const { return data ? data->size() : stored_size; }
 };
 
 // A point that owns its storage. Tags keep insertion order (and are unique by key).
@@ -228,9 +233,18 @@ class BatchView {
                 }
                 fields_.push_back(cf);
             }
-            for (auto &a : p.attachments)
-                atts_.push_back(trib_attachment{sizeof(trib_attachment), view(a.name), view(a.content_type),
-                                                a.data ? bytes_view(*a.data) : trib_bytes{nullptr, 0}});
+            for (auto &a : p.attachments) {
+                trib_attachment ca{};
+                ca.struct_size = sizeof(trib_attachment);
+                ca.name = view(a.name);
+                ca.content_type = view(a.content_type);
+                ca.data = a.data ? bytes_view(*a.data) : trib_bytes{nullptr, 0};
+#if TRIB_ABI_TARGET_MINOR >= 5
+                ca.stored_path = view(a.stored_path);
+                ca.size = a.size();
+#endif
+                atts_.push_back(ca);
+            }
             trib_point cp{};
             cp.struct_size = sizeof(trib_point);
             cp.measurement = view(p.measurement);
@@ -777,6 +791,16 @@ struct Adapter {
     }
 };
 
+// T::kModuleFlags when the class declares it, else 0 (C++17: no requires-expression).
+template <class T>
+constexpr auto module_flags(int) -> decltype(uint32_t(T::kModuleFlags)) {
+    return T::kModuleFlags;
+}
+template <class T>
+constexpr uint32_t module_flags(long) {
+    return 0;
+}
+
 template <class T>
 trib_module_t make_descriptor(const char *name, const char *version, trib_module_kind kind, const char *description,
                               const char *sample_config, const char *config_table = nullptr) {
@@ -802,6 +826,10 @@ trib_module_t make_descriptor(const char *name, const char *version, trib_module
     m.config_table = config_table;
 #else
     (void)config_table;
+#endif
+#if TRIB_ABI_TARGET_MINOR >= 5
+    // A module class says `static constexpr uint32_t kModuleFlags = TRIB_MODULE_...;`.
+    m.flags = module_flags<T>(0);
 #endif
     return m;
 }

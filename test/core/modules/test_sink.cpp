@@ -1,6 +1,8 @@
 // A sink module for the host's own tests: appends every point as line protocol to `path`.
 // While the file `block_file` exists, write() blocks (a stuck downstream); while
 // `retry_file` exists, write() answers RETRY. `delay_ms` makes every write that slow.
+// With `attachments_dir`, every attachment's bytes as the module received them in
+// trib_attachment.data go to <attachments_dir>/<profile_id>/<name>.
 #include <tributary/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +38,7 @@ class TestSink final : public trib::Instance {
         block_file_ = cfg.value("block_file", std::string());
         retry_file_ = cfg.value("retry_file", std::string());
         delay_ms_ = cfg.value("delay_ms", 0);
+        attachments_dir_ = cfg.value("attachments_dir", std::string());
         if (path_.empty()) throw std::runtime_error("test_sink needs `path`");
     }
 
@@ -45,6 +48,16 @@ class TestSink final : public trib::Instance {
         if (exists(retry_file_)) throw trib::StatusError(TRIB_RETRY, "retry_file present");
         std::string out;
         for (auto &p : trib::copy_batch(batch)) {
+            if (!attachments_dir_.empty() && !p.attachments.empty()) {
+                auto *id = p.find_field("profile_id");
+                std::string dir = attachments_dir_ + "/" + (id ? id->s : std::string("none"));
+                ::mkdir(attachments_dir_.c_str(), 0755);
+                ::mkdir(dir.c_str(), 0755);
+                for (auto &a : p.attachments) {
+                    std::ofstream af(dir + "/" + a.name, std::ios::binary | std::ios::trunc);
+                    af << *a.data;
+                }
+            }
             out += escape(p.measurement, false);
             for (auto &t : p.tags) out += "," + escape(t.first, true) + "=" + escape(t.second, true);
             char sep = ' ';
@@ -75,7 +88,7 @@ class TestSink final : public trib::Instance {
     }
 
   private:
-    std::string path_, block_file_, retry_file_;
+    std::string path_, block_file_, retry_file_, attachments_dir_;
     int delay_ms_ = 0;
 };
 
