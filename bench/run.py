@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -483,14 +484,15 @@ class Bench:
                     log(f"nginx-{kind}: {res['errors']} connection errors, {res['ok']} ok: repeating the run")
                 rows.append(dict(body=bname, target=f"nginx-{kind}", **res))
             for variant in host_variants:
-                # (name, conf.d files, category, measurement[, tributary.conf])
+                # (name, conf.d files, category, measurement[, tributary.conf[, connections]])
                 vname, confd, category, measurement = variant[:4]
+                vconns = variant[5] if len(variant) > 5 else c
                 if not self.host_available():
                     continue
                 with Host(self.build, self.work, f"{section}-{vname}", confd,
                           tributary_conf=variant[4] if len(variant) > 4 else "") as h:
-                    res = measured(h.pids, lambda: run_http_load(self.tools, h.port, method, path, bfile, headers, c,
-                                                                 d, w, f"{section}/{bname}/{vname}", t),
+                    res = measured(h.pids, lambda: run_http_load(self.tools, h.port, method, path, bfile, headers,
+                                                                 vconns, d, w, f"{section}/{bname}/{vname}", t),
                                    perf_label=f"{section}-{bname.split(' (')[0]}-{vname}")
                     # Every acknowledged upload must reach the file sink: count the lines.
                     acked = sum(v for k, v in res["status"].items() if 200 <= int(k) < 300)
@@ -525,6 +527,9 @@ class Bench:
                              {"profile.conf": f'[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n'
                                               f'  body_size_limit_mb = 32\n  generate_metrics = {gm}\n'},
                              "profiling", "profile"))
+        # Every keep-alive client served at once (issue 12): 1,000 connections on the same load.
+        variants.append(("host, 1,000 connections (generate_metrics=false)", variants[0][1], "profiling", "profile",
+                         "", 1000))
         if self.plugin_available("viewer"):
             # Indexing cost: the same load with the viewer sink beside the file sink.
             variants.append(("host + viewer (generate_metrics=false)", variants[0][1], "profiling", "profile",
@@ -532,6 +537,42 @@ class Bench:
         self.results["sections"]["profile_ingest"] = self.ingest_matrix("profile", bodies, variants)
         if self.host_available() and self.plugin_available("viewer"):
             self.results["sections"]["viewer_cpu"] = self.viewer_cpu_per_upload(bodies, variants[0][1])
+
+    def viewer_ab(self):
+        """Viewer on vs off as uploads/s, interleaved: pairs of saturating runs, each on a
+        fresh host, the order swapped every pair (so drift of the machine falls on both
+        sides); the median of each side and of the per-pair ratios."""
+        if not self.host_available() or not self.plugin_available("viewer") or not self.plugin_available("profile"):
+            self.skip("viewer_ab", "host, profile or viewer module not built")
+            return
+        hdrs, _ = recorded_headers(os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.request.json"))
+        bodies = [
+            ("dd-trace recorded (16.9 KB)", os.path.join(FIXTURES, "ddtrace-nodejs", "profiling-input.body.multipart")),
+            (f"dd-trace 100 KB-class ({os.path.getsize(os.path.join(self.data, 'ddtrace-large.multipart')) // 1024} KB)",
+             os.path.join(self.data, "ddtrace-large.multipart")),
+        ]
+        confd = {"profile.conf": '[[inputs.profile]]\n  endpoints = ["/profiling/v1/input"]\n'
+                                 '  body_size_limit_mb = 32\n  generate_metrics = false\n'}
+        sides = (("off", '[[sinks]]\n  name = "file"\n  type = "file"\n'), ("on", VIEWER_SINKS))
+        pairs = 3 if self.quick else self.args.ab_pairs
+        rows = []
+        for bname, bfile in bodies:
+            runs = {"off": [], "on": []}
+            ratios = []
+            for i in range(pairs):
+                got = {}
+                for side, conf in (sides if i % 2 == 0 else sides[::-1]):
+                    with Host(self.build, self.work, f"viewer-ab-{side}", confd, tributary_conf=conf) as h:
+                        res = run_http_load(self.tools, h.port, "POST", "/profiling/v1/input", bfile, hdrs, self.conns,
+                                            self.duration, self.warmup, f"viewer_ab/{bname}/{side}/{i}",
+                                            self.client_threads)
+                    got[side] = res["uploads_per_s"]
+                    runs[side].append(res["uploads_per_s"])
+                ratios.append(got["on"] / max(1e-9, got["off"]))
+            rows.append(dict(body=bname, pairs=pairs, off=runs["off"], on=runs["on"], ratios=[round(r, 3) for r in ratios],
+                             median_off=statistics.median(runs["off"]), median_on=statistics.median(runs["on"]),
+                             median_ratio=round(statistics.median(ratios), 3)))
+        self.results["sections"]["viewer_ab"] = rows
 
     def viewer_cpu_per_upload(self, bodies, confd):
         """The viewer's cost as host CPU per upload, robust on a shared machine (uploads/s
@@ -1051,6 +1092,18 @@ def markdown(results):
                        f"{fmt(r.get('summarizer_cpu_ms_per_upload'), 3)} | {fmt(r.get('total_cpu_ms_per_upload'), 3)} | "
                        f"{fmt(r.get('total_ratio_off'), 2)} | {r.get('summarized', '')} | {r['non2xx']} |")
         out.append("")
+    rows = results["sections"].get("viewer_ab")
+    if rows:
+        out.append("#### Viewer on vs off, interleaved pairs of saturating runs (uploads/s answered 2xx)")
+        out.append("")
+        out.append("| body | pairs | off, each run | on, each run | on ÷ off per pair | median off | median on | "
+                   "median of on ÷ off |")
+        out.append("|---|---:|---|---|---|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['body']} | {r['pairs']} | {', '.join(fmt(x) for x in r['off'])} | "
+                       f"{', '.join(fmt(x) for x in r['on'])} | {', '.join(fmt(x, 2) for x in r['ratios'])} | "
+                       f"{fmt(r['median_off'])} | {fmt(r['median_on'])} | {fmt(r['median_ratio'], 3)} |")
+        out.append("")
     rows = results["sections"].get("nats")
     if rows:
         out.append("### NATS JetStream sink vs file sink (POST /profiling/v1/input; write() waits for the JetStream acks)")
@@ -1163,11 +1216,12 @@ def main():
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the servers' data dirs go (default /dev/shm: a tmpfs, so the figures are not "
                          "those of the disk)")
-    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pyroscope_sink,pinpoint,decode,bus,memory,viewer,nats")
+    ap.add_argument("--only", default="", help="comma list of: profile,pyroscope,pyroscope_sink,pinpoint,decode,bus,memory,viewer,viewer_ab,nats")
     ap.add_argument("--duration", type=float, default=0, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per HTTP run")
     ap.add_argument("--client-threads", type=int, default=2, help="load generator threads")
     ap.add_argument("--streams", type=int, default=4, help="pinpoint streams (agents)")
+    ap.add_argument("--ab-pairs", type=int, default=5, help="viewer_ab: interleaved off/on pairs per body")
     ap.add_argument("--overload-seconds", type=float, default=0)
     ap.add_argument("--bus-memory-mb", type=int, default=0,
                     help="memory section: the host's [bus] max_memory_mb (default: the host's default)")
@@ -1187,6 +1241,7 @@ def main():
     steps = [("profile", b.profile_ingest), ("pyroscope", b.pyroscope_ingest), ("pyroscope_sink", b.pyroscope_sink),
              ("pinpoint", b.pinpoint),
              ("decode", b.decode), ("bus", b.bus), ("memory", b.memory), ("viewer", b.viewer),
+             ("viewer_ab", b.viewer_ab),
              ("nats", b.nats)]
     try:
         b.prepare()

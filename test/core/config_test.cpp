@@ -80,6 +80,29 @@ TEST_CASE("wrong types and unknown keys in tributary.conf name the file and key"
     CHECK(any_contains(errors, {f, "sinks[1]", "'categories'"}));
 }
 
+TEST_CASE("[attachments] retention keys are read; bad values name the file and key", "[core][config]") {
+    TempDir d;
+    write_file(d.sub("good.conf"), "[attachments]\nmax_size_mb = 5\nmax_age = \"90m\"\n");
+    std::vector<std::string> errors;
+    auto cfg = load_host_config(with_config(d.sub("good.conf")), {}, "", errors);
+    INFO(joined(errors));
+    CHECK(errors.empty());
+    CHECK(cfg.attachments.max_size_bytes == 5ull << 20);
+    CHECK(cfg.attachments.max_age == std::chrono::minutes(90));
+
+    write_file(d.sub("bad.conf"), "[attachments]\nmax_size_mb = 0\nmax_age = \"soon\"\nkeep = 1\n");
+    errors.clear();
+    load_host_config(with_config(d.sub("bad.conf")), {}, "", errors);
+    std::string f = d.sub("bad.conf");
+    CHECK(any_contains(errors, {f, "[attachments]", "'max_size_mb'"}));
+    CHECK(any_contains(errors, {f, "[attachments]", "'max_age'", "not a duration"}));
+    CHECK(any_contains(errors, {f, "[attachments]", "'keep'"}));
+    errors.clear();
+    write_file(d.sub("zero.conf"), "[attachments]\nmax_age = \"0s\"\n");
+    load_host_config(with_config(d.sub("zero.conf")), {}, "", errors);
+    CHECK(any_contains(errors, {d.sub("zero.conf"), "'max_age'", "at least 1s"}));
+}
+
 TEST_CASE("sinks, bus, election and global tags are read; env beats the file, flags beat env", "[core][config]") {
     TempDir d;
     write_file(d.sub("tributary.conf"), R"(

@@ -62,9 +62,9 @@ TEST_CASE("point codec refuses damaged input with a clear error", "[codec]") {
     for (size_t n = 0; n < bytes.size(); n += 97)
         CHECK_THROWS_AS(decode_points(std::string_view(bytes).substr(0, n)), PointCodecError);
     CHECK_THROWS_WITH(decode_points(bytes + "x"), Catch::Contains("trailing"));
-    std::string v2 = bytes;
-    v2[3] = 2;
-    CHECK_THROWS_WITH(decode_points(v2), Catch::Contains("version 2"));
+    std::string v3 = bytes;
+    v3[3] = 3;
+    CHECK_THROWS_WITH(decode_points(v3), Catch::Contains("version 3"));
     std::string huge = bytes;
     huge[4] = huge[5] = huge[6] = huge[7] = '\xff';
     CHECK_THROWS_WITH(decode_points(huge), Catch::Contains("count"));
