@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace trib::core {
@@ -114,12 +116,33 @@ class FrontSocketImpl final : public Poco::Net::StreamSocketImpl {
     bool poll(const Poco::Timespan &timeout, int mode) override {
         // Decrypted bytes waiting in user space do not make the socket readable.
         if (tls_ && (mode & SELECT_READ) && (!tls_->early.empty() || SSL_pending(tls_->ssl) > 0)) return true;
-        return Poco::Net::StreamSocketImpl::poll(timeout, mode);
+        // One poll(2) call: Poco's own makes an epoll instance per call (create, ctl, wait,
+        // close), and it runs before every keep-alive request.
+        pollfd p{};
+        p.fd = sockfd();
+        if (mode & SELECT_READ) p.events |= POLLIN;
+        if (mode & SELECT_WRITE) p.events |= POLLOUT;
+        if (mode & SELECT_ERROR) p.events |= POLLERR;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(timeout.totalMicroseconds());
+        for (;;) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            int rc = ::poll(&p, 1, int(std::max<int64_t>(0, left.count())));
+            if (rc >= 0) return rc > 0;
+            if (errno != EINTR) throw Poco::Net::NetException("poll failed");
+        }
     }
     Poco::Net::SocketAddress peerAddress() override {
         // Unix-socket clients have no address; callers use unix_socket() instead.
         if (unix_socket_) return Poco::Net::SocketAddress();
-        return Poco::Net::StreamSocketImpl::peerAddress();
+        // Asked for every request (Poco's request object records it): one getpeername per connection.
+        if (!peer_) peer_ = Poco::Net::StreamSocketImpl::peerAddress();
+        return *peer_;
+    }
+    Poco::Net::SocketAddress address() override {
+        if (unix_socket_) return Poco::Net::StreamSocketImpl::address();
+        if (!local_) local_ = Poco::Net::StreamSocketImpl::address();
+        return *local_;
     }
     bool secure() const override { return tls_ != nullptr; }
 
@@ -132,6 +155,7 @@ class FrontSocketImpl final : public Poco::Net::StreamSocketImpl {
     }
     bool unix_socket_;
     std::unique_ptr<TlsConnection> tls_;
+    std::optional<Poco::Net::SocketAddress> peer_, local_;
 };
 
 // Reads a header of the request (case-insensitive), empty when absent.
