@@ -115,8 +115,36 @@ class RawConnection {
         return out;
     }
     bool closed() const { return closed_; }
+    // One whole response (header, then Content-Length bytes of body); empty on timeout or close.
+    std::string read_response(std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            size_t end = pending_.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                size_t body = 0, cl = pending_.find("Content-Length: ");
+                if (cl != std::string::npos && cl < end) body = std::stoul(pending_.substr(cl + 16));
+                if (pending_.size() >= end + 4 + body) {
+                    std::string r = pending_.substr(0, end + 4 + body);
+                    pending_.erase(0, end + 4 + body);
+                    return r;
+                }
+            }
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd p{fd_, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::string();
+            char buf[4096];
+            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) {
+                closed_ = true;
+                return std::string();
+            }
+            pending_.append(buf, static_cast<size_t>(n));
+        }
+    }
 
   private:
+    std::string pending_;
     int fd_ = -1;
     bool closed_ = false;
 };
@@ -328,6 +356,47 @@ TEST_CASE("defect 6: 1,000 idle or slow connections do not block new clients", "
     CHECK(metric(m.body, "tributary_http_connections_closed_total{reason=\"header_timeout\"}") >= 1);
     // 2,000 were opened against max_connections = 1024: the oldest idle ones made room.
     CHECK(metric(m.body, "tributary_http_connections_closed_total{reason=\"evicted\"}") >= 900);
+    check_host_survived(host, accepted);
+}
+
+TEST_CASE("1,000 idle keep-alive connections: a new client's upload is answered in < 1 s, and each of them "
+          "is still served",
+          "[keepalive_idle]") {
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    REQUIRE(nofile.rlim_cur > 1200);
+
+    tt::HostProcess host(profile_host());
+    size_t accepted = 0;
+    static const std::string upload = tt::read_file(kFixtures + "profiling-input.body.multipart");
+    // 1,000 clients each make a request and keep the connection open, idle.
+    std::vector<std::unique_ptr<RawConnection>> conns;
+    const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 1000; ++i) {
+        conns.push_back(std::make_unique<RawConnection>(host.port()));
+        REQUIRE(conns.back()->send_all(health));
+    }
+    size_t answered = 0;
+    for (auto &c : conns) answered += c->read_response(10s).rfind("HTTP/1.1 200", 0) == 0;
+    REQUIRE(answered == 1000);
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto up = tt::http("POST", host.url("/profiling/v1/input"), upload, kUploadType, {}, 1000);
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(up.status == 200);
+    if (up.status == 200) ++accepted;
+    CHECK(took < 1s);
+
+    // None of the idle ones was dropped to make room: each is answered again.
+    answered = 0;
+    for (auto &c : conns) REQUIRE(c->send_all(health));
+    for (auto &c : conns) answered += c->read_response(10s).rfind("HTTP/1.1 200", 0) == 0;
+    CHECK(answered == 1000);
+    auto m = tt::http("GET", host.url("/metrics"));
+    CHECK(metric(m.body, "tributary_http_connections_closed_total{reason=\"evicted\"}") <= 0);
+    conns.clear();
     check_host_survived(host, accepted);
 }
 
