@@ -194,7 +194,33 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     if (batch->point_count == 0) return TRIB_OK;
     // Sink modules write points; letting them emit would loop points back into the bus.
     if (!services_.bus || module_.kind == TRIB_KIND_SINK) return TRIB_UNSUPPORTED;
-    std::vector<trib::Point> points = trib::copy_batch(*batch);
+    // With a store, attachment bytes are written to it from the module's own view (below),
+    // never copied into the host: the points are copied without them.
+    std::vector<trib::Point> points;
+    std::vector<std::vector<std::string_view>> borrowed;
+    bool has_attachments = false;
+    points.reserve(batch->point_count);
+    for (size_t i = 0; i < batch->point_count; ++i) {
+        const trib_point &cp = *TRIB_AT(trib_point, batch->points, i);
+        if (!services_.attachments || !cp.attachment_count || !cp.attachments) {
+            points.push_back(trib::copy_point(cp));
+            continue;
+        }
+        trib_point head = cp;
+        head.attachments = nullptr;
+        head.attachment_count = 0;
+        points.push_back(trib::copy_point(head));
+        borrowed.resize(points.size());
+        for (size_t k = 0; k < cp.attachment_count; ++k) {
+            const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, k);
+            trib::Attachment x;
+            x.name = std::string(trib::sv(a->name));
+            x.content_type = std::string(trib::sv(a->content_type));
+            points.back().attachments.push_back(std::move(x));
+            borrowed.back().push_back(trib::sv(a->data));
+        }
+        has_attachments = true;
+    }
     stats_.received_points += points.size();
     for (auto &p : points) {
         if (p.measurement.empty() || p.category.empty()) {
@@ -211,17 +237,14 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     std::string err;
     trib_status st;
     std::vector<std::string> created_dirs;
-    if (services_.attachments) {
-        bool has_attachments = false;
-        for (auto &p : points) has_attachments = has_attachments || !p.attachments.empty();
-        if (has_attachments) {
-            // The bytes go to the store on this (the receiving) thread; the point carries a
-            // reference. A spool that fsyncs every record gets files fsynced too.
-            if (!services_.attachments->store(points, spool_ && spool_->syncs_every_record(), err, &created_dirs)) {
-                stats_.dropped_points += n;
-                log(TRIB_LOG_WARN, "emit refused: attachment store: " + err);
-                return TRIB_RETRY;
-            }
+    if (has_attachments) {
+        // The bytes go to the store on this (the receiving) thread; the point carries a
+        // reference. A spool that fsyncs every record gets files fsynced too.
+        if (!services_.attachments->store_borrowed(points, borrowed, spool_ && spool_->syncs_every_record(), err,
+                                                   &created_dirs)) {
+            stats_.dropped_points += n;
+            log(TRIB_LOG_WARN, "emit refused: attachment store: " + err);
+            return TRIB_RETRY;
         }
     }
     if (spool_) {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -196,13 +197,28 @@ void AttachmentStore::account(const std::string &dir, int64_t now, uint64_t adde
 
 bool AttachmentStore::store(std::vector<trib::Point> &points, bool sync, std::string &err,
                             std::vector<std::string> *created_dirs) {
+    return store_borrowed(points, {}, sync, err, created_dirs);
+}
+
+bool AttachmentStore::store_borrowed(std::vector<trib::Point> &points,
+                                     const std::vector<std::vector<std::string_view>> &borrowed, bool sync,
+                                     std::string &err, std::vector<std::string> *created_dirs) {
     int64_t now = now_ns();
+    // The bytes of attachment i of point j: its own, or borrowed; nullopt: nothing to write
+    // (already a store reference).
+    auto bytes_of = [&](size_t j, size_t i) -> std::optional<std::string_view> {
+        const trib::Attachment &a = points[j].attachments[i];
+        if (a.data) return std::string_view(*a.data);
+        if (a.stored_path.empty() && j < borrowed.size() && i < borrowed[j].size()) return borrowed[j][i];
+        return std::nullopt;
+    };
     std::vector<std::string> written; // files this call made, undone on failure
     std::vector<std::string> touched_dirs;
     bool ok = true;
-    for (auto &p : points) {
+    for (size_t j = 0; j < points.size(); ++j) {
+        trib::Point &p = points[j];
         bool has_bytes = false;
-        for (auto &a : p.attachments) has_bytes = has_bytes || a.data;
+        for (size_t i = 0; i < p.attachments.size(); ++i) has_bytes = has_bytes || bytes_of(j, i);
         if (!has_bytes) continue;
         std::string dname = attachment_dir_name(p);
         std::string dir = cfg_.root + "/" + dname;
@@ -213,41 +229,46 @@ bool AttachmentStore::store(std::vector<trib::Point> &points, bool sync, std::st
             break;
         }
         uint64_t added = 0, replaced = 0;
-        for (auto &a : p.attachments) {
-            if (!a.data) continue;
+        std::vector<uint64_t> sizes(p.attachments.size(), UINT64_MAX); // UINT64_MAX: not written here
+        for (size_t i = 0; i < p.attachments.size(); ++i) {
+            auto bytes = bytes_of(j, i);
+            if (!bytes) continue;
+            const trib::Attachment &a = p.attachments[i];
             std::string path = dir + "/" + sanitize_path_component(a.name);
             bool done;
             if (fresh) {
-                done = write_new_file(path, *a.data, sync, err);
+                done = write_new_file(path, *bytes, sync, err);
                 // Two parts of one upload with the same sanitised name: the later one wins,
                 // as with a rename.
                 if (!done && errno == EEXIST) {
                     err.clear();
                     replaced += file_size_or_zero(path);
-                    done = write_file_atomically(path, *a.data, sync, err);
+                    done = write_file_atomically(path, *bytes, sync, err);
                 }
             } else {
                 replaced += file_size_or_zero(path);
-                done = write_file_atomically(path, *a.data, sync, err);
+                done = write_file_atomically(path, *bytes, sync, err);
             }
             if (!done) {
                 ok = false;
                 break;
             }
             written.push_back(path);
-            added += a.data->size();
+            sizes[i] = bytes->size();
+            added += bytes->size();
             stats_.stored_files++;
-            stats_.stored_bytes += a.data->size();
+            stats_.stored_bytes += bytes->size();
         }
         if (!ok) break;
         if (sync) sync_dir(dir);
         account(dname, now, added, replaced);
         touched_dirs.push_back(dname);
         if (fresh && created_dirs) created_dirs->push_back(dname);
-        for (auto &a : p.attachments) {
-            if (!a.data) continue;
+        for (size_t i = 0; i < p.attachments.size(); ++i) {
+            if (sizes[i] == UINT64_MAX) continue;
+            trib::Attachment &a = p.attachments[i];
             a.stored_path = dir + "/" + sanitize_path_component(a.name);
-            a.stored_size = a.data->size();
+            a.stored_size = sizes[i];
             a.data.reset();
         }
     }

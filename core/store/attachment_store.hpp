@@ -81,6 +81,11 @@ class AttachmentStore {
     // the profile directories this call made.
     bool store(std::vector<trib::Point> &points, bool sync, std::string &err,
                std::vector<std::string> *created_dirs = nullptr);
+    // The same for points whose attachments carry no bytes yet: attachment i of point j is
+    // written from borrowed[j][i] (an emitting module's view, valid during the call), so
+    // the bytes are never copied into the host's memory.
+    bool store_borrowed(std::vector<trib::Point> &points, const std::vector<std::vector<std::string_view>> &borrowed,
+                        bool sync, std::string &err, std::vector<std::string> *created_dirs = nullptr);
     // Removes directories store() made (their points were refused afterwards, so no point
     // will ever name them).
     void discard(const std::vector<std::string> &created_dirs);
