@@ -11,6 +11,9 @@ namespace {
 
 class BenchNullSink : public trib::Instance {
   public:
+    // It reads no attachment bytes, so the host hands stored ones by reference (ABI 1.5):
+    // the row measures the host's cost of one more sink, not reads from the store.
+    static constexpr uint32_t kModuleFlags = TRIB_MODULE_READS_STORED_ATTACHMENTS;
     BenchNullSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string)
         : Instance(api, ctx, std::move(name)) {}
 
