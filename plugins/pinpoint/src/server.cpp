@@ -25,12 +25,18 @@ grpc::Status to_status(const Outcome &o) {
     return grpc::Status(grpc::StatusCode::UNKNOWN, o.message);
 }
 
-std::string flatten(const grpc::ByteBuffer &b) {
+// Into `out`, reusing its capacity (a stream's reader keeps one buffer for all its messages).
+void flatten_into(const grpc::ByteBuffer &b, std::string &out) {
+    out.clear();
     std::vector<grpc::Slice> slices;
-    std::string out;
-    if (!b.Valid() || !b.Dump(&slices).ok()) return out;
+    if (!b.Valid() || !b.Dump(&slices).ok()) return;
     out.reserve(b.Length());
     for (auto &s : slices) out.append(reinterpret_cast<const char *>(s.begin()), s.size());
+}
+
+std::string flatten(const grpc::ByteBuffer &b) {
+    std::string out;
+    flatten_into(b, out);
     return out;
 }
 
@@ -125,9 +131,9 @@ class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
             return;
         }
         if (dispatch_) {
-            std::string bytes = flatten(buf_);
+            flatten_into(buf_, bytes_);
             buf_.Clear();
-            Outcome o = (*dispatch_)(kind_, bytes, headers_);
+            Outcome o = (*dispatch_)(kind_, bytes_, headers_);
             if (o.code != Outcome::ok) {
                 Finish(to_status(o));
                 return;
@@ -143,6 +149,7 @@ class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     MessageKind kind_;
     std::shared_ptr<const CallHeaders> headers_;
     grpc::ByteBuffer buf_;
+    std::string bytes_;
 };
 
 // v1.Agent/PingSession: an empty PPing back for every ping; open until the client closes.

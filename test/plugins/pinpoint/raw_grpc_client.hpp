@@ -74,6 +74,29 @@ class RawClient {
         return {st.error_code(), st.error_message(), from_buffer(resp), 0};
     }
 
+    // Streams `count` messages made by `make(i)`, stopping early when the server finishes
+    // the call (a flood: the messages are never all in memory at once).
+    template <class Make>
+    RawResult client_stream_made(const std::string &method, const std::map<std::string, std::string> &headers,
+                                 int count, Make make, int timeout_ms = 60000) {
+        grpc::ClientContext ctx;
+        setup(ctx, headers, timeout_ms);
+        grpc::ByteBuffer resp;
+        grpc::internal::RpcMethod m(method.c_str(), grpc::internal::RpcMethod::CLIENT_STREAMING);
+        std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> w(
+            grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), m, &ctx, &resp));
+        RawResult r;
+        for (int i = 0; i < count; ++i) {
+            if (!w->Write(to_buffer(make(i)))) break;
+            ++r.responses; // here: messages the stream took
+        }
+        w->WritesDone();
+        grpc::Status st = w->Finish();
+        r.code = st.error_code();
+        r.message = st.error_message();
+        return r;
+    }
+
     // Sends `messages` on a bidi stream, reading one response after each, then closes.
     RawResult bidi_echo(const std::string &method, const std::map<std::string, std::string> &headers,
                         const std::vector<std::string> &messages, int timeout_ms = 10000) {
