@@ -187,7 +187,7 @@ Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint
             log_(TRIB_LOG_WARN, "pinpoint: host backpressure and retry backlog full; dropped " +
                                     std::to_string(points.size()) + " points");
         }
-        Outcome o = Outcome::Exhausted("collector is applying backpressure; retry later");
+        Outcome o = Outcome::HostBusy();
         o.consumed = true;
         return o;
     }
@@ -271,7 +271,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
     try {
         switch (kind) {
         case MessageKind::span_message: {
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            if (!retry_backlog()) return Outcome::HostBusy();
             if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
             Charge charge(converting_bytes_);
             charge.add(uint64_t(bytes.size()) * kParsedPerWireByte);
@@ -285,7 +285,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
             return on_span(parsed, *parsed->message, h, parsed->bytes(), source);
         }
         case MessageKind::span_batch: {
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            if (!retry_backlog()) return Outcome::HostBusy();
             if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
             Charge charge(converting_bytes_);
             charge.add(uint64_t(bytes.size()) * kParsedPerWireByte);
@@ -310,7 +310,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
             v1::PStatMessage m;
             if (!parse(m, bytes))
                 return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            if (!retry_backlog()) return Outcome::HostBusy();
             pin(source);
             return emit_points(stat_points(m, *h, meta_),
                                source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});

@@ -31,9 +31,17 @@ struct Outcome {
     // RESOURCE_EXHAUSTED only: the message was taken apart anyway (its points wait in the
     // retry backlog), so it must not be handed in again.
     bool consumed = false;
+    // RESOURCE_EXHAUSTED only: the host refused points (its bus is full), not this input's
+    // own bound; a stream may wait for the host (Collector::host_ready) instead of failing.
+    bool host_busy = false;
     static Outcome Ok() { return {}; }
     static Outcome Invalid(std::string m) { return {invalid_argument, std::move(m)}; }
     static Outcome Exhausted(std::string m) { return {resource_exhausted, std::move(m)}; }
+    static Outcome HostBusy() {
+        Outcome o{resource_exhausted, "collector is applying backpressure; retry later"};
+        o.host_busy = true;
+        return o;
+    }
     static Outcome Denied(std::string m) { return {permission_denied, std::move(m)}; }
 };
 
@@ -75,6 +83,8 @@ class Collector {
 
     // Whether the host refused points that still wait for a retry.
     bool backlogged() const;
+    // Hands the refused points to the host again; true once none wait (any thread).
+    bool host_ready() { return retry_backlog(); }
     // What the input holds for received spans, counted against trace_memory_mb: waiting
     // pieces, messages being converted and points the host has not taken yet.
     uint64_t held_bytes() const;
