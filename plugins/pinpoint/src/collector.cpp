@@ -78,6 +78,10 @@ class Charge {
     uint64_t bytes_ = 0;
 };
 thread_local Charge *tls_charge = nullptr; // the handle() call running on this thread
+// Points this thread emitted last, kept for build_trace to write over (see PointWriter).
+thread_local std::vector<trib::Point> tls_recycled_points;
+constexpr size_t kRecycledPointsMax = 256;
+constexpr uint64_t kRecycledBytesMax = 1 << 20;
 
 std::string summarize_exceptions(const v1::PExceptionMetaData &m) {
     std::string out;
@@ -159,7 +163,7 @@ bool Collector::retry_backlog() {
     return true;
 }
 
-Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources) {
+Outcome Collector::emit_points(std::vector<trib::Point> &points, std::vector<uint64_t> sources) {
     if (points.empty()) {
         unpin(sources);
         return Outcome::Ok();
@@ -181,6 +185,7 @@ Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint
             const uint64_t bytes = points_bytes(points);
             backlog_bytes_ += bytes;
             backlog_.push_back(Refused{std::move(points), std::move(sources), bytes});
+            points.clear();
         } else {
             unpin(sources);
             counter_("points_dropped", double(points.size()));
@@ -208,7 +213,7 @@ Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
         std::vector<uint64_t> sources;
         for (auto &p : r.pieces)
             if (p.source) sources.push_back(p.source);
-        BuiltTrace built = build_trace(r, meta_, build_opt_);
+        BuiltTrace built = build_trace(r, meta_, build_opt_, &tls_recycled_points);
         assembler_.remember(r.key, built.index, t);
         if (r.expired) counter_("traces_incomplete", 1);
         FilterVerdict v = filter_.apply(built, r.trace_id, t);
@@ -219,7 +224,12 @@ Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
         }
         counter_("traces_emitted", 1);
         if (tls_charge) tls_charge->add(points_bytes(built.points));
-        Outcome o = emit_points(std::move(built.points), std::move(sources));
+        Outcome o = emit_points(built.points, std::move(sources));
+        // Taken by the host (or moved to the backlog): the next trace on this thread writes
+        // over these points' strings instead of allocating new ones. Only small sets are
+        // kept, so what a thread keeps stays far below trace_memory_mb.
+        if (built.points.size() <= kRecycledPointsMax && points_bytes(built.points) <= kRecycledBytesMax)
+            tls_recycled_points = std::move(built.points);
         if (o.code != Outcome::ok) result = o;
     }
     return result;
@@ -312,8 +322,8 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
                 return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
             if (!retry_backlog()) return Outcome::HostBusy();
             pin(source);
-            return emit_points(stat_points(m, *h, meta_),
-                               source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
+            std::vector<trib::Point> points = stat_points(m, *h, meta_);
+            return emit_points(points, source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
         }
         case MessageKind::agent_info: {
             v1::PAgentInfo m;

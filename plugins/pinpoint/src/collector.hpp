@@ -100,7 +100,9 @@ class Collector {
     Outcome check_span_limits(const v1::PSpanMessage &m) const;
     Outcome admit_span(size_t wire_bytes) const;
     Outcome emit_ready(std::vector<ReadyTrace> ready);
-    Outcome emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources = {});
+    // `points` are moved into the retry backlog only when the host refuses them; otherwise
+    // the caller keeps them (the host copied them) to write the next trace over.
+    Outcome emit_points(std::vector<trib::Point> &points, std::vector<uint64_t> sources = {});
     void pin(uint64_t source);
     void unpin(const std::vector<uint64_t> &sources);
     bool retry_backlog();
