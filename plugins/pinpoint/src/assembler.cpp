@@ -201,12 +201,8 @@ std::vector<ReadyTrace> Assembler::expire(int64_t now_ms) {
             if (it != s.pending.end() && it->second.first_ms + int64_t(opt_.wait_ms) <= now_ms)
                 out.push_back(take(s, id, true));
         }
-        while (!s.remembered_order.empty() && s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms) {
-            auto it = s.remembered.find(s.remembered_order.front().second);
-            if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first)
-                s.remembered.erase(it);
-            s.remembered_order.pop_front();
-        }
+        while (!s.remembered_order.empty() && s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms)
+            forget_oldest(s);
     }
     return out;
 }
@@ -223,6 +219,25 @@ std::vector<ReadyTrace> Assembler::drain() {
     return out;
 }
 
+namespace {
+
+// What a remembered link index takes in memory, roughly (nodes, buckets, the map slot).
+uint64_t link_index_bytes(const LinkIndex &x) {
+    return sizeof(LinkIndex) + 160 + x.exit_event_by_next_span.size() * 32 +
+           x.exit_event_by_next_span.bucket_count() * 8 + x.async_owner.size() * 64 + x.span_times_ms.size() * 64;
+}
+
+} // namespace
+
+void Assembler::forget_oldest(Shard &s) {
+    auto it = s.remembered.find(s.remembered_order.front().second);
+    if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first) {
+        s.remembered_bytes -= it->second.bytes;
+        s.remembered.erase(it);
+    }
+    s.remembered_order.pop_front();
+}
+
 void Assembler::remember(const TraceKey &key, std::shared_ptr<const LinkIndex> index, int64_t now_ms) {
     Shard &s = shard_of(key);
     std::lock_guard<std::mutex> g(s.mu);
@@ -237,14 +252,25 @@ void Assembler::remember(const TraceKey &key, std::shared_ptr<const LinkIndex> i
     } else {
         slot.index = std::move(index);
     }
+    s.remembered_bytes -= slot.bytes;
+    slot.bytes = slot.index ? link_index_bytes(*slot.index) : 0;
+    s.remembered_bytes += slot.bytes;
     slot.at_ms = now_ms;
     s.remembered_order.emplace_back(now_ms, key);
-    size_t cap = opt_.remembered_traces / kShards + 1;
-    while (s.remembered.size() > cap && !s.remembered_order.empty()) {
-        auto it = s.remembered.find(s.remembered_order.front().second);
-        if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first) s.remembered.erase(it);
-        s.remembered_order.pop_front();
+    // Bounded by count and by memory (a share of trace_memory_mb), oldest first.
+    const size_t cap = opt_.remembered_traces / kShards + 1;
+    const uint64_t cap_bytes = opt_.remembered_max_bytes / kShards + 1;
+    while ((s.remembered.size() > cap || s.remembered_bytes > cap_bytes) && !s.remembered_order.empty())
+        forget_oldest(s);
+}
+
+uint64_t Assembler::remembered_bytes() const {
+    uint64_t n = 0;
+    for (auto &s : shards_) {
+        std::lock_guard<std::mutex> g(s.mu);
+        n += s.remembered_bytes;
     }
+    return n;
 }
 
 uint64_t Assembler::pending_bytes() const { return bytes_.load(); }

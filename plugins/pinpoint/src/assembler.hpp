@@ -83,6 +83,7 @@ class Assembler {
         uint64_t wait_ms = 30000;
         uint64_t max_bytes = 128ull << 20;
         size_t remembered_traces = 200000;
+        uint64_t remembered_max_bytes = 32ull << 20; // what converted traces remember, in all
     };
     explicit Assembler(Options o);
 
@@ -97,6 +98,7 @@ class Assembler {
     void remember(const TraceKey &key, std::shared_ptr<const LinkIndex> index, int64_t now_ms);
 
     uint64_t pending_bytes() const;
+    uint64_t remembered_bytes() const;
     size_t pending_traces() const;
 
   private:
@@ -109,6 +111,7 @@ class Assembler {
     struct Remembered {
         std::shared_ptr<const LinkIndex> index;
         int64_t at_ms = 0;
+        uint64_t bytes = 0;
     };
     struct Shard {
         mutable std::mutex mu;
@@ -116,7 +119,10 @@ class Assembler {
         std::deque<std::pair<int64_t, TraceKey>> order; // arrival order, for expiry/eviction
         std::unordered_map<TraceKey, Remembered, TraceKeyHash> remembered;
         std::deque<std::pair<int64_t, TraceKey>> remembered_order;
+        uint64_t remembered_bytes = 0;
     };
+    // Drops the oldest remembered link index of `s` (its queue slot, if still current).
+    static void forget_oldest(Shard &s);
     static constexpr size_t kShards = 16;
     Shard &shard_of(const TraceKey &key);
     ReadyTrace take(Shard &s, const TraceKey &key, bool expired);

@@ -100,8 +100,11 @@ Collector::Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn 
     : cfg_(cfg), budget_bytes_(cfg.trace_memory_mb << 20), meta_(meta), emit_(std::move(emit)), log_(std::move(log)),
       counter_(std::move(counter)),
       clock_(std::move(clock)), // Waiting pieces get three quarters of trace_memory_mb (past that the oldest traces are
-      // converted early); the rest is headroom for conversions and refused points.
-      assembler_(Assembler::Options{cfg.trace_wait_ms, (cfg.trace_memory_mb << 20) / 4 * 3, 200000}), filter_(cfg) {
+      // converted early); the rest is headroom for conversions and refused points. What
+      // converted traces remember for their late pieces is bounded apart, by a quarter.
+      assembler_(Assembler::Options{cfg.trace_wait_ms, (cfg.trace_memory_mb << 20) / 4 * 3, 200000,
+                                    (cfg.trace_memory_mb << 20) / 4}),
+      filter_(cfg) {
     build_opt_.del_message = cfg.del_message;
 }
 
