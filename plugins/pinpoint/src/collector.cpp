@@ -61,11 +61,21 @@ uint64_t points_bytes(const std::vector<trib::Point> &points) {
 // A parsed message takes about this much more than its wire bytes (arena, repeated fields).
 constexpr uint64_t kParsedPerWireByte = 4;
 
-// Counts bytes into `counter` for the life of one handle() call.
+class Charge;
+thread_local Charge *tls_charge = nullptr; // the handle() call running on this thread
+
+// Counts bytes into `counter` for the life of one handle() call on this thread; emit_ready
+// adds the points it makes through tls_charge.
 class Charge {
   public:
-    explicit Charge(std::atomic<uint64_t> &counter) : counter_(counter) {}
-    ~Charge() { counter_ -= bytes_; }
+    Charge(std::atomic<uint64_t> &counter, uint64_t bytes) : counter_(counter) {
+        add(bytes);
+        tls_charge = this;
+    }
+    ~Charge() {
+        tls_charge = nullptr;
+        counter_ -= bytes_;
+    }
     Charge(const Charge &) = delete;
     Charge &operator=(const Charge &) = delete;
     void add(uint64_t n) {
@@ -77,7 +87,6 @@ class Charge {
     std::atomic<uint64_t> &counter_;
     uint64_t bytes_ = 0;
 };
-thread_local Charge *tls_charge = nullptr; // the handle() call running on this thread
 // Points this thread emitted last, kept for build_trace to write over (see PointWriter).
 thread_local std::vector<trib::Point> tls_recycled_points;
 constexpr size_t kRecycledPointsMax = 256;
@@ -286,12 +295,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
         case MessageKind::span_message: {
             if (!retry_backlog()) return Outcome::HostBusy();
             if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
-            Charge charge(converting_bytes_);
-            charge.add(uint64_t(bytes.size()) * kParsedPerWireByte);
-            tls_charge = &charge;
-            struct Clear {
-                ~Clear() { tls_charge = nullptr; }
-            } clear;
+            Charge charge(converting_bytes_, uint64_t(bytes.size()) * kParsedPerWireByte);
             auto parsed = std::make_shared<ArenaParsed<v1::PSpanMessage>>(bytes.size());
             if (!parse(*parsed->message, bytes))
                 return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
@@ -300,12 +304,7 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
         case MessageKind::span_batch: {
             if (!retry_backlog()) return Outcome::HostBusy();
             if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
-            Charge charge(converting_bytes_);
-            charge.add(uint64_t(bytes.size()) * kParsedPerWireByte);
-            tls_charge = &charge;
-            struct Clear {
-                ~Clear() { tls_charge = nullptr; }
-            } clear;
+            Charge charge(converting_bytes_, uint64_t(bytes.size()) * kParsedPerWireByte);
             auto parsed = std::make_shared<ArenaParsed<v1::PSpanMessageBatch>>(bytes.size());
             const v1::PSpanMessageBatch &b = *parsed->message;
             if (!parse(*parsed->message, bytes))

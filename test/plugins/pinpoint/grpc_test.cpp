@@ -532,7 +532,7 @@ TEST_CASE("the real host: a span flood with trace_memory_mb = 16 ends in RESOURC
 
     int exhausted = 0, ok = 0;
     for (auto &r : results) {
-        INFO("stream status " << int(r.code) << " " << r.message << " after " << r.responses << " messages");
+        INFO("stream status " << int(r.code) << " " << r.message << " after " << r.sent << " messages");
         CHECK((r.code == grpc::StatusCode::OK || r.code == grpc::StatusCode::RESOURCE_EXHAUSTED));
         exhausted += r.code == grpc::StatusCode::RESOURCE_EXHAUSTED;
         ok += r.code == grpc::StatusCode::OK;
