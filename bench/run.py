@@ -863,10 +863,17 @@ class Bench:
         port = free_port()
         bare = Proc([os.path.join(self.tools, "trib_bench_pinpoint_bare"), "--address", f"127.0.0.1:{port}"],
                     os.path.join(self.work, "pinpoint-bare.log"))
+        def cpu_us_per_msg(res, cpu_before, pids):
+            # Server CPU-seconds per acknowledged message: robust to a loaded machine.
+            if res.get("acknowledged"):
+                res["cpu_us_per_msg"] = round(1e6 * (cpu_seconds(pids) - cpu_before) / res["acknowledged"], 2)
+
         try:
             wait_tcp(port, 10, bare)
+            c0 = cpu_seconds([bare.pid])
             rows.append(dict(target="bare gRPC server (parse only)",
                              **measured(lambda: [bare.pid], lambda: drive(port, "pinpoint/bare"))))
+            cpu_us_per_msg(rows[-1], c0, [bare.pid])
         finally:
             bare.stop()
         if self.host_available() and self.plugin_available("pinpoint"):
@@ -874,6 +881,7 @@ class Bench:
             conf = {"pinpoint.conf": f'[[inputs.pinpoint]]\n  address = "127.0.0.1:{gport}"\n'}
             with Host(self.build, self.work, "pinpoint", conf) as h:
                 wait_tcp(gport, 10, h.proc)
+                c0 = cpu_seconds(h.pids())
                 res = measured(h.pids, lambda: drive(gport, "pinpoint/host"), perf_label="pinpoint-host")
                 # Spans wait in the assembler for the rest of their trace: wait until the
                 # file sink stops growing (2 s without a new line, 60 s at most).
@@ -884,6 +892,7 @@ class Bench:
                         last, stable_since = n, time.time()
                     time.sleep(0.25)
                 res["stored_points"] = last
+                cpu_us_per_msg(res, c0, h.pids())  # to the last stored point
                 res["rss_mb_after"] = round(rss_kb(h.pids()) / 1024, 1)
                 rows.append(dict(target="host (pinpoint input, file sink)", **res))
                 if rows[0]["spans_per_s"] > 0:
@@ -1147,10 +1156,12 @@ def markdown(results):
     if rows:
         out.append("### Pinpoint spans (v1.Span/SendSpan streams)")
         out.append("")
-        out.append("| target | streams | span messages/s | server CPU % | ÷ bare | stream status | stored points |")
-        out.append("|---|---:|---:|---:|---:|---|---:|")
+        out.append("| target | streams | span messages/s | server CPU % | server CPU µs/message | ÷ bare | stream status "
+                   "| stored points |")
+        out.append("|---|---:|---:|---:|---:|---:|---|---:|")
         for r in rows:
             out.append(f"| {r['target']} | {r['streams']} | {fmt(r['spans_per_s'])} | {fmt(r['server_cpu_pct'])} | "
+                       f"{fmt(r.get('cpu_us_per_msg'), 2)} | "
                        f"{fmt(r.get('ratio_bare'), 2)} | {', '.join(f'{k}×{v}' for k, v in r['status'].items())} | "
                        f"{r.get('stored_points', '')} |")
         out.append("")

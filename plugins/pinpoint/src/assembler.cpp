@@ -1,18 +1,82 @@
 #include "assembler.hpp"
 
 #include <atomic>
+#include <cstring>
+#include <random>
 #include <set>
+#include <string_view>
 #include <unordered_set>
 
 namespace trib::pinpoint {
+namespace {
+
+std::string_view agent_of(const v1::PTransactionId *tx, const CallHeaders &h) {
+    if (tx && !tx->agentid().empty()) return tx->agentid();
+    if (!h.agent_id.empty()) return h.agent_id;
+    if (!h.application_name.empty()) return h.application_name;
+    return "unknown-pp-agent";
+}
+
+uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+// Two independent seeded hashes of the bytes, 8 at a time (no allocation).
+std::pair<uint64_t, uint64_t> hash128(std::string_view s) {
+    static const std::pair<uint64_t, uint64_t> seed = [] {
+        std::random_device rd;
+        return std::make_pair((uint64_t(rd()) << 32) ^ rd(), (uint64_t(rd()) << 32) ^ rd() ^ 0x9e3779b97f4a7c15ull);
+    }();
+    uint64_t a = seed.first ^ s.size(), b = seed.second + s.size() * 0x9e3779b97f4a7c15ull;
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        a = mix64(a ^ w);
+        b = mix64(b + w * 0xff51afd7ed558ccdull);
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+    a = mix64(a ^ tail ^ 0xa0761d6478bd642full);
+    b = mix64(b + tail * 0xc4ceb9fe1a85ec53ull);
+    return {a, b};
+}
+
+const v1::PTransactionId *transaction_of(const SpanPiece &p) {
+    if (p.span && p.span->has_transactionid()) return &p.span->transactionid();
+    if (p.chunk && p.chunk->has_transactionid()) return &p.chunk->transactionid();
+    return nullptr;
+}
+
+} // namespace
 
 std::string trace_id_of(const v1::PTransactionId *tx, const CallHeaders &h) {
-    std::string agent = tx && !tx->agentid().empty() ? tx->agentid() : h.agent_id;
-    if (agent.empty()) agent = h.application_name;
-    if (agent.empty()) agent = "unknown-pp-agent";
+    std::string_view agent = agent_of(tx, h);
     int64_t start = tx ? tx->agentstarttime() : h.agent_start_time;
     int64_t seq = tx ? tx->sequence() : 0;
-    return agent + "^" + std::to_string(start) + "^" + std::to_string(seq);
+    std::string out;
+    out.reserve(agent.size() + 42);
+    out.append(agent).append(1, '^').append(std::to_string(start)).append(1, '^').append(std::to_string(seq));
+    return out;
+}
+
+std::string trace_id_of(const SpanPiece &piece) { return trace_id_of(transaction_of(piece), *piece.headers); }
+
+TraceKey trace_key_of(const v1::PTransactionId *tx, const CallHeaders &h) {
+    TraceKey k;
+    std::tie(k.agent_lo, k.agent_hi) = hash128(agent_of(tx, h));
+    k.start = tx ? tx->agentstarttime() : h.agent_start_time;
+    k.sequence = tx ? tx->sequence() : 0;
+    return k;
+}
+
+size_t TraceKeyHash::operator()(const TraceKey &k) const {
+    return size_t(mix64(k.agent_lo ^ mix64(uint64_t(k.sequence) + mix64(uint64_t(k.start)))));
 }
 
 namespace {
@@ -60,61 +124,63 @@ bool trace_is_complete(const std::vector<SpanPiece> &pieces) {
 
 Assembler::Assembler(Options o) : opt_(o) {}
 
-Assembler::Shard &Assembler::shard_of(const std::string &trace_id) {
-    return shards_[std::hash<std::string>{}(trace_id) % kShards];
+Assembler::Shard &Assembler::shard_of(const TraceKey &key) {
+    return shards_[(key.agent_hi ^ uint64_t(key.sequence)) % kShards];
 }
 
-std::shared_ptr<const LinkIndex> Assembler::earlier_of(Shard &s, const std::string &trace_id) const {
-    auto it = s.remembered.find(trace_id);
+std::shared_ptr<const LinkIndex> Assembler::earlier_of(Shard &s, const TraceKey &key) const {
+    auto it = s.remembered.find(key);
     return it == s.remembered.end() ? nullptr : it->second.index;
 }
 
-ReadyTrace Assembler::take(Shard &s, const std::string &trace_id, bool expired) {
+ReadyTrace Assembler::take(Shard &s, const TraceKey &key, bool expired) {
     ReadyTrace r;
-    auto it = s.pending.find(trace_id);
+    auto it = s.pending.find(key);
     if (it == s.pending.end()) return r;
-    r.trace_id = trace_id;
+    r.key = key;
     r.pieces = std::move(it->second.pieces);
+    if (!r.pieces.empty()) r.trace_id = trace_id_of(r.pieces.front());
     r.expired = expired;
-    r.earlier = earlier_of(s, trace_id);
+    r.earlier = earlier_of(s, key);
     bytes_ -= it->second.bytes;
     s.pending.erase(it);
     return r;
 }
 
-std::vector<ReadyTrace> Assembler::add(std::string trace_id, SpanPiece piece, int64_t now_ms) {
+std::vector<ReadyTrace> Assembler::add(const TraceKey &key, SpanPiece piece, int64_t now_ms) {
     std::vector<ReadyTrace> out;
-    Shard &s = shard_of(trace_id);
+    Shard &s = shard_of(key);
     {
         std::lock_guard<std::mutex> g(s.mu);
-        auto earlier = earlier_of(s, trace_id);
-        auto it = s.pending.find(trace_id);
+        auto earlier = earlier_of(s, key);
+        auto it = s.pending.find(key);
         if (earlier && it == s.pending.end()) {
             // The trace was converted already: this late piece goes out at once.
             ReadyTrace r;
-            r.trace_id = std::move(trace_id);
+            r.key = key;
+            r.trace_id = trace_id_of(piece);
             r.pieces.push_back(std::move(piece));
             r.earlier = std::move(earlier);
             out.push_back(std::move(r));
             return out;
         }
         if (it == s.pending.end()) {
-            it = s.pending.emplace(trace_id, Pending{}).first;
+            it = s.pending.emplace(key, Pending{}).first;
             it->second.first_ms = now_ms;
-            s.order.emplace_back(now_ms, trace_id);
+            s.order.emplace_back(now_ms, key);
         }
         it->second.bytes += piece.bytes;
         bytes_ += piece.bytes;
         if (piece.span && piece.span->parentspanid() == -1) it->second.has_root = true;
         it->second.pieces.push_back(std::move(piece));
-        if (it->second.has_root && trace_is_complete(it->second.pieces)) out.push_back(take(s, trace_id, false));
+        if (it->second.has_root && trace_is_complete(it->second.pieces)) out.push_back(take(s, key, false));
     }
     // Over the memory bound: convert the oldest waiting traces early, shard by shard.
     for (size_t i = 0; i < kShards && bytes_.load() > opt_.max_bytes; ++i) {
-        Shard &victim = shards_[(std::hash<std::string>{}(trace_id) + i) % kShards];
+        Shard &victim = shards_[(size_t(&s - shards_) + i) % kShards];
         std::lock_guard<std::mutex> g(victim.mu);
         while (bytes_.load() > opt_.max_bytes && !victim.order.empty()) {
-            std::string id = std::move(victim.order.front().second);
+            TraceKey id = victim.order.front().second;
             victim.order.pop_front();
             if (victim.pending.count(id)) out.push_back(take(victim, id, true));
         }
@@ -127,7 +193,7 @@ std::vector<ReadyTrace> Assembler::expire(int64_t now_ms) {
     for (auto &s : shards_) {
         std::lock_guard<std::mutex> g(s.mu);
         while (!s.order.empty() && s.order.front().first + int64_t(opt_.wait_ms) <= now_ms) {
-            std::string id = std::move(s.order.front().second);
+            TraceKey id = s.order.front().second;
             s.order.pop_front();
             auto it = s.pending.find(id);
             // An id re-queued after conversion carries a later first_ms; only expire the
@@ -135,12 +201,8 @@ std::vector<ReadyTrace> Assembler::expire(int64_t now_ms) {
             if (it != s.pending.end() && it->second.first_ms + int64_t(opt_.wait_ms) <= now_ms)
                 out.push_back(take(s, id, true));
         }
-        while (!s.remembered_order.empty() && s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms) {
-            auto it = s.remembered.find(s.remembered_order.front().second);
-            if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first)
-                s.remembered.erase(it);
-            s.remembered_order.pop_front();
-        }
+        while (!s.remembered_order.empty() && s.remembered_order.front().first + 2 * int64_t(opt_.wait_ms) <= now_ms)
+            forget_oldest(s);
     }
     return out;
 }
@@ -149,7 +211,7 @@ std::vector<ReadyTrace> Assembler::drain() {
     std::vector<ReadyTrace> out;
     for (auto &s : shards_) {
         std::lock_guard<std::mutex> g(s.mu);
-        std::vector<std::string> ids;
+        std::vector<TraceKey> ids;
         for (auto &kv : s.pending) ids.push_back(kv.first);
         for (auto &id : ids) out.push_back(take(s, id, true));
         s.order.clear();
@@ -157,10 +219,29 @@ std::vector<ReadyTrace> Assembler::drain() {
     return out;
 }
 
-void Assembler::remember(const std::string &trace_id, std::shared_ptr<const LinkIndex> index, int64_t now_ms) {
-    Shard &s = shard_of(trace_id);
+namespace {
+
+// What a remembered link index takes in memory, roughly (nodes, buckets, the map slot).
+uint64_t link_index_bytes(const LinkIndex &x) {
+    return sizeof(LinkIndex) + 160 + x.exit_event_by_next_span.size() * 32 +
+           x.exit_event_by_next_span.bucket_count() * 8 + x.async_owner.size() * 64 + x.span_times_ms.size() * 64;
+}
+
+} // namespace
+
+void Assembler::forget_oldest(Shard &s) {
+    auto it = s.remembered.find(s.remembered_order.front().second);
+    if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first) {
+        s.remembered_bytes -= it->second.bytes;
+        s.remembered.erase(it);
+    }
+    s.remembered_order.pop_front();
+}
+
+void Assembler::remember(const TraceKey &key, std::shared_ptr<const LinkIndex> index, int64_t now_ms) {
+    Shard &s = shard_of(key);
     std::lock_guard<std::mutex> g(s.mu);
-    auto &slot = s.remembered[trace_id];
+    auto &slot = s.remembered[key];
     if (slot.index && index) {
         // Merge with what an earlier conversion of the same trace remembered.
         auto merged = std::make_shared<LinkIndex>(*slot.index);
@@ -171,14 +252,25 @@ void Assembler::remember(const std::string &trace_id, std::shared_ptr<const Link
     } else {
         slot.index = std::move(index);
     }
+    s.remembered_bytes -= slot.bytes;
+    slot.bytes = slot.index ? link_index_bytes(*slot.index) : 0;
+    s.remembered_bytes += slot.bytes;
     slot.at_ms = now_ms;
-    s.remembered_order.emplace_back(now_ms, trace_id);
-    size_t cap = opt_.remembered_traces / kShards + 1;
-    while (s.remembered.size() > cap && !s.remembered_order.empty()) {
-        auto it = s.remembered.find(s.remembered_order.front().second);
-        if (it != s.remembered.end() && it->second.at_ms == s.remembered_order.front().first) s.remembered.erase(it);
-        s.remembered_order.pop_front();
+    s.remembered_order.emplace_back(now_ms, key);
+    // Bounded by count and by memory (a share of trace_memory_mb), oldest first.
+    const size_t cap = opt_.remembered_traces / kShards + 1;
+    const uint64_t cap_bytes = opt_.remembered_max_bytes / kShards + 1;
+    while ((s.remembered.size() > cap || s.remembered_bytes > cap_bytes) && !s.remembered_order.empty())
+        forget_oldest(s);
+}
+
+uint64_t Assembler::remembered_bytes() const {
+    uint64_t n = 0;
+    for (auto &s : shards_) {
+        std::lock_guard<std::mutex> g(s.mu);
+        n += s.remembered_bytes;
     }
+    return n;
 }
 
 uint64_t Assembler::pending_bytes() const { return bytes_.load(); }

@@ -33,6 +33,18 @@ struct CallHeaders {
     int64_t agent_start_time = 0;
 };
 
+// What finds a message's trace without building its text id: the transaction's two
+// integers and a 128-bit hash of its agent id (same fallbacks as trace_id_of). The hash is
+// seeded per process, so a client cannot craft an agent id that lands in another's trace.
+struct TraceKey {
+    uint64_t agent_lo = 0, agent_hi = 0;
+    int64_t start = 0, sequence = 0;
+    bool operator==(const TraceKey &) const = default;
+};
+struct TraceKeyHash {
+    size_t operator()(const TraceKey &k) const;
+};
+
 struct SpanPiece {
     std::shared_ptr<const v1::PSpan> span; // one of span / chunk is set
     std::shared_ptr<const v1::PSpanChunk> chunk;
@@ -50,6 +62,7 @@ struct LinkIndex {
 };
 
 struct ReadyTrace {
+    TraceKey key;
     std::string trace_id;
     std::vector<SpanPiece> pieces;
     std::shared_ptr<const LinkIndex> earlier; // null unless part of the trace was converted before
@@ -57,8 +70,12 @@ struct ReadyTrace {
 };
 
 // `agentId^agentStartTime^sequence`; the agent id falls back to the agentid header, then
-// the applicationname header.
+// the applicationname header. Built once per converted trace, not per message.
 std::string trace_id_of(const v1::PTransactionId *tx, const CallHeaders &headers);
+
+TraceKey trace_key_of(const v1::PTransactionId *tx, const CallHeaders &headers);
+// The text id of the trace a piece belongs to.
+std::string trace_id_of(const SpanPiece &piece);
 
 class Assembler {
   public:
@@ -66,20 +83,22 @@ class Assembler {
         uint64_t wait_ms = 30000;
         uint64_t max_bytes = 128ull << 20;
         size_t remembered_traces = 200000;
+        uint64_t remembered_max_bytes = 32ull << 20; // what converted traces remember, in all
     };
     explicit Assembler(Options o);
 
     // Adds one piece; returns the traces that became ready (this one, or old ones pushed
     // out by the memory bound).
-    std::vector<ReadyTrace> add(std::string trace_id, SpanPiece piece, int64_t now_ms);
+    std::vector<ReadyTrace> add(const TraceKey &key, SpanPiece piece, int64_t now_ms);
     // Traces whose wait ran out.
     std::vector<ReadyTrace> expire(int64_t now_ms);
     // Everything still waiting (at shutdown).
     std::vector<ReadyTrace> drain();
     // Records how a converted trace linked, for its late pieces.
-    void remember(const std::string &trace_id, std::shared_ptr<const LinkIndex> index, int64_t now_ms);
+    void remember(const TraceKey &key, std::shared_ptr<const LinkIndex> index, int64_t now_ms);
 
     uint64_t pending_bytes() const;
+    uint64_t remembered_bytes() const;
     size_t pending_traces() const;
 
   private:
@@ -92,18 +111,22 @@ class Assembler {
     struct Remembered {
         std::shared_ptr<const LinkIndex> index;
         int64_t at_ms = 0;
+        uint64_t bytes = 0;
     };
     struct Shard {
         mutable std::mutex mu;
-        std::unordered_map<std::string, Pending> pending;
-        std::deque<std::pair<int64_t, std::string>> order; // arrival order, for expiry/eviction
-        std::unordered_map<std::string, Remembered> remembered;
-        std::deque<std::pair<int64_t, std::string>> remembered_order;
+        std::unordered_map<TraceKey, Pending, TraceKeyHash> pending;
+        std::deque<std::pair<int64_t, TraceKey>> order; // arrival order, for expiry/eviction
+        std::unordered_map<TraceKey, Remembered, TraceKeyHash> remembered;
+        std::deque<std::pair<int64_t, TraceKey>> remembered_order;
+        uint64_t remembered_bytes = 0;
     };
+    // Drops the oldest remembered link index of `s` (its queue slot, if still current).
+    static void forget_oldest(Shard &s);
     static constexpr size_t kShards = 16;
-    Shard &shard_of(const std::string &trace_id);
-    ReadyTrace take(Shard &s, const std::string &trace_id, bool expired);
-    std::shared_ptr<const LinkIndex> earlier_of(Shard &s, const std::string &trace_id) const;
+    Shard &shard_of(const TraceKey &key);
+    ReadyTrace take(Shard &s, const TraceKey &key, bool expired);
+    std::shared_ptr<const LinkIndex> earlier_of(Shard &s, const TraceKey &key) const;
 
     Options opt_;
     Shard shards_[kShards];

@@ -1,7 +1,10 @@
 #include "collector.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+
+#include <google/protobuf/arena.h>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +24,74 @@ bool parse(M &m, std::string_view bytes) {
     return bytes.size() <= size_t(INT32_MAX) && m.ParseFromArray(bytes.data(), int(bytes.size()));
 }
 
+// A received span message parsed into an arena: its strings, events and annotations come
+// out of a few arena blocks (the first one inline here) instead of a malloc each, and are
+// freed at once when the last piece pointing into it goes.
+template <class M>
+struct ArenaParsed {
+    google::protobuf::Arena arena;
+    M *message;
+    explicit ArenaParsed(size_t wire_bytes)
+        : arena(options(wire_bytes)), message(google::protobuf::Arena::CreateMessage<M>(&arena)) {}
+    static google::protobuf::ArenaOptions options(size_t wire_bytes) {
+        // A parsed span takes about 4-8 times its wire size: one block for most messages.
+        google::protobuf::ArenaOptions o;
+        o.start_block_size = std::clamp<size_t>(wire_bytes * 8, 1024, 1 << 20);
+        o.max_block_size = std::max<size_t>(o.start_block_size, 1 << 20);
+        return o;
+    }
+    // What the parse really took, for trace_memory_mb.
+    size_t bytes() { return sizeof(*this) + size_t(arena.SpaceAllocated()); }
+};
+
+// What a point takes in memory, roughly (strings, their headers, the vectors' slots).
+uint64_t point_bytes(const trib::Point &p) {
+    uint64_t n = sizeof(trib::Point) + p.measurement.size() + p.category.size();
+    for (auto &kv : p.tags) n += 2 * sizeof(std::string) + kv.first.size() + kv.second.size();
+    for (auto &f : p.fields) n += sizeof(trib::Field) + f.key.size() + f.s.size();
+    return n;
+}
+
+uint64_t points_bytes(const std::vector<trib::Point> &points) {
+    uint64_t n = 0;
+    for (auto &p : points) n += point_bytes(p);
+    return n;
+}
+
+// A parsed message takes about this much more than its wire bytes (arena, repeated fields).
+constexpr uint64_t kParsedPerWireByte = 4;
+
+class Charge;
+thread_local Charge *tls_charge = nullptr; // the handle() call running on this thread
+
+// Counts bytes into `counter` for the life of one handle() call on this thread; emit_ready
+// adds the points it makes through tls_charge.
+class Charge {
+  public:
+    Charge(std::atomic<uint64_t> &counter, uint64_t bytes) : counter_(counter) {
+        add(bytes);
+        tls_charge = this;
+    }
+    ~Charge() {
+        tls_charge = nullptr;
+        counter_ -= bytes_;
+    }
+    Charge(const Charge &) = delete;
+    Charge &operator=(const Charge &) = delete;
+    void add(uint64_t n) {
+        counter_ += n;
+        bytes_ += n;
+    }
+
+  private:
+    std::atomic<uint64_t> &counter_;
+    uint64_t bytes_ = 0;
+};
+// Points this thread emitted last, kept for build_trace to write over (see PointWriter).
+thread_local std::vector<trib::Point> tls_recycled_points;
+constexpr size_t kRecycledPointsMax = 256;
+constexpr uint64_t kRecycledBytesMax = 1 << 20;
+
 std::string summarize_exceptions(const v1::PExceptionMetaData &m) {
     std::string out;
     for (auto &e : m.exceptions()) {
@@ -35,8 +106,13 @@ std::string summarize_exceptions(const v1::PExceptionMetaData &m) {
 } // namespace
 
 Collector::Collector(const Config &cfg, MetadataStore &meta, EmitFn emit, LogFn log, CounterFn counter, ClockFn clock)
-    : cfg_(cfg), meta_(meta), emit_(std::move(emit)), log_(std::move(log)), counter_(std::move(counter)),
-      clock_(std::move(clock)), assembler_(Assembler::Options{cfg.trace_wait_ms, cfg.trace_memory_mb << 20, 200000}),
+    : cfg_(cfg), budget_bytes_(cfg.trace_memory_mb << 20), meta_(meta), emit_(std::move(emit)), log_(std::move(log)),
+      counter_(std::move(counter)),
+      clock_(std::move(clock)), // Waiting pieces get three quarters of trace_memory_mb (past that the oldest traces are
+      // converted early); the rest is headroom for conversions and refused points. What
+      // converted traces remember for their late pieces is bounded apart, by a quarter.
+      assembler_(Assembler::Options{cfg.trace_wait_ms, (cfg.trace_memory_mb << 20) / 4 * 3, 200000,
+                                    (cfg.trace_memory_mb << 20) / 4}),
       filter_(cfg) {
     build_opt_.del_message = cfg.del_message;
 }
@@ -70,18 +146,36 @@ uint64_t Collector::oldest_unfinished_source() const {
     return pins_.empty() ? 0 : *pins_.begin();
 }
 
+uint64_t Collector::held_bytes() const {
+    return assembler_.pending_bytes() + converting_bytes_.load() + backlog_bytes_.load();
+}
+
+// A flood must not grow memory: past trace_memory_mb the client is told to retry. A lone
+// message is always taken (the bound is trace_memory_mb plus one message), so one larger
+// than the budget is converted when nothing else is.
+Outcome Collector::admit_span(size_t wire_bytes) const {
+    const uint64_t others = converting_bytes_.load() + backlog_bytes_.load();
+    const uint64_t want = uint64_t(wire_bytes) * kParsedPerWireByte;
+    if (others == 0 || assembler_.pending_bytes() + others + want <= budget_bytes_) return Outcome::Ok();
+    counter_("messages_refused_memory", 1);
+    return Outcome::Exhausted("the pinpoint input holds " + std::to_string(held_bytes() >> 20) +
+                              " MiB of received spans (trace_memory_mb = " + std::to_string(cfg_.trace_memory_mb) +
+                              "); retry later");
+}
+
 bool Collector::retry_backlog() {
     std::lock_guard<std::mutex> g(backlog_mu_);
     while (!backlog_.empty()) {
         if (emit_(backlog_.front().points) == TRIB_BACKPRESSURE) return false;
         backlog_points_ -= backlog_.front().points.size();
+        backlog_bytes_ -= backlog_.front().bytes;
         unpin(backlog_.front().sources);
         backlog_.pop_front();
     }
     return true;
 }
 
-Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources) {
+Outcome Collector::emit_points(std::vector<trib::Point> &points, std::vector<uint64_t> sources) {
     if (points.empty()) {
         unpin(sources);
         return Outcome::Ok();
@@ -100,14 +194,17 @@ Outcome Collector::emit_points(std::vector<trib::Point> points, std::vector<uint
         std::lock_guard<std::mutex> g(backlog_mu_);
         if (backlog_points_ + points.size() <= kMaxBacklogPoints) {
             backlog_points_ += points.size();
-            backlog_.push_back(Refused{std::move(points), std::move(sources)});
+            const uint64_t bytes = points_bytes(points);
+            backlog_bytes_ += bytes;
+            backlog_.push_back(Refused{std::move(points), std::move(sources), bytes});
+            points.clear();
         } else {
             unpin(sources);
             counter_("points_dropped", double(points.size()));
             log_(TRIB_LOG_WARN, "pinpoint: host backpressure and retry backlog full; dropped " +
                                     std::to_string(points.size()) + " points");
         }
-        Outcome o = Outcome::Exhausted("collector is applying backpressure; retry later");
+        Outcome o = Outcome::HostBusy();
         o.consumed = true;
         return o;
     }
@@ -128,8 +225,8 @@ Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
         std::vector<uint64_t> sources;
         for (auto &p : r.pieces)
             if (p.source) sources.push_back(p.source);
-        BuiltTrace built = build_trace(r, meta_, build_opt_);
-        assembler_.remember(r.trace_id, built.index, t);
+        BuiltTrace built = build_trace(r, meta_, build_opt_, &tls_recycled_points);
+        assembler_.remember(r.key, built.index, t);
         if (r.expired) counter_("traces_incomplete", 1);
         FilterVerdict v = filter_.apply(built, r.trace_id, t);
         if (v != FilterVerdict::keep) {
@@ -138,7 +235,13 @@ Outcome Collector::emit_ready(std::vector<ReadyTrace> ready) {
             continue;
         }
         counter_("traces_emitted", 1);
-        Outcome o = emit_points(std::move(built.points), std::move(sources));
+        if (tls_charge) tls_charge->add(points_bytes(built.points));
+        Outcome o = emit_points(built.points, std::move(sources));
+        // Taken by the host (or moved to the backlog): the next trace on this thread writes
+        // over these points' strings instead of allocating new ones. Only small sets are
+        // kept, so what a thread keeps stays far below trace_memory_mb.
+        if (built.points.size() <= kRecycledPointsMax && points_bytes(built.points) <= kRecycledBytesMax)
+            tls_recycled_points = std::move(built.points);
         if (o.code != Outcome::ok) result = o;
     }
     return result;
@@ -167,22 +270,22 @@ Outcome Collector::on_span(const std::shared_ptr<const void> &owner, const v1::P
     piece.received_ms = t;
     piece.source = source;
     pin(source);
-    piece.bytes = bytes + 256;
+    piece.bytes = bytes + sizeof(SpanPiece);
     const v1::PTransactionId *tx = nullptr;
     if (m.has_span()) {
         std::shared_ptr<const v1::PSpan> s(owner, &m.span());
         if (s->has_transactionid()) tx = &s->transactionid();
-        std::string id = trace_id_of(tx, *h);
+        TraceKey key = trace_key_of(tx, *h);
         piece.span = std::move(s);
         counter_("spans_received", 1);
-        return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
+        return emit_ready(assembler_.add(key, std::move(piece), t));
     }
     std::shared_ptr<const v1::PSpanChunk> c(owner, &m.spanchunk());
     if (c->has_transactionid()) tx = &c->transactionid();
-    std::string id = trace_id_of(tx, *h);
+    TraceKey key = trace_key_of(tx, *h);
     piece.chunk = std::move(c);
     counter_("span_chunks_received", 1);
-    return emit_ready(assembler_.add(std::move(id), std::move(piece), t));
+    return emit_ready(assembler_.add(key, std::move(piece), t));
 }
 
 Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::shared_ptr<const CallHeaders> &h,
@@ -190,22 +293,27 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
     try {
         switch (kind) {
         case MessageKind::span_message: {
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
-            auto m = std::make_shared<v1::PSpanMessage>();
-            if (!parse(*m, bytes))
+            if (!retry_backlog()) return Outcome::HostBusy();
+            if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
+            Charge charge(converting_bytes_, uint64_t(bytes.size()) * kParsedPerWireByte);
+            auto parsed = std::make_shared<ArenaParsed<v1::PSpanMessage>>(bytes.size());
+            if (!parse(*parsed->message, bytes))
                 return Outcome::Invalid("malformed PSpanMessage (" + std::to_string(bytes.size()) + " bytes)");
-            return on_span(m, *m, h, bytes.size(), source);
+            return on_span(parsed, *parsed->message, h, parsed->bytes(), source);
         }
         case MessageKind::span_batch: {
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
-            auto b = std::make_shared<v1::PSpanMessageBatch>();
-            if (!parse(*b, bytes))
+            if (!retry_backlog()) return Outcome::HostBusy();
+            if (Outcome o = admit_span(bytes.size()); o.code != Outcome::ok) return o;
+            Charge charge(converting_bytes_, uint64_t(bytes.size()) * kParsedPerWireByte);
+            auto parsed = std::make_shared<ArenaParsed<v1::PSpanMessageBatch>>(bytes.size());
+            const v1::PSpanMessageBatch &b = *parsed->message;
+            if (!parse(*parsed->message, bytes))
                 return Outcome::Invalid("malformed PSpanMessageBatch (" + std::to_string(bytes.size()) + " bytes)");
-            for (auto &m : b->span())
+            for (auto &m : b.span())
                 if (Outcome o = check_span_limits(m); o.code != Outcome::ok) return o;
             Outcome result;
-            for (auto &m : b->span()) {
-                Outcome o = on_span(b, m, h, size_t(m.ByteSizeLong()), source);
+            for (auto &m : b.span()) {
+                Outcome o = on_span(parsed, m, h, size_t(m.ByteSizeLong()) * kParsedPerWireByte, source);
                 if (o.code != Outcome::ok) result = o;
             }
             return result;
@@ -214,10 +322,10 @@ Outcome Collector::handle(MessageKind kind, std::string_view bytes, const std::s
             v1::PStatMessage m;
             if (!parse(m, bytes))
                 return Outcome::Invalid("malformed PStatMessage (" + std::to_string(bytes.size()) + " bytes)");
-            if (!retry_backlog()) return Outcome::Exhausted("collector is applying backpressure; retry later");
+            if (!retry_backlog()) return Outcome::HostBusy();
             pin(source);
-            return emit_points(stat_points(m, *h, meta_),
-                               source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
+            std::vector<trib::Point> points = stat_points(m, *h, meta_);
+            return emit_points(points, source ? std::vector<uint64_t>{source} : std::vector<uint64_t>{});
         }
         case MessageKind::agent_info: {
             v1::PAgentInfo m;
@@ -343,7 +451,9 @@ void Collector::load_backlog(const std::string &path) {
         loaded += batch.size();
         std::lock_guard<std::mutex> g(backlog_mu_);
         backlog_points_ += batch.size();
-        backlog_.push_back(Refused{std::move(batch), {}});
+        const uint64_t bytes = points_bytes(batch);
+        backlog_bytes_ += bytes;
+        backlog_.push_back(Refused{std::move(batch), {}, bytes});
     });
     std::remove(path.c_str());
     if (loaded)

@@ -31,9 +31,17 @@ struct Outcome {
     // RESOURCE_EXHAUSTED only: the message was taken apart anyway (its points wait in the
     // retry backlog), so it must not be handed in again.
     bool consumed = false;
+    // RESOURCE_EXHAUSTED only: the host refused points (its bus is full), not this input's
+    // own bound; a stream may wait for the host (Collector::host_ready) instead of failing.
+    bool host_busy = false;
     static Outcome Ok() { return {}; }
     static Outcome Invalid(std::string m) { return {invalid_argument, std::move(m)}; }
     static Outcome Exhausted(std::string m) { return {resource_exhausted, std::move(m)}; }
+    static Outcome HostBusy() {
+        Outcome o{resource_exhausted, "collector is applying backpressure; retry later"};
+        o.host_busy = true;
+        return o;
+    }
     static Outcome Denied(std::string m) { return {permission_denied, std::move(m)}; }
 };
 
@@ -75,6 +83,11 @@ class Collector {
 
     // Whether the host refused points that still wait for a retry.
     bool backlogged() const;
+    // Hands the refused points to the host again; true once none wait (any thread).
+    bool host_ready() { return retry_backlog(); }
+    // What the input holds for received spans, counted against trace_memory_mb: waiting
+    // pieces, messages being converted and points the host has not taken yet.
+    uint64_t held_bytes() const;
     // The retry backlog survives a clean restart: written at stop, emitted first at start.
     void save_backlog(const std::string &path);
     void load_backlog(const std::string &path);
@@ -85,14 +98,18 @@ class Collector {
     Outcome on_span(const std::shared_ptr<const void> &owner, const v1::PSpanMessage &m,
                     const std::shared_ptr<const CallHeaders> &h, size_t bytes, uint64_t source);
     Outcome check_span_limits(const v1::PSpanMessage &m) const;
+    Outcome admit_span(size_t wire_bytes) const;
     Outcome emit_ready(std::vector<ReadyTrace> ready);
-    Outcome emit_points(std::vector<trib::Point> points, std::vector<uint64_t> sources = {});
+    // `points` are moved into the retry backlog only when the host refuses them; otherwise
+    // the caller keeps them (the host copied them) to write the next trace over.
+    Outcome emit_points(std::vector<trib::Point> &points, std::vector<uint64_t> sources = {});
     void pin(uint64_t source);
     void unpin(const std::vector<uint64_t> &sources);
     bool retry_backlog();
     int64_t now() const;
 
     const Config &cfg_;
+    const uint64_t budget_bytes_; // trace_memory_mb
     MetadataStore &meta_;
     EmitFn emit_;
     LogFn log_;
@@ -106,9 +123,14 @@ class Collector {
     struct Refused {
         std::vector<trib::Point> points;
         std::vector<uint64_t> sources;
+        uint64_t bytes = 0;
     };
     std::deque<Refused> backlog_; // refused by the host, retried on tick
     size_t backlog_points_ = 0;
+    std::atomic<uint64_t> backlog_bytes_{0};
+    // Messages being parsed and converted right now, with the points made from them until
+    // the host took them (see held_bytes).
+    std::atomic<uint64_t> converting_bytes_{0};
 
     mutable std::mutex pins_mu_;
     std::multiset<uint64_t> pins_;

@@ -52,8 +52,9 @@ class PinpointInput : public trib::Instance {
                 return queue_->push(k, b, *h);
             };
         }
-        server_ = std::make_unique<GrpcServer>(cfg_, std::move(dispatch),
-                                               [this](trib_log_level l, const std::string &m) { host().log(l, m); });
+        server_ = std::make_unique<GrpcServer>(
+            cfg_, std::move(dispatch), [this](trib_log_level l, const std::string &m) { host().log(l, m); },
+            [this] { return collector_->host_ready(); });
         server_->start();
         timer_ = host().start_timer(1000, [this] { collector_->tick(); });
         if (!cfg_.address.empty())

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/byte_buffer.h>
 
@@ -25,12 +26,18 @@ grpc::Status to_status(const Outcome &o) {
     return grpc::Status(grpc::StatusCode::UNKNOWN, o.message);
 }
 
-std::string flatten(const grpc::ByteBuffer &b) {
+// Into `out`, reusing its capacity (a stream's reader keeps one buffer for all its messages).
+void flatten_into(const grpc::ByteBuffer &b, std::string &out) {
+    out.clear();
     std::vector<grpc::Slice> slices;
-    std::string out;
-    if (!b.Valid() || !b.Dump(&slices).ok()) return out;
+    if (!b.Valid() || !b.Dump(&slices).ok()) return;
     out.reserve(b.Length());
     for (auto &s : slices) out.append(reinterpret_cast<const char *>(s.begin()), s.size());
+}
+
+std::string flatten(const grpc::ByteBuffer &b) {
+    std::string out;
+    flatten_into(b, out);
     return out;
 }
 
@@ -103,12 +110,14 @@ Outcome admit(const Config &cfg, grpc::CallbackServerContext *ctx, CallHeaders &
     return admit_call(cfg, ctx->peer(), metadata_of(ctx), h, needs_headers);
 }
 
-// Client stream of messages of one kind, answered with google.protobuf.Empty at EOF.
+// Client stream of messages of one kind, answered with google.protobuf.Empty at EOF. When
+// the host is busy the stream pauses (no read, so flow control slows the agent) and polls
+// `host_ready`, instead of failing at the first full bus.
 class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   public:
     ReadAll(const Config &cfg, grpc::CallbackServerContext *ctx, grpc::ByteBuffer *response, const Dispatch *dispatch,
-            MessageKind kind, bool needs_headers)
-        : response_(response), dispatch_(dispatch), kind_(kind) {
+            MessageKind kind, bool needs_headers, const HostReady *host_ready = nullptr)
+        : ctx_(ctx), response_(response), dispatch_(dispatch), host_ready_(host_ready), kind_(kind) {
         auto h = std::make_shared<CallHeaders>();
         Outcome o = admit(cfg, ctx, *h, needs_headers);
         if (o.code != Outcome::ok) {
@@ -125,24 +134,70 @@ class ReadAll : public grpc::ServerReadReactor<grpc::ByteBuffer> {
             return;
         }
         if (dispatch_) {
-            std::string bytes = flatten(buf_);
+            flatten_into(buf_, bytes_);
             buf_.Clear();
-            Outcome o = (*dispatch_)(kind_, bytes, headers_);
-            if (o.code != Outcome::ok) {
-                Finish(to_status(o));
-                return;
-            }
+            if (!deliver()) return;
         }
         StartRead(&buf_);
     }
     void OnDone() override { delete this; }
 
   private:
+    static constexpr auto kPoll = std::chrono::milliseconds(20);
+
+    // Hands bytes_ in; false when the call finished or waits for the host.
+    bool deliver() {
+        Outcome o = (*dispatch_)(kind_, bytes_, headers_);
+        if (o.code == Outcome::ok) {
+            holding_ = false;
+            return true;
+        }
+        if (o.host_busy && host_ready_ && *host_ready_) {
+            const auto now = std::chrono::steady_clock::now();
+            if (!holding_) hold_started_ = now;
+            holding_ = true;
+            if (now - hold_started_ < std::chrono::milliseconds(GrpcServer::kHostBusyHoldMs)) {
+                redeliver_ = !o.consumed;
+                wait_for_host();
+                return false;
+            }
+        }
+        Finish(to_status(o));
+        return false;
+    }
+    void wait_for_host() {
+        alarm_.Set(std::chrono::system_clock::now() + kPoll, [this](bool) { on_alarm(); });
+    }
+    void on_alarm() {
+        if (ctx_->IsCancelled()) {
+            Finish(grpc::Status::CANCELLED);
+            return;
+        }
+        if (!(*host_ready_)()) {
+            if (std::chrono::steady_clock::now() - hold_started_ >=
+                std::chrono::milliseconds(GrpcServer::kHostBusyHoldMs)) {
+                Finish(to_status(Outcome::HostBusy()));
+                return;
+            }
+            wait_for_host();
+            return;
+        }
+        if (redeliver_ && !deliver()) return;
+        holding_ = false;
+        StartRead(&buf_);
+    }
+
+    grpc::CallbackServerContext *ctx_;
     grpc::ByteBuffer *response_;
     const Dispatch *dispatch_;
+    const HostReady *host_ready_;
     MessageKind kind_;
     std::shared_ptr<const CallHeaders> headers_;
     grpc::ByteBuffer buf_;
+    std::string bytes_;
+    grpc::Alarm alarm_;
+    bool holding_ = false, redeliver_ = false;
+    std::chrono::steady_clock::time_point hold_started_;
 };
 
 // v1.Agent/PingSession: an empty PPing back for every ping; open until the client closes.
@@ -273,14 +328,16 @@ grpc::ServerUnaryReactor *command_reply(const Config &cfg, grpc::CallbackServerC
 
 struct GrpcServer::Services {
     Dispatch dispatch;
+    HostReady host_ready;
 
     struct SpanSvc
         : v1::Span::WithRawCallbackMethod_SendSpan<v1::Span::WithRawCallbackMethod_SendSpanBatch<v1::Span::Service>> {
         const Dispatch *d = nullptr;
+        const HostReady *ready = nullptr;
         const Config *cfg = nullptr;
         grpc::ServerReadReactor<grpc::ByteBuffer> *SendSpan(grpc::CallbackServerContext *ctx,
                                                             grpc::ByteBuffer *resp) override {
-            return new ReadAll(*cfg, ctx, resp, d, MessageKind::span_message, true);
+            return new ReadAll(*cfg, ctx, resp, d, MessageKind::span_message, true, ready);
         }
         grpc::ServerUnaryReactor *SendSpanBatch(grpc::CallbackServerContext *ctx, const grpc::ByteBuffer *req,
                                                 grpc::ByteBuffer *resp) override {
@@ -344,10 +401,11 @@ struct GrpcServer::Services {
 
     struct StatSvc : v1::Stat::WithRawCallbackMethod_SendAgentStat<v1::Stat::Service> {
         const Dispatch *d = nullptr;
+        const HostReady *ready = nullptr;
         const Config *cfg = nullptr;
         grpc::ServerReadReactor<grpc::ByteBuffer> *SendAgentStat(grpc::CallbackServerContext *ctx,
                                                                  grpc::ByteBuffer *resp) override {
-            return new ReadAll(*cfg, ctx, resp, d, MessageKind::stat_message, true);
+            return new ReadAll(*cfg, ctx, resp, d, MessageKind::stat_message, true, ready);
         }
     } stat;
 
@@ -409,8 +467,11 @@ std::shared_ptr<grpc::ServerCredentials> tls_credentials(const Config &cfg) {
 
 } // namespace
 
-GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn) : cfg_(cfg), services_(new Services) {
+GrpcServer::GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn, HostReady host_ready)
+    : cfg_(cfg), services_(new Services) {
     services_->dispatch = std::move(dispatch);
+    services_->host_ready = std::move(host_ready);
+    services_->span.ready = services_->stat.ready = &services_->host_ready;
     services_->span.d = &services_->dispatch;
     services_->agent.d = &services_->dispatch;
     services_->metadata.d = &services_->dispatch;

@@ -18,10 +18,16 @@ class Server;
 namespace trib::pinpoint {
 
 using Dispatch = std::function<Outcome(MessageKind, std::string_view, const std::shared_ptr<const CallHeaders> &)>;
+// Whether the host takes points again (Collector::host_ready); null = never wait for it.
+using HostReady = std::function<bool()>;
 
 class GrpcServer {
   public:
-    GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn log);
+    // A stream whose message met host backpressure (Outcome::host_busy) stops reading — HTTP/2
+    // flow control then holds the agent back — and goes on once `host_ready` says so; after
+    // kHostBusyHoldMs of waiting it ends in RESOURCE_EXHAUSTED.
+    GrpcServer(const Config &cfg, Dispatch dispatch, Collector::LogFn log, HostReady host_ready = nullptr);
+    static constexpr int kHostBusyHoldMs = 2000;
     ~GrpcServer();
     GrpcServer(const GrpcServer &) = delete;
     GrpcServer &operator=(const GrpcServer &) = delete;

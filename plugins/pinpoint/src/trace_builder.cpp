@@ -1,7 +1,9 @@
 #include "trace_builder.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <string_view>
 #include <deque>
 #include <set>
 #include <unordered_map>
@@ -252,6 +254,50 @@ DataKitNames datakit_event_names(const v1::PSpanEvent &e, const MetadataStore &m
 
 using Tags = std::vector<std::pair<std::string, std::string>>;
 
+// Writes one point over a recycled one: tags and fields overwrite the slots already there
+// (their strings keep their capacity), so a steady stream of traces stops allocating them.
+class PointWriter {
+  public:
+    explicit PointWriter(trib::Point &p) : p_(p) {}
+    ~PointWriter() {
+        p_.tags.resize(tags_);
+        p_.fields.resize(fields_);
+    }
+    PointWriter(const PointWriter &) = delete;
+    PointWriter &operator=(const PointWriter &) = delete;
+    // DataKit's empty tags never reach a store: an empty value writes nothing.
+    void tag(std::string_view k, std::string_view v) {
+        if (!v.empty()) tag_as_is(k, v);
+    }
+    void tag_as_is(std::string_view k, std::string_view v) {
+        if (tags_ < p_.tags.size()) {
+            p_.tags[tags_].first.assign(k);
+            p_.tags[tags_].second.assign(v);
+        } else {
+            p_.tags.emplace_back(std::string(k), std::string(v));
+        }
+        ++tags_;
+    }
+    trib::Field &field(const char *k, trib_field_type type) {
+        if (fields_ == p_.fields.size()) p_.fields.emplace_back();
+        trib::Field &f = p_.fields[fields_++];
+        f.key.assign(k);
+        f.type = type;
+        f.i = 0;
+        f.u = 0;
+        f.f = 0;
+        f.b = false;
+        f.s.clear();
+        return f;
+    }
+    void string_field(const char *k, std::string_view v) { field(k, TRIB_FIELD_STRING).s.assign(v); }
+    void int_field(const char *k, int64_t v) { field(k, TRIB_FIELD_INT).i = v; }
+
+  private:
+    trib::Point &p_;
+    size_t tags_ = 0, fields_ = 0;
+};
+
 // The tags every point of one agent carries (looked up once per trace and agent).
 Tags agent_tags(const CallHeaders &h, const MetadataStore &meta) {
     Tags t;
@@ -280,8 +326,10 @@ int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id,
     return id == 0 ? 1 : id;
 }
 
-BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt) {
+BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt,
+                       std::vector<trib::Point> *recycle) {
     BuiltTrace out;
+    if (recycle) out.points = std::move(*recycle);
     out.index = std::make_shared<LinkIndex>();
     const std::string &tid = trace.trace_id;
 
@@ -461,15 +509,24 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         }
     }
 
-    // Points.
+    // Points, written over the recycled ones first.
+    if (out.points.size() > nodes.size()) out.points.resize(nodes.size());
     out.points.reserve(nodes.size());
     std::unordered_map<const CallHeaders *, Tags> agent_tag_cache;
     for (size_t i = 0; i < nodes.size(); ++i) {
         const Node &n = nodes[i];
         const CallHeaders &h = *n.headers;
-        trib::Point p("pinpointV2", "tracing", n.start_ms * 1000000);
-        p.tags.reserve(32);
-        p.fields.reserve(12);
+        if (i == out.points.size()) {
+            out.points.emplace_back();
+            out.points.back().tags.reserve(32);
+            out.points.back().fields.reserve(12);
+        }
+        trib::Point &p = out.points[i];
+        p.measurement.assign("pinpointV2");
+        p.category.assign("tracing");
+        p.time_ns = n.start_ms * 1000000;
+        p.attachments.clear();
+        PointWriter w(p);
         // DataKit's values (dk_*) and ours, kept side by side (README "Points").
         std::string dk_service, dk_source_type, dk_span_type, dk_operation, dk_resource;
         std::string api_name, resource_detail, error_message, error_type, endpoint, destination;
@@ -537,59 +594,58 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
                 if (auto cls = meta.string_value(h.agent_id, e.exceptioninfo().intvalue())) error_type = *cls;
             }
         }
-        auto tag = [&p](const char *k, std::string v) {
-            if (!v.empty()) p.tags.emplace_back(k, std::move(v)); // DataKit's empty tags never reach a store
+        char num[24];
+        auto decimal = [&num](int64_t v) {
+            auto r = std::to_chars(num, num + sizeof num, v);
+            return std::string_view(num, size_t(r.ptr - num));
         };
-        tag("service", std::move(dk_service));
-        tag("source", "pinpointV2");
-        tag("source_type", std::move(dk_source_type));
-        tag("span_type", std::move(dk_span_type));
-        tag("operation", std::move(dk_operation));
-        tag("status", error ? "error" : "ok");
+        w.tag("service", dk_service);
+        w.tag("source", "pinpointV2");
+        w.tag("source_type", dk_source_type);
+        w.tag("span_type", dk_span_type);
+        w.tag("operation", dk_operation);
+        w.tag("status", error ? "error" : "ok");
         if (n.event) {
-            tag("sequence", std::to_string(n.event->sequence()));
-            tag("depth", std::to_string(n.event->depth()));
-            tag("endpoint", endpoint);
-            tag("destination_id", destination);
+            w.tag("sequence", decimal(n.event->sequence()));
+            w.tag("depth", decimal(n.event->depth()));
+            w.tag("endpoint", endpoint);
+            w.tag("destination_id", destination);
         }
-        tag("http_url", ann.dk_http_url);
-        tag("http_status_code", ann.dk_http_status);
+        w.tag("http_url", ann.dk_http_url);
+        w.tag("http_status_code", ann.dk_http_status);
         // Ours: the application, service type and position of every point, the API by name,
         // bare HTTP values.
-        tag("application_name", h.application_name);
-        tag("service_type", std::string(service_type_name(service_type)));
-        tag("span_position", n.span ? "entry" : exit ? "exit" : "local");
-        tag("api_name", std::move(api_name));
-        tag("http_method", ann.http_method);
-        tag("http_url_bare", ann.http_url);
-        tag("http_status_code_bare", ann.http_status);
+        w.tag("application_name", h.application_name);
+        w.tag("service_type", service_type_name(service_type));
+        w.tag("span_position", n.span ? "entry" : exit ? "exit" : "local");
+        w.tag("api_name", api_name);
+        w.tag("http_method", ann.http_method);
+        w.tag("http_url_bare", ann.http_url);
+        w.tag("http_status_code_bare", ann.http_status);
         auto cached = agent_tag_cache.find(&h);
         if (cached == agent_tag_cache.end()) cached = agent_tag_cache.emplace(&h, agent_tags(h, meta)).first;
-        // Keys differ from the ones set above, so append without the uniqueness scan.
-        p.tags.insert(p.tags.end(), cached->second.begin(), cached->second.end());
+        // Keys differ from the ones set above: no uniqueness scan needed.
+        for (auto &kv : cached->second) w.tag_as_is(kv.first, kv.second);
 
-        p.fields.push_back(trib::Field::String("trace_id", tid));
-        p.fields.push_back(trib::Field::String("span_id", std::to_string(n.id)));
-        p.fields.push_back(trib::Field::String("parent_id", n.parent.empty() ? "0" : n.parent));
-        p.fields.push_back(trib::Field::Int("start", n.start_ms * 1000));
-        p.fields.push_back(trib::Field::Int("duration", (n.end_ms - n.start_ms) * 1000));
-        p.fields.push_back(trib::Field::String("resource", dk_resource));
-        p.fields.push_back(trib::Field::String("resource_detail", resource_detail));
+        w.string_field("trace_id", tid);
+        w.string_field("span_id", decimal(n.id));
+        w.string_field("parent_id", n.parent.empty() ? std::string_view("0") : std::string_view(n.parent));
+        w.int_field("start", n.start_ms * 1000);
+        w.int_field("duration", (n.end_ms - n.start_ms) * 1000);
+        w.string_field("resource", dk_resource);
+        w.string_field("resource_detail", resource_detail);
         if (error) {
-            if (!error_message.empty()) p.fields.push_back(trib::Field::String("error_message", error_message));
-            if (!error_type.empty()) p.fields.push_back(trib::Field::String("error_type", error_type));
+            if (!error_message.empty()) w.string_field("error_message", error_message);
+            if (!error_type.empty()) w.string_field("error_type", error_type);
             out.has_error = true;
         }
         if (!opt.del_message) {
-            if (n.span) {
-                // Without spanEvent (13): each event is its own point.
-                p.fields.push_back(trib::Field::String("message", to_json(*n.span, v1::PSpan::kSpanEventFieldNumber)));
-            } else {
-                p.fields.push_back(trib::Field::String("message", to_json(*n.event)));
-            }
+            std::string &message = w.field("message", TRIB_FIELD_STRING).s;
+            // A span's message goes without spanEvent (13): each event is its own point.
+            if (n.span) append_json(*n.span, message, v1::PSpan::kSpanEventFieldNumber);
+            else append_json(*n.event, message);
         }
-        if (n.span && n.span->parentspanid() == -1 && out.root_index < 0) out.root_index = int(out.points.size());
-        out.points.push_back(std::move(p));
+        if (n.span && n.span->parentspanid() == -1 && out.root_index < 0) out.root_index = int(i);
     }
     return out;
 }

@@ -40,7 +40,10 @@ struct BuiltTrace {
     int root_index = -1; // the root span's entry point in `points`, if present
 };
 
-BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt);
+// `recycle`: points of an earlier trace (the host copied them) whose strings and vectors
+// are written over instead of allocated again; taken into the result.
+BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt,
+                       std::vector<trib::Point> *recycle = nullptr);
 
 // The stable id of an event.
 int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id, int32_t async_seq, int32_t sequence);

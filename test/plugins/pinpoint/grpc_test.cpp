@@ -462,3 +462,106 @@ TEST_CASE("the real host: DataKit's ENV_INPUT_PINPOINT_* variables reach the mod
         CHECK(closed.empty());
     }
 }
+
+namespace {
+
+// Peak resident set of a process in MiB (VmHWM in /proc/<pid>/status).
+long peak_rss_mb(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
+    return -1;
+}
+
+// A child span (its root never comes) of `events` events, each with a 100-byte annotation.
+std::string flood_span(const std::string &agent, int64_t sequence, int events) {
+    Wire tx;
+    tx.bytes(1, agent).i(2, 1795316601123).i(3, sequence);
+    Wire span;
+    span.i(1, 1).msg(2, tx).sf64(3, 100000 + sequence).sf64(4, 5).i(5, 1795316700000).i(6, 5).i(8, 1400);
+    const std::string text(100, 'f');
+    for (int k = 0; k < events; ++k) {
+        Wire value, ann, e;
+        value.bytes(1, text);
+        ann.i(1, 12).msg(2, value);
+        e.i(1, k).i(2, 1).i(3, 0).i(4, 0).s32(5, 5000).msg(6, ann);
+        span.msg(13, e);
+    }
+    Wire m;
+    m.msg(1, span);
+    return m.out;
+}
+
+} // namespace
+
+// Issue 12: more spans than the input may hold. With trace_memory_mb = 16 the input answers
+// RESOURCE_EXHAUSTED instead of growing; the host's peak RSS stays under the bound
+// plugins/pinpoint/README.md documents (64 MiB + the bus ceiling + 2 × trace_memory_mb),
+// and it keeps serving afterwards.
+TEST_CASE("the real host: a span flood with trace_memory_mb = 16 ends in RESOURCE_EXHAUSTED, RSS bounded",
+          "[pinpoint][host][flood]") {
+    const std::string host_bin = TRIB_BUILD_DIR "/bin/tributary";
+    if (!trib::test::file_exists(host_bin)) {
+        WARN("skipped: " << host_bin << " is not built");
+        return;
+    }
+    constexpr long kBusMb = 32, kTraceMemoryMb = 16;
+    constexpr long kRssBoundMb = 64 + kBusMb + 2 * kTraceMemoryMb;
+    constexpr int kStreams = 12, kMessagesPerStream = 25, kEvents = 2000;
+    int pp_port = trib::test::free_port();
+    trib::test::HostOptions o;
+    o.config_text = "[bus]\n  max_memory_mb = " + std::to_string(kBusMb) + "\n";
+    o.conf_d["pinpoint/pinpoint.conf"] = "[[inputs.pinpoint]]\n  address = \"127.0.0.1:" + std::to_string(pp_port) +
+                                         "\"\n  trace_memory_mb = " + std::to_string(kTraceMemoryMb) +
+                                         "\n  trace_wait_ms = 600000\n";
+    trib::test::HostProcess host(o);
+    const long idle_mb = peak_rss_mb(host.pid());
+
+    std::vector<RawResult> results(kStreams);
+    std::vector<std::thread> streams;
+    for (int k = 0; k < kStreams; ++k)
+        streams.emplace_back([&, k] {
+            RawClient c("127.0.0.1:" + std::to_string(pp_port));
+            const std::string agent = "flood-" + std::to_string(k);
+            results[size_t(k)] = c.client_stream_made(
+                "/v1.Span/SendSpan", {{"agentid", agent}, {"applicationname", "flood"}, {"starttime", "1795316601123"}},
+                kMessagesPerStream, [&](int i) { return flood_span(agent, i, kEvents); });
+        });
+    for (auto &t : streams) t.join();
+
+    int exhausted = 0, ok = 0;
+    for (auto &r : results) {
+        INFO("stream status " << int(r.code) << " " << r.message << " after " << r.sent << " messages");
+        CHECK((r.code == grpc::StatusCode::OK || r.code == grpc::StatusCode::RESOURCE_EXHAUSTED));
+        exhausted += r.code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+        ok += r.code == grpc::StatusCode::OK;
+    }
+    const long peak_mb = peak_rss_mb(host.pid());
+    INFO("host VmHWM " << peak_mb << " MiB (idle " << idle_mb << " MiB), streams OK " << ok << ", RESOURCE_EXHAUSTED "
+                       << exhausted << "\nhost log:\n"
+                       << host.log());
+    CHECK(exhausted > 0);
+    CHECK(peak_mb < kRssBoundMb);
+
+    // Still serving: a small trace on a new stream is taken and stored.
+    RawClient after("127.0.0.1:" + std::to_string(pp_port));
+    RawResult r;
+    trib::test::wait_until(
+        [&] {
+            r = after.client_stream("/v1.Span/SendSpan", node_headers(), {span_with_events(4242, 3)});
+            return r.code == grpc::StatusCode::OK;
+        },
+        std::chrono::milliseconds(30000), std::chrono::milliseconds(250));
+    CHECK(r.code == grpc::StatusCode::OK);
+    trib::test::wait_until(
+        [&] {
+            for (auto &p : host.points("tracing", "pinpointV2"))
+                if (p.field_str("resource") == "/big") return true;
+            return false;
+        },
+        std::chrono::milliseconds(30000), std::chrono::milliseconds(250));
+    bool stored = false;
+    for (auto &p : host.points("tracing", "pinpointV2")) stored = stored || p.field_str("resource") == "/big";
+    CHECK(stored);
+}

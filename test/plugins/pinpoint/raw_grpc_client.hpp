@@ -21,6 +21,7 @@ struct RawResult {
     std::string message;
     std::string response; // serialized response message
     int responses = 0;    // streamed responses received (bidi)
+    int sent = 0;         // messages a client stream wrote before it ended
 };
 
 inline grpc::ByteBuffer to_buffer(const std::string &bytes) {
@@ -61,17 +62,32 @@ class RawClient {
 
     RawResult client_stream(const std::string &method, const std::map<std::string, std::string> &headers,
                             const std::vector<std::string> &messages, int timeout_ms = 20000) {
+        return client_stream_made(
+            method, headers, int(messages.size()), [&](int i) { return messages[size_t(i)]; }, timeout_ms);
+    }
+
+    // Streams `count` messages made by `make(i)`, stopping early when the server finishes
+    // the call (a flood: the messages are never all in memory at once).
+    template <class Make>
+    RawResult client_stream_made(const std::string &method, const std::map<std::string, std::string> &headers,
+                                 int count, Make make, int timeout_ms = 60000) {
         grpc::ClientContext ctx;
         setup(ctx, headers, timeout_ms);
         grpc::ByteBuffer resp;
         grpc::internal::RpcMethod m(method.c_str(), grpc::internal::RpcMethod::CLIENT_STREAMING);
         std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> w(
             grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), m, &ctx, &resp));
-        for (auto &msg : messages)
-            if (!w->Write(to_buffer(msg))) break; // the server finished the call early
+        RawResult r;
+        for (int i = 0; i < count; ++i) {
+            if (!w->Write(to_buffer(make(i)))) break; // the server finished the call early
+            ++r.sent;
+        }
         w->WritesDone();
         grpc::Status st = w->Finish();
-        return {st.error_code(), st.error_message(), from_buffer(resp), 0};
+        r.code = st.error_code();
+        r.message = st.error_message();
+        r.response = from_buffer(resp);
+        return r;
     }
 
     // Sends `messages` on a bidi stream, reading one response after each, then closes.

@@ -289,6 +289,66 @@ TEST_CASE("the memory bound converts the oldest waiting traces early", "[pinpoin
     CHECK(h.points.size() + h.c->assembler().pending_traces() == 8000);
 }
 
+TEST_CASE("traces are found by agent, start time and sequence: two agents never share one", "[pinpoint][unit]") {
+    Harness h;
+    v1::PSpan root_a = make_span(10, -1, 100000, 3), child_b = make_span(20, 10, 100001, 1);
+    child_b.mutable_transactionid()->set_agentid("agent-2"); // same start time and sequence
+    REQUIRE(h.send(bytes_of(child_b)).code == Outcome::ok);
+    REQUIRE(h.send(bytes_of(root_a)).code == Outcome::ok);
+    REQUIRE(h.points.size() == 1); // agent-1's root alone; agent-2's child still waits
+    CHECK(sfield(h.points[0], "trace_id") == "agent-1^1000^1");
+    v1::PSpan root_b = make_span(10, -1, 100000, 3);
+    root_b.mutable_transactionid()->set_agentid("agent-2");
+    REQUIRE(h.send(bytes_of(root_b)).code == Outcome::ok);
+    REQUIRE(h.points.size() == 3);
+    CHECK(sfield(h.points[1], "trace_id") == "agent-2^1000^1");
+    CHECK(sfield(h.points[2], "trace_id") == "agent-2^1000^1");
+}
+
+TEST_CASE("trace_memory_mb: a message that would pass the bound while another converts is refused, not taken",
+          "[pinpoint][unit]") {
+    Config cfg;
+    cfg.trace_memory_mb = 1;
+    MetadataStore meta(1000);
+    std::unique_ptr<Collector> c;
+    std::vector<Outcome> nested;
+    std::string big; // another stream's message arriving while this thread's trace is emitted
+    {
+        v1::PSpan s = make_span(5000, 7, 100000, 1, 99);
+        for (int k = 0; k < 15000; ++k) add_event(s.mutable_spanevent(), k, 1, 0, 0, 5000);
+        big = bytes_of(s);
+    }
+    size_t emitted = 0;
+    bool armed = false;
+    c = std::make_unique<Collector>(
+        cfg, meta,
+        [&](const std::vector<trib::Point> &p) {
+            if (armed && nested.empty()) nested.push_back(c->handle(MessageKind::span_message, big, headers()));
+            emitted += p.size();
+            return TRIB_OK;
+        },
+        [](trib_log_level, const std::string &) {}, [](std::string_view, double) {}, [] { return int64_t(5000000); });
+    // Waiting children (their roots never come) fill the waiting share.
+    for (int i = 0; i < 500; ++i)
+        REQUIRE(c->handle(MessageKind::span_message, bytes_of(make_span(1000 + i, 5, 100000, 1, i + 100)), headers())
+                    .code == Outcome::ok);
+    const uint64_t waiting = c->assembler().pending_bytes();
+    INFO("waiting " << waiting << " bytes, big message " << big.size() << " bytes");
+    REQUIRE(emitted == 0);
+    REQUIRE(waiting + big.size() * 4 > (1u << 20)); // with the big one: past the bound
+    // A complete trace converts; while it is handed to the host, the big one comes in.
+    armed = true;
+    REQUIRE(c->handle(MessageKind::span_message, bytes_of(make_span(10, -1, 100000, 3, 1)), headers()).code ==
+            Outcome::ok);
+    REQUIRE(nested.size() == 1);
+    CHECK(nested[0].code == Outcome::resource_exhausted);
+    CHECK_FALSE(nested[0].consumed); // nothing of it was kept: the agent may send it again
+    CHECK_FALSE(nested[0].host_busy);
+    CHECK(c->held_bytes() == c->assembler().pending_bytes()); // the conversion's charge is released
+    // Alone, the same message is taken (the bound is trace_memory_mb plus one message).
+    CHECK(c->handle(MessageKind::span_message, big, headers()).code == Outcome::ok);
+}
+
 TEST_CASE("filters: close_resource, errors kept, sampler consistent, keep_rare_resource", "[pinpoint][unit]") {
     auto run = [](const std::string &cfg_json, const v1::PSpan &span) {
         Config cfg = parse_config(cfg_json, nullptr);
