@@ -1,5 +1,6 @@
 #include <tributary/line_protocol.hpp>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -17,25 +18,42 @@ namespace {
 // A measurement that starts with '#' is escaped, or the line would read as a comment.
 bool is_name_break(char c) { return c == '\n' || c == '\r' || c == '\0'; }
 
+// Bytes that stop the bulk copy of a name: what is escaped, plus '\\' (runs of it are
+// handled apart). Index 1 adds '=' (tag keys and values, field keys).
+struct NameStops {
+    bool stop[2][256] = {};
+    NameStops() {
+        for (int e = 0; e < 2; ++e) {
+            for (unsigned char c : {',', ' ', '\\', '\n', '\r', '\0'}) stop[e][c] = true;
+            if (e) stop[e][static_cast<unsigned char>('=')] = true;
+        }
+    }
+};
+const NameStops kNameStops;
+
 void append_name(std::string &out, std::string_view s, bool escape_equals) {
+    const bool *stop = kNameStops.stop[escape_equals ? 1 : 0];
     auto needs_escape = [&](char c) { return c == ',' || c == ' ' || (escape_equals && c == '=') || is_name_break(c); };
     if (!escape_equals && !s.empty() && s.front() == '#') out.push_back('\\');
-    for (size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
+    size_t i = 0;
+    while (i < s.size()) {
+        // Plain bytes go in one append; most names have none to escape.
+        size_t j = i;
+        while (j < s.size() && !stop[static_cast<unsigned char>(s[j])]) ++j;
+        out.append(s.data() + i, j - i);
+        if (j == s.size()) break;
+        char c = s[j];
         if (c == '\\') {
-            size_t run_end = s.find_first_not_of('\\', i);
-            size_t run = (run_end == std::string_view::npos ? s.size() : run_end) - i;
+            size_t run_end = s.find_first_not_of('\\', j);
+            size_t run = (run_end == std::string_view::npos ? s.size() : run_end) - j;
             bool before_special = run_end == std::string_view::npos || needs_escape(s[run_end]);
             out.append(before_special ? 2 * run : run, '\\');
-            i += run - 1;
+            i = j + run;
             continue;
         }
-        if (needs_escape(c)) {
-            out.push_back('\\');
-            out.push_back(is_name_break(c) ? ' ' : c);
-            continue;
-        }
-        out.push_back(c);
+        out.push_back('\\');
+        out.push_back(is_name_break(c) ? ' ' : c);
+        i = j + 1;
     }
 }
 
@@ -45,19 +63,27 @@ void append_name(std::string &out, std::string_view s, bool escape_equals) {
 // are written as the two-character escapes \n and \r, and NUL as \0. InfluxDB stores
 // those escapes as written (it unescapes only \" and \\); nothing can break out of the value.
 void append_string_value(std::string &out, std::string_view s) {
+    static const auto stops = [] {
+        std::array<bool, 256> t{};
+        for (unsigned char c : {'"', '\\', '\n', '\r', '\0'}) t[c] = true;
+        return t;
+    }();
+    out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
-    for (char c : s) {
-        switch (c) {
-        case '"':
-        case '\\':
-            out.push_back('\\');
-            out.push_back(c);
-            break;
+    size_t i = 0;
+    while (i < s.size()) {
+        // Plain bytes go in one append (a JSON message field is kilobytes with a few quotes).
+        size_t j = i;
+        while (j < s.size() && !stops[static_cast<unsigned char>(s[j])]) ++j;
+        out.append(s.data() + i, j - i);
+        if (j == s.size()) break;
+        switch (char c = s[j]) {
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\0': out += "\\0"; break;
-        default: out.push_back(c);
+        default: out.push_back('\\'); out.push_back(c);
         }
+        i = j + 1;
     }
     out.push_back('"');
 }
