@@ -278,6 +278,8 @@ inline Point copy_point(const trib_point &cp) {
     p.measurement = std::string(sv(cp.measurement));
     p.category = std::string(sv(cp.category));
     p.time_ns = cp.time_ns;
+    p.tags.reserve(cp.tag_count);
+    p.fields.reserve(cp.field_count);
     if (cp.tag_count && cp.tags)
         for (size_t i = 0; i < cp.tag_count; ++i) {
             const trib_tag *t = TRIB_AT(trib_tag, cp.tags, i);
