@@ -41,7 +41,9 @@ constexpr uint32_t line = 4;
 enum Wire : uint32_t { varint = 0, fixed64 = 1, length = 2, group_start = 3, group_end = 4, fixed32 = 5 };
 constexpr int kMaxDepth = 100; // libprotobuf's default recursion limit
 
-[[noreturn]] void bad(const char *why) { throw DecodeError(std::string("pprof: not a valid profile protobuf (") + why + ")"); }
+[[noreturn]] void bad(const char *why) {
+    throw DecodeError(std::string("pprof: not a valid profile protobuf (") + why + ")");
+}
 
 struct Cursor {
     const uint8_t *p, *end;
@@ -123,7 +125,8 @@ void check_message(Cursor c, int depth) {
 }
 
 // A packed run of varints.
-template <class Fn> void packed_varints(Cursor c, Fn &&fn) {
+template <class Fn>
+void packed_varints(Cursor c, Fn &&fn) {
     while (!c.done()) fn(c.varint());
 }
 
@@ -142,7 +145,8 @@ class Reader {
 
     PprofSummary read(std::string_view raw) {
         if (raw.size() > size_t(std::numeric_limits<int>::max())) bad("larger than 2 GiB");
-        Cursor c{reinterpret_cast<const uint8_t *>(raw.data()), reinterpret_cast<const uint8_t *>(raw.data()) + raw.size()};
+        Cursor c{reinterpret_cast<const uint8_t *>(raw.data()),
+                 reinterpret_cast<const uint8_t *>(raw.data()) + raw.size()};
         PprofSummary out;
         while (!c.done()) {
             uint32_t t = c.tag();
@@ -272,9 +276,7 @@ class Reader {
 
 } // namespace
 
-PprofSummary read_pprof(std::string_view raw, const PprofReadOptions &options) {
-    return Reader(options).read(raw);
-}
+PprofSummary read_pprof(std::string_view raw, const PprofReadOptions &options) { return Reader(options).read(raw); }
 
 PprofSummary summarize_pprof(std::string_view maybe_compressed, const InflateLimit &limit,
                              const PprofReadOptions &options) {

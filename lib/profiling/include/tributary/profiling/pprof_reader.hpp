@@ -23,6 +23,7 @@ namespace trib::profiling {
 struct PprofSampleType {
     std::string type, unit; // string-table text ("" for an index out of range)
     int64_t sum = 0;        // Σ value[i] over every sample that has one (wrapping like int64 addition)
+    bool operator==(const PprofSampleType &) const = default;
 };
 
 struct PprofSummary {
