@@ -76,7 +76,8 @@ std::optional<PprofSummary> via_reader(const std::string &raw, const PprofReadOp
 }
 
 ProfileFile file(std::string name, std::string data) {
-    return ProfileFile{std::move(name), "application/octet-stream", std::make_shared<const std::string>(std::move(data))};
+    return ProfileFile{std::move(name), "application/octet-stream",
+                       std::make_shared<const std::string>(std::move(data))};
 }
 
 } // namespace
@@ -124,7 +125,8 @@ TEST_CASE("reader: metric values equal the libprotobuf path's on the recorded up
         u.start_ns = 1'795'316'581'860'000'000;
         u.end_ns = u.start_ns + 5'033'000'000;
         for (auto &part : parse_multipart(body, boundary))
-            if (part.name != "event") u.files.push_back(file(part.filename.empty() ? part.name : part.filename, std::string(part.data)));
+            if (part.name != "event")
+                u.files.push_back(file(part.filename.empty() ? part.name : part.filename, std::string(part.data)));
         same(u);
         // The same files, decoded by the pool's two steps.
         MetricsWork work = prepare_metrics(u);
@@ -142,7 +144,8 @@ TEST_CASE("reader: metric values equal the libprotobuf path's on the recorded up
     go.tags["language"] = "golang";
     go.start_ns = 1'000'000'000'000LL;
     go.end_ns = go.start_ns + 10'000'000'000LL;
-    go.files = {file("cpu.pprof", fixture("go-pprof/cpu.pb.gz")), file("delta-heap.pprof", fixture("go-pprof/heap.pb.gz")),
+    go.files = {file("cpu.pprof", fixture("go-pprof/cpu.pb.gz")),
+                file("delta-heap.pprof", fixture("go-pprof/heap.pb.gz")),
                 file("delta-mutex.pprof", fixture("go-pprof/mutex.pb.gz")),
                 file("delta-block.pprof", fixture("go-pprof/block.pb.gz")),
                 file("goroutines.pprof", fixture("go-pprof/goroutine.pb.gz"))};
@@ -151,12 +154,14 @@ TEST_CASE("reader: metric values equal the libprotobuf path's on the recorded up
     py.tags["language"] = "python";
     py.files = {file("auto.pprof", fixture("go-pprof/allocs.pb.gz"))};
     // Go's heap types are not Python's: nothing derived either way.
-    CHECK(compute_profile_metrics(py, PprofDecoder::one_pass) == compute_profile_metrics(py, PprofDecoder::libprotobuf));
-    for (const char *name : {"pyroscope-nodejs/ingest-wall.body.pprof.gz", "pyroscope-nodejs/ingest-heap.body.pprof.gz"}) {
+    CHECK(compute_profile_metrics(py, PprofDecoder::one_pass) ==
+          compute_profile_metrics(py, PprofDecoder::libprotobuf));
+    for (const char *name :
+         {"pyroscope-nodejs/ingest-wall.body.pprof.gz", "pyroscope-nodejs/ingest-heap.body.pprof.gz"}) {
         ProfileUpload node = go;
         node.tags["language"] = "nodejs";
-        node.files = {file(std::string(name).find("wall") != std::string::npos ? "wall.pprof" : "space.pprof",
-                           fixture(name))};
+        node.files = {
+            file(std::string(name).find("wall") != std::string::npos ? "wall.pprof" : "space.pprof", fixture(name))};
         same(node);
     }
 }
@@ -194,7 +199,8 @@ TEST_CASE("reader: damaged pprofs are accepted or rejected as libprotobuf does, 
         }
     }
     google::protobuf::SetLogHandler(previous_log);
-    WARN(mutants << " damaged pprofs, " << accepted << " accepted by both, " << disagreements << " answered differently");
+    WARN(mutants << " damaged pprofs, " << accepted << " accepted by both, " << disagreements
+                 << " answered differently");
     CHECK(disagreements == 0);
     CHECK(accepted > 0);
     CHECK(accepted < mutants);
@@ -216,11 +222,12 @@ TEST_CASE("reader: wire-format corners", "[pprof_reader]") {
         if (wire == 2) s += varint(payload.size());
         return s + payload;
     };
-    auto strings = field(6, 2, "") + field(6, 2, "cpu") + field(6, 2, "nanoseconds") + field(6, 2, "k") +
-                   field(6, 2, "v");
+    auto strings =
+        field(6, 2, "") + field(6, 2, "cpu") + field(6, 2, "nanoseconds") + field(6, 2, "k") + field(6, 2, "v");
     auto type = field(1, 2, field(1, 0, varint(1)) + field(2, 0, varint(2)));
     // Packed and unpacked values, labels (key 3 → "k"), the string table last as Go writes it.
-    auto packed = field(2, 2, field(2, 2, varint(5) + varint(7)) + field(3, 2, field(1, 0, varint(3)) + field(2, 0, varint(4))));
+    auto packed =
+        field(2, 2, field(2, 2, varint(5) + varint(7)) + field(3, 2, field(1, 0, varint(3)) + field(2, 0, varint(4))));
     auto unpacked = field(2, 2, field(2, 0, varint(10)) + field(2, 0, varint(20)));
     std::string good = type + packed + unpacked + strings;
     PprofSummary s = read_pprof(good, kLabels);
@@ -233,12 +240,13 @@ TEST_CASE("reader: wire-format corners", "[pprof_reader]") {
     // A label whose str index is out of range first, a valid one of the same key later.
     auto bad_then_good = field(2, 2, field(3, 2, field(1, 0, varint(3)) + field(2, 0, varint(99)))) +
                          field(2, 2, field(3, 2, field(1, 0, varint(3)) + field(2, 0, varint(4))));
-    CHECK(read_pprof(type + bad_then_good + strings, kLabels) == *via_libprotobuf(type + bad_then_good + strings, kLabels));
+    CHECK(read_pprof(type + bad_then_good + strings, kLabels) ==
+          *via_libprotobuf(type + bad_then_good + strings, kLabels));
     // Unknown fields of every wire type, a group among them, and a known field with another
     // wire type (kept as unknown by libprotobuf) change nothing.
-    std::string unknown = field(100, 0, varint(1)) + varint(101 << 3 | 1) + std::string(8, 'x') +
-                          varint(102 << 3 | 5) + std::string(4, 'y') + varint(103 << 3 | 3) + field(1, 0, varint(1)) +
-                          varint(103 << 3 | 4) + field(9, 2, "not a varint");
+    std::string unknown = field(100, 0, varint(1)) + varint(101 << 3 | 1) + std::string(8, 'x') + varint(102 << 3 | 5) +
+                          std::string(4, 'y') + varint(103 << 3 | 3) + field(1, 0, varint(1)) + varint(103 << 3 | 4) +
+                          field(9, 2, "not a varint");
     CHECK(read_pprof(unknown + good, kLabels) == s);
     CHECK(via_libprotobuf(unknown + good, kLabels) == s);
 
