@@ -159,8 +159,9 @@ void java(const ProfileUpload &u, double dur_s, Metrics &m) {
         if (!f.data || f.data->empty()) continue;
         if (f.name == "main" || f.name == "main.jfr" || f.name == "auto" || f.name == "auto.jfr" ||
             ends_with(f.name, ".jfr")) {
-            auto profiles = decode_jfr(*f.data, nullptr, u.inflate);
-            for (auto &[name, value] : jvm_metrics(profiles, dur_s))
+            auto profiles =
+                f.jfr ? f.jfr : std::make_shared<const JfrProfiles>(decode_jfr(*f.data, nullptr, u.inflate));
+            for (auto &[name, value] : jvm_metrics(*profiles, dur_s))
                 m.emplace_back(name.rfind("prof_", 0) == 0 ? name : "prof_jvm_" + name, value);
             return;
         }
@@ -204,7 +205,7 @@ MetricsWork prepare_metrics(ProfileUpload upload) {
             read = !f.data->empty() && (f.name == "main" || f.name == "main.jfr" || f.name == "auto" ||
                                         f.name == "auto.jfr" || ends_with(f.name, ".jfr"));
         if (!read) continue;
-        if (!f.pprof && detect_codec(*f.data) != Codec::none) {
+        if (!f.pprof && !f.jfr && detect_codec(*f.data) != Codec::none) {
             Inflated raw = inflate(*f.data, u.inflate);
             work.held.push_back(std::move(raw.held));
             f.data = std::make_shared<const std::string>(std::move(raw.data));

@@ -23,7 +23,7 @@ void MetricsPool::submit(MetricsWork work) {
         }
     }
     host_.counter_add(prefix_ + "_metrics_inline", 1);
-    compute_and_emit(work);
+    compute_and_emit(work, false);
 }
 
 void MetricsPool::stop() {
@@ -45,11 +45,11 @@ void MetricsPool::run() {
         MetricsWork work = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
-        compute_and_emit(work);
+        compute_and_emit(work, true);
     }
 }
 
-void MetricsPool::compute_and_emit(const MetricsWork &work) {
+void MetricsPool::compute_and_emit(const MetricsWork &work, bool may_wait) {
     std::optional<trib::Point> point;
     try {
         point = work.point();
@@ -60,12 +60,13 @@ void MetricsPool::compute_and_emit(const MetricsWork &work) {
     }
     if (!point) return;
     // The bus may be full for a moment; the upload was answered already, so the point
-    // waits here a little rather than failing a client that cannot retry it.
+    // waits here a little rather than failing a client that cannot retry it. A request
+    // thread (queue full) does not wait.
     auto delay = std::chrono::milliseconds(10);
     for (int attempt = 0;; ++attempt) {
         trib_status st = host_.emit(*point);
         if (st == TRIB_OK) return;
-        if (trib::refusal_of(st) != trib::Refusal::busy || attempt == 7) {
+        if (trib::refusal_of(st) != trib::Refusal::busy || attempt == 7 || !may_wait) {
             host_.counter_add(prefix_ + "_metrics_dropped", 1);
             host_.warn(prefix_ + ": a profiling_metrics point was refused by the host (status " +
                        std::to_string(int(st)) + ") and dropped");

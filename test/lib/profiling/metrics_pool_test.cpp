@@ -21,8 +21,8 @@ ProfileUpload node_upload() {
     u.end_ns = u.start_ns + 5'033'000'000;
     for (auto &part : parse_multipart(body, boundary))
         if (part.name != "event")
-            u.files.push_back(ProfileFile{part.filename, "application/octet-stream",
-                                          std::make_shared<const std::string>(part.data)});
+            u.files.push_back(
+                ProfileFile{part.filename, "application/octet-stream", std::make_shared<const std::string>(part.data)});
     return u;
 }
 
@@ -57,7 +57,8 @@ TEST_CASE("metrics pool: queued work is emitted by stop(), a full queue runs on 
     }
 }
 
-TEST_CASE("metrics pool: a point the host keeps refusing is dropped and counted; a bad profile is logged", "[metrics_pool]") {
+TEST_CASE("metrics pool: a point the host keeps refusing is dropped and counted; a bad profile is logged",
+          "[metrics_pool]") {
     trib::testing::FakeHost fake;
     trib::Host host(fake.api(), fake.ctx());
     MetricsPool pool(host, "test", 1, 8);

@@ -293,9 +293,13 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
             std::optional<LabelsSnapshotView> labels;
             if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data, limit());
             auto decoded = decode_jfr(jfr_bytes, labels ? &*labels : nullptr, limit());
-            (void)decoded;
+            // The metrics read the recording's stats and span only: keep those, not the profiles.
+            auto stats = std::make_shared<JfrProfiles>();
+            stats->stats = std::move(decoded.stats);
+            stats->start_ns = decoded.start_ns;
+            stats->end_ns = decoded.end_ns;
             u.format = "jfr";
-            u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes)});
+            u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes), nullptr, std::move(stats)});
             if (lp) u.files.push_back(ProfileFile{"labels", part_type(lp), share(lp->data)});
         } else if (format == "lines" ||
                    (format.empty() && boundary.empty() && mtype.find("octet-stream") == std::string::npos) ||

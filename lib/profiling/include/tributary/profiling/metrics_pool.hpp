@@ -5,7 +5,8 @@
 // When the queue is full the metrics are computed and emitted on the submitting thread
 // (counted as `<counter_prefix>_metrics_inline`): a burst slows the receiving threads down,
 // as synchronous metrics would, and loses nothing. A metric point the host refuses is
-// retried with backoff for about 2.5 s, then dropped and counted (`<counter_prefix>_metrics_dropped`);
+// retried with backoff for about 2.5 s by a pool thread (not at all by a request thread),
+// then dropped and counted (`<counter_prefix>_metrics_dropped`);
 // the profile point was emitted before and is never affected. A profile the metrics cannot
 // decode is logged and counted (`<counter_prefix>_metrics_errors`).
 #pragma once
@@ -42,7 +43,8 @@ class MetricsPool {
 
   private:
     void run();
-    void compute_and_emit(const MetricsWork &work);
+    // may_wait: retry a refused point (pool threads), or drop it at once (a request thread).
+    void compute_and_emit(const MetricsWork &work, bool may_wait);
 
     const trib::Host &host_;
     std::string prefix_;
