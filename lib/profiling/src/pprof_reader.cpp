@@ -139,6 +139,19 @@ void check_location(Cursor c, int depth) {
     }
 }
 
+// The two int64 fields read of a small message (ValueType type/unit, Label key/str); the
+// last one of each number wins, as in libprotobuf, the other fields are checked.
+std::pair<int64_t, int64_t> two_int64s(Cursor c, uint32_t first, uint32_t second, int depth) {
+    std::pair<int64_t, int64_t> out{0, 0};
+    while (!c.done()) {
+        uint32_t t = c.tag();
+        if ((t & 7) == varint && (t >> 3) == first) out.first = int64_t(c.varint());
+        else if ((t & 7) == varint && (t >> 3) == second) out.second = int64_t(c.varint());
+        else skip_field(c, t, depth);
+    }
+    return out;
+}
+
 class Reader {
   public:
     Reader(const PprofReadOptions &o) : opts_(o) {}
@@ -188,16 +201,7 @@ class Reader {
     }
 
   private:
-    void sample_type(Cursor c) {
-        int64_t type = 0, unit = 0;
-        while (!c.done()) {
-            uint32_t t = c.tag();
-            if ((t & 7) == varint && (t >> 3) == value_type_field::type) type = int64_t(c.varint());
-            else if ((t & 7) == varint && (t >> 3) == value_type_field::unit) unit = int64_t(c.varint());
-            else skip_field(c, t, 1);
-        }
-        types_.emplace_back(type, unit);
-    }
+    void sample_type(Cursor c) { types_.push_back(two_int64s(c, value_type_field::type, value_type_field::unit, 1)); }
 
     void add_value(size_t &i, uint64_t v) {
         if (i == sums_.size()) sums_.push_back(0);
@@ -224,13 +228,7 @@ class Reader {
     }
 
     void label(Cursor c) {
-        int64_t key = 0, str = 0;
-        while (!c.done()) {
-            uint32_t t = c.tag();
-            if ((t & 7) == varint && (t >> 3) == label_field::key) key = int64_t(c.varint());
-            else if ((t & 7) == varint && (t >> 3) == label_field::str) str = int64_t(c.varint());
-            else skip_field(c, t, 2);
-        }
+        auto [key, str] = two_int64s(c, label_field::key, label_field::str, 2);
         if (opts_.max_label_keys == 0 || key <= 0 || str <= 0) return;
         // The string table may come after the samples (Go writes it last), so which labels
         // index into it is known only at the end. Per key index, a label matters only if
