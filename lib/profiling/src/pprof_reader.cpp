@@ -7,6 +7,7 @@
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/pprof_reader.hpp>
 
+#include <cstring>
 #include <limits>
 #include <unordered_map>
 
@@ -139,6 +140,19 @@ void check_location(Cursor c, int depth) {
     }
 }
 
+// Most profile strings are ASCII: eight bytes at a time, before the full UTF-8 check.
+bool is_ascii(std::string_view s) {
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t word;
+        std::memcpy(&word, s.data() + i, 8);
+        any |= word;
+    }
+    for (; i < s.size(); ++i) any |= uint8_t(s[i]);
+    return (any & 0x8080808080808080ull) == 0;
+}
+
 // The two int64 fields read of a small message (ValueType type/unit, Label key/str); the
 // last one of each number wins, as in libprotobuf, the other fields are checked.
 std::pair<int64_t, int64_t> two_int64s(Cursor c, uint32_t first, uint32_t second, int depth) {
@@ -175,7 +189,7 @@ class Reader {
                 case profile_field::string_table: {
                     Cursor s = c.sub();
                     std::string_view text(reinterpret_cast<const char *>(s.p), size_t(s.end - s.p));
-                    if (!is_valid_utf8(text)) bad("string table entry is not UTF-8");
+                    if (!is_ascii(text) && !is_valid_utf8(text)) bad("string table entry is not UTF-8");
                     strings_.push_back(text);
                     continue;
                 }
