@@ -11,7 +11,7 @@
 #include <tributary/profiling/pprof_reader.hpp>
 #include <tributary/profiling/pyroscope_ingest.hpp>
 
-#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/message.h> // SetLogHandler, through libprotobuf's common header
 
 #include <catch2/catch.hpp>
 #include <trib_test/support.hpp>
