@@ -908,8 +908,15 @@ class Bench:
                 "--pprof", os.path.join(FIXTURES, "ddtrace-nodejs", "part-wall.pprof.gz"),
                 "--pprof", os.path.join(FIXTURES, "go-pprof", "heap.pb.gz"),
                 "--upload", os.path.join(self.data, "ddtrace-large.multipart"), "1a8de2bbf9e4d199"]
+        plugins = os.path.join(self.build, "plugins")
+        if all(os.path.exists(os.path.join(plugins, m + ".so")) for m in ("profile", "pyroscope")):
+            # CPU per upload of the two modules in an in-memory host (no HTTP, no bus).
+            argv += ["--modules", plugins, os.path.join(self.data, "wall-large.pprof.gz")]
         r = subprocess.run(argv, capture_output=True, text=True, check=True)
         rows = json.loads(r.stdout)
+        self.results["sections"]["ingest_cpu"] = [x for x in rows if x["step"] == "ingest_cpu"]
+        self.results["sections"]["ingest_cpu_loadavg"] = os.getloadavg()
+        rows = [x for x in rows if x["step"] != "ingest_cpu"]
         base = {x["input"]: x["mb_per_cpu_s"] for x in rows if x["step"] == "protobuf_parse"}
         for x in rows:
             if x["input"] in base and base[x["input"]] > 0:
@@ -1174,6 +1181,18 @@ def markdown(results):
         for r in rows:
             out.append(f"| {r['input']} | {fmt(r['uncompressed_bytes'])} | {r['step']} | {fmt(r['mb_per_cpu_s'])} | "
                        f"{fmt(r['mb_per_wall_s'])} | {fmt(r.get('ratio_protobuf'), 2)} |")
+        out.append("")
+    rows = results["sections"].get("ingest_cpu")
+    if rows:
+        load = results["sections"].get("ingest_cpu_loadavg") or [0, 0, 0]
+        out.append("### Module CPU per 100 KB-class upload (in-memory host: no HTTP, no bus; "
+                   f"load average after: {load[0]:.2f})")
+        out.append("")
+        out.append("| module | generate_metrics | uploads | process CPU ms/upload | request thread CPU ms/upload |")
+        out.append("|---|---|---:|---:|---:|")
+        for r in rows:
+            out.append(f"| {r['input']} | {r['metrics']} | {r['uploads']} | {fmt(r['process_cpu_ms_per_upload'], 3)} | "
+                       f"{fmt(r['request_thread_cpu_ms_per_upload'], 3)} |")
         out.append("")
     rows = results["sections"].get("bus")
     if rows:

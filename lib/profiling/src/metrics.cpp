@@ -3,6 +3,7 @@
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/metrics.hpp>
 #include <tributary/profiling/pprof.hpp>
+#include <tributary/profiling/pprof_reader.hpp>
 
 #if __has_include(<tributary/profiling/jfr.hpp>)
 #include <tributary/profiling/jfr.hpp>
@@ -41,13 +42,25 @@ double to_base_unit(double v, std::string_view unit) {
 }
 
 // Σ of a sample type in base units; nullopt when the profile has no such type.
-std::optional<double> sum_of(const perftools::profiles::Profile &p, std::string_view type) {
-    int idx = find_sample_type(p, type);
+std::optional<double> sum_of(const PprofSummary &p, std::string_view type) {
+    int idx = p.find(type);
     if (idx < 0) return std::nullopt;
-    return to_base_unit(static_cast<double>(sum_sample_values(p, idx)), sample_type_unit(p, idx));
+    return to_base_unit(static_cast<double>(p.sample_types[size_t(idx)].sum), p.sample_types[size_t(idx)].unit);
 }
 
-void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
+// The file's pprof read once: the receiver's read when it made one, else one pass now.
+struct Summaries {
+    const ProfileUpload &u;
+    PprofDecoder decoder;
+    std::shared_ptr<const PprofSummary> operator()(const ProfileFile &f) const {
+        if (decoder == PprofDecoder::libprotobuf)
+            return std::make_shared<const PprofSummary>(summarize_profile(parse_pprof(*f.data, u.inflate)));
+        if (f.pprof) return f.pprof;
+        return std::make_shared<const PprofSummary>(summarize_pprof(*f.data, u.inflate));
+    }
+};
+
+void golang(const ProfileUpload &u, const Summaries &read, double dur_s, Metrics &m) {
     for (auto &f : u.files) {
         if (!f.data) continue;
         if (f.name == "metrics.json" || f.name == "metrics") {
@@ -73,7 +86,8 @@ void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
 
     for (auto &f : u.files) {
         if (!f.data || !ends_with(f.name, ".pprof")) continue;
-        auto p = parse_pprof(*f.data, u.inflate);
+        auto summary = read(f);
+        const PprofSummary &p = *summary;
         if (contains(f.name, "cpu")) {
             if (auto cpu = sum_of(p, "cpu"); cpu && dur_s > 0)
                 set_if_absent(m, "prof_go_cpu_cores", *cpu / (dur_s * 1e9));
@@ -92,7 +106,7 @@ void golang(const ProfileUpload &u, double dur_s, Metrics &m) {
     }
 }
 
-void python(const ProfileUpload &u, double dur_s, Metrics &m) {
+void python(const ProfileUpload &u, const Summaries &read, double dur_s, Metrics &m) {
     const ProfileFile *file = nullptr;
     for (auto &f : u.files) {
         if (!f.data) continue;
@@ -102,7 +116,8 @@ void python(const ProfileUpload &u, double dur_s, Metrics &m) {
         }
     }
     if (!file) return;
-    auto p = parse_pprof(*file->data, u.inflate);
+    auto summary = read(*file);
+    const PprofSummary &p = *summary;
     auto per_sec = [&](double v) { return dur_s > 0 ? v / dur_s : 0.0; };
     if (auto v = sum_of(p, "cpu-time"); v && dur_s > 0) m.emplace_back("prof_python_cpu_cores", *v / (dur_s * 1e9));
     if (auto v = sum_of(p, "alloc-space")) {
@@ -121,15 +136,17 @@ void python(const ProfileUpload &u, double dur_s, Metrics &m) {
     if (auto v = sum_of(p, "heap-space")) m.emplace_back("prof_python_lifetime_heap_bytes", *v);
 }
 
-void nodejs(const ProfileUpload &u, double dur_s, Metrics &m) {
+void nodejs(const ProfileUpload &u, const Summaries &read, double dur_s, Metrics &m) {
     for (auto &f : u.files) {
         if (!f.data) continue;
         if (f.name.rfind("wall", 0) == 0) {
-            auto p = parse_pprof(*f.data, u.inflate);
+            auto summary = read(f);
+            const PprofSummary &p = *summary;
             if (auto v = sum_of(p, "cpu"); v && dur_s > 0) m.emplace_back("prof_nodejs_cpu_cores", *v / (dur_s * 1e9));
             if (auto v = sum_of(p, "wall")) m.emplace_back("prof_nodejs_wall_time", *v);
         } else if (f.name.rfind("space", 0) == 0) {
-            auto p = parse_pprof(*f.data, u.inflate);
+            auto summary = read(f);
+            const PprofSummary &p = *summary;
             if (auto v = sum_of(p, "inuse_space")) m.emplace_back("prof_nodejs_lifetime_heap_bytes", *v);
             if (auto v = sum_of(p, "inuse_objects")) m.emplace_back("prof_nodejs_lifetime_heap_objects", *v);
         }
@@ -142,8 +159,9 @@ void java(const ProfileUpload &u, double dur_s, Metrics &m) {
         if (!f.data || f.data->empty()) continue;
         if (f.name == "main" || f.name == "main.jfr" || f.name == "auto" || f.name == "auto.jfr" ||
             ends_with(f.name, ".jfr")) {
-            auto profiles = decode_jfr(*f.data, nullptr, u.inflate);
-            for (auto &[name, value] : jvm_metrics(profiles, dur_s))
+            auto profiles =
+                f.jfr ? f.jfr : std::make_shared<const JfrProfiles>(decode_jfr(*f.data, nullptr, u.inflate));
+            for (auto &[name, value] : jvm_metrics(*profiles, dur_s))
                 m.emplace_back(name.rfind("prof_", 0) == 0 ? name : "prof_jvm_" + name, value);
             return;
         }
@@ -157,16 +175,44 @@ void java(const ProfileUpload &u, double dur_s, Metrics &m) {
 
 } // namespace
 
-std::vector<std::pair<std::string, double>> compute_profile_metrics(const ProfileUpload &u) {
+std::vector<std::pair<std::string, double>> compute_profile_metrics(const ProfileUpload &u, PprofDecoder decoder) {
     Metrics m;
+    Summaries read{u, decoder};
     auto it = u.tags.find("language");
     std::string lang = it == u.tags.end() ? "" : it->second;
     double dur_s = static_cast<double>(u.end_ns - u.start_ns) / 1e9;
-    if (lang == "golang") golang(u, dur_s, m);
-    else if (lang == "python") python(u, dur_s, m);
-    else if (lang == "nodejs") nodejs(u, dur_s, m);
+    if (lang == "golang") golang(u, read, dur_s, m);
+    else if (lang == "python") python(u, read, dur_s, m);
+    else if (lang == "nodejs") nodejs(u, read, dur_s, m);
     else if (lang == "java") java(u, dur_s, m);
     return m;
+}
+
+MetricsWork prepare_metrics(ProfileUpload upload) {
+    MetricsWork work{std::move(upload), {}};
+    const ProfileUpload &u = work.upload;
+    auto it = u.tags.find("language");
+    std::string lang = it == u.tags.end() ? "" : it->second;
+    bool first_only = lang == "python" || lang == "java";
+    for (auto &f : work.upload.files) {
+        if (!f.data) continue;
+        bool read = false;
+        if (lang == "golang") read = f.name == "metrics.json" || f.name == "metrics" || ends_with(f.name, ".pprof");
+        else if (lang == "python")
+            read = f.name == "auto" || f.name == "main" || f.name == "prof" || ends_with(f.name, ".pprof");
+        else if (lang == "nodejs") read = f.name.rfind("wall", 0) == 0 || f.name.rfind("space", 0) == 0;
+        else if (lang == "java")
+            read = !f.data->empty() && (f.name == "main" || f.name == "main.jfr" || f.name == "auto" ||
+                                        f.name == "auto.jfr" || ends_with(f.name, ".jfr"));
+        if (!read) continue;
+        if (!f.pprof && !f.jfr && detect_codec(*f.data) != Codec::none) {
+            Inflated raw = inflate(*f.data, u.inflate);
+            work.held.push_back(std::move(raw.held));
+            f.data = std::make_shared<const std::string>(std::move(raw.data));
+        }
+        if (first_only) break;
+    }
+    return work;
 }
 
 std::optional<trib::Point> generate_profile_metrics(const ProfileUpload &u) {

@@ -31,6 +31,8 @@ ConfigMap build_config_map() {
         .greater_than(0)
         .at_most(4096);
     m.boolean("generate_metrics", true, "derive APM metrics from ddtrace uploads");
+    m.boolean("metrics_sync", false,
+              "compute the metrics before answering the upload (default: after, on the instance's metrics threads)");
     m.table("io_config", false, "DataKit's upload settings; accepted and kept");
     m.table("tags", true, "added to every profiling point");
 
@@ -129,6 +131,7 @@ ProfileConfig parse_config(const std::string &json_text) {
     c.endpoints = v.strings("endpoints");
     c.body_size_limit_mb = static_cast<uint64_t>(std::ceil(v.number("body_size_limit_mb")));
     c.generate_metrics = v.boolean("generate_metrics");
+    c.metrics_sync = v.boolean("metrics_sync");
     c.election = v.boolean("election");
     c.tags = v.string_table("tags");
     c.io_config = v.table("io_config");

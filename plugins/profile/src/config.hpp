@@ -43,6 +43,7 @@ struct ProfileConfig {
     std::vector<std::string> endpoints{"/profiling/v1/input"};
     uint64_t body_size_limit_mb = 32;
     bool generate_metrics = true;
+    bool metrics_sync = false; // generate_metrics before the upload is answered
     bool election = true;
     std::map<std::string, std::string> tags;
     nlohmann::json io_config = nlohmann::json::object(); // kept for durable delivery

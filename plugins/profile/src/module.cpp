@@ -16,7 +16,11 @@ namespace trib::profile {
 class ProfileInput : public trib::Instance {
   public:
     ProfileInput(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
-        : Instance(api, ctx, std::move(name)), cfg_(parse_config(config_json)), push_(host(), cfg_) {}
+        : Instance(api, ctx, std::move(name)), cfg_(parse_config(config_json)),
+          metrics_pool_(cfg_.generate_metrics && !cfg_.metrics_sync
+                            ? std::make_unique<profiling::MetricsPool>(host(), "profile")
+                            : nullptr),
+          push_(host(), cfg_, metrics_pool_.get()) {}
 
     void start() override {
         for (auto &ep : cfg_.endpoints)
@@ -27,7 +31,7 @@ class ProfileInput : public trib::Instance {
             pullers_.back()->start();
         }
         for (auto &p : cfg_.pyroscope) {
-            listeners_.push_back(std::make_unique<PyroscopeListener>(host(), p, cfg_));
+            listeners_.push_back(std::make_unique<PyroscopeListener>(host(), p, cfg_, metrics_pool_.get()));
             listeners_.back()->start();
             host().info("profile: pyroscope listener on " + p.url + " (port " +
                         std::to_string(listeners_.back()->port()) + ")");
@@ -39,6 +43,8 @@ class ProfileInput : public trib::Instance {
         pullers_.clear();
         for (auto &l : listeners_) l->stop();
         listeners_.clear();
+        // Last: the requests answered above may have queued metrics.
+        if (metrics_pool_) metrics_pool_->stop();
     }
 
     void on_leadership(bool) override {
@@ -47,6 +53,7 @@ class ProfileInput : public trib::Instance {
 
   private:
     ProfileConfig cfg_;
+    std::unique_ptr<profiling::MetricsPool> metrics_pool_;
     PushHandler push_;
     std::vector<std::unique_ptr<GoPuller>> pullers_;
     std::vector<std::unique_ptr<PyroscopeListener>> listeners_;

@@ -60,6 +60,7 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     std::vector<trib::Point> points;
+    std::optional<profiling::MetricsWork> later; // metrics for the pool, once the upload is answered
     // The upload's files are copied out of the body for the point: the copies count
     // against the host's in-flight budget until the bus has them.
     trib::MemoryReservation copies(&host_);
@@ -74,9 +75,11 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
         points.push_back(profiling::build_profile_point(upload, profiling::new_profile_id()));
         if (cfg_.generate_metrics) {
             // A profile the metrics cannot read must not cost the upload itself; one that
-            // inflates past the limit (a bomb) or past the memory budget does.
+            // inflates past the limit (a bomb) or past the memory budget does. With the pool,
+            // the inflate happens here (so those answers stay), the decode after the answer.
             try {
-                if (auto m = profiling::generate_profile_metrics(upload)) points.push_back(std::move(*m));
+                if (metrics_pool_) later = profiling::prepare_metrics(upload);
+                else if (auto m = profiling::generate_profile_metrics(upload)) points.push_back(std::move(*m));
             } catch (const profiling::TooLargeError &) {
                 throw;
             } catch (const trib::MemoryRefused &) {
@@ -94,7 +97,10 @@ trib::HttpResponse PushHandler::handle(const trib::HttpRequest &req) {
         return trib::HttpResponse::text(400, std::string("bad profile upload: ") + e.what() + "\n");
     }
     auto resp = emit_as_http(host_, points);
-    if (resp.status == 200) host_.counter_add("profile_uploads", 1);
+    if (resp.status == 200) {
+        host_.counter_add("profile_uploads", 1);
+        if (later) metrics_pool_->submit(std::move(*later));
+    }
     return resp;
 }
 

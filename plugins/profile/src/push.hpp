@@ -4,17 +4,22 @@
 #include "config.hpp"
 
 #include <tributary/plugin.hpp>
+#include <tributary/profiling/metrics_pool.hpp>
 
 namespace trib::profile {
 
 class PushHandler {
   public:
-    PushHandler(trib::Host &host, const ProfileConfig &cfg) : host_(host), cfg_(cfg) {}
+    // metrics_pool: where generate_metrics runs after the answer; null runs it before
+    // (metrics_sync = true).
+    PushHandler(trib::Host &host, const ProfileConfig &cfg, profiling::MetricsPool *metrics_pool)
+        : host_(host), cfg_(cfg), metrics_pool_(metrics_pool) {}
     trib::HttpResponse handle(const trib::HttpRequest &req);
 
   private:
     trib::Host &host_;
     const ProfileConfig &cfg_;
+    profiling::MetricsPool *metrics_pool_;
 };
 
 // Emits points and maps the host's answer onto HTTP with trib::refusal_response: OK 200,

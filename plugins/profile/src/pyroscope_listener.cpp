@@ -130,7 +130,8 @@ struct PyroscopeListener::Connection {
     bool chunk_crlf = false; // the CRLF after a chunk's data is still to come
 };
 
-PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConfig &cfg, const ProfileConfig &parent)
+PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConfig &cfg, const ProfileConfig &parent,
+                                     profiling::MetricsPool *metrics_pool)
     : host_(host), cfg_(cfg), body_limit_(parent.body_limit_bytes()) {
     profiling::PyroscopeOptions opts;
     opts.tags = parent.tags;
@@ -139,6 +140,7 @@ PyroscopeListener::PyroscopeListener(trib::Host &host, const PyroscopeListenConf
     opts.env = cfg.env;
     opts.version = cfg.version;
     opts.generate_metrics = parent.generate_metrics;
+    opts.metrics_pool = metrics_pool;
     opts.body_limit_bytes = parent.body_limit_bytes();
     ingest_ = std::make_unique<profiling::PyroscopeIngest>(host, std::move(opts));
 

@@ -22,14 +22,17 @@
 
 namespace trib::profiling {
 class PyroscopeIngest;
-}
+class MetricsPool;
+} // namespace trib::profiling
 
 namespace trib::profile {
 
 class PyroscopeListener {
   public:
     // Binds the address at once; throws std::runtime_error naming it when it cannot.
-    PyroscopeListener(trib::Host &host, const PyroscopeListenConfig &cfg, const ProfileConfig &parent);
+    // metrics_pool: the instance's (null: metrics before the answer, metrics_sync = true).
+    PyroscopeListener(trib::Host &host, const PyroscopeListenConfig &cfg, const ProfileConfig &parent,
+                      profiling::MetricsPool *metrics_pool);
     ~PyroscopeListener();
     PyroscopeListener(const PyroscopeListener &) = delete;
     PyroscopeListener &operator=(const PyroscopeListener &) = delete;

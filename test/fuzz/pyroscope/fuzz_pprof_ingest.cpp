@@ -1,18 +1,27 @@
 // libFuzzer: pprof decoding as /ingest and the push API see it, through PyroscopeIngest
-// with an in-memory host (the fake host of the SDK).
+// with an in-memory host (the fake host of the SDK); and the one-pass reader against
+// libprotobuf on the same bytes: both accept or both reject, and agree on what they read.
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/pprof.hpp>
+#include <tributary/profiling/pprof_reader.hpp>
 #include <tributary/profiling/pyroscope_ingest.hpp>
 #include <tributary/testing/fake_host.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string body(reinterpret_cast<const char *>(data), size);
+    std::optional<trib::profiling::PprofSummary> reference, one_pass;
+    const trib::profiling::PprofReadOptions labels{.max_label_keys = 1024};
     try {
-        (void)trib::profiling::parse_pprof(body, 16u << 20);
+        reference = trib::profiling::summarize_profile(trib::profiling::parse_pprof(body, 16u << 20), labels);
     } catch (const trib::profiling::DecodeError &) {}
+    try {
+        one_pass = trib::profiling::summarize_pprof(body, trib::profiling::InflateLimit{16u << 20, nullptr}, labels);
+    } catch (const trib::profiling::DecodeError &) {}
+    if (reference.has_value() != one_pass.has_value() || (reference && !(*reference == *one_pass))) __builtin_trap();
     static trib::testing::FakeHost fake;
     static trib::Host host(fake.api(), fake.ctx());
     // A small body limit, so inflate bombs hit it quickly.

@@ -140,6 +140,9 @@ void run_ddtrace(const std::string &codec, const std::string &magic) {
             }
         CHECK(matched);
     }
+    // The metric points follow the answers (the input's metrics pool).
+    CHECK(
+        tt::wait_until([&] { return host.points("metric", "profiling_metrics").size() >= points.size(); }, 15s, 50ms));
     CHECK(host.points("metric", "profiling_metrics").size() == points.size());
 }
 

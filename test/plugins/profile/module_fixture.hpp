@@ -83,6 +83,14 @@ struct Instance {
         if (host.start(&err) != TRIB_OK) throw std::runtime_error("start failed: " + err);
     }
     ~Instance() { host.stop(); }
+
+    // The points once `n` have arrived: a profiling_metrics point is emitted by the
+    // instance's metrics pool after the upload is answered.
+    std::vector<trib::Point> points_when(size_t n) {
+        trib::test::wait_until([&] { return host.points().size() >= n; }, std::chrono::seconds(10),
+                               std::chrono::milliseconds(2));
+        return host.points();
+    }
 };
 
 } // namespace profile_test

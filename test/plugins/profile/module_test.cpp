@@ -12,7 +12,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 using namespace profile_test;
 using trib::profiling::MultipartWriter;
@@ -85,7 +87,7 @@ TEST_CASE("golden: recorded dd-trace-js uploads become the expected points") {
         auto resp = inst.host.http("POST", rec.path, rec.body, rec.content_type, rec.headers);
         REQUIRE(resp.status == 200);
         CHECK(resp.body.empty());
-        auto pts = inst.host.points();
+        auto pts = inst.points_when(2);
         std::string rendered = render(pts);
         std::string ref_path = std::string(PROFILE_GOLDEN_DIR) + "/" + dir + ".reference";
         if (const char *upd = std::getenv("TRIB_UPDATE_GOLDEN"); upd && std::string(upd) == "1") {
@@ -162,7 +164,7 @@ TEST_CASE("dd-trace-go v4 upload: Go metrics from the pprofs") {
     auto body = go_v4_upload(w, kGoEvent);
     auto resp = inst.host.http("POST", "/profiling/v1/input", body, w.content_type());
     REQUIRE(resp.status == 200);
-    auto pts = inst.host.points();
+    auto pts = inst.points_when(2);
     auto &p = only(pts, "profile");
     CHECK(tag(p, "language") == "golang");
     CHECK(tag(p, "service") == "go-app");
@@ -202,7 +204,7 @@ TEST_CASE("old form style (dd-trace-go v1): tags[], recording-start/-end, types[
     auto body = w.finish();
     auto resp = inst.host.http("POST", "/profiling/v1/input", body, w.content_type());
     REQUIRE(resp.status == 200);
-    auto pts = inst.host.points();
+    auto pts = inst.points_when(2);
     auto &p = only(pts, "profile");
     CHECK(tag(p, "service") == "legacy-go");
     CHECK(tag(p, "language") == "golang");
@@ -225,7 +227,7 @@ TEST_CASE("Content-Encoding: gzip on the whole body is undone, unknown codings g
     auto rec = recorded("ddtrace-nodejs");
     auto resp = inst.host.http("POST", rec.path, gzip_of(rec.body), rec.content_type, {{"Content-Encoding", "gzip"}});
     CHECK(resp.status == 200);
-    auto pts = inst.host.points();
+    auto pts = inst.points_when(2);
     CHECK(*attachment(only(pts, "profile"), "wall.pprof").data == fixture("ddtrace-nodejs/part-wall.pprof.gz"));
     inst.host.clear_points();
     resp = inst.host.http("POST", rec.path, rec.body, rec.content_type, {{"Content-Encoding", "br"}});
@@ -312,7 +314,7 @@ TEST_CASE("backpressure: 429 with Retry-After, then 200 once the bus drains") {
     CHECK(inst.host.points().empty());
     inst.host.set_backpressure(false);
     CHECK(inst.host.http("POST", rec.path, rec.body, rec.content_type).status == 200);
-    CHECK(inst.host.points().size() == 2);
+    CHECK(inst.points_when(2).size() == 2);
 }
 
 TEST_CASE("a corrupt pprof costs the metrics, not the upload") {
@@ -328,6 +330,41 @@ TEST_CASE("a corrupt pprof costs the metrics, not the upload") {
     bool logged = false;
     for (auto &l : inst.host.logs()) logged |= l.message.find("generate_metrics") != std::string::npos;
     CHECK(logged);
+}
+
+TEST_CASE("metrics_sync: the same profiling_metrics point before the answer as after it") {
+    auto rec = recorded("ddtrace-nodejs");
+    Instance sync(R"({"metrics_sync": true})");
+    REQUIRE(sync.host.http("POST", rec.path, rec.body, rec.content_type).status == 200);
+    auto now = sync.host.points(); // emitted with the profile point, before the 200
+    REQUIRE(now.size() == 2);
+    Instance pooled;
+    REQUIRE(pooled.host.http("POST", rec.path, rec.body, rec.content_type).status == 200);
+    auto later = pooled.points_when(2);
+    REQUIRE(later.size() == 2);
+    CHECK(render({only(now, "profiling_metrics")}) == render({only(later, "profiling_metrics")}));
+}
+
+TEST_CASE("metrics pool: a burst of uploads gets every metric point, in the pool or inline when it is full") {
+    auto rec = recorded("ddtrace-nodejs");
+    Instance inst;
+    constexpr size_t kUploads = 150; // more than the queue holds (64)
+    std::vector<std::thread> clients;
+    std::atomic<size_t> ok{0};
+    for (int c = 0; c < 3; ++c)
+        clients.emplace_back([&] {
+            for (size_t i = 0; i < kUploads / 3; ++i)
+                ok += inst.host.http("POST", rec.path, rec.body, rec.content_type).status == 200;
+        });
+    for (auto &t : clients) t.join();
+    REQUIRE(ok == kUploads);
+    inst.host.stop(); // the pool finishes what is queued before stop() returns
+    auto pts = inst.host.points();
+    size_t metrics = 0;
+    for (auto &p : pts) metrics += p.measurement == "profiling_metrics";
+    CHECK(pts.size() == 2 * kUploads);
+    CHECK(metrics == kUploads);
+    CHECK(inst.host.counter("profile_metrics_dropped") == 0);
 }
 
 TEST_CASE("endpoints: every configured path is served with the body limit") {
@@ -371,7 +408,7 @@ TEST_CASE("dd-trace-java style upload: JVM metrics through the JFR decoder") {
     w.add_file("main", "main.jfr", "application/octet-stream", fixture("jfr/acceptance.jfr"));
     auto r = inst.host.http("POST", "/profiling/v1/input", w.finish(), w.content_type());
     REQUIRE(r.status == 200);
-    auto pts = inst.host.points();
+    auto pts = inst.points_when(2);
     auto &p = only(pts, "profile");
     CHECK(tag(p, "language") == "java");
     CHECK(p.find_field("format")->s == "jfr");

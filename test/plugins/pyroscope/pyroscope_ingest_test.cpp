@@ -54,6 +54,14 @@ Recorded recorded(const std::string &json_path) {
     return r;
 }
 
+// The points once `n` have arrived: a profiling_metrics point is emitted by the module's
+// metrics pool after the upload is answered.
+std::vector<trib::Point> points_when(FakeHost &host, size_t n) {
+    trib::test::wait_until([&] { return host.points().size() >= n; }, std::chrono::seconds(10),
+                           std::chrono::milliseconds(2));
+    return host.points();
+}
+
 const trib::Point *find_point(const std::vector<trib::Point> &pts, const std::string &measurement) {
     for (auto &p : pts)
         if (p.measurement == measurement) return &p;
@@ -102,7 +110,7 @@ TEST_CASE("@pyroscope/nodejs 0.6.4 raw pprof uploads (recorded)", "[pyroscope][g
         INFO(resp.body);
         REQUIRE(resp.status == 200);
         CHECK(resp.body.empty());
-        auto pts = r.host.points();
+        auto pts = points_when(r.host, 2);
         auto *p = find_point(pts, "profile");
         REQUIRE(p);
         CHECK(p->category == "profiling");
@@ -167,7 +175,7 @@ TEST_CASE("@pyroscope/nodejs 0.6.1 multipart uploads (recorded)", "[pyroscope][g
         auto resp = r.host.http("POST", "/ingest?" + rec.query, body, rec.content_type);
         INFO(resp.body);
         REQUIRE(resp.status == 200);
-        auto pts = r.host.points();
+        auto pts = points_when(r.host, 2);
         auto *p = find_point(pts, "profile");
         REQUIRE(p);
         CHECK(tag(*p, "service") == "acceptance.nodejs");
@@ -190,7 +198,7 @@ TEST_CASE("JFR posted the way the Pyroscope Java agent posts it", "[pyroscope][j
                             body, w.content_type());
     INFO(resp.body);
     REQUIRE(resp.status == 200);
-    auto pts = r.host.points();
+    auto pts = points_when(r.host, 2);
     auto *p = find_point(pts, "profile");
     REQUIRE(p);
     CHECK(tag(*p, "service") == "billing");
@@ -346,7 +354,7 @@ TEST_CASE("push API: proto, gzip and JSON PushRequests; Connect errors", "[pyros
                             {{"Content-Encoding", "gzip"}, {"Connect-Protocol-Version", "1"}});
     INFO(resp.body);
     REQUIRE(resp.status == 200);
-    auto pts = r.host.points();
+    auto pts = points_when(r.host, 4);
     std::vector<const trib::Point *> profiles;
     for (auto &p : pts)
         if (p.measurement == "profile") profiles.push_back(&p);
@@ -384,6 +392,25 @@ TEST_CASE("push API: proto, gzip and JSON PushRequests; Connect errors", "[pyros
     auto bp = r.host.http("POST", "/push.v1.PusherService/Push", bin, "application/proto");
     CHECK(bp.status == 429);
     CHECK(nlohmann::json::parse(bp.body)["code"] == "resource_exhausted");
+}
+
+TEST_CASE("metrics_sync: the same profiling_metrics point before the answer as after it", "[pyroscope]") {
+    auto rec = recorded(kFix + "/pyroscope-nodejs/ingest-wall.request.json");
+    auto body = read_file(kFix + "/pyroscope-nodejs/ingest-wall.body.pprof.gz");
+    Running sync(R"({"metrics_sync": true})");
+    REQUIRE(sync.host.http("POST", "/ingest?" + rec.query, body, rec.content_type).status == 200);
+    auto now = sync.host.points(); // emitted with the profile point, before the 200
+    REQUIRE(now.size() == 2);
+    Running pooled;
+    REQUIRE(pooled.host.http("POST", "/ingest?" + rec.query, body, rec.content_type).status == 200);
+    auto later = points_when(pooled.host, 2);
+    REQUIRE(later.size() == 2);
+    auto *a = find_point(now, "profiling_metrics"), *b = find_point(later, "profiling_metrics");
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(render({*a}) == render({*b}));
+    CHECK(b->find_field("prof_nodejs_wall_time"));
+    CHECK(sync.host.counter("pyroscope_metrics_inline") == 0);
 }
 
 TEST_CASE("name and time parsing", "[pyroscope]") {

@@ -163,9 +163,14 @@ public class BusyProgram {
         for (auto &t : top) found |= t.second.rfind(busy, 0) == 0;
         INFO("top frames: " << (top.empty() ? "" : top[0].second));
         CHECK(found);
-        auto metrics = host.points("metric", "profiling_metrics");
-        bool has_jvm = false;
-        for (auto &m : metrics) has_jvm |= m.tag("service") == "java-" + which && m.has_field("prof_jvm_cpu_cores");
+        // The metric points follow the answers (the input's metrics pool).
+        bool has_jvm = wait_until(
+            [&] {
+                for (auto &m : host.points("metric", "profiling_metrics"))
+                    if (m.tag("service") == "java-" + which && m.has_field("prof_jvm_cpu_cores")) return true;
+                return false;
+            },
+            15000ms, 50ms);
         CHECK(has_jvm);
     }
 }

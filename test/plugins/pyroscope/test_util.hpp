@@ -8,6 +8,7 @@
 #include <trib_test/support.hpp>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,10 +25,12 @@ inline unsigned long crc(const std::string &s) {
     return crc32(0, reinterpret_cast<const Bytef *>(s.data()), uInt(s.size()));
 }
 
-// A stable text form of points: everything but the random profile_id.
+// A stable text form of points: everything but the random profile_id, points in the order
+// of their text (metric points come from the module's pool, after the profile points).
 inline std::string render(const std::vector<trib::Point> &points) {
-    std::ostringstream o;
+    std::vector<std::string> each;
     for (auto &p : points) {
+        std::ostringstream o;
         o << "point " << p.measurement << " category=" << p.category << " time=" << p.time_ns << "\n";
         for (auto &[k, v] : p.tags) o << "  tag " << k << "=" << v << "\n";
         for (auto &f : p.fields) {
@@ -53,8 +56,12 @@ inline std::string render(const std::vector<trib::Point> &points) {
             else if (a.data) o << " crc32=" << crc(*a.data);
             o << "\n";
         }
+        each.push_back(o.str());
     }
-    return o.str();
+    std::sort(each.begin(), each.end());
+    std::string out;
+    for (auto &e : each) out += e;
+    return out;
 }
 
 // Compares with golden/<name>.reference; TRIB_UPDATE_GOLDEN=1 rewrites the file.

@@ -5,8 +5,9 @@
 #include <tributary/profiling/jfr.hpp>
 #include <tributary/profiling/language.hpp>
 #include <tributary/profiling/metrics.hpp>
+#include <tributary/profiling/metrics_pool.hpp>
 #include <tributary/profiling/multipart.hpp>
-#include <tributary/profiling/pprof.hpp>
+#include <tributary/profiling/pprof_reader.hpp>
 #include <tributary/profiling/pyroscope_ingest.hpp>
 
 #include <push.pb.h>
@@ -58,32 +59,38 @@ const std::string *find(const std::map<std::string, std::string> &m, const char 
     return it == m.end() || it->second.empty() ? nullptr : &it->second;
 }
 
+constexpr size_t kMaxPprofLabelTags = 64;
+
+// What the one pass over an uploaded pprof reads: the labels' first values for enough keys
+// to fill kMaxPprofLabelTags after the skipped keys and those the upload set already (at
+// most kMaxClientTags plus the few the ingest adds), and the sums the metrics use.
+const PprofReadOptions kReadWithLabels{.max_label_keys = 1024};
+
+// Reads an uploaded pprof once: its labels become tags, its sums the metrics.
+std::shared_ptr<const PprofSummary> read_upload_pprof(std::string_view bytes, const InflateLimit &limit,
+                                                      const PprofReadOptions &options = {}) {
+    return std::make_shared<const PprofSummary>(summarize_pprof(bytes, limit, options));
+}
+
 // Sample-level string labels of a pprof (wrapWithLabels in the Node agent, tags in Go's
 // pprof.Do) become tags when the upload has no such tag; per-thread and per-span labels
 // would explode the series count, so they stay in the profile.
-void add_pprof_labels(const perftools::profiles::Profile &p, std::map<std::string, std::string> &tags) {
+void add_pprof_labels(const PprofSummary &p, std::map<std::string, std::string> &tags) {
     static const std::set<std::string> kSkip = {"span_id",        "thread_id",          "thread_name",
                                                 "trace_id",       "local root span id", "span id",
                                                 "trace endpoint", "profile_id"};
-    std::set<std::string> added;
-    for (auto &s : p.sample()) {
-        for (auto &l : s.label()) {
-            if (l.str() <= 0 || l.key() <= 0 || l.key() >= p.string_table_size() || l.str() >= p.string_table_size())
-                continue;
-            const std::string &k = p.string_table(int(l.key()));
-            if (kSkip.count(k) || tags.count(k) || added.size() >= 64) continue;
-            tags[k] = p.string_table(int(l.str()));
-            added.insert(k);
-        }
+    size_t added = 0;
+    for (auto &[k, v] : p.labels) {
+        if (kSkip.count(k) || tags.count(k) || added >= kMaxPprofLabelTags) continue;
+        tags[k] = v;
+        ++added;
     }
 }
 
-bool has_sample_type(const perftools::profiles::Profile &p, std::string_view t) { return find_sample_type(p, t) >= 0; }
-
 // The name generate_profile_metrics expects for a Node profile (wall.pprof / space.pprof).
-std::string nodejs_metrics_name(const perftools::profiles::Profile &p) {
-    if (has_sample_type(p, "wall")) return "wall.pprof";
-    if (has_sample_type(p, "inuse_space") || has_sample_type(p, "space")) return "space.pprof";
+std::string nodejs_metrics_name(const PprofSummary &p) {
+    if (p.find("wall") >= 0) return "wall.pprof";
+    if (p.find("inuse_space") >= 0 || p.find("space") >= 0) return "space.pprof";
     return "auto.pprof";
 }
 
@@ -161,24 +168,36 @@ void PyroscopeIngest::finish_tags(ProfileUpload &u) const {
     u.profiler = "pyroscope";
 }
 
+std::optional<MetricsWork> PyroscopeIngest::add_metrics(const ProfileUpload &u, std::vector<trib::Point> &points,
+                                                        bool push) const {
+    if (!opts_.generate_metrics) return std::nullopt;
+    const char *what = push ? "pyroscope push" : "pyroscope";
+    try {
+        // generate_profile_metrics finds Node profiles by their Datadog names; the names
+        // come from the pass that read the labels (f.pprof), which the metrics reuse.
+        ProfileUpload for_metrics = u;
+        for_metrics.inflate = limit();
+        if (auto it = u.tags.find("language"); it != u.tags.end() && it->second == "nodejs")
+            for (auto &f : for_metrics.files) {
+                if (!f.data || (!push && f.name != "auto.pprof")) continue;
+                if (!f.pprof) f.pprof = read_upload_pprof(*f.data, limit()); // built from folded text
+                f.name = nodejs_metrics_name(*f.pprof);
+            }
+        if (opts_.metrics_pool) return prepare_metrics(std::move(for_metrics));
+        if (auto m = generate_profile_metrics(for_metrics)) points.push_back(std::move(*m));
+    } catch (const std::exception &e) {
+        host_.warn(std::string(what) + ": metrics not generated: " + e.what());
+    }
+    return std::nullopt;
+}
+
 trib::HttpResponse PyroscopeIngest::emit_upload(ProfileUpload &u, bool connect) {
     std::vector<trib::Point> points;
     points.push_back(build_profile_point(u, new_profile_id()));
-    if (opts_.generate_metrics) {
-        try {
-            // generate_profile_metrics finds Node profiles by their Datadog names.
-            ProfileUpload for_metrics = u;
-            for_metrics.inflate = limit();
-            if (find(u.tags, "language") && u.tags["language"] == "nodejs")
-                for (auto &f : for_metrics.files)
-                    if (f.name == "auto.pprof" && f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data, limit()));
-            if (auto m = generate_profile_metrics(for_metrics)) points.push_back(std::move(*m));
-        } catch (const std::exception &e) {
-            host_.warn(std::string("pyroscope: metrics not generated: ") + e.what());
-        }
-    }
+    std::optional<MetricsWork> later = add_metrics(u, points, false);
     trib_status st = host_.emit(points);
     if (st == TRIB_OK) {
+        if (later) opts_.metrics_pool->submit(std::move(*later));
         trib::HttpResponse r;
         r.status = 200;
         r.content_type = connect ? "application/proto" : "text/plain; charset=utf-8";
@@ -274,9 +293,13 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
             std::optional<LabelsSnapshotView> labels;
             if (lp && !lp->data.empty()) labels = LabelsSnapshotView::parse(lp->data, limit());
             auto decoded = decode_jfr(jfr_bytes, labels ? &*labels : nullptr, limit());
-            (void)decoded;
+            // The metrics read the recording's stats and span only: keep those, not the profiles.
+            auto stats = std::make_shared<JfrProfiles>();
+            stats->stats = std::move(decoded.stats);
+            stats->start_ns = decoded.start_ns;
+            stats->end_ns = decoded.end_ns;
             u.format = "jfr";
-            u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes)});
+            u.files.push_back(ProfileFile{"auto.jfr", part_type(jp), share(jfr_bytes), nullptr, std::move(stats)});
             if (lp) u.files.push_back(ProfileFile{"labels", part_type(lp), share(lp->data)});
         } else if (format == "lines" ||
                    (format.empty() && boundary.empty() && mtype.find("octet-stream") == std::string::npos) ||
@@ -304,25 +327,24 @@ trib::HttpResponse PyroscopeIngest::handle_ingest(const trib::HttpRequest &req) 
                         if (!p.filename.empty() && p.name != "sample_type_config" && p.name != "prev_profile") pp = &p;
                 }
                 if (!pp) throw IngestError(400, "multipart pprof upload without a 'profile' part");
-                auto prof = parse_pprof(pp->data, limit());
-                add_pprof_labels(prof, u.tags);
+                auto summary = read_upload_pprof(pp->data, limit(), kReadWithLabels);
+                add_pprof_labels(*summary, u.tags);
                 std::string file = "auto.pprof";
                 if (language == "golang") {
                     const MultipartPart *cfg = part("sample_type_config");
                     file = cfg ? go_profile_file_name(cfg->data) : "cpu.pprof";
                 }
                 u.format = "pprof";
-                u.files.push_back(ProfileFile{file, part_type(pp), share(pp->data)});
-                if (const MultipartPart *prev = part("prev_profile"); prev && !prev->data.empty()) {
-                    parse_pprof(prev->data, limit());
-                    u.files.push_back(ProfileFile{"prev_" + file, part_type(prev), share(prev->data)});
-                }
+                u.files.push_back(ProfileFile{file, part_type(pp), share(pp->data), summary});
+                if (const MultipartPart *prev = part("prev_profile"); prev && !prev->data.empty())
+                    u.files.push_back(ProfileFile{"prev_" + file, part_type(prev), share(prev->data),
+                                                  read_upload_pprof(prev->data, limit())});
             } else {
-                auto prof = parse_pprof(body, limit());
-                add_pprof_labels(prof, u.tags);
+                auto summary = read_upload_pprof(body, limit(), kReadWithLabels);
+                add_pprof_labels(*summary, u.tags);
                 u.format = "pprof";
-                u.files.push_back(
-                    ProfileFile{"auto.pprof", mtype.empty() ? "application/octet-stream" : mtype, share(body)});
+                u.files.push_back(ProfileFile{"auto.pprof", mtype.empty() ? "application/octet-stream" : mtype,
+                                              share(body), summary});
             }
         } else {
             throw IngestError(415, "unsupported format '" + format + "': upload pprof, jfr, lines or folded");
@@ -420,22 +442,23 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
         int64_t start = 0, end = 0;
         for (int k = 0; k < series.samples_size(); ++k) {
             const std::string &raw = series.samples(k).raw_profile();
-            perftools::profiles::Profile prof;
+            std::shared_ptr<const PprofSummary> summary;
             std::string where = "series " + std::to_string(si) + " sample " + std::to_string(k);
             try {
-                prof = parse_pprof(raw, limit());
-                if (prof.time_nanos() > 0) check_client_time(prof.time_nanos(), "the profile time");
-                if (prof.duration_nanos() < 0 || prof.duration_nanos() > kMaxClientClockSkewNs)
+                summary = read_upload_pprof(raw, limit());
+                if (summary->time_nanos > 0) check_client_time(summary->time_nanos, "the profile time");
+                if (summary->duration_nanos < 0 || summary->duration_nanos > kMaxClientClockSkewNs)
                     throw DecodeError("the profile duration is negative or longer than a day");
             } catch (const TooLargeError &e) {
                 return fail(413, "resource_exhausted", where + ": " + e.what() + " (body_size_limit_mb)");
             } catch (const DecodeError &e) {
                 return fail(400, "invalid_argument", where + ": " + e.what());
             }
-            if (prof.time_nanos() > 0 && (start == 0 || prof.time_nanos() < start)) start = prof.time_nanos();
-            end = std::max(end, prof.time_nanos() + std::max<int64_t>(0, prof.duration_nanos()));
+            const PprofSummary &prof = *summary;
+            if (prof.time_nanos > 0 && (start == 0 || prof.time_nanos < start)) start = prof.time_nanos;
+            end = std::max(end, prof.time_nanos + std::max<int64_t>(0, prof.duration_nanos));
             std::string name = k == 0 ? file : file.substr(0, file.size() - 6) + "-" + std::to_string(k + 1) + ".pprof";
-            u.files.push_back(ProfileFile{name, "application/octet-stream", share(raw)});
+            u.files.push_back(ProfileFile{name, "application/octet-stream", share(raw), summary});
         }
         if (start == 0) {
             end = now_ns();
@@ -450,23 +473,14 @@ trib::HttpResponse PyroscopeIngest::push(const trib::HttpRequest &req, bool json
     }
     // Every series in one emit: the request is accepted or refused as a whole.
     std::vector<trib::Point> points;
+    std::vector<MetricsWork> later;
     for (auto &u : uploads) {
         points.push_back(build_profile_point(u, new_profile_id()));
-        if (opts_.generate_metrics) {
-            try {
-                ProfileUpload for_metrics = u;
-                for_metrics.inflate = limit();
-                if (u.tags["language"] == "nodejs")
-                    for (auto &f : for_metrics.files)
-                        if (f.data) f.name = nodejs_metrics_name(parse_pprof(*f.data, limit()));
-                if (auto m = generate_profile_metrics(for_metrics)) points.push_back(std::move(*m));
-            } catch (const std::exception &e) {
-                host_.warn(std::string("pyroscope push: metrics not generated: ") + e.what());
-            }
-        }
+        if (auto work = add_metrics(u, points, true)) later.push_back(std::move(*work));
     }
     trib_status st = host_.emit(points);
     if (st != TRIB_OK) return connect_refusal(st, emit_refusal_text(st));
+    for (auto &work : later) opts_.metrics_pool->submit(std::move(work));
     host_.counter_add("pyroscope_push_series", double(uploads.size()));
     trib::HttpResponse r;
     r.status = 200;

@@ -23,13 +23,32 @@
 
 namespace trib::profiling {
 
+// How the pprofs are read: one pass over the bytes (pprof_reader.hpp; a file's `pprof`
+// summary is used when the receiver made one), or libprotobuf's full parse (the
+// reference for tests and benchmarks).
+enum class PprofDecoder { one_pass, libprotobuf };
+
 // The metric values alone (name → value), in a stable order. Throws DecodeError when a
 // profile the metrics need cannot be decoded.
-std::vector<std::pair<std::string, double>> compute_profile_metrics(const ProfileUpload &upload);
+std::vector<std::pair<std::string, double>> compute_profile_metrics(const ProfileUpload &upload,
+                                                                    PprofDecoder decoder = PprofDecoder::one_pass);
 
 // The point: tags language, host, service, env, version (those present), time = end.
 // nullopt for an unsupported language or when nothing could be derived. Throws
 // DecodeError like compute_profile_metrics.
 std::optional<trib::Point> generate_profile_metrics(const ProfileUpload &upload);
+
+// generate_metrics in two steps, so that the decode runs off the HTTP worker
+// (metrics_pool.hpp). prepare_metrics runs on the receiving thread: it inflates every file
+// the metrics will read, within upload.inflate, and holds the bytes in the host budget, so
+// a decompression bomb is still answered 413 (TooLargeError) and a spent budget 429
+// (MemoryRefused) as with synchronous metrics. point() decodes and builds the point later,
+// on any thread (DecodeError for a profile it cannot read).
+struct MetricsWork {
+    ProfileUpload upload; // the files the metrics read, uncompressed
+    std::vector<trib::MemoryReservation> held;
+    std::optional<trib::Point> point() const { return generate_profile_metrics(upload); }
+};
+MetricsWork prepare_metrics(ProfileUpload upload);
 
 } // namespace trib::profiling

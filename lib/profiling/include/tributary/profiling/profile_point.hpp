@@ -13,10 +13,18 @@
 
 namespace trib::profiling {
 
+struct PprofSummary; // pprof_reader.hpp
+struct JfrProfiles;  // jfr.hpp
+
 struct ProfileFile {
     std::string name;                        // original part/file name, e.g. "wall.pprof"
     std::string content_type;                // as sent (may be empty)
     std::shared_ptr<const std::string> data; // the original bytes, compressed or not
+    // The receiver's one-pass read of `data` when it made one (Pyroscope reads labels),
+    // so generate_metrics does not decode the file again.
+    std::shared_ptr<const PprofSummary> pprof;
+    // The same for a JFR recording the receiver decoded (its stats and time span only).
+    std::shared_ptr<const JfrProfiles> jfr;
 };
 
 struct ProfileUpload {

@@ -8,12 +8,12 @@
 #pragma once
 
 #include <tributary/plugin.hpp>
+#include <tributary/profiling/metrics.hpp>
 #include <tributary/profiling/profile_point.hpp>
-
-#include <pprof.pb.h>
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,12 +21,17 @@
 
 namespace trib::profiling {
 
+class MetricsPool;
+
 struct PyroscopeOptions {
     // [inputs.pyroscope.tags]: override what the agent sent.
     std::map<std::string, std::string> tags;
     // [[inputs.profile.pyroscope]] service/env/version: used when the agent sent none.
     std::string service, env, version;
     bool generate_metrics = true;
+    // Where the metrics run (the instance's, metrics_sync = false); null: on the request
+    // thread, in the same emit as the profile point (metrics_sync = true).
+    MetricsPool *metrics_pool = nullptr;
     // body_size_limit_mb: also the bound for an inflated body, each inflated profile and
     // the pprof built from folded text (413 beyond).
     uint64_t body_limit_bytes = 32u << 20;
@@ -74,6 +79,10 @@ class PyroscopeIngest {
   private:
     // Emits the upload (and its metrics); turns the status into the HTTP answer.
     trib::HttpResponse emit_upload(ProfileUpload &upload, bool connect);
+    // generate_metrics for an upload: the point appended to `points` (synchronous), or the
+    // work for the pool to do once the profile point is emitted. Errors are logged.
+    std::optional<MetricsWork> add_metrics(const ProfileUpload &upload, std::vector<trib::Point> &points,
+                                           bool push) const;
     // handle_push after the content type is known; throws what handle_push maps.
     trib::HttpResponse push(const trib::HttpRequest &req, bool json);
     void finish_tags(ProfileUpload &upload) const;
