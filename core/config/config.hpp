@@ -28,7 +28,7 @@ using Env = std::map<std::string, std::string>;
 Env current_env();
 
 struct BusConfig {
-    uint64_t max_memory_bytes = 128ull << 20;          // [bus] max_memory_mb
+    uint64_t max_memory_bytes = 64ull << 20;           // [bus] max_memory_mb
     std::chrono::milliseconds shutdown_timeout{30000}; // [bus] shutdown_timeout_ms: drain limit at exit
     std::chrono::milliseconds retry_initial{100};      // [bus] retry_initial_ms
     std::chrono::milliseconds retry_max{5000};         // [bus] retry_max_ms
@@ -92,7 +92,7 @@ struct HostConfig {
     HttpListenerConfig http;
     // [limits] inflight_memory_mb: request bodies and inflated parts held at once, host-wide
     // (memory_budget.hpp); past it clients get 429, one request larger than it 413.
-    uint64_t inflight_memory_bytes = 128ull << 20;
+    uint64_t inflight_memory_bytes = 64ull << 20;
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
     BusConfig bus;
     AttachmentsConfig attachments;

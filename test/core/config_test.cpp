@@ -48,7 +48,7 @@ TEST_CASE("an empty tributary.conf is valid and gives the defaults", "[core][con
     CHECK(cfg.conf_d == d.sub("conf.d"));
     REQUIRE(cfg.sinks.size() == 1);
     CHECK(cfg.sinks[0].type == "file");
-    CHECK(cfg.bus.max_memory_bytes == 128ull << 20);
+    CHECK(cfg.bus.max_memory_bytes == 64ull << 20);
     bool has_host = false;
     for (auto &kv : cfg.global_tags) has_host |= kv.first == "host" && !kv.second.empty();
     CHECK(has_host);

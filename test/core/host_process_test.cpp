@@ -134,7 +134,7 @@ TEST_CASE("host: /health, /metrics, global and instance tags, state dir", "[core
     CHECK(metric_value(metrics.body, "tributary_input_points_emitted_total", "instance=\"1\"") == 1);
     CHECK(metric_value(metrics.body, "tributary_module_requests", "module=\"test_input\",instance=\"0\"") == 1);
     CHECK(metric_value(metrics.body, "tributary_sink_points_written_total", "sink=\"file\"") == 3);
-    CHECK(metric_value(metrics.body, "tributary_bus_memory_limit_bytes") == 128.0 * 1024 * 1024);
+    CHECK(metric_value(metrics.body, "tributary_bus_memory_limit_bytes") == 64.0 * 1024 * 1024);
     CHECK(metric_value(metrics.body, "tributary_http_responses_total", "code=\"404\"") == 1);
     // Every loaded module is listed, the sink module without any instance too.
     CHECK(metric_value(metrics.body, "tributary_module_info",

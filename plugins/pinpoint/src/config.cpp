@@ -32,7 +32,7 @@ ConfigMap build_config_map() {
     storage.integer("capacity", 5120, "disk queue size in MB").at_least(1);
     m.section("storage", std::move(storage), false, "received messages are queued on disk before processing");
     m.integer("trace_wait_ms", 30000, "how long spans and chunks wait for the rest of their trace").at_least(0);
-    m.integer("trace_memory_mb", 128, "memory the input holds for received spans (past it, RESOURCE_EXHAUSTED)")
+    m.integer("trace_memory_mb", 32, "memory the input holds for received spans (past it, RESOURCE_EXHAUSTED)")
         .at_least(1);
     m.integer("max_span_events", 20000, "a span or chunk with more events is refused").at_least(1);
     m.integer("max_message_mb", 16, "gRPC receive limit per message").within(1, 1024);

@@ -41,7 +41,7 @@ struct Config {
 
     // Tributary's own keys (not in DataKit).
     uint64_t trace_wait_ms = 30000;   // how long pieces wait for the rest of their trace
-    uint64_t trace_memory_mb = 128;   // memory bound of what the input holds (README "Memory bound")
+    uint64_t trace_memory_mb = 32;    // memory bound of what the input holds (README "Memory bound")
     uint64_t max_span_events = 20000; // a span or chunk with more events is refused
     uint64_t max_message_mb = 16;     // gRPC receive limit
     uint64_t metadata_max_entries = 2000000;
