@@ -92,7 +92,7 @@ struct HostConfig {
     HttpListenerConfig http;
     // [limits] inflight_memory_mb: request bodies and inflated parts held at once, host-wide
     // (memory_budget.hpp); past it clients get 429, one request larger than it 413.
-    uint64_t inflight_memory_bytes = 64ull << 20;
+    uint64_t inflight_memory_bytes = 128ull << 20;
     std::vector<std::pair<std::string, std::string>> global_tags; // includes `host`
     BusConfig bus;
     AttachmentsConfig attachments;

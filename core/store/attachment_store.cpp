@@ -303,48 +303,40 @@ void AttachmentStore::discard(const std::vector<std::string> &created_dirs) {
     }
 }
 
+// Takes profile directories off the books, oldest first, while `more(total, first_seen_ns)`
+// holds; `keep` is never taken. Returns them (name, bytes) for removal outside the lock.
+std::vector<std::pair<std::string, uint64_t>>
+AttachmentStore::take_oldest(const std::function<bool(uint64_t, int64_t)> &more, const std::string &keep) {
+    std::vector<std::pair<std::string, uint64_t>> taken;
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto it = by_age_.begin(); it != by_age_.end() && more(total_, it->first);) {
+        if (it->second == keep) {
+            ++it;
+            continue;
+        }
+        auto d = dirs_.find(it->second);
+        uint64_t b = d == dirs_.end() ? 0 : d->second.bytes;
+        taken.emplace_back(it->second, b);
+        total_ -= std::min(total_, b);
+        if (d != dirs_.end()) dirs_.erase(d);
+        it = by_age_.erase(it);
+    }
+    stats_.bytes = total_;
+    stats_.profiles = dirs_.size();
+    return taken;
+}
+
 void AttachmentStore::enforce_size(const std::string &keep) {
     std::lock_guard<std::mutex> rl(remove_mu_);
-    std::vector<std::pair<std::string, uint64_t>> victims;
-    {
-        std::lock_guard<std::mutex> lk(mu_);
-        auto it = by_age_.begin();
-        while (total_ > cfg_.max_size_bytes && it != by_age_.end()) {
-            if (it->second == keep) { // the upload in hand stays, even alone over the limit
-                ++it;
-                continue;
-            }
-            auto d = dirs_.find(it->second);
-            uint64_t b = d == dirs_.end() ? 0 : d->second.bytes;
-            victims.emplace_back(it->second, b);
-            total_ -= std::min(total_, b);
-            if (d != dirs_.end()) dirs_.erase(d);
-            it = by_age_.erase(it);
-        }
-        stats_.bytes = total_;
-        stats_.profiles = dirs_.size();
-    }
-    remove_dirs(victims, false);
+    // The upload in hand (keep) stays, even alone over the limit.
+    remove_dirs(take_oldest([this](uint64_t total, int64_t) { return total > cfg_.max_size_bytes; }, keep), false);
 }
 
 void AttachmentStore::remove_expired() {
     std::lock_guard<std::mutex> rl(remove_mu_);
     int64_t cutoff = now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.max_age).count();
-    std::vector<std::pair<std::string, uint64_t>> victims;
-    {
-        std::lock_guard<std::mutex> lk(mu_);
-        for (auto it = by_age_.begin(); it != by_age_.end() && it->first < cutoff;) {
-            auto d = dirs_.find(it->second);
-            uint64_t b = d == dirs_.end() ? 0 : d->second.bytes;
-            victims.emplace_back(it->second, b);
-            total_ -= std::min(total_, b);
-            if (d != dirs_.end()) dirs_.erase(d);
-            it = by_age_.erase(it);
-        }
-        stats_.bytes = total_;
-        stats_.profiles = dirs_.size();
-    }
-    remove_dirs(victims, true);
+    remove_dirs(take_oldest([cutoff](uint64_t, int64_t first_seen) { return first_seen < cutoff; }, std::string()),
+                true);
 }
 
 void AttachmentStore::remove_dirs(const std::vector<std::pair<std::string, uint64_t>> &dirs, bool for_age) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -105,6 +106,8 @@ class AttachmentStore {
     void scan_existing();
     void account(const std::string &dir, int64_t now_ns, uint64_t added, uint64_t replaced);
     void enforce_size(const std::string &keep);
+    std::vector<std::pair<std::string, uint64_t>> take_oldest(const std::function<bool(uint64_t, int64_t)> &more,
+                                                              const std::string &keep);
     void remove_dirs(const std::vector<std::pair<std::string, uint64_t>> &dirs, bool for_age);
     void age_loop();
 

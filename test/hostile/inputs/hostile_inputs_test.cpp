@@ -34,13 +34,7 @@ const std::string kFix = TRIB_FIXTURES_DIR;
 constexpr long kMaxPeakRssMb = 300;
 
 // Peak resident set of a process in MiB (VmHWM in /proc/<pid>/status).
-long peak_rss_mb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-    return -1;
-}
+long peak_rss_mb(pid_t pid) { return long(trib::test::peak_rss_kb(pid) / 1024); }
 
 // zstd of `size` zero bytes, compressed a MiB at a time (a decompression bomb).
 std::string zstd_zeros(size_t size) {

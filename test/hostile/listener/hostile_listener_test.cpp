@@ -29,13 +29,7 @@ constexpr uint64_t kVmHwmBoundKb = 300 * 1024;
 const std::string kFixtures = std::string(TRIB_FIXTURES_DIR) + "/ddtrace-nodejs/";
 const std::string kUploadType = "multipart/form-data; boundary=1a8de2bbf9e4d199";
 
-uint64_t vmhwm_kb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
-    return 0;
-}
+uint64_t vmhwm_kb(pid_t pid) { return tt::peak_rss_kb(pid); }
 
 // A host with the profile input on its sample config.
 tt::HostOptions profile_host(std::map<std::string, std::string> env = {}, std::string config = "") {
@@ -242,7 +236,7 @@ TEST_CASE("defect 2: a line break in a client string cannot forge a point", "[li
 }
 
 TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 413 past the budget", "[memory_budget]") {
-    // Default budget (64 MiB); the profile route may take 200 MiB so the budget is what bounds.
+    // Default budget (128 MiB); the profile route may take 200 MiB so the budget is what bounds.
     tt::HostProcess host(profile_host({{"ENV_INPUT_PROFILE_BODY_SIZE_LIMIT_MB", "200"}}));
     REQUIRE(post_recorded_upload(host) == 200);
     const uint64_t mib = 1 << 20;
@@ -251,10 +245,10 @@ TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 41
                "\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n";
     };
     {
-        // Two uploads of 32 MiB, all but their last byte sent, hold the whole budget (and
-        // 64 MiB of the host's memory) until they finish.
+        // Four uploads of 32 MiB, all but their last byte sent, hold the whole budget (and
+        // 128 MiB of the host's memory) until they finish.
         std::vector<std::unique_ptr<RawConnection>> slow;
-        for (int i = 0; i < 2; ++i) {
+        for (int i = 0; i < 4; ++i) {
             slow.push_back(std::make_unique<RawConnection>(host.port()));
             REQUIRE(slow.back()->send_all(header(32 * mib) + std::string(32 * mib - 1, 'x')));
         }
@@ -262,10 +256,10 @@ TEST_CASE("defect 3: bodies in flight are bounded host-wide: 429 while spent, 41
         REQUIRE(tt::wait_until(
             [&] {
                 m = tt::http("GET", host.url("/metrics"));
-                return metric(m.body, "tributary_inflight_memory_bytes") == double(64 * mib);
+                return metric(m.body, "tributary_inflight_memory_bytes") == double(128 * mib);
             },
             10s));
-        CHECK(metric(m.body, "tributary_inflight_memory_limit_bytes") == double(64 * mib));
+        CHECK(metric(m.body, "tributary_inflight_memory_limit_bytes") == double(128 * mib));
 
         // The next one is told to come back: 429 with Retry-After, and nothing is stored.
         auto busy = tt::http("POST", host.url("/profiling/v1/input"), std::string(8 * mib, 'y'), kUploadType);

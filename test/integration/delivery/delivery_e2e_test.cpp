@@ -132,13 +132,7 @@ double metric(const HostProcess &h, const std::string &series) {
     return -1;
 }
 
-uint64_t vm_hwm_kb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
-    return 0;
-}
+uint64_t vm_hwm_kb(pid_t pid) { return trib::test::peak_rss_kb(pid); }
 
 // Waits until InfluxDB holds every acknowledged number; reports what is missing if not.
 void require_all_delivered(const InfluxServer &influx, const std::string &run, const std::set<int64_t> &acked,

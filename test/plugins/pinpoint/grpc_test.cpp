@@ -466,13 +466,7 @@ TEST_CASE("the real host: DataKit's ENV_INPUT_PINPOINT_* variables reach the mod
 namespace {
 
 // Peak resident set of a process in MiB (VmHWM in /proc/<pid>/status).
-long peak_rss_mb(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-    return -1;
-}
+long peak_rss_mb(pid_t pid) { return long(trib::test::peak_rss_kb(pid) / 1024); }
 
 // A child span (its root never comes) of `events` events, each with a 100-byte annotation.
 std::string flood_span(const std::string &agent, int64_t sequence, int events) {

@@ -96,4 +96,12 @@ bool wait_until(std::function<bool()> pred, std::chrono::milliseconds timeout, s
     }
 }
 
+uint64_t peak_rss_kb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    return 0;
+}
+
 } // namespace trib::test

@@ -47,6 +47,8 @@ void write_file(const std::string &path, std::string_view data);
 bool file_exists(const std::string &path);
 // Regular files below dir (recursive), as paths relative to dir, sorted.
 std::vector<std::string> list_files(const std::string &dir);
+// A process's peak resident set (VmHWM in /proc/<pid>/status) in kB; 0 when unreadable.
+uint64_t peak_rss_kb(pid_t pid);
 // A recorded client payload: read_file(TRIB_FIXTURES_DIR + "/" + rel).
 std::string fixture(const std::string &rel);
 
