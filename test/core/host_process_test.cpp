@@ -217,11 +217,13 @@ TEST_CASE("host: stored attachments reach a second file sink and a sink module b
     std::string bytes;
     for (int i = 0; i < 70000; ++i) bytes.push_back(char(i * 7 % 251));
     REQUIRE(http("POST", host.url("/test/emit?attach=wall.pprof&profile_id=xyz"), bytes).status == 200);
-    REQUIRE(wait_until([&] { return file_exists(work.sub("mod-att/xyz/wall.pprof")); }, 10000ms));
+    // The sinks write on their own threads: wait for the whole file, not its first byte.
+    auto holds = [&](const std::string &path) {
+        return wait_until([&] { return file_exists(path) && read_file(path) == bytes; }, 10000ms);
+    };
     CHECK(read_file(host.data_dir() + "/attachments/xyz/wall.pprof") == bytes);
-    REQUIRE(wait_until([&] { return file_exists(work.sub("copy/attachments/xyz/wall.pprof")); }, 10000ms));
-    CHECK(read_file(work.sub("copy/attachments/xyz/wall.pprof")) == bytes);
-    CHECK(read_file(work.sub("mod-att/xyz/wall.pprof")) == bytes);
+    CHECK(holds(work.sub("copy/attachments/xyz/wall.pprof")));
+    CHECK(holds(work.sub("mod-att/xyz/wall.pprof")));
     CHECK(host.stop() == 0);
 }
 
