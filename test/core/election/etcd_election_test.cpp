@@ -275,8 +275,8 @@ TEST_CASE("interoperates with other v3 election clients under the same name", "[
 
     EtcdElection a(options_for({etcd.endpoint()}, "node-a"));
     a.start(nullptr);
-    REQUIRE(wait_until([&] { return a.role() == "follower"; }, 5s, 20ms));
-    CHECK(a.leader_node() == "etcdctl");
+    // The role and the leader's name are learnt in two steps: wait for both.
+    REQUIRE(wait_until([&] { return a.role() == "follower" && a.leader_node() == "etcdctl"; }, 5s, 20ms));
     std::this_thread::sleep_for(2500ms); // past our own TTL: keep-alives keep us queued
     CHECK_FALSE(a.is_leader());
 
