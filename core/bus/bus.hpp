@@ -84,7 +84,7 @@ class SinkWorker {
 
   private:
     void loop();
-    void deliver(const std::vector<trib::Point> &points, uint64_t bytes);
+    void deliver(const std::vector<const std::vector<trib::Point> *> &parts, size_t points, uint64_t bytes);
     void flush_sink();
 
     std::unique_ptr<Sink> sink_;
@@ -96,6 +96,9 @@ class SinkWorker {
     std::condition_variable cv_;
     std::deque<std::shared_ptr<const Batch>> queue_;
     size_t queued_points_ = 0;
+    uint64_t queued_bytes_ = 0;
+    // When the queue last went from empty to not empty (a lingering sink's wait counts from it).
+    std::chrono::steady_clock::time_point queued_since_{};
     bool stopping_ = false;
     bool done_ = false;
     std::chrono::steady_clock::time_point deadline_{};

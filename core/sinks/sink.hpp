@@ -6,6 +6,7 @@
 
 #include <tributary/plugin.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,20 @@ class Sink {
     // larger writes). A spool says no: one record per emitted batch keeps each record within
     // the spool's capacity, and its delivery joins records itself.
     virtual bool takes_joined_batches() const { return true; }
+    // Several queued batches in one write, in order. Default: joined into one vector (a copy
+    // of the points); a sink that can take them apart overrides it.
+    virtual trib_status write_parts(const std::vector<const std::vector<trib::Point> *> &parts, std::string &err) {
+        if (parts.size() == 1) return write(*parts.front(), err);
+        std::vector<trib::Point> joined;
+        size_t n = 0;
+        for (auto *p : parts) n += p->size();
+        joined.reserve(n);
+        for (auto *p : parts) joined.insert(joined.end(), p->begin(), p->end());
+        return write(joined, err);
+    }
+    // How long the router may hold points before a write, gathering more (0: write at once).
+    // For sinks that group on their own schedule anyway: fewer wake-ups of the sink's thread.
+    virtual std::chrono::milliseconds write_linger() const { return std::chrono::milliseconds(0); }
     // Flush buffered output (called at shutdown and periodically). Default: nothing.
     virtual void flush() {}
 };

@@ -196,3 +196,97 @@ TEST_CASE("shutdown drains every queued point into the sinks", "[core][bus]") {
     CHECK(sp->count() == 1000);
     CHECK(bus.emit(make_points(1), bytes, err) == TRIB_BACKPRESSURE); // closed
 }
+
+namespace {
+// A sink that asks the router to linger (as TRIB_MODULE_BATCHED_WRITES modules do) and
+// records each write: how many parts and points, in what order.
+class LingeringSink final : public Sink {
+  public:
+    LingeringSink(std::string name, std::chrono::milliseconds linger) : name_(std::move(name)), linger_(linger) {}
+    const std::string &name() const override { return name_; }
+    std::chrono::milliseconds write_linger() const override { return linger_; }
+    trib_status write(const std::vector<trib::Point> &batch, std::string &err) override {
+        return write_parts({&batch}, err);
+    }
+    trib_status write_parts(const std::vector<const std::vector<trib::Point> *> &parts, std::string &) override {
+        std::lock_guard<std::mutex> lk(mu_);
+        size_t n = 0;
+        for (auto *part : parts)
+            for (auto &p : *part) {
+                times_.push_back(p.time_ns);
+                ++n;
+            }
+        writes_.emplace_back(parts.size(), n);
+        return TRIB_OK;
+    }
+    size_t count() {
+        std::lock_guard<std::mutex> lk(mu_);
+        return times_.size();
+    }
+    std::vector<std::pair<size_t, size_t>> writes() {
+        std::lock_guard<std::mutex> lk(mu_);
+        return writes_;
+    }
+    std::vector<int64_t> times() {
+        std::lock_guard<std::mutex> lk(mu_);
+        return times_;
+    }
+
+  private:
+    std::string name_;
+    std::chrono::milliseconds linger_;
+    std::mutex mu_;
+    std::vector<std::pair<size_t, size_t>> writes_; // (parts, points) per write
+    std::vector<int64_t> times_;
+};
+
+std::vector<trib::Point> points_at(int64_t from, size_t n) {
+    std::vector<trib::Point> v;
+    for (size_t i = 0; i < n; ++i) v.emplace_back("cpu", "metric", from + int64_t(i));
+    return v;
+}
+} // namespace
+
+TEST_CASE("a lingering sink gets the batches that gathered in one write, in order, not copied", "[core][bus]") {
+    Bus bus(small_bus(64 << 20));
+    auto s = std::make_unique<LingeringSink>("viewer-like", 300ms);
+    auto *sp = s.get();
+    auto plain = std::make_unique<RecordingSink>("file-like");
+    auto *pp = plain.get();
+    bus.add_sink(std::move(s), "test", {});
+    bus.add_sink(std::move(plain), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    for (int i = 0; i < 40; ++i) REQUIRE(bus.emit(points_at(i * 2, 2), bytes, err) == TRIB_OK);
+    REQUIRE(trib::test::wait_until([&] { return sp->count() == 80 && pp->count() == 80; }, 10000ms, 5ms));
+    auto writes = sp->writes();
+    // 40 emits in far less than the linger: one write (two if the machine paused the loop).
+    CHECK(writes.size() <= 2);
+    CHECK(writes.front().first > 1); // several batches as parts of one write
+    auto times = sp->times();
+    for (size_t i = 0; i < times.size(); ++i) CHECK(times[i] == int64_t(i));
+    CHECK(bus.shutdown());
+}
+
+TEST_CASE("a lingering sink is written at once when the caps fill, and at shutdown", "[core][bus]") {
+    BusConfig cfg = small_bus(64 << 20);
+    cfg.max_write_points = 10;
+    Bus bus(cfg);
+    auto s = std::make_unique<LingeringSink>("slow-linger", 60000ms);
+    auto *sp = s.get();
+    bus.add_sink(std::move(s), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    REQUIRE(bus.emit(points_at(0, 10), bytes, err) == TRIB_OK);
+    // A full write does not wait the minute.
+    CHECK(trib::test::wait_until([&] { return sp->count() == 10; }, 10000ms, 5ms));
+    REQUIRE(bus.emit(points_at(10, 3), bytes, err) == TRIB_OK);
+    std::this_thread::sleep_for(50ms);
+    CHECK(sp->count() == 10); // three points wait for more
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(bus.shutdown()); // and are written when the host stops, without the linger
+    CHECK(sp->count() == 13);
+    CHECK(std::chrono::steady_clock::now() - t0 < 30000ms);
+}

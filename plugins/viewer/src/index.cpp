@@ -1,5 +1,6 @@
 #include "index.hpp"
 
+#include <tributary/json_text.hpp>
 #include <tributary/plugin.hpp>
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/profile_point.hpp>
@@ -73,7 +74,44 @@ std::string sanitize_component(std::string_view in) {
     return out;
 }
 
-std::string join_list(const std::vector<std::string> &v) { return nlohmann::json(v).dump(); }
+std::string join_list(const std::vector<std::string> &v) {
+    std::string out = "[";
+    for (auto &item : v) {
+        if (out.size() > 1) out.push_back(',');
+        trib::append_json_string(out, item);
+    }
+    out.push_back(']');
+    return out;
+}
+
+// A point's tags as the stored JSON object, and the ones with their own column picked out
+// on the way. Keys repeated in a point: the last wins, as JSON parsers read it.
+std::string tags_json_of(const trib_point &p, std::initializer_list<std::pair<std::string_view, std::string *>> pick) {
+    std::string out = "{";
+    for (size_t i = 0; i < p.tag_count; ++i) {
+        const trib_tag *t = TRIB_AT(trib_tag, p.tags, i);
+        std::string_view k = trib::sv(t->key), v = trib::sv(t->value);
+        if (out.size() > 1) out.push_back(',');
+        trib::append_json_string(out, k);
+        out.push_back(':');
+        trib::append_json_string(out, v);
+        for (auto &[name, into] : pick)
+            if (k == name) into->assign(v);
+    }
+    out.push_back('}');
+    return out;
+}
+std::string tags_json_of(const std::map<std::string, std::string> &tags) {
+    std::string out = "{";
+    for (auto &[k, v] : tags) {
+        if (out.size() > 1) out.push_back(',');
+        trib::append_json_string(out, k);
+        out.push_back(':');
+        trib::append_json_string(out, v);
+    }
+    out.push_back('}');
+    return out;
+}
 std::vector<std::string> split_list(const std::string &s) {
     auto j = nlohmann::json::parse(s, nullptr, false);
     return j.is_array() ? j.get<std::vector<std::string>>() : std::vector<std::string>{};
@@ -155,15 +193,15 @@ std::optional<ProfileRow> profile_row(const trib_point &p) {
     }
     if (r.id.empty()) return std::nullopt;
     r.types_known = false;
-    for (size_t i = 0; i < p.tag_count; ++i) {
-        const trib_tag *t = TRIB_AT(trib_tag, p.tags, i);
-        r.tags[std::string(trib::sv(t->key))] = std::string(trib::sv(t->value));
-    }
-    set_well_known_tags(r);
-    r.language = tag_of(r.tags, "language");
+    r.tags_json = tags_json_of(p, {{"service", &r.service},
+                                   {"env", &r.env},
+                                   {"version", &r.version},
+                                   {"host", &r.host},
+                                   {"language", &r.language}});
     r.start_ns = start_us ? start_us * 1000 : p.time_ns;
     r.end_ns = end_us ? end_us * 1000 : r.start_ns;
     int64_t bytes = 0;
+    r.attachments.reserve(p.attachment_count);
     for (size_t i = 0; i < p.attachment_count; ++i) {
         const trib_attachment *a = TRIB_AT(trib_attachment, p.attachments, i);
         r.attachments.emplace_back(trib::sv(a->name));
@@ -181,25 +219,20 @@ std::optional<SpanRow> span_row(const trib_point &p) {
         const trib_field *f = TRIB_AT(trib_field, p.fields, i);
         std::string_view k = trib::sv(f->key);
         if (f->type == TRIB_FIELD_STRING) {
-            std::string v(trib::sv(f->value.s));
-            if (k == "trace_id") r.trace_id = std::move(v);
-            else if (k == "span_id") r.span_id = std::move(v);
-            else if (k == "parent_id") r.parent_id = std::move(v);
-            else if (k == "resource") r.resource = std::move(v);
-            else if (k == "error_message") r.error = std::move(v);
-            else if (k == "message") r.message = std::move(v);
+            std::string_view v = trib::sv(f->value.s);
+            if (k == "trace_id") r.trace_id = v;
+            else if (k == "span_id") r.span_id = v;
+            else if (k == "parent_id") r.parent_id = v;
+            else if (k == "resource") r.resource = v;
+            else if (k == "error_message") r.error = v;
+            else if (k == "message") r.message = v;
         } else if (f->type == TRIB_FIELD_INT) {
             if (k == "start") r.start_us = f->value.i;
             else if (k == "duration") r.duration_us = f->value.i;
         }
     }
     if (r.trace_id.empty() || r.span_id.empty()) return std::nullopt;
-    for (size_t i = 0; i < p.tag_count; ++i) {
-        const trib_tag *t = TRIB_AT(trib_tag, p.tags, i);
-        r.tags[std::string(trib::sv(t->key))] = std::string(trib::sv(t->value));
-    }
-    r.service = tag_of(r.tags, "service");
-    r.status = tag_of(r.tags, "status");
+    r.tags_json = tags_json_of(p, {{"service", &r.service}, {"status", &r.status}});
     if (r.status.empty()) r.status = r.error.empty() ? "ok" : "error";
     if (!r.start_us) r.start_us = p.time_ns / 1000;
     if (r.parent_id.empty()) r.parent_id = "0";
@@ -450,14 +483,16 @@ void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vecto
             if (r.types_known) ins_p.bind(10, join_list(r.types));
             else ins_p.bind_null(10);
             ins_p.bind(11, join_list(r.attachments));
-            ins_p.bind(12, nlohmann::json(r.tags).dump()).bind(13, r.size);
+            ins_p.bind(12, r.tags_json.empty() ? tags_json_of(r.tags) : r.tags_json).bind(13, r.size);
             ins_p.run();
             saw(r.service, "profile", r.end_ns);
         }
         for (auto &r : spans) {
             ins_s.bind(1, r.trace_id).bind(2, r.span_id).bind(3, r.parent_id).bind(4, r.service);
             ins_s.bind(5, r.resource).bind(6, r.start_us).bind(7, r.duration_us).bind(8, r.status);
-            ins_s.bind(9, r.error).bind(10, nlohmann::json(r.tags).dump()).bind(11, r.message);
+            ins_s.bind(9, r.error)
+                .bind(10, r.tags_json.empty() ? tags_json_of(r.tags) : r.tags_json)
+                .bind(11, r.message);
             ins_s.run();
             saw(r.service, "trace", (r.start_us + r.duration_us) * 1000);
         }

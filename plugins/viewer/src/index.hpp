@@ -28,6 +28,9 @@ struct ProfileRow {
     bool types_known = true;              // false until the files were decoded (not at ingest)
     std::vector<std::string> attachments; // names in the store
     std::map<std::string, std::string> tags;
+    // The tags as the JSON object stored: rows built from points carry this instead of
+    // `tags` (a map of a point's twenty tags cost more than the rest of its indexing).
+    std::string tags_json;
     int64_t size = 0; // bytes of the files in the store
 };
 
@@ -35,7 +38,8 @@ struct SpanRow {
     std::string trace_id, span_id, parent_id, service, resource, status, error;
     int64_t start_us = 0, duration_us = 0;
     std::map<std::string, std::string> tags;
-    std::string message; // annotations etc. as the input recorded them (may be empty)
+    std::string tags_json; // as in ProfileRow
+    std::string message;   // annotations etc. as the input recorded them (may be empty)
 };
 
 struct ProfileQuery {

@@ -49,7 +49,9 @@ const Asset kAssets[] = {
 class ViewerSink : public trib::Instance {
   public:
     // It indexes names and sizes and reads profiles from the store itself: no bytes per write.
-    static constexpr uint32_t kModuleFlags = TRIB_MODULE_READS_STORED_ATTACHMENTS;
+    // It commits every 200 ms: the host may gather points for it (one wake-up per 100 ms,
+    // not one per upload).
+    static constexpr uint32_t kModuleFlags = TRIB_MODULE_READS_STORED_ATTACHMENTS | TRIB_MODULE_BATCHED_WRITES;
     ViewerSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
         : Instance(api, ctx, std::move(name)), cfg_(trib::viewer::parse_config(config_json)) {
         std::string state = host().data_dir();

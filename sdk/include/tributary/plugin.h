@@ -50,7 +50,7 @@ extern "C" {
  *   1.3  trib_http_route.flags (TRIB_ROUTE_PATH_PREFIX)
  *   1.4  trib_module_t.config_table
  *   1.5  trib_attachment.stored_path, trib_attachment.size; trib_module_t.flags
- *        (TRIB_MODULE_READS_STORED_ATTACHMENTS) */
+ *        (TRIB_MODULE_READS_STORED_ATTACHMENTS; later TRIB_MODULE_BATCHED_WRITES) */
 
 #if defined(_WIN32)
 #define TRIB_EXPORT __declspec(dllexport)
@@ -360,6 +360,11 @@ typedef struct trib_module {
  * by trib_attachment.stored_path (or needs only names and sizes) is handed stored
  * attachments without their bytes, sparing a read of every file per write. */
 #define TRIB_MODULE_READS_STORED_ATTACHMENTS 0x1u
+/* A sink module that groups what it is given on its own schedule anyway (an index
+ * committed every 200 ms): the host may hold its points up to 100 ms and hand over what
+ * gathered in one write, sparing a wake-up of the sink's thread per emitted batch. Flag bits
+ * are additive within 1.5: a host that does not know a bit ignores it. */
+#define TRIB_MODULE_BATCHED_WRITES 0x2u
 
 /* The two symbols every module exports.
  *  trib_module_abi_major(): the host calls it first and refuses the module, without

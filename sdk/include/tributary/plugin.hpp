@@ -205,66 +205,78 @@ struct Point {
 class BatchView {
   public:
     explicit BatchView(const std::vector<Point> &points) {
-        size_t nt = 0, nf = 0, na = 0;
-        for (auto &p : points) {
-            nt += p.tags.size();
-            nf += p.fields.size();
-            na += p.attachments.size();
-        }
-        tags_.reserve(nt);
-        fields_.reserve(nf);
-        atts_.reserve(na);
-        pts_.reserve(points.size());
-        for (auto &p : points) {
-            size_t t0 = tags_.size(), f0 = fields_.size(), a0 = atts_.size();
-            for (auto &kv : p.tags) tags_.push_back(trib_tag{sizeof(trib_tag), view(kv.first), view(kv.second)});
-            for (auto &f : p.fields) {
-                trib_field cf{};
-                cf.struct_size = sizeof(trib_field);
-                cf.type = f.type;
-                cf.key = view(f.key);
-                switch (f.type) {
-                case TRIB_FIELD_INT: cf.value.i = f.i; break;
-                case TRIB_FIELD_UINT: cf.value.u = f.u; break;
-                case TRIB_FIELD_FLOAT: cf.value.f = f.f; break;
-                case TRIB_FIELD_BOOL: cf.value.b = f.b; break;
-                case TRIB_FIELD_STRING: cf.value.s = view(f.s); break;
-                case TRIB_FIELD_BYTES: cf.value.bytes = bytes_view(f.s); break;
-                }
-                fields_.push_back(cf);
-            }
-            for (auto &a : p.attachments) {
-                trib_attachment ca{};
-                ca.struct_size = sizeof(trib_attachment);
-                ca.name = view(a.name);
-                ca.content_type = view(a.content_type);
-                ca.data = a.data ? bytes_view(*a.data) : trib_bytes{nullptr, 0};
-#if TRIB_ABI_TARGET_MINOR >= 5
-                ca.stored_path = view(a.stored_path);
-                ca.size = a.size();
-#endif
-                atts_.push_back(ca);
-            }
-            trib_point cp{};
-            cp.struct_size = sizeof(trib_point);
-            cp.measurement = view(p.measurement);
-            cp.category = view(p.category);
-            cp.time_ns = p.time_ns;
-            cp.tags = p.tags.empty() ? nullptr : tags_.data() + t0;
-            cp.tag_count = p.tags.size();
-            cp.fields = p.fields.empty() ? nullptr : fields_.data() + f0;
-            cp.field_count = p.fields.size();
-            cp.attachments = p.attachments.empty() ? nullptr : atts_.data() + a0;
-            cp.attachment_count = p.attachments.size();
-            pts_.push_back(cp);
-        }
-        batch_ = trib_batch{sizeof(trib_batch), pts_.empty() ? nullptr : pts_.data(), pts_.size()};
+        const std::vector<Point> *one = &points;
+        build(&one, 1);
     }
+    // One view over several vectors of points, in order (batches joined without copying them).
+    explicit BatchView(const std::vector<const std::vector<Point> *> &parts) { build(parts.data(), parts.size()); }
     BatchView(const BatchView &) = delete;
     BatchView &operator=(const BatchView &) = delete;
     const trib_batch *get() const { return &batch_; }
 
   private:
+    void build(const std::vector<Point> *const *parts, size_t part_count) {
+        size_t nt = 0, nf = 0, na = 0, np = 0;
+        for (size_t k = 0; k < part_count; ++k)
+            for (auto &p : *parts[k]) {
+                nt += p.tags.size();
+                nf += p.fields.size();
+                na += p.attachments.size();
+                ++np;
+            }
+        tags_.reserve(nt);
+        fields_.reserve(nf);
+        atts_.reserve(na);
+        pts_.reserve(np);
+        for (size_t k = 0; k < part_count; ++k)
+            for (auto &p : *parts[k]) add(p);
+        batch_ = trib_batch{sizeof(trib_batch), pts_.empty() ? nullptr : pts_.data(), pts_.size()};
+    }
+
+    void add(const Point &p) {
+        size_t t0 = tags_.size(), f0 = fields_.size(), a0 = atts_.size();
+        for (auto &kv : p.tags) tags_.push_back(trib_tag{sizeof(trib_tag), view(kv.first), view(kv.second)});
+        for (auto &f : p.fields) {
+            trib_field cf{};
+            cf.struct_size = sizeof(trib_field);
+            cf.type = f.type;
+            cf.key = view(f.key);
+            switch (f.type) {
+            case TRIB_FIELD_INT: cf.value.i = f.i; break;
+            case TRIB_FIELD_UINT: cf.value.u = f.u; break;
+            case TRIB_FIELD_FLOAT: cf.value.f = f.f; break;
+            case TRIB_FIELD_BOOL: cf.value.b = f.b; break;
+            case TRIB_FIELD_STRING: cf.value.s = view(f.s); break;
+            case TRIB_FIELD_BYTES: cf.value.bytes = bytes_view(f.s); break;
+            }
+            fields_.push_back(cf);
+        }
+        for (auto &a : p.attachments) {
+            trib_attachment ca{};
+            ca.struct_size = sizeof(trib_attachment);
+            ca.name = view(a.name);
+            ca.content_type = view(a.content_type);
+            ca.data = a.data ? bytes_view(*a.data) : trib_bytes{nullptr, 0};
+#if TRIB_ABI_TARGET_MINOR >= 5
+            ca.stored_path = view(a.stored_path);
+            ca.size = a.size();
+#endif
+            atts_.push_back(ca);
+        }
+        trib_point cp{};
+        cp.struct_size = sizeof(trib_point);
+        cp.measurement = view(p.measurement);
+        cp.category = view(p.category);
+        cp.time_ns = p.time_ns;
+        cp.tags = p.tags.empty() ? nullptr : tags_.data() + t0;
+        cp.tag_count = p.tags.size();
+        cp.fields = p.fields.empty() ? nullptr : fields_.data() + f0;
+        cp.field_count = p.fields.size();
+        cp.attachments = p.attachments.empty() ? nullptr : atts_.data() + a0;
+        cp.attachment_count = p.attachments.size();
+        pts_.push_back(cp);
+    }
+
     std::vector<trib_tag> tags_;
     std::vector<trib_field> fields_;
     std::vector<trib_attachment> atts_;
