@@ -2,11 +2,17 @@
 
 #include "host/log.hpp"
 
+#include <pthread.h>
+
 #include <exception>
 
 namespace trib::core {
 
-TimerService::TimerService() : thread_([this] { loop(); }) {}
+TimerService::TimerService()
+    : thread_([this] {
+          pthread_setname_np(pthread_self(), "timers"); // modules' periodic work, apart in top -H and perf
+          loop();
+      }) {}
 
 TimerService::~TimerService() { shutdown(); }
 

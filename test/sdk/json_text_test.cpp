@@ -15,9 +15,10 @@ std::string as_json(std::string_view s) {
 } // namespace
 
 TEST_CASE("append_json_string: valid UTF-8 reads back unchanged", "[sdk][json_text]") {
-    for (std::string s : {std::string(""), std::string("service"), std::string("a\"b\\c"), std::string("tab\there\nnl\r"),
-                          std::string("\x01\x1f\x7f", 3), std::string("nul\0in", 6), std::string("héllo wörld"),
-                          std::string("日本語 \xf0\x9f\x94\xa5 emoji"), std::string("\xed\x9f\xbf"), std::string("\xf4\x8f\xbf\xbf")}) {
+    for (std::string s :
+         {std::string(""), std::string("service"), std::string("a\"b\\c"), std::string("tab\there\nnl\r"),
+          std::string("\x01\x1f\x7f", 3), std::string("nul\0in", 6), std::string("héllo wörld"),
+          std::string("日本語 \xf0\x9f\x94\xa5 emoji"), std::string("\xed\x9f\xbf"), std::string("\xf4\x8f\xbf\xbf")}) {
         std::string text = as_json(s);
         auto j = nlohmann::json::parse(text);
         CHECK(j.get<std::string>() == s);
@@ -28,9 +29,11 @@ TEST_CASE("append_json_string: valid UTF-8 reads back unchanged", "[sdk][json_te
 
 TEST_CASE("append_json_string: bytes that are not UTF-8 become U+FFFD and the JSON stays valid", "[sdk][json_text]") {
     const std::string fffd = "\xef\xbf\xbd";
-    CHECK(nlohmann::json::parse(as_json("a\xff" "b")).get<std::string>() == "a" + fffd + "b");
-    CHECK(nlohmann::json::parse(as_json("\xc3")).get<std::string>() == fffd);                  // truncated
-    CHECK(nlohmann::json::parse(as_json("\xc0\xaf")).get<std::string>() == fffd + fffd);       // overlong
+    CHECK(nlohmann::json::parse(as_json("a\xff"
+                                        "b"))
+              .get<std::string>() == "a" + fffd + "b");
+    CHECK(nlohmann::json::parse(as_json("\xc3")).get<std::string>() == fffd);                       // truncated
+    CHECK(nlohmann::json::parse(as_json("\xc0\xaf")).get<std::string>() == fffd + fffd);            // overlong
     CHECK(nlohmann::json::parse(as_json("\xed\xa0\x80")).get<std::string>() == fffd + fffd + fffd); // surrogate
     CHECK(nlohmann::json::parse(as_json("\xf4\x90\x80\x80")).get<std::string>() == fffd + fffd + fffd + fffd);
     // Any bytes at all: the text always parses (nlohmann's own dump() throws on these).

@@ -33,6 +33,11 @@ class Stmt {
         sqlite3_bind_text(st_, i, s.data(), int(s.size()), SQLITE_TRANSIENT);
         return *this;
     }
+    // `s` must stay unchanged until the statement is reset (no copy into SQLite).
+    Stmt &bind_static(int i, const std::string &s) {
+        sqlite3_bind_text(st_, i, s.data(), int(s.size()), SQLITE_STATIC);
+        return *this;
+    }
     Stmt &bind(int i, int64_t v) {
         sqlite3_bind_int64(st_, i, v);
         return *this;
@@ -477,22 +482,25 @@ void Index::add_locked(const std::vector<ProfileRow> &profiles, const std::vecto
             if (count == 0 || at_ns > last) last = at_ns;
             ++count;
         };
+        // Bound in place (SQLITE_STATIC): the rows outlive each run(), so SQLite copies nothing.
+        std::string types, attachments, tags;
         for (auto &r : profiles) {
-            ins_p.bind(1, r.id).bind(2, r.service).bind(3, r.env).bind(4, r.version).bind(5, r.host);
-            ins_p.bind(6, r.language).bind(7, r.format).bind(8, r.start_ns).bind(9, r.end_ns);
-            if (r.types_known) ins_p.bind(10, join_list(r.types));
+            ins_p.bind_static(1, r.id).bind_static(2, r.service).bind_static(3, r.env).bind_static(4, r.version);
+            ins_p.bind_static(5, r.host).bind_static(6, r.language).bind_static(7, r.format);
+            ins_p.bind(8, r.start_ns).bind(9, r.end_ns);
+            if (r.types_known) ins_p.bind_static(10, types = join_list(r.types));
             else ins_p.bind_null(10);
-            ins_p.bind(11, join_list(r.attachments));
-            ins_p.bind(12, r.tags_json.empty() ? tags_json_of(r.tags) : r.tags_json).bind(13, r.size);
+            ins_p.bind_static(11, attachments = join_list(r.attachments));
+            ins_p.bind_static(12, r.tags_json.empty() ? (tags = tags_json_of(r.tags)) : r.tags_json).bind(13, r.size);
             ins_p.run();
             saw(r.service, "profile", r.end_ns);
         }
         for (auto &r : spans) {
-            ins_s.bind(1, r.trace_id).bind(2, r.span_id).bind(3, r.parent_id).bind(4, r.service);
-            ins_s.bind(5, r.resource).bind(6, r.start_us).bind(7, r.duration_us).bind(8, r.status);
-            ins_s.bind(9, r.error)
-                .bind(10, r.tags_json.empty() ? tags_json_of(r.tags) : r.tags_json)
-                .bind(11, r.message);
+            ins_s.bind_static(1, r.trace_id).bind_static(2, r.span_id).bind_static(3, r.parent_id);
+            ins_s.bind_static(4, r.service).bind_static(5, r.resource).bind(6, r.start_us).bind(7, r.duration_us);
+            ins_s.bind_static(8, r.status).bind_static(9, r.error);
+            ins_s.bind_static(10, r.tags_json.empty() ? (tags = tags_json_of(r.tags)) : r.tags_json);
+            ins_s.bind_static(11, r.message);
             ins_s.run();
             saw(r.service, "trace", (r.start_us + r.duration_us) * 1000);
         }

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -49,7 +50,7 @@ const Asset kAssets[] = {
 class ViewerSink : public trib::Instance {
   public:
     // It indexes names and sizes and reads profiles from the store itself: no bytes per write.
-    // It commits every 200 ms: the host may gather points for it (one wake-up per 100 ms,
+    // It commits in groups (below): the host may gather points for it (one wake-up per 100 ms,
     // not one per upload).
     static constexpr uint32_t kModuleFlags = TRIB_MODULE_READS_STORED_ATTACHMENTS | TRIB_MODULE_BATCHED_WRITES;
     ViewerSink(const trib_host_api_t *api, trib_host_ctx *ctx, std::string name, std::string config_json)
@@ -107,11 +108,13 @@ class ViewerSink : public trib::Instance {
         h.info("viewer at /ui/ and /api/v1/; profile bytes read from " + cfg_.attachments_dir);
     }
 
-    // Rows are committed in groups, every 200 ms by the timer: inputs emit one point per
-    // upload, and one SQLite transaction per point made the index the slowest sink. write()
+    // Rows are committed in groups by the timer, once a second or as soon as kGroupRows wait:
+    // inputs emit one point per upload, and one SQLite transaction per point made the index
+    // the slowest sink; a group of 5,000 rows costs a fifth less per row than one of 1,000
+    // (each commit rewrites the pages of the id index that its rows touch). write()
     // itself never waits for the index (a query or the summarizer may hold it), so the sink
     // never holds up ingestion; BACKPRESSURE only when commits fall far behind. A crash
-    // loses at most the rows of the last 200 ms from the index; their files stay in the store.
+    // loses at most the rows of the last second from the index; their files stay in the store.
     void write(const trib_batch &batch) override {
         std::vector<trib::viewer::ProfileRow> profiles;
         std::vector<trib::viewer::SpanRow> spans;
@@ -161,7 +164,7 @@ class ViewerSink : public trib::Instance {
     // uploads/s); idle, a saturated host defers summaries until load drops, and a flame graph
     // summarizes what is left itself. Refused (a kernel without it): nice 19. The thread
     // still takes the index lock for its reads and group commits; preempted there on a
-    // saturated host it delays queries (the 200 ms commit skips a tick instead of waiting).
+    // saturated host it delays queries (the timer's commit skips a tick instead of waiting).
     static void run_when_idle() {
         pthread_setname_np(pthread_self(), "viewer-summary");
         sched_param none{};
@@ -217,6 +220,8 @@ class ViewerSink : public trib::Instance {
     }
 
     static constexpr size_t kMaxPending = 100000;
+    static constexpr size_t kGroupRows = 5000;
+    static constexpr auto kGroupAge = std::chrono::seconds(1);
 
     // wait=false (the timer): a busy index (a query, the summarizer's commit) keeps the rows
     // for the next tick instead of holding up the host's shared timer thread.
@@ -226,6 +231,10 @@ class ViewerSink : public trib::Instance {
         std::vector<trib::viewer::SpanRow> spans;
         {
             std::lock_guard<std::mutex> g(pending_mu_);
+            auto now = std::chrono::steady_clock::now();
+            if (!wait && pending_profiles_.size() + pending_spans_.size() < kGroupRows && now - last_group_ < kGroupAge)
+                return;
+            last_group_ = now;
             profiles.swap(pending_profiles_);
             spans.swap(pending_spans_);
         }
@@ -276,6 +285,7 @@ class ViewerSink : public trib::Instance {
     bool stopping_ = false;
     std::vector<trib::viewer::ProfileRow> pending_profiles_;
     std::vector<trib::viewer::SpanRow> pending_spans_;
+    std::chrono::steady_clock::time_point last_group_{}; // when the timer last took a group
 };
 
 } // namespace
