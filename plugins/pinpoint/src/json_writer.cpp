@@ -1,6 +1,7 @@
 #include "json_writer.hpp"
 
 #include <google/protobuf/descriptor.h>
+#include <tributary/json_text.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -13,32 +14,8 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-void append_string(std::string_view s, std::string &out) {
-    static const char *hex = "0123456789abcdef";
-    out.push_back('"');
-    size_t run = 0; // start of the pending run of characters that need no escape
-    for (size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            out += "\\u00";
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out.push_back('"');
-}
+// Protobuf strings are UTF-8 already; the SDK's writer also keeps the JSON valid if not.
+void append_string(std::string_view s, std::string &out) { trib::append_json_string(out, s); }
 
 void append_base64(std::string_view s, std::string &out) {
     static const char *tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
