@@ -92,16 +92,33 @@ bool FileSink::write_attachments(const trib::Point &p, std::string &err) {
 }
 
 trib_status FileSink::write(const std::vector<trib::Point> &batch, std::string &err) {
-    for (auto &p : batch) {
-        if (!write_attachments(p, err)) return TRIB_RETRY;
-        line_.clear();
-        if (!trib::line_protocol::append_line(line_, p)) continue; // no representable field: nothing to write
-        std::FILE *f = stream_for(p.category, p.measurement, err);
+    for (auto &p : batch)
+        if (trib_status st = write_point(p, err); st != TRIB_OK) return st;
+    return TRIB_OK;
+}
+
+trib_status FileSink::write_parts(const std::vector<const std::vector<trib::Point> *> &parts, std::string &err) {
+    for (auto *batch : parts)
+        for (auto &p : *batch)
+            if (trib_status st = write_point(p, err); st != TRIB_OK) return st;
+    return TRIB_OK;
+}
+
+trib_status FileSink::write_point(const trib::Point &p, std::string &err) {
+    if (!write_attachments(p, err)) return TRIB_RETRY;
+    line_.clear();
+    if (!trib::line_protocol::append_line(line_, p)) return TRIB_OK; // no representable field: nothing to write
+    std::FILE *f = last_file_;
+    if (!f || p.category != last_category_ || p.measurement != last_measurement_) {
+        f = stream_for(p.category, p.measurement, err);
         if (!f) return TRIB_RETRY;
-        if (std::fwrite(line_.data(), 1, line_.size(), f) != line_.size()) {
-            err = std::string("write failed: ") + std::strerror(errno);
-            return TRIB_RETRY;
-        }
+        last_file_ = f;
+        last_category_ = p.category;
+        last_measurement_ = p.measurement;
+    }
+    if (std::fwrite(line_.data(), 1, line_.size(), f) != line_.size()) {
+        err = std::string("write failed: ") + std::strerror(errno);
+        return TRIB_RETRY;
     }
     return TRIB_OK;
 }

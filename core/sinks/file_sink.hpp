@@ -22,15 +22,22 @@ class FileSink final : public Sink {
     ~FileSink() override;
     const std::string &name() const override { return name_; }
     trib_status write(const std::vector<trib::Point> &batch, std::string &err) override;
+    // Joined batches written part by part (no copy of the points).
+    trib_status write_parts(const std::vector<const std::vector<trib::Point> *> &parts, std::string &err) override;
     void flush() override;
 
   private:
+    trib_status write_point(const trib::Point &p, std::string &err);
     std::FILE *stream_for(const std::string &category, const std::string &measurement, std::string &err);
     bool write_attachments(const trib::Point &p, std::string &err);
 
     std::string name_;
     std::string root_;
     std::map<std::string, std::FILE *> files_;
+    // The stream of the last point's category and measurement: a run of spans or metrics
+    // finds its file without building a key.
+    std::string last_category_, last_measurement_;
+    std::FILE *last_file_ = nullptr;
     std::string line_;
 };
 
