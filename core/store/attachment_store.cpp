@@ -2,6 +2,7 @@
 
 #include "host/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -152,6 +153,12 @@ void AttachmentStore::stop() {
 void AttachmentStore::scan_existing() {
     std::error_code ec;
     int64_t now = now_ns();
+    struct Found {
+        int64_t first_seen;
+        std::string dir;
+        uint64_t bytes;
+    };
+    std::vector<Found> found;
     for (auto it = fs::directory_iterator(cfg_.root, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
         if (!it->is_directory(ec)) continue;
         std::string dir = it->path().filename().string();
@@ -170,24 +177,40 @@ void AttachmentStore::scan_existing() {
             int64_t m = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
             if (m < oldest) oldest = m;
         }
-        std::lock_guard<std::mutex> lk(mu_);
-        Entry e;
-        e.bytes = bytes;
-        e.age = by_age_.emplace(oldest, dir);
-        dirs_.emplace(dir, e);
-        total_ += bytes;
+        found.push_back({oldest, std::move(dir), bytes});
     }
+    std::sort(found.begin(), found.end(), [](const Found &a, const Found &b) { return a.first_seen < b.first_seen; });
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto &f : found) add_entry(f.dir, f.first_seen, f.bytes);
     stats_.bytes = total_;
     stats_.profiles = dirs_.size();
+}
+
+void AttachmentStore::add_entry(const std::string &dir, int64_t first_seen_ns, uint64_t bytes) {
+    auto [it, added] = dirs_.try_emplace(dir);
+    if (!added) return;
+    it->second.bytes = bytes;
+    it->second.seq = first_seq_ + by_age_.size();
+    by_age_.push_back(Aged{first_seen_ns, &it->first});
+    total_ += bytes;
+}
+
+void AttachmentStore::drop_entry(std::unordered_map<std::string, Entry>::iterator it) {
+    total_ -= std::min(total_, it->second.bytes);
+    by_age_[it->second.seq - first_seq_].dir = nullptr;
+    dirs_.erase(it);
+    while (!by_age_.empty() && !by_age_.front().dir) {
+        by_age_.pop_front();
+        ++first_seq_;
+    }
 }
 
 void AttachmentStore::account(const std::string &dir, int64_t now, uint64_t added, uint64_t replaced) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = dirs_.find(dir);
     if (it == dirs_.end()) {
-        Entry e;
-        e.age = by_age_.emplace(now, dir);
-        it = dirs_.emplace(dir, e).first;
+        add_entry(dir, now, 0);
+        it = dirs_.find(dir);
     }
     it->second.bytes = it->second.bytes + added - std::min(replaced, it->second.bytes);
     total_ = total_ + added - std::min(replaced, total_);
@@ -290,9 +313,7 @@ void AttachmentStore::discard(const std::vector<std::string> &created_dirs) {
         for (auto &d : created_dirs) {
             auto it = dirs_.find(d);
             if (it == dirs_.end()) continue;
-            total_ -= std::min(total_, it->second.bytes);
-            by_age_.erase(it->second.age);
-            dirs_.erase(it);
+            drop_entry(it);
         }
         stats_.bytes = total_;
         stats_.profiles = dirs_.size();
@@ -309,17 +330,26 @@ std::vector<std::pair<std::string, uint64_t>>
 AttachmentStore::take_oldest(const std::function<bool(uint64_t, int64_t)> &more, const std::string &keep) {
     std::vector<std::pair<std::string, uint64_t>> taken;
     std::lock_guard<std::mutex> lk(mu_);
-    for (auto it = by_age_.begin(); it != by_age_.end() && more(total_, it->first);) {
-        if (it->second == keep) {
-            ++it;
+    size_t i = 0;
+    while (i < by_age_.size()) {
+        const Aged aged = by_age_[i];
+        if (!aged.dir) {
+            ++i;
             continue;
         }
-        auto d = dirs_.find(it->second);
-        uint64_t b = d == dirs_.end() ? 0 : d->second.bytes;
-        taken.emplace_back(it->second, b);
-        total_ -= std::min(total_, b);
-        if (d != dirs_.end()) dirs_.erase(d);
-        it = by_age_.erase(it);
+        if (!more(total_, aged.first_seen_ns)) break;
+        if (*aged.dir == keep) {
+            ++i;
+            continue;
+        }
+        auto d = dirs_.find(*aged.dir);
+        taken.emplace_back(*aged.dir, d->second.bytes);
+        // Dropping may pop the front: the entry at i and empty slots after it, never a live
+        // one, so the next live entry is at i + 1 less what was popped (or at the new front).
+        size_t popped = by_age_.size();
+        drop_entry(d);
+        popped -= by_age_.size();
+        i = i + 1 > popped ? i + 1 - popped : 0;
     }
     stats_.bytes = total_;
     stats_.profiles = dirs_.size();

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -99,10 +100,20 @@ class AttachmentStore {
     const AttachmentStoreStats &stats() const { return stats_; }
 
   private:
+    // The books hold every profile directory in the store (millions at the default size
+    // limit), so an entry is small: its bytes and its place in `by_age_`; the name is kept
+    // once, as the map's key (~130 bytes a profile, where a map and a multimap of names
+    // kept ~270).
     struct Entry {
         uint64_t bytes = 0;
-        std::multimap<int64_t, std::string>::iterator age; // first seen (oldest removed first)
+        uint64_t seq = 0; // position in by_age_ is seq - first_seq_
     };
+    struct Aged {
+        int64_t first_seen_ns;
+        const std::string *dir; // the key in dirs_; null once taken off the books
+    };
+    void add_entry(const std::string &dir, int64_t first_seen_ns, uint64_t bytes);
+    void drop_entry(std::unordered_map<std::string, Entry>::iterator it);
     void scan_existing();
     void account(const std::string &dir, int64_t now_ns, uint64_t added, uint64_t replaced);
     void enforce_size(const std::string &keep);
@@ -115,7 +126,9 @@ class AttachmentStore {
     AttachmentStoreStats stats_;
     std::mutex mu_;
     std::unordered_map<std::string, Entry> dirs_;
-    std::multimap<int64_t, std::string> by_age_;
+    // Oldest first (in the order they were first seen; a restart's scan sorts them).
+    std::deque<Aged> by_age_;
+    uint64_t first_seq_ = 0;
     uint64_t total_ = 0;
     std::mutex remove_mu_; // one remover at a time, so a directory is counted out once
     std::condition_variable cv_;

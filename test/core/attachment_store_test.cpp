@@ -156,3 +156,50 @@ TEST_CASE("point codec: store references round-trip as version 2; byte batches s
     bad[at] = 7;
     CHECK_THROWS_AS(trib::core::decode_points(bad), trib::core::PointCodecError);
 }
+
+TEST_CASE("attachment store: the books stay right with discards between uploads and after a restart", "[core][store]") {
+    TempDir d;
+    std::string root = d.sub("attachments");
+    std::string err;
+    {
+        AttachmentStoreConfig c{root};
+        c.max_size_bytes = 50 * 1000;
+        AttachmentStore store(c);
+        store.start();
+        for (int i = 0; i < 5; ++i) {
+            std::vector<trib::Point> pts{upload("p" + std::to_string(i), 9000)};
+            REQUIRE(store.store(pts, false, err));
+        }
+        store.discard({"p1", "p2"}); // refused emits between kept ones
+        CHECK(store.stats().profiles == 3);
+        for (int i = 5; i < 10; ++i) {
+            std::vector<trib::Point> pts{upload("p" + std::to_string(i), 9000)};
+            REQUIRE(store.store(pts, false, err));
+            CHECK(store.stats().bytes == dir_bytes(root));
+        }
+        std::set<std::string> left;
+        for (auto &e : std::filesystem::directory_iterator(root)) left.insert(e.path().filename());
+        CHECK(left == std::set<std::string>{"p5", "p6", "p7", "p8", "p9"});
+        CHECK(store.stats().profiles == 5);
+        CHECK(store.stats().removed_for_size == 3); // p0, p3, p4
+    }
+    // A restart orders what it finds by age (file times), not by name.
+    for (auto [dir, age_s] :
+         {std::pair<const char *, int>{"p5", 100}, {"p6", 500}, {"p7", 300}, {"p8", 400}, {"p9", 200}}) {
+        struct utimbuf t {
+            time(nullptr) - age_s, time(nullptr) - age_s
+        };
+        for (auto &f : list_files(root + "/" + dir)) REQUIRE(::utime((root + "/" + dir + "/" + f).c_str(), &t) == 0);
+    }
+    AttachmentStoreConfig c{root};
+    c.max_size_bytes = 30 * 1000;
+    AttachmentStore store(c);
+    store.start();
+    std::vector<trib::Point> pts{upload("p10", 9000)};
+    REQUIRE(store.store(pts, false, err));
+    std::set<std::string> left;
+    for (auto &e : std::filesystem::directory_iterator(root)) left.insert(e.path().filename());
+    CHECK(left == std::set<std::string>{"p5", "p9", "p10"}); // p6, p8, p7 were the oldest
+    CHECK(store.stats().bytes == dir_bytes(root));
+    CHECK(store.stats().profiles == 3);
+}
