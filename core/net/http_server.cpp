@@ -268,6 +268,22 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         creq.body = {reinterpret_cast<const uint8_t *>(body.data()), body.size()};
         creq.remote_addr = {remote.data(), remote.size()};
 
+        // Bodies are read by every busy connection; the handlers' work (and the memory it
+        // holds) runs for a bounded number at once. Slow bodies never hold a slot.
+        HandlerSlots &slots = server_.handler_slots();
+        if (!slots.acquire(std::chrono::steady_clock::now() + server_.handler_wait())) {
+            stats.handler_wait_timeouts++;
+            stats.status_5xx++;
+            resp.set("Retry-After", "1");
+            send_text(resp, 503,
+                      "the host is busy (every handler slot, [http] max_active_handlers, stayed taken); retry later\n");
+            return;
+        }
+        struct SlotRelease {
+            HandlerSlots &s;
+            ~SlotRelease() { s.release(); }
+        } slot_release{slots};
+
         ResponseState st;
         trib_http_response cresp{};
         cresp.struct_size = sizeof cresp;
@@ -404,7 +420,9 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 
 HttpServer::HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget,
                        BuiltinHandler builtin)
-    : host_(std::move(host)), port_(port), config_(config), budget_(budget), builtin_(std::move(builtin)) {}
+    : host_(std::move(host)), port_(port), config_(config), budget_(budget), builtin_(std::move(builtin)),
+      slots_(config.max_active_handlers ? config.max_active_handlers
+                                        : std::max<size_t>(16, 4 * size_t(std::thread::hardware_concurrency()))) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -602,6 +620,27 @@ std::shared_ptr<const Route> HttpServer::find(const std::string &method, const s
         allowed += (allowed.empty() ? "" : ", ") + r->method;
     }
     return nullptr;
+}
+
+bool HandlerSlots::acquire(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (active_ < limit_) {
+        ++active_;
+        return true;
+    }
+    ++waiting_;
+    bool got = cv_.wait_until(lk, deadline, [this] { return active_ < limit_; });
+    --waiting_;
+    if (got) ++active_;
+    return got;
+}
+
+void HandlerSlots::release() {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        --active_;
+    }
+    cv_.notify_one();
 }
 
 bool route_from_abi(const trib_http_route &in, Route &out, std::string &err) {

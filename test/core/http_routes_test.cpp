@@ -3,8 +3,15 @@
 #include <catch2/catch.hpp>
 #include <net/http_server.hpp>
 
+#include <trib_test/support.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 using trib::core::HttpServer;
 using trib::core::Route;
@@ -108,4 +115,75 @@ TEST_CASE("route structs: an older minor's layout has no flags; 1.3 flags are re
     in.struct_size = uint32_t(offsetof(trib_http_route, handler));
     CHECK_FALSE(trib::core::route_from_abi(in, out, err));
     CHECK_THAT(err, Catch::Contains("too small"));
+}
+
+namespace {
+
+// A handler that works for `sleep_ms` and records how many handlers ran at once.
+struct SlowHandler {
+    std::atomic<int> running{0}, most{0};
+    int sleep_ms = 0;
+    static void run(void *user, const trib_http_request *, trib_http_response *resp) {
+        auto *self = static_cast<SlowHandler *>(user);
+        int now = ++self->running;
+        int seen = self->most.load();
+        while (now > seen && !self->most.compare_exchange_weak(seen, now)) {}
+        std::this_thread::sleep_for(std::chrono::milliseconds(self->sleep_ms));
+        --self->running;
+        resp->respond(resp, 200, {"text/plain", 10}, nullptr, 0, {reinterpret_cast<const uint8_t *>("ok\n"), 3});
+    }
+};
+
+std::vector<trib::test::HttpResult> post_at_once(uint16_t port, int n) {
+    std::vector<trib::test::HttpResult> results(static_cast<size_t>(n));
+    std::vector<std::thread> clients;
+    for (int i = 0; i < n; ++i)
+        clients.emplace_back([&, i] {
+            results[size_t(i)] = trib::test::http("POST", "http://127.0.0.1:" + std::to_string(port) + "/slow",
+                                                  std::string(1000, 'x'), "text/plain");
+        });
+    for (auto &t : clients) t.join();
+    return results;
+}
+
+} // namespace
+
+TEST_CASE("max_active_handlers: busy connections wait for a handler slot, then get 503 after read_timeout",
+          "[core][http][limits]") {
+    SlowHandler slow;
+    trib::core::HttpListenerConfig cfg;
+    cfg.max_active_handlers = 2;
+    cfg.read_timeout = std::chrono::milliseconds(1500);
+    uint16_t port = uint16_t(trib::test::free_port());
+    HttpServer server("127.0.0.1", port, cfg, nullptr, [](const std::string &, const std::string &) {
+        return std::optional<trib::core::BuiltinResponse>();
+    });
+    Route r = route("POST", "/slow", false, "test/0");
+    r.handler = &SlowHandler::run;
+    r.user = &slow;
+    std::string err;
+    REQUIRE(server.add_route(r, err));
+    server.start();
+
+    // Six uploads at once, 200 ms of work each: all answered, never more than two handlers.
+    slow.sleep_ms = 200;
+    for (auto &res : post_at_once(port, 6)) CHECK(res.status == 200);
+    CHECK(slow.most.load() == 2);
+    CHECK(server.stats().handler_wait_timeouts.load() == 0);
+
+    // Handlers longer than the wait: two run, the others are told to come back.
+    slow.sleep_ms = 2500;
+    int ok = 0, busy = 0;
+    for (auto &res : post_at_once(port, 4)) {
+        ok += res.status == 200;
+        if (res.status == 503) {
+            ++busy;
+            CHECK(res.header("retry-after") == "1");
+        }
+    }
+    CHECK(ok == 2);
+    CHECK(busy == 2);
+    CHECK(server.stats().handler_wait_timeouts.load() == 2);
+    CHECK(slow.most.load() == 2);
+    server.stop();
 }
