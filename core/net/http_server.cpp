@@ -279,23 +279,25 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                       "the host is busy (every handler slot, [http] max_active_handlers, stayed taken); retry later\n");
             return;
         }
-        struct SlotRelease {
-            HandlerSlots &s;
-            ~SlotRelease() { s.release(); }
-        } slot_release{slots};
-
         ResponseState st;
-        trib_http_response cresp{};
-        cresp.struct_size = sizeof cresp;
-        cresp.respond = &respond_fn;
-        cresp.host_private = &st;
-        try {
-            route->handler(route->user, &creq, &cresp);
-        } catch (...) {
-            st = ResponseState{};
-            st.responded = true;
-            st.status = 500;
-            st.body = "handler failed\n";
+        {
+            // Released before the answer is written: a client slow to read it holds no slot.
+            struct SlotRelease {
+                HandlerSlots &s;
+                ~SlotRelease() { s.release(); }
+            } slot_release{slots};
+            trib_http_response cresp{};
+            cresp.struct_size = sizeof cresp;
+            cresp.respond = &respond_fn;
+            cresp.host_private = &st;
+            try {
+                route->handler(route->user, &creq, &cresp);
+            } catch (...) {
+                st = ResponseState{};
+                st.responded = true;
+                st.status = 500;
+                st.body = "handler failed\n";
+            }
         }
         if (!st.responded) {
             st.status = 500;

@@ -124,6 +124,7 @@ class HttpServer {
     uint64_t default_max_body() const { return config_.max_body_bytes; }
     MemoryBudget *budget() const { return budget_; }
     HandlerSlots &handler_slots() { return slots_; }
+    const HandlerSlots &handler_slots() const { return slots_; }
     std::chrono::milliseconds handler_wait() const { return config_.read_timeout; }
     HttpStats &mutable_stats() { return stats_; }
     const AccessPolicy *admin_policy() const { return config_.admin.get(); }

@@ -173,6 +173,7 @@ TEST_CASE("max_active_handlers: busy connections wait for a handler slot, then g
     std::string err;
     REQUIRE(server.add_route(r, err));
     server.start();
+    CHECK(server.handler_slots().limit() == 2);
 
     // Six uploads at once, 200 ms of work each: all answered, never more than two handlers.
     slow.sleep_ms = 200;
