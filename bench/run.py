@@ -165,6 +165,14 @@ def status_kb(pid, key):
     return 0
 
 
+def rollup_kb(pid, key):
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -982,11 +990,15 @@ class Bench:
             wait_tcp(gport, 10, h.proc)
             time.sleep(2)
             res["idle_rss_mb"] = round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)
+            # Most of the idle RSS is clean shared-library pages; PSS shares them out.
+            res["idle_pss_mb"] = round(rollup_kb(h.proc.pid, "Pss") / 1024, 1)
+            res["idle_rss_anon_mb"] = round(status_kb(h.proc.pid, "RssAnon") / 1024, 1)
             res["idle_threads"] = status_kb(h.proc.pid, "Threads")
             # 10x overload: ten times the connections of the throughput runs, all sending the
             # 100 KB-class dd-trace upload, plus Pyroscope uploads and pinpoint streams at once.
             seconds = self.args.overload_seconds or (10 if self.quick else 60)
             samples = []
+            threads = []
             stop = threading.Event()
 
             def sample():
@@ -994,6 +1006,7 @@ class Bench:
                 while not stop.is_set():
                     with contextlib.suppress(OSError):
                         samples.append((round(time.time() - t0, 2), round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)))
+                        threads.append(status_kb(h.proc.pid, "Threads"))
                     stop.wait(0.5)
 
             sampler = threading.Thread(target=sample)
@@ -1042,6 +1055,11 @@ class Bench:
             res["vmhwm_mb"] = round(status_kb(h.proc.pid, "VmHWM") / 1024, 1)
             res["final_rss_mb"] = samples[-1][1] if samples else None
             res["rss_samples"] = samples
+            res["peak_threads"] = max(threads) if threads else None
+            # The host hands freed heap pages back once nothing has been in flight for 2 s.
+            time.sleep(4)
+            with contextlib.suppress(OSError):
+                res["quiet_rss_mb"] = round(status_kb(h.proc.pid, "VmRSS") / 1024, 1)
             res["host_alive"] = h.proc.alive()
         return res
 
@@ -1207,8 +1225,9 @@ def markdown(results):
     if mems:
         out.append("### Memory (host with profile, pyroscope and pinpoint inputs)")
         out.append("")
-        out.append("| host env | idle RSS MB | peak RSS MB (overload) | VmHWM MB | final RSS MB | overload | profile | pyroscope | pinpoint |")
-        out.append("|---|---:|---:|---:|---:|---|---|---|---|")
+        out.append("| host env | idle RSS MB (PSS) | peak RSS MB (overload) | VmHWM MB | final RSS MB | RSS 6 s after MB | "
+                   "threads idle/peak | overload | profile | pyroscope | pinpoint |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---|---|---|---|")
         for mem in mems:
             ov = mem["overload_results"]
 
@@ -1222,8 +1241,10 @@ def markdown(results):
                             + ", ".join(f"{k}×{v}" for k, v in r["status"].items()))
                 return r.get("error", "–")
             c = mem["overload_connections"]
-            out.append(f"| {mem['host_env']} | {fmt(mem['idle_rss_mb'])} | {fmt(mem['peak_rss_mb'])} | "
-                       f"{fmt(mem['vmhwm_mb'])} | {fmt(mem['final_rss_mb'])} | {mem['overload_seconds']} s, "
+            out.append(f"| {mem['host_env']} | {fmt(mem['idle_rss_mb'])} ({fmt(mem.get('idle_pss_mb'))}) | "
+                       f"{fmt(mem['peak_rss_mb'])} | {fmt(mem['vmhwm_mb'])} | {fmt(mem['final_rss_mb'])} | "
+                       f"{fmt(mem.get('quiet_rss_mb'))} | {mem.get('idle_threads', '–')}/{mem.get('peak_threads', '–')} | "
+                       f"{mem['overload_seconds']} s, "
                        f"{c['profile']}+{c['pyroscope']} HTTP conns, {c['pinpoint_streams']} streams | "
                        f"{ok_rate('profile')} | {ok_rate('pyroscope')} | {ok_rate('pinpoint')} |")
         out.append("")

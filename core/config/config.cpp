@@ -423,8 +423,8 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
         else {
             TableReader r{h, where + ": [http]", errors};
             r.known_keys({"max_body_mb", "max_connections", "header_timeout_s", "idle_timeout_s", "read_timeout_s",
-                          "tls_cert", "tls_key", "tls_client_ca", "tls_min_version", "listen_unix", "listen_unix_mode",
-                          "listen_unix_group", "admin_tokens", "admin_tokens_file"});
+                          "max_active_handlers", "tls_cert", "tls_key", "tls_client_ca", "tls_min_version",
+                          "listen_unix", "listen_unix_mode", "listen_unix_group", "admin_tokens", "admin_tokens_file"});
             read_http_security(r, cfg.http);
             int64_t v = 0;
             if (r.positive_int("max_body_mb", v)) cfg.http.max_body_bytes = static_cast<uint64_t>(v) << 20;
@@ -432,6 +432,7 @@ HostConfig load_host_config(const CliOptions &cli, const Env &env, const std::st
             if (r.positive_int("header_timeout_s", v)) cfg.http.header_timeout = std::chrono::seconds(v);
             if (r.positive_int("idle_timeout_s", v)) cfg.http.idle_timeout = std::chrono::seconds(v);
             if (r.positive_int("read_timeout_s", v)) cfg.http.read_timeout = std::chrono::seconds(v);
+            if (r.positive_int("max_active_handlers", v)) cfg.http.max_active_handlers = static_cast<size_t>(v);
         }
     }
     if (file.contains("limits")) {

@@ -61,6 +61,11 @@ struct HttpListenerConfig {
     std::chrono::milliseconds header_timeout{5000}; // header_timeout_s: connect → full request header (408)
     std::chrono::milliseconds idle_timeout{10000};  // idle_timeout_s: keep-alive wait for the next request
     std::chrono::milliseconds read_timeout{30000};  // read_timeout_s: longest pause inside a request body
+    // max_active_handlers: module handlers running at once (0 = 4 per CPU core, at least 16).
+    // A request whose body is read waits for one (up to read_timeout, then 503): what a
+    // handler holds while it works (copies, inflated parts, inline metrics) is then bounded
+    // by this count, not by the number of busy connections.
+    size_t max_active_handlers = 0;
     HttpTlsConfig tls;
     std::string listen_unix;          // listen_unix: a Unix socket path serving the same routes
     unsigned listen_unix_mode = 0660; // listen_unix_mode: "0660" (octal text)

@@ -25,10 +25,11 @@ bool same_instance_config(const InputConfig &a, const InputConfig &b) {
 bool same_http(const HttpListenerConfig &a, const HttpListenerConfig &b) {
     return a.max_body_bytes == b.max_body_bytes && a.max_connections == b.max_connections &&
            a.header_timeout == b.header_timeout && a.idle_timeout == b.idle_timeout &&
-           a.read_timeout == b.read_timeout && a.tls.enabled() == b.tls.enabled() &&
-           a.tls.client_ca == b.tls.client_ca && a.tls.min_version == b.tls.min_version &&
-           a.listen_unix == b.listen_unix && a.listen_unix_mode == b.listen_unix_mode &&
-           a.listen_unix_group == b.listen_unix_group && tokens_of(a.admin) == tokens_of(b.admin);
+           a.read_timeout == b.read_timeout && a.max_active_handlers == b.max_active_handlers &&
+           a.tls.enabled() == b.tls.enabled() && a.tls.client_ca == b.tls.client_ca &&
+           a.tls.min_version == b.tls.min_version && a.listen_unix == b.listen_unix &&
+           a.listen_unix_mode == b.listen_unix_mode && a.listen_unix_group == b.listen_unix_group &&
+           tokens_of(a.admin) == tokens_of(b.admin);
 }
 
 bool same_bus(const BusConfig &a, const BusConfig &b) {

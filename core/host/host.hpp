@@ -16,6 +16,7 @@
 #include "store/attachment_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -65,6 +66,10 @@ class HostApp {
     std::optional<BuiltinResponse> builtin_route(const std::string &method, const std::string &path);
     std::string health_json(bool &ready);
     void wait_for_stop();
+    // Control thread: hands malloc's freed pages back to the kernel once a burst is over.
+    void trim_after_burst();
+    std::chrono::steady_clock::time_point last_busy_{};
+    bool burst_to_trim_ = false;
 
     CliOptions cli_;
     Env env_;

@@ -150,6 +150,14 @@ std::string render_metrics(const std::vector<std::unique_ptr<ModuleInstance>> &i
     w.sample("tributary_http_responses_total", "code=\"5xx\"", double(http.status_5xx.load()));
     w.declare("tributary_http_body_bytes_total", "counter", "Request body bytes read for module routes");
     w.sample("tributary_http_body_bytes_total", "", double(http.body_bytes.load()));
+    w.declare("tributary_http_handlers_waiting", "gauge",
+              "Requests whose body is read, waiting for a handler slot ([http] max_active_handlers)");
+    w.sample("tributary_http_handlers_waiting", "", double(http_server.handler_slots().waiting()));
+    w.declare("tributary_http_handlers_limit", "gauge", "[http] max_active_handlers in effect");
+    w.sample("tributary_http_handlers_limit", "", double(http_server.handler_slots().limit()));
+    w.declare("tributary_http_handler_wait_timeouts_total", "counter",
+              "Requests answered 503 because no handler slot came free within read_timeout_s");
+    w.sample("tributary_http_handler_wait_timeouts_total", "", double(http.handler_wait_timeouts.load()));
 
     if (const ConnectionStats *c = http_server.connection_stats()) {
         w.declare("tributary_http_connections", "gauge",

@@ -273,18 +273,39 @@ void ConnectionFront::hand_to_worker(int fd, Parked &p) {
         ready_.push_back(std::move(conn));
         // One thread per served connection (Poco holds it for the connection's life), so a
         // waiting connection never queues behind idle keep-alive ones; threads are reused.
+        join_finished_workers();
         if (idle_workers_ < ready_.size() && workers_.size() < limits_.max_connections) spawn = true;
         if (spawn) workers_.emplace_back([this] { worker_loop(); });
     }
     cv_.notify_one();
 }
 
+void ConnectionFront::join_finished_workers() {
+    // A finished worker pushed its id with mu_ held and then only returns: it has released
+    // mu_ (we hold it), so joining it here cannot wait on us.
+    for (auto id : finished_) {
+        auto it =
+            std::find_if(workers_.begin(), workers_.end(), [id](const std::thread &t) { return t.get_id() == id; });
+        if (it == workers_.end()) continue;
+        it->join();
+        workers_.erase(it);
+    }
+    finished_.clear();
+}
+
 void ConnectionFront::worker_loop() {
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
         ++idle_workers_;
-        cv_.wait(lk, [this] { return stopping_ || !ready_.empty(); });
+        bool woken = cv_.wait_for(lk, limits_.worker_idle_exit, [this] { return stopping_ || !ready_.empty(); });
         --idle_workers_;
+        if (!woken) {
+            if (workers_.size() - finished_.size() > limits_.workers_kept) {
+                finished_.push_back(std::this_thread::get_id());
+                return;
+            }
+            continue;
+        }
         if (ready_.empty()) return; // stopping
         ServedConnection conn = std::move(ready_.front());
         ready_.pop_front();

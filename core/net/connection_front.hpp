@@ -38,6 +38,10 @@ struct TlsConnection;
 struct ConnectionLimits {
     size_t max_connections = 1024;
     std::chrono::milliseconds header_timeout{5000};
+    // A worker thread idle this long exits (a few are kept): after a burst of connections
+    // the threads, and the stack pages each one touched, do not stay for the process's life.
+    std::chrono::milliseconds worker_idle_exit{30000};
+    size_t workers_kept = 4;
 };
 
 struct ConnectionStats {
@@ -124,6 +128,8 @@ class ConnectionFront {
     std::set<int> serving_; // descriptors a worker holds, for shutdown at stop
     size_t idle_workers_ = 0;
     std::vector<std::thread> workers_;
+    std::vector<std::thread::id> finished_; // workers that exited idle, joined by the front thread
+    void join_finished_workers();           // with mu_ held
 };
 
 } // namespace trib::core

@@ -220,10 +220,15 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             }
             if (len > 0) {
                 if (!reserve(reserved, static_cast<uint64_t>(len), in, static_cast<uint64_t>(len), resp)) return;
-                body.reserve(static_cast<size_t>(len));
+                // Straight into the body: no copy, and no 64 KiB stack buffer whose pages each
+                // of ~200 busy connection threads would keep resident (bench/ memory section).
+                body.resize(static_cast<size_t>(len));
+                in.read(body.data(), len);
+                body.resize(static_cast<size_t>(in.gcount()));
             }
         }
-        char buf[65536];
+        // Chunked bodies (and anything past an announced length) in pieces.
+        char buf[16384];
         while (in) {
             in.read(buf, sizeof buf);
             std::streamsize n = in.gcount();
@@ -263,18 +268,36 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         creq.body = {reinterpret_cast<const uint8_t *>(body.data()), body.size()};
         creq.remote_addr = {remote.data(), remote.size()};
 
+        // Bodies are read by every busy connection; the handlers' work (and the memory it
+        // holds) runs for a bounded number at once. Slow bodies never hold a slot.
+        HandlerSlots &slots = server_.handler_slots();
+        if (!slots.acquire(std::chrono::steady_clock::now() + server_.handler_wait())) {
+            stats.handler_wait_timeouts++;
+            stats.status_5xx++;
+            resp.set("Retry-After", "1");
+            send_text(resp, 503,
+                      "the host is busy (every handler slot, [http] max_active_handlers, stayed taken); retry later\n");
+            return;
+        }
         ResponseState st;
-        trib_http_response cresp{};
-        cresp.struct_size = sizeof cresp;
-        cresp.respond = &respond_fn;
-        cresp.host_private = &st;
-        try {
-            route->handler(route->user, &creq, &cresp);
-        } catch (...) {
-            st = ResponseState{};
-            st.responded = true;
-            st.status = 500;
-            st.body = "handler failed\n";
+        {
+            // Released before the answer is written: a client slow to read it holds no slot.
+            struct SlotRelease {
+                HandlerSlots &s;
+                ~SlotRelease() { s.release(); }
+            } slot_release{slots};
+            trib_http_response cresp{};
+            cresp.struct_size = sizeof cresp;
+            cresp.respond = &respond_fn;
+            cresp.host_private = &st;
+            try {
+                route->handler(route->user, &creq, &cresp);
+            } catch (...) {
+                st = ResponseState{};
+                st.responded = true;
+                st.status = 500;
+                st.body = "handler failed\n";
+            }
         }
         if (!st.responded) {
             st.status = 500;
@@ -316,7 +339,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     static constexpr uint64_t kMaxDiscardBytes = 64ull << 20;
     static void discard_rest(std::istream &in, uint64_t announced) {
         uint64_t budget = announced < kMaxDiscardBytes ? announced : kMaxDiscardBytes;
-        char buf[65536];
+        char buf[16384]; // small: its pages stay resident in every connection thread that used it
         try {
             while (budget > 0 && in) {
                 in.read(buf, static_cast<std::streamsize>(budget < sizeof buf ? budget : sizeof buf));
@@ -399,7 +422,9 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 
 HttpServer::HttpServer(std::string host, uint16_t port, HttpListenerConfig config, MemoryBudget *budget,
                        BuiltinHandler builtin)
-    : host_(std::move(host)), port_(port), config_(config), budget_(budget), builtin_(std::move(builtin)) {}
+    : host_(std::move(host)), port_(port), config_(config), budget_(budget), builtin_(std::move(builtin)),
+      slots_(config.max_active_handlers ? config.max_active_handlers
+                                        : std::max<size_t>(16, 4 * size_t(std::thread::hardware_concurrency()))) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -597,6 +622,27 @@ std::shared_ptr<const Route> HttpServer::find(const std::string &method, const s
         allowed += (allowed.empty() ? "" : ", ") + r->method;
     }
     return nullptr;
+}
+
+bool HandlerSlots::acquire(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (active_ < limit_) {
+        ++active_;
+        return true;
+    }
+    ++waiting_;
+    bool got = cv_.wait_until(lk, deadline, [this] { return active_ < limit_; });
+    --waiting_;
+    if (got) ++active_;
+    return got;
+}
+
+void HandlerSlots::release() {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        --active_;
+    }
+    cv_.notify_one();
 }
 
 bool route_from_abi(const trib_http_route &in, Route &out, std::string &err) {

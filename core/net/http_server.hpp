@@ -22,9 +22,12 @@
 #include <tributary/plugin.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -56,6 +59,24 @@ struct BuiltinResponse {
 using BuiltinHandler =
     std::function<std::optional<BuiltinResponse>(const std::string &method, const std::string &path)>;
 
+// Counts module handlers running at once ([http] max_active_handlers).
+class HandlerSlots {
+  public:
+    explicit HandlerSlots(size_t limit) : limit_(limit) {}
+    // false when none came free before `deadline`.
+    bool acquire(std::chrono::steady_clock::time_point deadline);
+    void release();
+    size_t limit() const { return limit_; }
+    size_t waiting() const { return waiting_.load(); }
+
+  private:
+    const size_t limit_;
+    size_t active_ = 0;
+    std::atomic<size_t> waiting_{0};
+    std::mutex mu_;
+    std::condition_variable cv_;
+};
+
 struct HttpStats {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> status_404{0};
@@ -64,6 +85,7 @@ struct HttpStats {
     std::atomic<uint64_t> status_401{0}; // no or wrong token
     std::atomic<uint64_t> status_403{0}; // source address not allowed
     std::atomic<uint64_t> status_5xx{0};
+    std::atomic<uint64_t> handler_wait_timeouts{0}; // 503: no handler slot within read_timeout
     std::atomic<uint64_t> body_bytes{0};
 };
 
@@ -101,6 +123,9 @@ class HttpServer {
     const BuiltinHandler &builtin() const { return builtin_; }
     uint64_t default_max_body() const { return config_.max_body_bytes; }
     MemoryBudget *budget() const { return budget_; }
+    HandlerSlots &handler_slots() { return slots_; }
+    const HandlerSlots &handler_slots() const { return slots_; }
+    std::chrono::milliseconds handler_wait() const { return config_.read_timeout; }
     HttpStats &mutable_stats() { return stats_; }
     const AccessPolicy *admin_policy() const { return config_.admin.get(); }
 
@@ -110,6 +135,7 @@ class HttpServer {
     HttpListenerConfig config_;
     MemoryBudget *budget_;
     BuiltinHandler builtin_;
+    HandlerSlots slots_;
     mutable std::shared_mutex mu_;
     std::map<std::string, std::vector<std::shared_ptr<const Route>>> routes_;        // by path
     std::map<std::string, std::vector<std::shared_ptr<const Route>>> prefix_routes_; // by prefix

@@ -103,6 +103,21 @@ TEST_CASE("[attachments] retention keys are read; bad values name the file and k
     CHECK(any_contains(errors, {d.sub("zero.conf"), "'max_age'", "at least 1s"}));
 }
 
+TEST_CASE("[http] max_active_handlers is read; 0 names the file and key", "[core][config]") {
+    TempDir d;
+    CHECK(HostConfig{}.http.max_active_handlers == 0); // 0 = 4 per CPU core, at least 16
+    write_file(d.sub("good.conf"), "[http]\nmax_active_handlers = 8\n");
+    std::vector<std::string> errors;
+    auto cfg = load_host_config(with_config(d.sub("good.conf")), {}, "", errors);
+    INFO(joined(errors));
+    CHECK(errors.empty());
+    CHECK(cfg.http.max_active_handlers == 8);
+    write_file(d.sub("bad.conf"), "[http]\nmax_active_handlers = 0\n");
+    errors.clear();
+    load_host_config(with_config(d.sub("bad.conf")), {}, "", errors);
+    CHECK(any_contains(errors, {d.sub("bad.conf"), "[http]", "'max_active_handlers'"}));
+}
+
 TEST_CASE("sinks, bus, election and global tags are read; env beats the file, flags beat env", "[core][config]") {
     TempDir d;
     write_file(d.sub("tributary.conf"), R"(

@@ -60,6 +60,9 @@ TEST_CASE("changes a reload cannot apply are named by key, never by value", "[re
         CHECK(k.find("hunter2") == std::string::npos);
     }
     CHECK(changes_needing_restart(a, a).empty());
+    HostConfig handlers = a;
+    handlers.http.max_active_handlers = 8;
+    CHECK(changes_needing_restart(a, handlers) == std::vector<std::string>{"[http]"});
 }
 
 TEST_CASE("upstream URLs: userinfo and query values never reach logs", "[upstream]") {

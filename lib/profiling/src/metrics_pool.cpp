@@ -4,8 +4,21 @@
 
 namespace trib::profiling {
 
-MetricsPool::MetricsPool(const trib::Host &host, std::string counter_prefix, size_t threads, size_t max_queued)
-    : host_(host), prefix_(std::move(counter_prefix)), max_queued_(max_queued) {
+namespace {
+
+// What a queued upload keeps alive: its files' bytes (inflated where the metrics read them).
+size_t bytes_of(const MetricsWork &work) {
+    size_t n = 0;
+    for (auto &f : work.upload.files)
+        if (f.data) n += f.data->size();
+    return n;
+}
+
+} // namespace
+
+MetricsPool::MetricsPool(const trib::Host &host, std::string counter_prefix, size_t threads, size_t max_queued,
+                         size_t max_queued_bytes)
+    : host_(host), prefix_(std::move(counter_prefix)), max_queued_(max_queued), max_queued_bytes_(max_queued_bytes) {
     if (threads == 0) threads = 1;
     threads_.reserve(threads);
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
@@ -14,10 +27,13 @@ MetricsPool::MetricsPool(const trib::Host &host, std::string counter_prefix, siz
 MetricsPool::~MetricsPool() { stop(); }
 
 void MetricsPool::submit(MetricsWork work) {
+    const size_t bytes = bytes_of(work);
     {
         std::lock_guard<std::mutex> g(mu_);
-        if (!stopping_ && queue_.size() < max_queued_) {
-            queue_.push_back(std::move(work));
+        if (!stopping_ && queue_.size() < max_queued_ &&
+            (queue_.empty() || queued_bytes_ + bytes <= max_queued_bytes_)) {
+            queued_bytes_ += bytes;
+            queue_.emplace_back(std::move(work), bytes);
             cv_.notify_one();
             return;
         }
@@ -42,7 +58,8 @@ void MetricsPool::run() {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return; // stopping, and everything queued is done
-        MetricsWork work = std::move(queue_.front());
+        MetricsWork work = std::move(queue_.front().first);
+        queued_bytes_ -= queue_.front().second;
         queue_.pop_front();
         lock.unlock();
         compute_and_emit(work, true);

@@ -36,6 +36,8 @@ ConfigMap build_config_map() {
         .at_least(1);
     m.integer("max_span_events", 20000, "a span or chunk with more events is refused").at_least(1);
     m.integer("max_message_mb", 16, "gRPC receive limit per message").within(1, 1024);
+    m.integer("receive_memory_mb", 16, "gRPC receive buffers of all connections (past it, agents wait)")
+        .within(1, 4096);
     m.integer("metadata_max_entries", 2000000, "API/SQL/string metadata entries kept").at_least(0);
     m.string_list("allow_cidrs", {}, "source networks allowed to send (empty = any)");
     m.string_list("allow_applications", {}, "applicationname headers allowed (empty = any)");
@@ -106,6 +108,7 @@ Config parse_config(const std::string &json_text, const EnvLookup &env) {
     c.trace_memory_mb = uint64_t(v.integer("trace_memory_mb"));
     c.max_span_events = uint64_t(v.integer("max_span_events"));
     c.max_message_mb = uint64_t(v.integer("max_message_mb"));
+    c.receive_memory_mb = uint64_t(v.integer("receive_memory_mb"));
     c.metadata_max_entries = uint64_t(v.integer("metadata_max_entries"));
     try {
         c.allow_cidrs = access::CidrList(v.strings("allow_cidrs"));

@@ -44,6 +44,7 @@ struct Config {
     uint64_t trace_memory_mb = 32;    // memory bound of what the input holds (README "Memory bound")
     uint64_t max_span_events = 20000; // a span or chunk with more events is refused
     uint64_t max_message_mb = 16;     // gRPC receive limit
+    uint64_t receive_memory_mb = 16;  // gRPC's receive buffers, all connections (README "Memory bound")
     uint64_t metadata_max_entries = 2000000;
 
     // Who may send (PERMISSION_DENIED otherwise). Empty = anyone.

@@ -5,6 +5,7 @@
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/support/byte_buffer.h>
 
 #include <map>
@@ -487,6 +488,19 @@ void GrpcServer::start() {
     if (!cfg_.address.empty()) b.AddListeningPort(cfg_.address, grpc::InsecureServerCredentials(), &port_);
     if (!cfg_.tls_address.empty()) b.AddListeningPort(cfg_.tls_address, tls_credentials(cfg_), &tls_port_);
     b.SetMaxReceiveMessageSize(int(cfg_.max_message_mb << 20));
+    // Received bytes wait in gRPC's buffers until a stream reads them, and a stream stops
+    // reading while the host is busy. Unbounded, those buffers held ~170 MB of 16 agents'
+    // spans under the bench's overload (heaptrack: MemoryAllocator::MakeSlice): flow control
+    // windows grown by BDP probing let every connection send megabytes ahead. Fixed 256 KiB
+    // windows and a quota over all connections (windows shrink under its pressure) keep what
+    // waits near receive_memory_mb; an agent past it waits for its window. The quota alone
+    // is not enough: with BDP windows its pressure reset 9 of 16 streams (RST_STREAM 11), and
+    // 64 KiB windows cost ~30 % more CPU per span than 256 KiB (bench/ pinpoint section).
+    grpc::ResourceQuota quota("pinpoint-receive");
+    quota.Resize(size_t(cfg_.receive_memory_mb) << 20);
+    b.SetResourceQuota(quota);
+    b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 256 * 1024);
     // Pinpoint agents ping every 30 s (PinpointDefaultChannel); grpc's default would call
     // that abuse (5 min minimum) and close the connection with ENHANCE_YOUR_CALM.
     b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);

@@ -77,3 +77,25 @@ TEST_CASE("metrics pool: a point the host keeps refusing is dropped and counted;
     CHECK(fake.counter("test_metrics_errors") == 1);
     CHECK(fake.points().empty());
 }
+
+TEST_CASE("metrics pool: queued uploads are bounded in bytes, the rest run on the caller", "[metrics_pool]") {
+    trib::testing::FakeHost fake;
+    trib::Host host(fake.api(), fake.ctx());
+    size_t upload_bytes = 0;
+    for (auto &f : prepare_metrics(node_upload()).upload.files)
+        if (f.data) upload_bytes += f.data->size();
+    REQUIRE(upload_bytes > 0);
+    // Room for two uploads' files however many uploads the count bound allows.
+    MetricsPool pool(host, "test", 1, 64, 2 * upload_bytes);
+    // The pool's thread retries a refused point for ~2.5 s: it holds the first upload (or
+    // it still waits in the queue) while the others arrive.
+    fake.set_backpressure(true);
+    for (int i = 0; i < 6; ++i) pool.submit(prepare_metrics(node_upload()));
+    const double inline_runs = fake.counter("test_metrics_inline");
+    CHECK(inline_runs >= 3);
+    CHECK(inline_runs <= 4);
+    fake.set_backpressure(false);
+    pool.stop();
+    // Nothing vanishes: each upload's point was emitted or counted as dropped.
+    CHECK(metric_points(fake) + size_t(fake.counter("test_metrics_dropped")) == 6);
+}

@@ -494,6 +494,11 @@ TEST_CASE("config: DataKit keys, env names and their JSON forms", "[pinpoint][un
     CHECK_THROWS_WITH(parse_config(R"({"del_message":"maybe"})", nullptr), Catch::Contains("del_message"));
     CHECK(parse_config(R"({"address":""})", nullptr).address == "0.0.0.0:9991"); // DataKit's sample
     CHECK_THROWS_WITH(parse_config(R"({"storage":{"capacity":-1}})", nullptr), Catch::Contains("storage.capacity"));
+
+    // gRPC's receive buffers (a resource quota over every connection of the input).
+    CHECK(parse_config("{}", nullptr).receive_memory_mb == 16);
+    CHECK(parse_config(R"({"receive_memory_mb":4})", nullptr).receive_memory_mb == 4);
+    CHECK_THROWS_WITH(parse_config(R"({"receive_memory_mb":0})", nullptr), Catch::Contains("receive_memory_mb"));
 }
 
 TEST_CASE("metadata log: reloads, skips a torn tail, compacts", "[pinpoint][unit]") {

@@ -3,7 +3,8 @@
 // queue, so the upload is answered once its profile point is emitted, not after the decode.
 //
 // When the queue is full the metrics are computed and emitted on the submitting thread
-// (counted as `<counter_prefix>_metrics_inline`): a burst slows the receiving threads down,
+// (counted as `<counter_prefix>_metrics_inline`), and so are they when the uploads waiting
+// hold more than max_queued_bytes: a burst slows the receiving threads down,
 // as synchronous metrics would, and loses nothing. A metric point the host refuses is
 // retried with backoff for about 2.5 s by a pool thread (not at all by a request thread),
 // then dropped and counted (`<counter_prefix>_metrics_dropped`);
@@ -26,8 +27,15 @@ namespace trib::profiling {
 
 class MetricsPool {
   public:
-    // threads ≥ 1; max_queued uploads wait at most (their bytes are held in the host budget).
-    MetricsPool(const trib::Host &host, std::string counter_prefix, size_t threads = 2, size_t max_queued = 64);
+    // Queued uploads keep their files (inflated ones also held in the host's in-flight
+    // budget) after the client has its answer, so the queue is bounded in bytes as well as
+    // in uploads: under a 10x overload 64 queued 100 KB-class uploads per pool kept the
+    // in-flight budget spent. One upload is queued whatever its size when nothing waits.
+    static constexpr size_t kDefaultMaxQueuedBytes = size_t(16) << 20;
+
+    // threads ≥ 1; at most max_queued uploads and max_queued_bytes of their files wait.
+    MetricsPool(const trib::Host &host, std::string counter_prefix, size_t threads = 2, size_t max_queued = 64,
+                size_t max_queued_bytes = kDefaultMaxQueuedBytes);
     ~MetricsPool();
     MetricsPool(const MetricsPool &) = delete;
     MetricsPool &operator=(const MetricsPool &) = delete;
@@ -49,9 +57,11 @@ class MetricsPool {
     const trib::Host &host_;
     std::string prefix_;
     size_t max_queued_;
+    size_t max_queued_bytes_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<MetricsWork> queue_;
+    std::deque<std::pair<MetricsWork, size_t>> queue_; // work, its bytes
+    size_t queued_bytes_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };
