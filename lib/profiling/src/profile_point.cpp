@@ -2,7 +2,7 @@
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/profile_point.hpp>
 
-#include <nlohmann/json.hpp>
+#include <tributary/json_text.hpp>
 
 #include <cstdio>
 #include <ctime>
@@ -96,15 +96,24 @@ trib::Point build_profile_point(const ProfileUpload &u, const std::string &profi
     return p;
 }
 
+// Written by hand: an ordered_json document cost more than the rest of the point. The text
+// is what nlohmann's dump() of the same members writes, with U+FFFD for bytes that are not
+// UTF-8 (tags may hold client bytes).
 std::string build_event_json(const ProfileUpload &u) {
-    nlohmann::ordered_json ev;
-    ev["format"] = u.format.empty() ? "unknown" : u.format;
-    ev["profiler"] = u.profiler;
-    auto names = nlohmann::json::array();
-    for (auto &f : u.files) names.push_back(f.name);
-    ev["attachments"] = names;
+    std::string out;
+    out.reserve(256);
+    out += "{\"format\":";
+    append_json_string(out, u.format.empty() ? "unknown" : u.format);
+    out += ",\"profiler\":";
+    append_json_string(out, u.profiler);
+    out += ",\"attachments\":[";
+    for (size_t i = 0; i < u.files.size(); ++i) {
+        if (i) out.push_back(',');
+        append_json_string(out, u.files[i].name);
+    }
+    out += "],\"language\":";
     auto lang = u.tags.find("language");
-    ev["language"] = lang == u.tags.end() ? "unknown" : lang->second;
+    append_json_string(out, lang == u.tags.end() ? "unknown" : lang->second);
     std::string tp;
     for (auto &[k, v] : u.tags) {
         if (!tp.empty()) tp.push_back(',');
@@ -112,11 +121,16 @@ std::string build_event_json(const ProfileUpload &u) {
         tp.push_back(':');
         tp += v;
     }
-    ev["tags_profiler"] = tp;
-    ev["start"] = u.start_ns ? nlohmann::json(format_rfc3339_nano(u.start_ns)) : nlohmann::json(nullptr);
-    ev["end"] = u.end_ns ? nlohmann::json(format_rfc3339_nano(u.end_ns)) : nlohmann::json(nullptr);
-    // Replace, not throw: tags may hold client bytes that are not UTF-8.
-    return ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += ",\"tags_profiler\":";
+    append_json_string(out, tp);
+    out += ",\"start\":";
+    if (u.start_ns) append_json_string(out, format_rfc3339_nano(u.start_ns));
+    else out += "null";
+    out += ",\"end\":";
+    if (u.end_ns) append_json_string(out, format_rfc3339_nano(u.end_ns));
+    else out += "null";
+    out.push_back('}');
+    return out;
 }
 
 namespace {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 namespace trib::profile {
 
 using profiling::check_client_time;
@@ -63,6 +65,168 @@ void add_if_absent(std::map<std::string, std::string> &m, const std::string &k, 
     if (it == m.end()) m.emplace(k, v);
     else if (it->second.empty()) it->second = v;
 }
+
+} // namespace
+
+bool is_read_metadata_key(std::string_view k) {
+    static constexpr std::string_view kRead[] = {"host",
+                                                 "service",
+                                                 "env",
+                                                 "runtime",
+                                                 "runtime_os",
+                                                 "runtime_arch",
+                                                 "runtime_version",
+                                                 "profiler_version",
+                                                 "language",
+                                                 "family",
+                                                 "runtime-id",
+                                                 "runtime_id",
+                                                 "process_id",
+                                                 "pid",
+                                                 "library_ver",
+                                                 "format",
+                                                 "recording-start",
+                                                 "start",
+                                                 "recording-end",
+                                                 "end"};
+    for (auto r : kRead)
+        if (r == k) return true;
+    return false;
+}
+
+EventMembers read_event_document(std::string_view raw) {
+    auto ev = nlohmann::json::parse(raw, nullptr, false);
+    if (ev.is_discarded()) throw DecodeError("event part is not valid JSON (or not UTF-8)");
+    if (!ev.is_object()) throw DecodeError("event part is not a JSON object");
+    EventMembers out;
+    for (auto &[k, v] : ev.items()) {
+        if (k == "tags_profiler") {
+            if (!v.is_string()) throw DecodeError("event field 'tags_profiler' is not a string");
+            out.tags_profiler = v.get<std::string>();
+        } else {
+            out.members[k] = stringify(v);
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// The event's top-level members in one SAX pass, with no document built: a recorded
+// dd-trace event is mostly a nested "info" object nobody reads, and building it (and
+// writing it back as text) cost more than the rest of the upload's parsing. Scalars and
+// arrays of scalars are written as stringify() writes them; a nested value is skipped,
+// unless its key is read, when the caller falls back to the document.
+class EventReader {
+  public:
+    using json = nlohmann::json;
+    bool null() { return scalar(std::string()); }
+    bool boolean(bool v) { return scalar(v ? "true" : "false"); }
+    bool number_integer(json::number_integer_t v) { return scalar(std::to_string(v)); }
+    bool number_unsigned(json::number_unsigned_t v) { return scalar(std::to_string(v)); }
+    bool number_float(json::number_float_t v, const std::string &) { return scalar(json(v).dump()); }
+    bool string(std::string &v) {
+        if (depth_ == 1 && key_ == "tags_profiler") {
+            tags_profiler_ = std::move(v);
+            have_tags_profiler_ = true;
+            tags_profiler_bad_ = false;
+            return true;
+        }
+        return scalar(std::move(v));
+    }
+    bool binary(json::binary_t &) { return true; }
+    bool start_object(std::size_t) { return open(false); }
+    bool start_array(std::size_t) { return open(true); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool key(std::string &k) {
+        if (depth_ == 1) key_ = std::move(k);
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string &, const nlohmann::detail::exception &) { return false; }
+
+    // The members, or nullopt when a key that is read holds nested JSON.
+    std::optional<EventMembers> result() {
+        if (!root_object_) throw DecodeError("event part is not a JSON object");
+        if (needs_document_) return std::nullopt;
+        if (tags_profiler_bad_) throw DecodeError("event field 'tags_profiler' is not a string");
+        EventMembers out;
+        out.members = std::move(members_);
+        if (have_tags_profiler_) out.tags_profiler = std::move(tags_profiler_);
+        return out;
+    }
+
+  private:
+    bool scalar(std::string text) {
+        if (depth_ == 1) member(std::move(text));
+        else if (depth_ == 2 && in_array_ && !array_nested_) {
+            if (array_items_++) array_text_.push_back(',');
+            array_text_ += text;
+        }
+        return true;
+    }
+    void member(std::string text) {
+        if (key_ == "tags_profiler") {
+            // A value other than a string, unless a later one of the key is a string.
+            tags_profiler_bad_ = true;
+            have_tags_profiler_ = true;
+            return;
+        }
+        members_[key_] = std::move(text);
+    }
+    bool open(bool array) {
+        if (depth_ == 0) root_object_ = !array;
+        else if (depth_ == 1) {
+            in_array_ = array;
+            array_nested_ = !array;
+            array_items_ = 0;
+            array_text_.clear();
+        } else if (depth_ == 2 && in_array_) {
+            array_nested_ = true;
+        }
+        ++depth_;
+        return true;
+    }
+    bool close() {
+        --depth_;
+        if (depth_ == 1) {
+            if (key_ == "tags_profiler") {
+                tags_profiler_bad_ = true;
+                have_tags_profiler_ = true;
+            } else if (!array_nested_) {
+                members_[key_] = std::move(array_text_);
+            } else {
+                if (is_read_metadata_key(key_)) needs_document_ = true;
+                members_.erase(key_); // a later member of the key replaces an earlier one
+            }
+            array_text_.clear();
+            in_array_ = false;
+        }
+        return true;
+    }
+
+    int depth_ = 0;
+    bool root_object_ = false;
+    std::string key_;
+    bool in_array_ = false, array_nested_ = false;
+    size_t array_items_ = 0;
+    std::string array_text_;
+    std::map<std::string, std::string> members_;
+    std::string tags_profiler_;
+    bool have_tags_profiler_ = false, tags_profiler_bad_ = false;
+    bool needs_document_ = false;
+};
+
+} // namespace
+
+EventMembers read_event(std::string_view raw) {
+    EventReader reader;
+    if (!nlohmann::json::sax_parse(raw, &reader)) throw DecodeError("event part is not valid JSON (or not UTF-8)");
+    if (auto members = reader.result()) return std::move(*members);
+    return read_event_document(raw);
+}
+
+namespace {
 
 // Go v1 form style names files data[cpu.pprof] or data[0] with types[0]=cpu.
 std::string attachment_name(const profiling::MultipartPart &p, const std::map<std::string, std::string> &fields) {
@@ -142,23 +306,16 @@ ParsedUpload parse_ddtrace_upload(std::string_view body, std::string_view bounda
     } else if (out.has_event) {
         // Bounded before parsing: nothing below may recurse deeper than the limit.
         check_json_depth(out.event_raw, "event part");
-        auto ev = nlohmann::json::parse(out.event_raw, nullptr, false);
-        if (ev.is_discarded()) throw DecodeError("event part is not valid JSON (or not UTF-8)");
-        if (!ev.is_object()) throw DecodeError("event part is not a JSON object");
-        auto tp = ev.find("tags_profiler");
-        if (tp != ev.end()) {
-            if (!tp->is_string()) throw DecodeError("event field 'tags_profiler' is not a string");
-            auto profiler_tags = split_tag_list(tp->get_ref<const std::string &>());
+        EventMembers ev = read_event(out.event_raw);
+        if (ev.tags_profiler) {
+            auto profiler_tags = split_tag_list(*ev.tags_profiler);
             check_tag_count(profiler_tags.size(), "event field 'tags_profiler'");
             for (auto &[k, v] : profiler_tags) {
                 out.metadata[k] = v;
                 out.profiler_tags[k] = v;
             }
         }
-        for (auto &[k, v] : ev.items()) {
-            if (k == "tags_profiler") continue;
-            add_if_absent(out.metadata, k, stringify(v));
-        }
+        for (auto &[k, v] : ev.members) add_if_absent(out.metadata, k, v);
         for (auto &[k, v] : fields) add_if_absent(out.metadata, k, v);
     } else {
         throw DecodeError("no 'event' part and no 'tags[]' field: not a profiler upload");

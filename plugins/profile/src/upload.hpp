@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,26 @@ struct ParsedUpload {
     bool form_style = false;
     int64_t start_ns = 0, end_ns = 0; // 0 when the upload did not say
 };
+
+// What the metadata takes from an event part: its top-level members as DataKit's metadata
+// text (a scalar as itself, an array's elements joined with ',', null as "", nested JSON as
+// compact JSON; the last of a repeated key wins) and tags_profiler.
+struct EventMembers {
+    std::map<std::string, std::string> members;
+    std::optional<std::string> tags_profiler;
+};
+
+// The metadata keys the upload reads (to_profile_upload, its format and times). Add a key
+// here before reading it: read_event leaves out nested members of other keys.
+bool is_read_metadata_key(std::string_view key);
+
+// The event in one SAX pass, no document built; the members whose values nest are left out
+// unless is_read_metadata_key. Throws DecodeError as read_event_document does.
+EventMembers read_event(std::string_view raw);
+
+// The event read as a whole document: every member. What read_event falls back to when a
+// read key holds nested JSON, and the reference the tests and the fuzzer hold it to.
+EventMembers read_event_document(std::string_view raw);
 
 // Parses the multipart body. Throws profiling::DecodeError with a reason a client can
 // read: bad multipart, bad event JSON, no event and no tags[], no profile attachment,

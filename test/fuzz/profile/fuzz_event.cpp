@@ -13,8 +13,39 @@
 #include <cstdint>
 #include <string_view>
 
+namespace {
+// The one-pass event reading agrees with the whole document: the same error, the same text
+// for every member it keeps, and only nested members of keys nobody reads left out.
+void check_against_document(std::string_view event) {
+    std::string doc_error, sax_error;
+    trib::profile::EventMembers doc, sax;
+    try {
+        trib::profiling::check_json_depth(event, "event part"); // as the upload parser does first
+        doc = trib::profile::read_event_document(event);
+    } catch (const trib::profiling::DecodeError &e) {
+        doc_error = e.what();
+    }
+    if (doc_error.find("nests deeper") != std::string::npos) return;
+    try {
+        sax = trib::profile::read_event(event);
+    } catch (const trib::profiling::DecodeError &e) {
+        sax_error = e.what();
+    }
+    if (sax_error != doc_error) __builtin_trap();
+    if (!doc_error.empty()) return;
+    if (sax.tags_profiler != doc.tags_profiler) __builtin_trap();
+    for (auto &[k, v] : sax.members) {
+        auto it = doc.members.find(k);
+        if (it == doc.members.end() || it->second != v) __builtin_trap();
+    }
+    for (auto &[k, v] : doc.members)
+        if (!sax.members.count(k) && trib::profile::is_read_metadata_key(k)) __builtin_trap();
+}
+} // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string_view event(reinterpret_cast<const char *>(data), size);
+    check_against_document(event);
     trib::profiling::MultipartWriter w("fuzz-boundary-7f3a");
     w.add_file("event", "event.json", "application/json", event);
     w.add_file("wall.pprof", "wall.pprof", "application/octet-stream", "\x1f\x8b");

@@ -8,6 +8,7 @@
 #include <tributary/profiling/pprof.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <trib_test/support.hpp>
 
 #include <fstream>
@@ -122,6 +123,94 @@ TEST_CASE("upload metadata: the recorded dd-trace-js event") {
     CHECK(u.event_fields.at("pid") == "21807");
     CHECK(u.event_fields.at("library_ver") == "5.132.0");
     CHECK(u.event_json == fixture("ddtrace-nodejs/part-event.json"));
+}
+
+namespace {
+// read_event's members beside the whole document's: the same text for every member it
+// keeps; what it leaves out is nested JSON under a key the upload does not read.
+void check_event_reading(const std::string &raw) {
+    INFO(raw);
+    std::string doc_error, sax_error;
+    EventMembers doc, sax;
+    try {
+        doc = read_event_document(raw);
+    } catch (const trib::profiling::DecodeError &e) {
+        doc_error = e.what();
+    }
+    try {
+        sax = read_event(raw);
+    } catch (const trib::profiling::DecodeError &e) {
+        sax_error = e.what();
+    }
+    CHECK(sax_error == doc_error);
+    if (!doc_error.empty()) return;
+    CHECK(sax.tags_profiler == doc.tags_profiler);
+    for (auto &[k, v] : sax.members) CHECK(doc.members.at(k) == v);
+    for (auto &[k, v] : doc.members) {
+        if (sax.members.count(k)) continue;
+        CHECK_FALSE(is_read_metadata_key(k));
+        CHECK((v.find('{') != std::string::npos || v.find('[') != std::string::npos));
+    }
+}
+} // namespace
+
+TEST_CASE("upload metadata: the event read in one pass matches the document") {
+    check_event_reading(fixture("ddtrace-nodejs/part-event.json"));
+    for (const char *raw :
+         {R"({"a":1,"b":-2,"c":18446744073709551615,"d":1.50,"e":1e300,"f":true,"g":false,"h":null,"i":"x"})",
+          R"({"list":["a",1,2.5,null,true],"empty":[],"nested":[1,[2,3]],"obj":{"k":[1,{"z":2}]}})",
+          R"({"host":{"name":"h1"},"service":"s"})",        // a read key holding an object
+          R"({"env":["prod",{"x":1}]})",                    // a read key holding nested JSON in an array
+          R"({"service":"first","service":"second"})",      // the last of a key wins
+          R"({"info":"scalar","info":{"later":"object"}})", // a nested member replaces a scalar one
+          R"({"tags_profiler":"service:a,env:b","x":"y"})",
+          R"({"tags_profiler":5})",
+          R"({"tags_profiler":["service:a"]})",
+          R"({"tags_profiler":{"a":1}})",
+          R"({"tags_profiler":1,"tags_profiler":"service:late"})",
+          R"({"tags_profiler":"service:early","tags_profiler":null})",
+          R"({"u":"\u00e9\ud83d\ude00 \"q\" \\"})",
+          R"([1,2,3])",
+          R"("just a string")",
+          R"(42)",
+          R"({"a":1)",
+          R"({"a":1} trailing)",
+          R"({"a":"\xff"})",
+          "{\"bad utf8\":\"\xff\"}",
+          R"({})",
+          R"({"":"empty key"})"})
+        check_event_reading(raw);
+}
+
+TEST_CASE("upload metadata: a read key holding JSON keeps its text") {
+    trib::profiling::MultipartWriter w("b");
+    w.add_file("event", "event.json", "application/json",
+               R"({"host":{"name":"h1"},"info":{"big":[1,2,3]},"tags_profiler":"service:x,language:go"})");
+    w.add_file("cpu.pprof", "cpu.pprof", "application/octet-stream", "x");
+    auto parsed = parse_ddtrace_upload(w.finish(), "b");
+    CHECK(parsed.metadata.at("host") == R"({"name":"h1"})");
+    CHECK(parsed.metadata.at("service") == "x");
+}
+
+TEST_CASE("upload metadata: the event written for changed tags") {
+    trib::profiling::MultipartWriter w("b");
+    w.add_file("event", "event.json", "application/json",
+               R"({"start":"2026-01-01T00:00:00.5Z","end":"2026-01-01T00:01:00Z","family":"go",)"
+               R"("tags_profiler":"service:caf\u00e9,quote:a\"b"})");
+    w.add_file("cpu.pprof", "cpu.pprof", "application/octet-stream", "x");
+    w.add_file("delta-heap.pprof", "delta-heap.pprof", "application/octet-stream", "y");
+    TagPolicy policy{{{"env", "prod"}}, {}};
+    auto u = to_profile_upload(parse_ddtrace_upload(w.finish(), "b"), policy, 0);
+    auto ev = nlohmann::ordered_json::parse(u.event_json);
+    nlohmann::ordered_json want = {{"format", "pprof"},
+                                   {"profiler", "ddtrace"},
+                                   {"attachments", {"cpu.pprof", "delta-heap.pprof"}},
+                                   {"language", "golang"},
+                                   {"tags_profiler", "env:prod,language:golang,quote:a\"b,service:caf\u00e9"},
+                                   {"start", "2026-01-01T00:00:00.5Z"},
+                                   {"end", "2026-01-01T00:01:00Z"}};
+    CHECK(ev == want);
+    CHECK(u.event_json == want.dump()); // the very text nlohmann writes
 }
 
 TEST_CASE("upload metadata: event without version tag keeps no version=4") {
