@@ -56,23 +56,25 @@ bool same_file(const std::string &stored, const fs::path &target) {
 
 bool FileSink::write_attachments(const trib::Point &p, std::string &err) {
     if (p.attachments.empty()) return true;
-    fs::path dir = fs::path(root_) / "attachments" / attachment_dir_name(p);
+    // Plain strings, not fs::path: the store's own paths are the same text, compared first.
+    const std::string dir = root_ + "/attachments/" + attachment_dir_name(p);
     bool dir_made = false;
     for (auto &a : p.attachments) {
-        fs::path target = dir / sanitize_path_component(a.name);
-        if (!a.data && same_file(a.stored_path, target)) continue; // the store wrote this very file
+        const std::string target = dir + "/" + sanitize_path_component(a.name);
+        // The store wrote this very file.
+        if (!a.data && (a.stored_path == target || same_file(a.stored_path, target))) continue;
         if (!dir_made) {
             std::error_code ec;
             fs::create_directories(dir, ec);
             if (ec) {
-                err = "cannot create " + dir.string() + ": " + ec.message();
+                err = "cannot create " + dir + ": " + ec.message();
                 return false;
             }
             dir_made = true;
         }
         if (!a.data && !a.stored_path.empty()) {
             // A link under a temporary name renamed over the target: readers see the old file or the new.
-            std::string tmp = target.string() + ".link" + std::to_string(::getpid());
+            std::string tmp = target + ".link" + std::to_string(::getpid());
             ::unlink(tmp.c_str());
             if (::link(a.stored_path.c_str(), tmp.c_str()) == 0) {
                 if (::rename(tmp.c_str(), target.c_str()) == 0) continue;
@@ -86,7 +88,7 @@ bool FileSink::write_attachments(const trib::Point &p, std::string &err) {
             err.clear();
             continue;
         }
-        if (!write_file_atomically(target.string(), *bytes, false, err)) return false;
+        if (!write_file_atomically(target, *bytes, false, err)) return false;
     }
     return true;
 }

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <optional>
 
 namespace trib::profile {
@@ -112,117 +115,365 @@ EventMembers read_event_document(std::string_view raw) {
 
 namespace {
 
-// The event's top-level members in one SAX pass, with no document built: a recorded
-// dd-trace event is mostly a nested "info" object nobody reads, and building it (and
-// writing it back as text) cost more than the rest of the upload's parsing. Scalars and
-// arrays of scalars are written as stringify() writes them; a nested value is skipped,
-// unless its key is read, when the caller falls back to the document.
-class EventReader {
+// The event's top-level members in one pass over its bytes, no document built: a recorded
+// dd-trace event is mostly a nested "info" object nobody reads, and building it (std::map
+// nodes), writing nested members back to text and nlohmann's byte-at-a-time lexer cost more
+// than the rest of the upload's parsing. The scanner accepts exactly what nlohmann's parser
+// accepts (RFC 8259, UTF-8 checked, a leading BOM skipped, numbers that overflow a double
+// refused, anything after a NUL that follows the value ignored); the unit test and the event fuzzer hold it to that. Scalars and arrays of
+// scalars are written as stringify() writes them; a nested value is skipped, unless its key
+// is read, when the caller falls back to the document.
+class EventScanner {
   public:
-    using json = nlohmann::json;
-    bool null() { return scalar(std::string()); }
-    bool boolean(bool v) { return scalar(v ? "true" : "false"); }
-    bool number_integer(json::number_integer_t v) { return scalar(std::to_string(v)); }
-    bool number_unsigned(json::number_unsigned_t v) { return scalar(std::to_string(v)); }
-    bool number_float(json::number_float_t v, const std::string &) { return scalar(json(v).dump()); }
-    bool string(std::string &v) {
-        if (depth_ == 1 && key_ == "tags_profiler") {
-            tags_profiler_ = std::move(v);
-            have_tags_profiler_ = true;
-            tags_profiler_bad_ = false;
-            return true;
-        }
-        return scalar(std::move(v));
-    }
-    bool binary(json::binary_t &) { return true; }
-    bool start_object(std::size_t) { return open(false); }
-    bool start_array(std::size_t) { return open(true); }
-    bool end_object() { return close(); }
-    bool end_array() { return close(); }
-    bool key(std::string &k) {
-        if (depth_ == 1) key_ = std::move(k);
-        return true;
-    }
-    bool parse_error(std::size_t, const std::string &, const nlohmann::detail::exception &) { return false; }
+    explicit EventScanner(std::string_view raw) : p_(raw.data()), end_(raw.data() + raw.size()) {}
 
-    // The members, or nullopt when a key that is read holds nested JSON.
-    std::optional<EventMembers> result() {
-        if (!root_object_) throw DecodeError("event part is not a JSON object");
-        if (needs_document_) return std::nullopt;
-        if (tags_profiler_bad_) throw DecodeError("event field 'tags_profiler' is not a string");
-        EventMembers out;
-        out.members = std::move(members_);
-        if (have_tags_profiler_) out.tags_profiler = std::move(tags_profiler_);
-        return out;
+    enum class Outcome { members, not_json, not_object, needs_document };
+
+    Outcome scan(EventMembers &out) {
+        if (end_ - p_ >= 1 && uint8_t(*p_) == 0xEF) {
+            if (end_ - p_ < 3 || uint8_t(p_[1]) != 0xBB || uint8_t(p_[2]) != 0xBF) return Outcome::not_json;
+            p_ += 3;
+        }
+        ws();
+        if (p_ < end_ && *p_ == '{') {
+            ++p_;
+            if (!root_members(out)) return Outcome::not_json;
+        } else {
+            if (!value(nullptr)) return Outcome::not_json;
+            ws();
+            return at_end() ? Outcome::not_object : Outcome::not_json;
+        }
+        ws();
+        if (!at_end()) return Outcome::not_json;
+        if (needs_document_) return Outcome::needs_document;
+        return tags_profiler_bad_ ? Outcome::needs_document : Outcome::members;
     }
 
   private:
-    bool scalar(std::string text) {
-        if (depth_ == 1) member(std::move(text));
-        else if (depth_ == 2 && in_array_ && !array_nested_) {
-            if (array_items_++) array_text_.push_back(',');
-            array_text_ += text;
-        }
+    // A top-level value as metadata text; kind says which.
+    enum class Kind { scalar, scalar_array, nested };
+
+    // nlohmann's lexer takes a NUL byte where a token may start for the end of the input.
+    bool at_end() const { return p_ == end_ || *p_ == '\0'; }
+    void ws() {
+        while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+    }
+    bool lit(std::string_view word) {
+        if (size_t(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+        p_ += word.size();
         return true;
     }
-    void member(std::string text) {
-        if (key_ == "tags_profiler") {
-            // A value other than a string, unless a later one of the key is a string.
-            tags_profiler_bad_ = true;
-            have_tags_profiler_ = true;
-            return;
-        }
-        members_[key_] = std::move(text);
+    static int hex(char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
     }
-    bool open(bool array) {
-        if (depth_ == 0) root_object_ = !array;
-        else if (depth_ == 1) {
-            in_array_ = array;
-            array_nested_ = !array;
-            array_items_ = 0;
-            array_text_.clear();
-        } else if (depth_ == 2 && in_array_) {
-            array_nested_ = true;
+    bool hex4(unsigned &cp) {
+        if (end_ - p_ < 4) return false;
+        cp = 0;
+        for (int i = 0; i < 4; ++i) {
+            int h = hex(p_[i]);
+            if (h < 0) return false;
+            cp = cp * 16 + unsigned(h);
         }
-        ++depth_;
+        p_ += 4;
         return true;
     }
-    bool close() {
-        --depth_;
-        if (depth_ == 1) {
-            if (key_ == "tags_profiler") {
-                tags_profiler_bad_ = true;
-                have_tags_profiler_ = true;
-            } else if (!array_nested_) {
-                members_[key_] = std::move(array_text_);
-            } else {
-                if (is_read_metadata_key(key_)) needs_document_ = true;
-                members_.erase(key_); // a later member of the key replaces an earlier one
+    static void put_utf8(std::string &o, unsigned cp) {
+        if (cp < 0x80) o.push_back(char(cp));
+        else if (cp < 0x800) {
+            o.push_back(char(0xC0 | (cp >> 6)));
+            o.push_back(char(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            o.push_back(char(0xE0 | (cp >> 12)));
+            o.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+            o.push_back(char(0x80 | (cp & 0x3F)));
+        } else {
+            o.push_back(char(0xF0 | (cp >> 18)));
+            o.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+            o.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+            o.push_back(char(0x80 | (cp & 0x3F)));
+        }
+    }
+    // A string after its opening quote; its value into `text` when asked for.
+    bool string(std::string *text) {
+        const char *run = p_; // bytes copied as they are, up to the next escape
+        auto flush = [&] {
+            if (text) text->append(run, size_t(p_ - run));
+        };
+        while (p_ < end_) {
+            uint8_t c = uint8_t(*p_);
+            if (c == '"') {
+                flush();
+                ++p_;
+                return true;
             }
-            array_text_.clear();
-            in_array_ = false;
+            if (c == '\\') {
+                flush();
+                if (++p_ >= end_) return false;
+                char e = *p_++;
+                char plain = 0;
+                switch (e) {
+                case '"': plain = '"'; break;
+                case '\\': plain = '\\'; break;
+                case '/': plain = '/'; break;
+                case 'b': plain = '\b'; break;
+                case 'f': plain = '\f'; break;
+                case 'n': plain = '\n'; break;
+                case 'r': plain = '\r'; break;
+                case 't': plain = '\t'; break;
+                case 'u': {
+                    unsigned cp;
+                    if (!hex4(cp)) return false;
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        unsigned lo;
+                        if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+                        p_ += 2;
+                        if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        return false;
+                    }
+                    if (text) put_utf8(*text, cp);
+                    break;
+                }
+                default: return false;
+                }
+                if (plain && text) text->push_back(plain);
+                run = p_;
+                continue;
+            }
+            if (c < 0x20) return false;
+            if (c < 0x80) {
+                ++p_;
+                continue;
+            }
+            // RFC 3629 sequences, as nlohmann's lexer checks them.
+            auto cont = [&](ptrdiff_t k, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
+                return end_ - p_ > k && uint8_t(p_[k]) >= lo && uint8_t(p_[k]) <= hi;
+            };
+            size_t len = 0;
+            if (c >= 0xC2 && c <= 0xDF) len = cont(1) ? 2 : 0;
+            else if (c == 0xE0) len = cont(1, 0xA0) && cont(2) ? 3 : 0;
+            else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = cont(1) && cont(2) ? 3 : 0;
+            else if (c == 0xED) len = cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+            else if (c == 0xF0) len = cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+            else if (c >= 0xF1 && c <= 0xF3) len = cont(1) && cont(2) && cont(3) ? 4 : 0;
+            else if (c == 0xF4) len = cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+            if (!len) return false;
+            p_ += len;
         }
+        return false;
+    }
+    // A number; its metadata text (what nlohmann's dump() writes of it) when asked for.
+    bool number(std::string *text) {
+        const char *start = p_;
+        bool negative = p_ < end_ && *p_ == '-';
+        if (negative) ++p_;
+        auto digits = [&] {
+            const char *d = p_;
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+            return p_ - d;
+        };
+        if (p_ >= end_) return false;
+        if (*p_ == '0') ++p_;
+        else if (*p_ >= '1' && *p_ <= '9') digits();
+        else return false;
+        bool integer = true;
+        if (p_ < end_ && *p_ == '.') {
+            ++p_;
+            integer = false;
+            if (digits() == 0) return false;
+        }
+        if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+            ++p_;
+            integer = false;
+            if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+            if (digits() == 0) return false;
+        }
+        std::string token(start, size_t(p_ - start));
+        if (integer) {
+            // As nlohmann: an integer that fits int64 / uint64 stays one, else it is a double.
+            errno = 0;
+            char *e = nullptr;
+            if (negative) {
+                long long v = std::strtoll(token.c_str(), &e, 10);
+                if (errno == 0 && *e == 0) {
+                    if (text) *text = std::to_string(v);
+                    return true;
+                }
+            } else {
+                unsigned long long v = std::strtoull(token.c_str(), &e, 10);
+                if (errno == 0 && *e == 0) {
+                    if (text) *text = std::to_string(v);
+                    return true;
+                }
+            }
+        }
+        double d = std::strtod(token.c_str(), nullptr);
+        if (!std::isfinite(d)) return false; // nlohmann: "number overflow"
+        if (text) *text = nlohmann::json(d).dump();
         return true;
+    }
+    // Any value below the top level, checked and skipped; nested containers iteratively.
+    bool value(std::string *scalar_text, Kind *kind = nullptr) {
+        if (kind) *kind = Kind::scalar;
+        if (p_ >= end_) return false;
+        last_was_string_ = *p_ == '"';
+        switch (*p_) {
+        case '"': ++p_; return string(scalar_text);
+        case 't':
+            if (scalar_text) *scalar_text = "true";
+            return lit("true");
+        case 'f':
+            if (scalar_text) *scalar_text = "false";
+            return lit("false");
+        case 'n':
+            if (scalar_text) scalar_text->clear();
+            return lit("null");
+        case '{':
+        case '[':
+            if (kind) *kind = Kind::nested;
+            return container();
+        default: return number(scalar_text);
+        }
+    }
+    // An object or array at p_, to its end: a stack of what is open.
+    bool container() {
+        std::vector<char> open;
+        for (;;) {
+            if (p_ >= end_) return false;
+            char c = *p_;
+            if (c == '{' || c == '[') {
+                ++p_;
+                open.push_back(c);
+                ws();
+                if (p_ < end_ && *p_ == (c == '{' ? '}' : ']')) {
+                    ++p_;
+                    open.pop_back();
+                } else if (c == '{') {
+                    if (!key_then_colon()) return false;
+                    continue; // the member's value
+                } else {
+                    continue; // the first element
+                }
+            } else if (!value(nullptr)) {
+                return false;
+            }
+            // After a value: a comma and the next, or the ends of what it closes.
+            for (;;) {
+                if (open.empty()) return true;
+                ws();
+                if (p_ >= end_) return false;
+                char in = open.back();
+                if (*p_ == ',') {
+                    ++p_;
+                    ws();
+                    if (in == '{' && !key_then_colon()) return false;
+                    break;
+                }
+                if (*p_ != (in == '{' ? '}' : ']')) return false;
+                ++p_;
+                open.pop_back();
+            }
+            ws();
+        }
+    }
+    bool key_then_colon(std::string *key = nullptr) {
+        if (p_ >= end_ || *p_ != '"') return false;
+        ++p_;
+        if (!string(key)) return false;
+        ws();
+        if (p_ >= end_ || *p_ != ':') return false;
+        ++p_;
+        ws();
+        return true;
+    }
+    // The top-level array's text: scalars joined with ','; nested when an element nests.
+    bool root_array(std::string &text, Kind &kind) {
+        ++p_; // '['
+        kind = Kind::scalar_array;
+        ws();
+        if (p_ < end_ && *p_ == ']') {
+            ++p_;
+            return true;
+        }
+        std::string item;
+        for (size_t n = 0;; ++n) {
+            ws();
+            Kind k;
+            item.clear();
+            if (!value(kind == Kind::nested ? nullptr : &item, &k)) return false;
+            if (k == Kind::nested) kind = Kind::nested;
+            else if (kind != Kind::nested) {
+                if (n) text.push_back(',');
+                text += item;
+            }
+            ws();
+            if (p_ >= end_) return false;
+            if (*p_ == ']') {
+                ++p_;
+                return true;
+            }
+            if (*p_ != ',') return false;
+            ++p_;
+        }
+    }
+    bool root_members(EventMembers &out) {
+        ws();
+        if (p_ < end_ && *p_ == '}') {
+            ++p_;
+            return true;
+        }
+        std::string key, text;
+        for (;;) {
+            key.clear();
+            text.clear();
+            if (!key_then_colon(&key)) return false;
+            Kind kind;
+            if (p_ < end_ && *p_ == '[') {
+                if (!root_array(text, kind)) return false;
+            } else if (!value(&text, &kind)) {
+                return false;
+            }
+            if (key == "tags_profiler") {
+                // The last one counts, as in a document; one that is not a string is an error.
+                bool is_string = kind == Kind::scalar && last_was_string_;
+                tags_profiler_bad_ = !is_string;
+                if (is_string) out.tags_profiler = text;
+            } else if (kind == Kind::nested) {
+                if (is_read_metadata_key(key)) needs_document_ = true;
+                out.members.erase(key); // a later member of the key replaces an earlier one
+            } else {
+                out.members[key] = text;
+            }
+            ws();
+            if (p_ >= end_) return false;
+            if (*p_ == '}') {
+                ++p_;
+                return true;
+            }
+            if (*p_ != ',') return false;
+            ++p_;
+            ws();
+        }
     }
 
-    int depth_ = 0;
-    bool root_object_ = false;
-    std::string key_;
-    bool in_array_ = false, array_nested_ = false;
-    size_t array_items_ = 0;
-    std::string array_text_;
-    std::map<std::string, std::string> members_;
-    std::string tags_profiler_;
-    bool have_tags_profiler_ = false, tags_profiler_bad_ = false;
-    bool needs_document_ = false;
+    const char *p_, *end_;
+    bool needs_document_ = false, tags_profiler_bad_ = false, last_was_string_ = false;
 };
 
 } // namespace
 
 EventMembers read_event(std::string_view raw) {
-    EventReader reader;
-    if (!nlohmann::json::sax_parse(raw, &reader)) throw DecodeError("event part is not valid JSON (or not UTF-8)");
-    if (auto members = reader.result()) return std::move(*members);
+    EventMembers members;
+    switch (EventScanner(raw).scan(members)) {
+    case EventScanner::Outcome::members: return members;
+    case EventScanner::Outcome::not_json: throw DecodeError("event part is not valid JSON (or not UTF-8)");
+    case EventScanner::Outcome::not_object: throw DecodeError("event part is not a JSON object");
+    case EventScanner::Outcome::needs_document: break;
+    }
     return read_event_document(raw);
 }
 

@@ -178,8 +178,45 @@ TEST_CASE("upload metadata: the event read in one pass matches the document") {
           R"({"a":"\xff"})",
           "{\"bad utf8\":\"\xff\"}",
           R"({})",
-          R"({"":"empty key"})"})
+          R"({"":"empty key"})",
+          "\xEF\xBB\xBF{\"bom\":1}",
+          "\xEF\xBB{\"half bom\":1}",
+          R"({"n":1e400})",
+          R"({"n":-1e-400})",
+          R"({"n":123456789012345678901234567890})",
+          R"({"n":-9223372036854775809})",
+          R"({"n":-0,"m":0.0})",
+          R"({"n":01})",
+          R"({"n":1.})",
+          R"({"n":.5})",
+          R"({"n":1e})",
+          R"({"n":-})",
+          R"({"n":+1})",
+          R"({"s":"\ud800"})",
+          R"({"s":"\udc00"})",
+          R"({"s":"\ud83d\u0041"})",
+          R"({"s":"\x"})",
+          "{\"s\":\"tab\there\"}",
+          "{\"s\":\"\xC0\x80\"}",
+          "{\"s\":\"\xED\xA0\x80\"}",
+          "{\"s\":\"\xF4\x90\x80\x80\"}",
+          "{\"s\":\"\xE2\x82\xAC\xF0\x9F\x98\x80\"}",
+          R"({"k\u0065y":"escaped key","service":"\/\b\f\n\r\t"})",
+          R"({"a":[1,]})",
+          R"({"a":{,}})",
+          R"({"a":[[],{}],"b":{"c":[{"d":[]}]}})",
+          R"({"a":1,})",
+          R"({"a" 1})",
+          R"({"a":tru})",
+          R"({"a":nul})",
+          " \t\r\n{ \"a\" : [ 1 , \"x\" ] } \n",
+          R"({"tags_profiler":"a:b","tags_profiler":["x"]})",
+          R"({"a":[1,2.5e3,-7,true,null,"s"],"b":[1,[2]],"c":{"x":1e400}})"})
         check_event_reading(raw);
+    // nlohmann ends the input at a NUL where a token may start.
+    check_event_reading(std::string("{\"a\":1} \0 junk", 14));
+    check_event_reading(std::string("{\"a\":1\0}", 9));
+    check_event_reading(std::string("12345678901234567890123\0\0", 25));
 }
 
 TEST_CASE("upload metadata: a read key holding JSON keeps its text") {
