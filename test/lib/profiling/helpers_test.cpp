@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <set>
@@ -211,6 +212,23 @@ TEST_CASE("RFC3339 times parse and format") {
     CHECK(parse_rfc3339_ns("2026-11-22T03:03:01.123456789Z") % 1000000000LL == 123456789);
     CHECK(format_rfc3339_nano(1795316581860000000LL) == "2026-11-22T03:03:01.86Z");
     CHECK(format_rfc3339_nano(0) == "1970-01-01T00:00:00Z");
+    CHECK(format_rfc3339_nano(-1) == "1969-12-31T23:59:59.999999999Z");
+    CHECK(format_rfc3339_nano(951782400000000001LL) == "2000-02-29T00:00:00.000000001Z");
+    // The C library's calendar, for times across four centuries, round-tripped through the parser.
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20000; ++i) {
+        int64_t secs = int64_t(rng() % 12000000000ULL) - 3000000000LL; // 1874 .. 2255
+        int64_t ns = secs * 1000000000LL + int64_t(rng() % 1000000000ULL);
+        time_t t = time_t(ns >= 0 ? ns / 1000000000LL : (ns - 999999999LL) / 1000000000LL);
+        struct tm tm {};
+        gmtime_r(&t, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+        std::string text = format_rfc3339_nano(ns);
+        INFO(ns);
+        REQUIRE(text.substr(0, 19) == buf);
+        if (ns >= 0) CHECK(parse_rfc3339_ns(text) == ns);
+    }
     for (auto bad :
          {"", "2026-11-22", "2026-11-22T03:03:01", "2026-13-22T03:03:01Z", "yesterday", "2026-11-22T03:03:01.Z",
           "2026-11-22T03:03:01Zjunk", "9999-01-01T00:00:00Z", "1969-12-31T23:59:59Z"})
