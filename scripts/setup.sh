@@ -14,7 +14,7 @@ with_tests=0
 build_pkgs=(build-essential cmake ninja-build pkg-config
   libpoco-dev nlohmann-json3-dev libcpptoml-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  zlib1g-dev libzstd-dev liblz4-dev libre2-dev catch2 libsqlite3-dev libnats-dev libssl-dev)
+  zlib1g-dev libzstd-dev liblz4-dev libdeflate-dev libre2-dev catch2 libsqlite3-dev libnats-dev libssl-dev)
 # chromium: the viewer's browser test drives it with puppeteer-core (test/clients).
 # clang-format: the style test (scripts/format.sh --check).
 # python3: the HTTPS capture server of the upstream TLS tests; nats-server: the NATS tests.

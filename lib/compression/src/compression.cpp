@@ -1,5 +1,6 @@
 #include <tributary/compression.hpp>
 
+#include <libdeflate.h>
 #include <lz4frame.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -107,7 +108,26 @@ void stream_unlz4(std::string_view in, size_t max_output, const Sink &sink) {
     if (hint != 0) throw CorruptError("lz4: truncated input");
 }
 
+struct DecompressorFree {
+    void operator()(libdeflate_decompressor *d) const { libdeflate_free_decompressor(d); }
+};
+
 } // namespace
+
+size_t gzip_declared_size(std::string_view in) {
+    if (in.size() < 18) return 0; // a 10-byte header and an 8-byte trailer at least
+    auto b = [&](size_t i) { return size_t(static_cast<unsigned char>(in[in.size() - 4 + i])); };
+    return b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
+}
+
+bool gunzip_exact(std::string_view in, char *out, size_t size) {
+    // One decompressor per thread (~32 KiB), made on first use.
+    thread_local std::unique_ptr<libdeflate_decompressor, DecompressorFree> d(libdeflate_alloc_decompressor());
+    if (!d) return false;
+    size_t used_in = 0, produced = 0;
+    libdeflate_result r = libdeflate_gzip_decompress_ex(d.get(), in.data(), in.size(), out, size, &used_in, &produced);
+    return r == LIBDEFLATE_SUCCESS && used_in == in.size() && produced == size;
+}
 
 void stream_decompress(Codec codec, std::string_view in, size_t max_output, const Sink &sink) {
     switch (codec) {
@@ -125,6 +145,14 @@ std::string decompress(std::string_view data, size_t max_output) {
         return std::string(data);
     }
     std::string out;
+    if (codec == Codec::gzip) {
+        size_t declared = gzip_declared_size(data);
+        if (declared <= max_output && declared <= data.size() * 1032 + 1024) { // DEFLATE's ratio is below 1032:1
+            out.resize(declared);
+            if (gunzip_exact(data, out.data(), declared)) return out;
+            out.clear();
+        }
+    }
     stream_decompress(codec, data, max_output, [&](const char *p, size_t n) { out.append(p, n); });
     return out;
 }

@@ -41,6 +41,16 @@ std::string decompress_into_budget(std::string_view data, size_t max_output, tri
         return std::string(data);
     }
     const size_t cap = one_pass_cap(data.size(), max_output);
+    if (codec == Codec::gzip) {
+        // A gzip stream that says how large it is, within the one-pass cap, is inflated in one
+        // call; if it lied or is damaged, the streaming path below decides (and words the error).
+        size_t declared = trib::compression::gzip_declared_size(data);
+        if (declared <= cap) {
+            if (memory) memory->ensure(declared, "inflated data");
+            std::string whole(declared, '\0');
+            if (trib::compression::gunzip_exact(data, whole.data(), declared)) return whole;
+        }
+    }
     std::string out(std::min(cap, std::max<size_t>(64u << 10, data.size() * 4)), '\0');
     if (memory) memory->ensure(out.size(), "inflated data");
     size_t used = 0;

@@ -1,3 +1,4 @@
+#include <tributary/compression.hpp>
 #include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/errors.hpp>
@@ -85,6 +86,32 @@ TEST_CASE("decompress refuses corrupt, truncated and oversized input") {
     auto bomb = zstd_of(zeros);
     CHECK(bomb.size() < 10000);
     CHECK_THROWS_AS(decompress(bomb, 1u << 20), DecodeError);
+}
+
+TEST_CASE("gzip: one libdeflate call when the trailer's size is right; the streaming path otherwise") {
+    namespace tc = trib::compression;
+    std::string data = random_bytes(300000, 11) + std::string(200000, 'x');
+    std::string gz = gzip_of(data);
+    REQUIRE(tc::gzip_declared_size(gz) == data.size());
+    std::string out(data.size(), '\0');
+    CHECK(tc::gunzip_exact(gz, out.data(), out.size()));
+    CHECK(out == data);
+    CHECK_FALSE(tc::gunzip_exact(gz, out.data(), out.size() - 1)); // another size
+    std::string two = gzip_of("abc") + gzip_of("def");
+    std::string six(6, '\0');
+    CHECK_FALSE(tc::gunzip_exact(two, six.data(), 6)); // several members: streamed
+    CHECK(decompress(two) == "abcdef");
+    // A trailer that lies about the size: both paths refuse it (zlib checks ISIZE too).
+    std::string liar = gz;
+    liar[liar.size() - 4] = char(liar[liar.size() - 4] ^ 1);
+    CHECK_THROWS_AS(decompress(liar), DecodeError);
+    // A bomb whose trailer is within the limit (ISIZE is mod 2^32) still stops at the limit.
+    std::string zeros((4u << 20) + 1000, '\0');
+    std::string bomb = gzip_of(zeros);
+    for (int i = 1; i <= 4; ++i) bomb[bomb.size() - i] = 0; // declares 0 bytes
+    CHECK(tc::gzip_declared_size(bomb) == 0);
+    CHECK_THROWS_WITH(decompress(bomb, 1u << 20), Catch::Contains("exceeds the limit"));
+    CHECK(tc::gzip_declared_size("\x1f\x8b") == 0);
 }
 
 TEST_CASE("multipart: the recorded dd-trace-js body splits into its parts") {

@@ -32,6 +32,16 @@ const char *codec_name(Codec c);
 using Sink = std::function<void(const char *, size_t)>;
 void stream_decompress(Codec codec, std::string_view in, size_t max_output, const Sink &sink);
 
+// The size a gzip stream declares in its trailer (ISIZE: the last member's size mod 2^32).
+// A hint for sizing a buffer, nothing more: 0 when `in` is too short to hold one.
+size_t gzip_declared_size(std::string_view in);
+
+// One call of libdeflate over a single-member gzip stream that inflates to exactly `size`
+// bytes, into [out, out + size): CRC and ISIZE checked. False for anything else (damaged,
+// several members, another size), for the streaming path to decide; 2-3x zlib's speed, which
+// is most of a Pyroscope ingest's CPU.
+bool gunzip_exact(std::string_view in, char *out, size_t size);
+
 // The whole output of stream_decompress as one string (`none`: a copy, also bounded).
 std::string decompress(std::string_view data, size_t max_output);
 
