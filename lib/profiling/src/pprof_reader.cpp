@@ -131,6 +131,20 @@ void packed_varints(Cursor c, Fn &&fn) {
     while (!c.done()) fn(c.varint());
 }
 
+// A packed run of varints checked, not decoded (a sample's location ids): each ends at a byte
+// below 0x80 within 10 bytes, the rule Cursor::varint applies, a byte at a time.
+void check_packed_varints(Cursor c) {
+    int run = 0; // continuation bytes of the varint in hand
+    for (const uint8_t *p = c.p; p < c.end; ++p) {
+        if (*p & 0x80) {
+            if (++run == 10) bad("varint longer than 10 bytes");
+        } else {
+            run = 0;
+        }
+    }
+    if (run) bad("truncated varint");
+}
+
 void check_location(Cursor c, int depth) {
     if (depth > kMaxDepth) bad("nested too deep");
     while (!c.done()) {
@@ -232,7 +246,7 @@ class Reader {
             } else if (field == sample_field::value && wire == varint) {
                 add_value(i, c.varint());
             } else if (field == sample_field::location_id && wire == length) {
-                packed_varints(c.sub(), [](uint64_t) {});
+                check_packed_varints(c.sub());
             } else if (field == sample_field::label && wire == length) {
                 label(c.sub());
             } else {
@@ -248,10 +262,10 @@ class Reader {
         // index into it is known only at the end. Per key index, a label matters only if
         // its str index is below every earlier one of that key: the first label whose
         // index turns out valid is always among those.
-        auto [it, fresh] = lowest_str_.try_emplace(key, str);
-        if (!fresh) {
-            if (str >= it->second) return;
-            it->second = str;
+        int64_t &lowest = lowest_str_for(key, str);
+        if (lowest != str) {
+            if (str >= lowest) return;
+            lowest = str;
         }
         candidates_.push_back({key, str});
     }
@@ -282,6 +296,17 @@ class Reader {
     std::vector<std::string_view> strings_;
     std::vector<std::pair<int64_t, int64_t>> types_;
     std::vector<uint64_t> sums_;
+    // The lowest str index seen per key index; `str` for a key seen first. A profile has a
+    // handful of label keys and ~6 labels a sample: a short list searched in place beats a
+    // hash map per label (most of the reader's time went there), the map takes the rest.
+    int64_t &lowest_str_for(int64_t key, int64_t str) {
+        for (auto &kv : recent_keys_)
+            if (kv.first == key) return kv.second;
+        if (recent_keys_.size() < kRecentKeys) return recent_keys_.emplace_back(key, str).second;
+        return lowest_str_.try_emplace(key, str).first->second;
+    }
+    static constexpr size_t kRecentKeys = 16;
+    std::vector<std::pair<int64_t, int64_t>> recent_keys_;
     std::unordered_map<int64_t, int64_t> lowest_str_;
     std::vector<std::pair<int64_t, int64_t>> candidates_;
 };
