@@ -65,6 +65,23 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 }
 } // namespace
 
+void append_utf8(std::string &out, uint32_t cp) {
+    if (cp < 0x80) out.push_back(char(cp));
+    else if (cp < 0x800) {
+        out.push_back(char(0xC0 | (cp >> 6)));
+        out.push_back(char(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(char(0xE0 | (cp >> 12)));
+        out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(char(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(char(0xF0 | (cp >> 18)));
+        out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(char(0x80 | (cp & 0x3F)));
+    }
+}
+
 bool is_valid_utf8(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
         size_t n = utf8_sequence(s, i);

@@ -180,22 +180,6 @@ class EventScanner {
         p_ += 4;
         return true;
     }
-    static void put_utf8(std::string &o, unsigned cp) {
-        if (cp < 0x80) o.push_back(char(cp));
-        else if (cp < 0x800) {
-            o.push_back(char(0xC0 | (cp >> 6)));
-            o.push_back(char(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-            o.push_back(char(0xE0 | (cp >> 12)));
-            o.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-            o.push_back(char(0x80 | (cp & 0x3F)));
-        } else {
-            o.push_back(char(0xF0 | (cp >> 18)));
-            o.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-            o.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-            o.push_back(char(0x80 | (cp & 0x3F)));
-        }
-    }
     // A string after its opening quote; its value into `text` when asked for.
     bool string(std::string *text) {
         const char *run = p_; // bytes copied as they are, up to the next escape
@@ -235,7 +219,7 @@ class EventScanner {
                     } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                         return false;
                     }
-                    if (text) put_utf8(*text, cp);
+                    if (text) profiling::append_utf8(*text, cp);
                     break;
                 }
                 default: return false;
@@ -390,6 +374,20 @@ class EventScanner {
         ws();
         return true;
     }
+    // After an element of the top-level object or an array: a comma (more follow), the close
+    // (the end), or an error.
+    enum class Next { more, closed, bad };
+    Next after_element(char close) {
+        ws();
+        if (p_ >= end_) return Next::bad;
+        if (*p_ == close) {
+            ++p_;
+            return Next::closed;
+        }
+        if (*p_ != ',') return Next::bad;
+        ++p_;
+        return Next::more;
+    }
     // The top-level array's text: scalars joined with ','; nested when an element nests.
     bool root_array(std::string &text, Kind &kind) {
         ++p_; // '['
@@ -410,14 +408,7 @@ class EventScanner {
                 if (n) text.push_back(',');
                 text += item;
             }
-            ws();
-            if (p_ >= end_) return false;
-            if (*p_ == ']') {
-                ++p_;
-                return true;
-            }
-            if (*p_ != ',') return false;
-            ++p_;
+            if (Next n = after_element(']'); n != Next::more) return n == Next::closed;
         }
     }
     bool root_members(EventMembers &out) {
@@ -448,14 +439,7 @@ class EventScanner {
             } else {
                 out.members[key] = text;
             }
-            ws();
-            if (p_ >= end_) return false;
-            if (*p_ == '}') {
-                ++p_;
-                return true;
-            }
-            if (*p_ != ',') return false;
-            ++p_;
+            if (Next n = after_element('}'); n != Next::more) return n == Next::closed;
             ws();
         }
     }

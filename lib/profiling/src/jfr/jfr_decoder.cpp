@@ -2,6 +2,7 @@
 // checkpoints (indexed, values parsed lazily and cached), events → pprof profiles.
 #include "jfr_reader.hpp"
 
+#include <tributary/profiling/client_input.hpp>
 #include <tributary/profiling/compression.hpp>
 #include <tributary/profiling/jfr.hpp>
 
@@ -18,23 +19,6 @@ namespace {
 constexpr size_t kHeaderSize = 68;
 constexpr int kMaxDepth = 32;
 constexpr int64_t kDefaultCpuIntervalNs = 10'000'000; // JDK profile.jfc and Pyroscope's default
-
-void append_utf8(std::string &out, uint32_t cp) {
-    if (cp < 0x80) out.push_back(char(cp));
-    else if (cp < 0x800) {
-        out.push_back(char(0xC0 | (cp >> 6)));
-        out.push_back(char(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(char(0xE0 | (cp >> 12)));
-        out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(char(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(char(0xF0 | (cp >> 18)));
-        out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(char(0x80 | (cp & 0x3F)));
-    }
-}
 
 Prim prim_of(std::string_view name) {
     if (name == "boolean") return Prim::boolean;

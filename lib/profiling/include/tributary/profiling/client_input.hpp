@@ -38,4 +38,7 @@ void check_client_time(int64_t ns, std::string_view what);
 std::string to_valid_utf8(std::string_view text);
 bool is_valid_utf8(std::string_view text);
 
+// Appends a code point (at most U+10FFFF, not a surrogate) as UTF-8.
+void append_utf8(std::string &out, uint32_t code_point);
+
 } // namespace trib::profiling
