@@ -264,7 +264,7 @@ class EventScanner {
         if (*p_ == '0') ++p_;
         else if (*p_ >= '1' && *p_ <= '9') digits();
         else return false;
-        bool integer = true;
+        bool integer = true, exponent = false;
         if (p_ < end_ && *p_ == '.') {
             ++p_;
             integer = false;
@@ -273,9 +273,13 @@ class EventScanner {
         if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
             ++p_;
             integer = false;
+            exponent = true;
             if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
             if (digits() == 0) return false;
         }
+        // A number nobody reads (inside a nested member) needs no conversion unless it could
+        // overflow a double: only an exponent, or more than 300 digits, can.
+        if (!text && !exponent && p_ - start <= 300) return true;
         std::string token(start, size_t(p_ - start));
         if (integer) {
             // As nlohmann: an integer that fits int64 / uint64 stays one, else it is a double.
@@ -398,14 +402,14 @@ class EventScanner {
             return true;
         }
         std::string item;
-        for (size_t n = 0;; ++n) {
+        for (;;) {
             ws();
             Kind k;
             item.clear();
             if (!value(kind == Kind::nested ? nullptr : &item, &k)) return false;
             if (k == Kind::nested) kind = Kind::nested;
             else if (kind != Kind::nested) {
-                if (n) text.push_back(',');
+                if (!text.empty()) text.push_back(','); // as stringify(): empty leading items add no comma
                 text += item;
             }
             if (Next n = after_element(']'); n != Next::more) return n == Next::closed;

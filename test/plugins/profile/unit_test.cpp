@@ -213,6 +213,14 @@ TEST_CASE("upload metadata: the event read in one pass matches the document") {
           R"({"tags_profiler":"a:b","tags_profiler":["x"]})",
           R"({"a":[1,2.5e3,-7,true,null,"s"],"b":[1,[2]],"c":{"x":1e400}})"})
         check_event_reading(raw);
+    // Nested numbers are only checked: a 400-digit one overflows a double, a 300-digit one does not.
+    for (size_t digits : {300, 309, 400}) {
+        std::string big(digits, '7');
+        check_event_reading(R"({"info":{"n":)" + big + R"(},"top":)" + big + "}");
+        check_event_reading(R"({"info":{"n":-)" + big + ".5}}");
+    }
+    for (const char *raw : {R"({"a":["","x"],"b":[null,"",1],"c":["x","",null,"y"],"d":[""]})"})
+        check_event_reading(raw);
     // nlohmann ends the input at a NUL where a token may start.
     check_event_reading(std::string("{\"a\":1} \0 junk", 14));
     check_event_reading(std::string("{\"a\":1\0}", 9));
