@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <vector>
 
 namespace trib::pinpoint {
@@ -59,7 +60,10 @@ void append_double(double d, std::string &out) {
 
 bool is_wrapper(const google::protobuf::Descriptor *d) { return d->file()->name() == "google/protobuf/wrappers.proto"; }
 
-void append_value(const Message &m, const Reflection *r, const FieldDescriptor *f, int index, std::string &out) {
+void append_object(const Message &m, std::string &out, int skip_field, size_t depth);
+
+void append_value(const Message &m, const Reflection *r, const FieldDescriptor *f, int index, std::string &out,
+                  size_t depth) {
     const bool rep = index >= 0;
     switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
@@ -104,20 +108,27 @@ void append_value(const Message &m, const Reflection *r, const FieldDescriptor *
         const Message &sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
         if (is_wrapper(sub.GetDescriptor())) {
             const FieldDescriptor *vf = sub.GetDescriptor()->FindFieldByNumber(1);
-            append_value(sub, sub.GetReflection(), vf, -1, out);
+            append_value(sub, sub.GetReflection(), vf, -1, out, depth + 1);
         } else {
-            append_json(sub, out);
+            append_object(sub, out, 0, depth + 1);
         }
         break;
     }
     }
 }
 
-} // namespace
+// The set fields of each nesting level, kept per thread: a list per message rendered was
+// most of the allocations a span message costs (deque: deeper levels never move a list).
+std::vector<const FieldDescriptor *> &fields_at(size_t depth) {
+    thread_local std::deque<std::vector<const FieldDescriptor *>> lists;
+    while (lists.size() <= depth) lists.emplace_back();
+    return lists[depth];
+}
 
-void append_json(const Message &m, std::string &out, int skip_field) {
+void append_object(const Message &m, std::string &out, int skip_field, size_t depth) {
     const Reflection *r = m.GetReflection();
-    std::vector<const FieldDescriptor *> fields;
+    std::vector<const FieldDescriptor *> &fields = fields_at(depth);
+    fields.clear();
     r->ListFields(m, &fields); // set fields, by field number
     out.push_back('{');
     bool first = true;
@@ -132,14 +143,18 @@ void append_json(const Message &m, std::string &out, int skip_field) {
             int n = r->FieldSize(m, f);
             for (int i = 0; i < n; ++i) {
                 if (i) out.push_back(',');
-                append_value(m, r, f, i, out);
+                append_value(m, r, f, i, out, depth);
             }
             out.push_back(']');
         } else {
-            append_value(m, r, f, -1, out);
+            append_value(m, r, f, -1, out, depth);
         }
     }
     out.push_back('}');
 }
+
+} // namespace
+
+void append_json(const Message &m, std::string &out, int skip_field) { append_object(m, out, skip_field, 0); }
 
 } // namespace trib::pinpoint

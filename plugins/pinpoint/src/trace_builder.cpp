@@ -326,6 +326,15 @@ int64_t event_id(const std::string &trace_id, int64_t span_id, int32_t async_id,
     return id == 0 ? 1 : id;
 }
 
+namespace {
+// What widening events over their children works in (per thread, kept between traces).
+struct WidenScratch {
+    std::vector<std::pair<int64_t, size_t>> by_id;
+    std::vector<size_t> parent, child_start, children, fill, order;
+    std::vector<char> seen;
+};
+} // namespace
+
 BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const BuildOptions &opt,
                        std::vector<trib::Point> *recycle) {
     BuiltTrace out;
@@ -477,35 +486,54 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
     }
 
     // Widen events to cover their children, children first (breadth-first order reversed).
+    // Flat lists reused by the thread: a trace is a handful of nodes, and a map and a list
+    // per node were most of the allocations of building it.
     {
-        std::unordered_map<int64_t, size_t> pos;
-        for (size_t i = 0; i < nodes.size(); ++i) pos.emplace(nodes[i].id, i);
-        std::vector<std::vector<size_t>> children(nodes.size());
-        std::vector<char> has_parent(nodes.size(), 0);
-        for (size_t i = 0; i < nodes.size(); ++i) {
+        thread_local WidenScratch w;
+        const size_t count = nodes.size();
+        // Node ids in order, the first node of an id first (the one a parent id names).
+        w.by_id.clear();
+        for (size_t i = 0; i < count; ++i) w.by_id.emplace_back(nodes[i].id, i);
+        std::sort(w.by_id.begin(), w.by_id.end());
+        auto position_of = [&](int64_t id) -> size_t {
+            auto it = std::lower_bound(w.by_id.begin(), w.by_id.end(), std::make_pair(id, size_t(0)));
+            return it != w.by_id.end() && it->first == id ? it->second : count;
+        };
+        // Children of each node, in node order (counted, then placed).
+        w.parent.assign(count, count);
+        w.child_start.assign(count + 1, 0);
+        for (size_t i = 0; i < count; ++i) {
             if (!nodes[i].parent_is_id) continue;
-            auto it = pos.find(nodes[i].parent_node);
-            if (it == pos.end() || it->second == i) continue;
-            children[it->second].push_back(i);
-            has_parent[i] = 1;
+            size_t p = position_of(nodes[i].parent_node);
+            if (p == count || p == i) continue;
+            w.parent[i] = p;
+            ++w.child_start[p + 1];
         }
-        std::vector<size_t> order;
-        std::vector<char> seen(nodes.size(), 0);
-        for (size_t i = 0; i < nodes.size(); ++i)
-            if (!has_parent[i]) {
-                order.push_back(i);
-                seen[i] = 1;
+        for (size_t i = 0; i < count; ++i) w.child_start[i + 1] += w.child_start[i];
+        w.children.resize(w.child_start[count]);
+        w.fill.assign(w.child_start.begin(), w.child_start.end() - 1);
+        for (size_t i = 0; i < count; ++i)
+            if (w.parent[i] != count) w.children[w.fill[w.parent[i]]++] = i;
+        w.order.clear();
+        w.seen.assign(count, 0);
+        for (size_t i = 0; i < count; ++i)
+            if (w.parent[i] == count) {
+                w.order.push_back(i);
+                w.seen[i] = 1;
             }
-        for (size_t k = 0; k < order.size(); ++k)
-            for (size_t c : children[order[k]])
-                if (!seen[c]) {
-                    seen[c] = 1;
-                    order.push_back(c);
+        for (size_t k = 0; k < w.order.size(); ++k) {
+            const size_t at = w.order[k];
+            for (size_t c = w.child_start[at]; c < w.child_start[at + 1]; ++c)
+                if (!w.seen[w.children[c]]) {
+                    w.seen[w.children[c]] = 1;
+                    w.order.push_back(w.children[c]);
                 }
-        for (size_t k = order.size(); k-- > 0;) {
-            Node &n = nodes[order[k]];
+        }
+        for (size_t k = w.order.size(); k-- > 0;) {
+            Node &n = nodes[w.order[k]];
             if (!n.event) continue;
-            for (size_t c : children[order[k]]) n.end_ms = std::max(n.end_ms, nodes[c].end_ms);
+            for (size_t c = w.child_start[w.order[k]]; c < w.child_start[w.order[k] + 1]; ++c)
+                n.end_ms = std::max(n.end_ms, nodes[w.children[c]].end_ms);
         }
     }
 
