@@ -200,16 +200,17 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     std::vector<std::vector<std::string_view>> borrowed;
     bool has_attachments = false;
     points.reserve(batch->point_count);
+    const size_t spare_tags = tags_.size() + services_.global_tags.size();
     for (size_t i = 0; i < batch->point_count; ++i) {
         const trib_point &cp = *TRIB_AT(trib_point, batch->points, i);
         if (!services_.attachments || !cp.attachment_count || !cp.attachments) {
-            points.push_back(trib::copy_point(cp));
+            points.push_back(trib::copy_point(cp, spare_tags));
             continue;
         }
         trib_point head = cp;
         head.attachments = nullptr;
         head.attachment_count = 0;
-        points.push_back(trib::copy_point(head));
+        points.push_back(trib::copy_point(head, spare_tags));
         borrowed.resize(points.size());
         for (size_t k = 0; k < cp.attachment_count; ++k) {
             const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, k);

@@ -284,13 +284,14 @@ class BatchView {
     trib_batch batch_{};
 };
 
-// Deep-copies a C point (any struct_size the writer used) into an owned Point.
-inline Point copy_point(const trib_point &cp) {
+// Deep-copies a C point (any struct_size the writer used) into an owned Point, with room
+// for `spare_tags` more tags (the host adds its global tags without moving the others).
+inline Point copy_point(const trib_point &cp, size_t spare_tags = 0) {
     Point p;
     p.measurement = std::string(sv(cp.measurement));
     p.category = std::string(sv(cp.category));
     p.time_ns = cp.time_ns;
-    p.tags.reserve(cp.tag_count);
+    p.tags.reserve(cp.tag_count + spare_tags);
     p.fields.reserve(cp.field_count);
     if (cp.tag_count && cp.tags)
         for (size_t i = 0; i < cp.tag_count; ++i) {
