@@ -251,7 +251,11 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
     if (points.empty()) return TRIB_OK;
 
     // Which points each sink takes: all of them (shared batch) or a subset (own copy).
-    std::vector<uint64_t> point_bytes(points.size());
+    // Per-thread lists: an emit of a point or two should not allocate for its routing.
+    thread_local std::vector<uint64_t> point_bytes;
+    thread_local std::vector<bool> routed;
+    point_bytes.assign(points.size(), 0);
+    routed.assign(points.size(), false);
     uint64_t total = 0;
     for (size_t i = 0; i < points.size(); ++i) total += point_bytes[i] = estimate_point_bytes(points[i]);
     struct Plan {
@@ -261,7 +265,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
         uint64_t bytes = 0;
     };
     std::vector<Plan> plans;
-    std::vector<bool> routed(points.size(), false);
+    plans.reserve(sinks_.size());
     bool any_all = false;
     for (auto &s : sinks_) {
         Plan p{s.get(), {}, false, 0};

@@ -344,8 +344,14 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
 
     // Spans by id (first wins), chunks by span id.
     std::vector<const SpanPiece *> spans;
+    spans.reserve(trace.pieces.size());
     std::unordered_map<int64_t, const SpanPiece *> span_by_id;
     std::map<int64_t, std::vector<const SpanPiece *>> chunks_by_span;
+    size_t node_estimate = 0; // spans and events: the nodes' list is sized once
+    for (auto &p : trace.pieces)
+        node_estimate += p.span    ? 1 + size_t(p.span->spanevent_size())
+                         : p.chunk ? size_t(p.chunk->spanevent_size())
+                                   : 0;
     for (auto &p : trace.pieces) {
         if (p.span) {
             if (span_by_id.emplace(p.span->spanid(), &p).second) spans.push_back(&p);
@@ -355,6 +361,7 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
     }
 
     std::vector<Node> nodes;
+    nodes.reserve(node_estimate);
     std::unordered_set<int64_t> used_ids;
     struct Group {
         size_t from, to;
@@ -540,7 +547,8 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
     // Points, written over the recycled ones first.
     if (out.points.size() > nodes.size()) out.points.resize(nodes.size());
     out.points.reserve(nodes.size());
-    std::unordered_map<const CallHeaders *, Tags> agent_tag_cache;
+    // Per agent of the trace (most traces have one): a short list searched in place.
+    std::vector<std::pair<const CallHeaders *, Tags>> agent_tag_cache;
     for (size_t i = 0; i < nodes.size(); ++i) {
         const Node &n = nodes[i];
         const CallHeaders &h = *n.headers;
@@ -650,8 +658,12 @@ BuiltTrace build_trace(const ReadyTrace &trace, const MetadataStore &meta, const
         w.tag("http_method", ann.http_method);
         w.tag("http_url_bare", ann.http_url);
         w.tag("http_status_code_bare", ann.http_status);
-        auto cached = agent_tag_cache.find(&h);
-        if (cached == agent_tag_cache.end()) cached = agent_tag_cache.emplace(&h, agent_tags(h, meta)).first;
+        auto cached = std::find_if(agent_tag_cache.begin(), agent_tag_cache.end(),
+                                   [&h](const auto &entry) { return entry.first == &h; });
+        if (cached == agent_tag_cache.end()) {
+            agent_tag_cache.emplace_back(&h, agent_tags(h, meta));
+            cached = agent_tag_cache.end() - 1;
+        }
         // Keys differ from the ones set above: no uniqueness scan needed.
         for (auto &kv : cached->second) w.tag_as_is(kv.first, kv.second);
 
