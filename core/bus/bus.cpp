@@ -315,6 +315,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
         for (size_t i : p.subset) b->points.push_back(points[i]);
         b->bytes = p.bytes;
         b->account = &account_;
+        b->recycler = &recycler_;
         b->release_token = token;
         p.sink->push(std::move(b));
     }
@@ -323,6 +324,7 @@ trib_status Bus::emit(std::vector<trib::Point> &&points, uint64_t &bytes_out, st
         shared->points = std::move(points);
         shared->bytes = total;
         shared->account = &account_;
+        shared->recycler = &recycler_;
         shared->release_token = token;
         for (auto &p : plans)
             if (p.all) p.sink->push(shared);

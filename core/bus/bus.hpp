@@ -6,6 +6,7 @@
 #pragma once
 
 #include "bus/memory_budget.hpp"
+#include "bus/point_recycler.hpp"
 #include "config/config.hpp"
 #include "sinks/sink.hpp"
 
@@ -32,6 +33,8 @@ struct Batch {
     std::vector<trib::Point> points;
     uint64_t bytes = 0;
     MemoryAccount *account = nullptr;
+    // Where the points go once no sink needs them (null: freed).
+    PointRecycler *recycler = nullptr;
     // Shared by every batch made from one emit; its owner's callback runs when the last
     // of them is gone, i.e. when no sink needs the points any more (an input spool then
     // retires its record).
@@ -40,6 +43,7 @@ struct Batch {
     Batch(const Batch &) = delete;
     Batch &operator=(const Batch &) = delete;
     ~Batch() {
+        if (recycler) recycler->give(points);
         if (account) account->release(bytes);
     }
 };
@@ -124,12 +128,16 @@ class Bus {
     bool shutdown();
 
     const MemoryAccount &memory() const { return account_; }
+    // Spent points for an emit to write over (see PointRecycler).
+    PointRecycler &recycler() { return recycler_; }
     const std::vector<std::unique_ptr<SinkWorker>> &sinks() const { return sinks_; }
     uint64_t unrouted_points() const { return unrouted_.load(); }
 
   private:
     BusConfig cfg_;
     MemoryAccount account_;
+    // At most 1,024 spent points of up to 16 KiB each: ~2 MB for a stream of spans.
+    PointRecycler recycler_{1024, 16 * 1024};
     std::vector<std::unique_ptr<SinkWorker>> sinks_;
     std::atomic<bool> closed_{false};
     std::atomic<uint64_t> unrouted_{0};

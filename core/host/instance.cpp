@@ -199,25 +199,32 @@ trib_status ModuleInstance::emit(const trib_batch *batch) {
     std::vector<trib::Point> points;
     std::vector<std::vector<std::string_view>> borrowed;
     bool has_attachments = false;
+    // Spent points are written over first (their strings keep their capacity).
     points.reserve(batch->point_count);
+    services_.bus->recycler().take(points, batch->point_count);
+    const size_t reused = points.size();
     const size_t spare_tags = tags_.size() + services_.global_tags.size();
+    auto put = [&](size_t i, const trib_point &cp) {
+        if (i < reused) points[i].assign(cp, spare_tags);
+        else points.push_back(trib::copy_point(cp, spare_tags));
+    };
     for (size_t i = 0; i < batch->point_count; ++i) {
         const trib_point &cp = *TRIB_AT(trib_point, batch->points, i);
         if (!services_.attachments || !cp.attachment_count || !cp.attachments) {
-            points.push_back(trib::copy_point(cp, spare_tags));
+            put(i, cp);
             continue;
         }
         trib_point head = cp;
         head.attachments = nullptr;
         head.attachment_count = 0;
-        points.push_back(trib::copy_point(head, spare_tags));
-        borrowed.resize(points.size());
+        put(i, head);
+        borrowed.resize(i + 1);
         for (size_t k = 0; k < cp.attachment_count; ++k) {
             const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, k);
             trib::Attachment x;
             x.name = std::string(trib::sv(a->name));
             x.content_type = std::string(trib::sv(a->content_type));
-            points.back().attachments.push_back(std::move(x));
+            points[i].attachments.push_back(std::move(x));
             borrowed.back().push_back(trib::sv(a->data));
         }
         has_attachments = true;

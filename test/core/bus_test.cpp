@@ -290,3 +290,92 @@ TEST_CASE("a lingering sink is written at once when the caps fill, and at shutdo
     CHECK(sp->count() == 13);
     CHECK(std::chrono::steady_clock::now() - t0 < 30000ms);
 }
+
+TEST_CASE("points the sinks are done with are kept for the next emit, within bounds", "[core][bus]") {
+    Bus bus(small_bus(64 * 1024 * 1024));
+    auto sink = std::make_unique<RecordingSink>("rec");
+    RecordingSink *rec = sink.get();
+    bus.add_sink(std::move(sink), "test", {});
+    bus.start();
+    uint64_t bytes = 0;
+    std::string err;
+    auto small = make_points(3);
+    REQUIRE(bus.emit(std::move(small), bytes, err) == TRIB_OK);
+    // One point whose strings hold more than the recycler keeps (16 KiB): freed, not kept.
+    auto large = make_points(1, "cpu", "metric", 20 * 1024);
+    REQUIRE(bus.emit(std::move(large), bytes, err) == TRIB_OK);
+    REQUIRE(trib::test::wait_until([&] { return rec->count() == 4 && bus.memory().used() == 0; }, 5s));
+    CHECK(bus.recycler().kept() == 3);
+
+    // Never more than 1,024 however many pass through.
+    for (int i = 0; i < 3; ++i) {
+        auto many = make_points(500);
+        REQUIRE(bus.emit(std::move(many), bytes, err) == TRIB_OK);
+    }
+    REQUIRE(trib::test::wait_until([&] { return rec->count() == 1504 && bus.memory().used() == 0; }, 5s));
+    CHECK(bus.recycler().kept() == 1024);
+    std::vector<trib::Point> taken;
+    bus.recycler().take(taken, 10);
+    CHECK(taken.size() == 10);
+    CHECK(bus.recycler().kept() == 1014);
+    bus.shutdown();
+}
+
+TEST_CASE("a point written over a spent one holds only the new point", "[core][bus]") {
+    // The spent point: 20 tags (past the size where a tag index is kept), three fields, an
+    // attachment.
+    trib::Point spent("old", "logging", 7);
+    for (int i = 0; i < 20; ++i) spent.tag("k" + std::to_string(i), "v" + std::to_string(i));
+    REQUIRE(spent.find_tag("k19") != nullptr);
+    spent.field(trib::Field::String("message", std::string(300, 'm')));
+    spent.field(trib::Field::Int("n", 5));
+    spent.field(trib::Field::Bool("ok", true));
+    spent.attach("a.pprof", "application/octet-stream", std::string("bytes"));
+
+    trib_tag tags[2] = {{sizeof(trib_tag), {"k1", 2}, {"new", 3}}, {sizeof(trib_tag), {"host", 4}, {"h", 1}}};
+    trib_field fields[3] = {};
+    fields[0].struct_size = sizeof(trib_field);
+    fields[0].type = TRIB_FIELD_FLOAT;
+    fields[0].key = {"value", 5};
+    fields[0].value.f = 1.5;
+    fields[1].struct_size = sizeof(trib_field);
+    fields[1].type = 99; // a type this SDK does not know: left out, as copy_point does
+    fields[1].key = {"future", 6};
+    fields[2].struct_size = sizeof(trib_field);
+    fields[2].type = TRIB_FIELD_STRING;
+    fields[2].key = {"message", 7};
+    fields[2].value.s = {"short", 5};
+    trib_point cp{};
+    cp.struct_size = sizeof(trib_point);
+    cp.measurement = {"cpu", 3};
+    cp.category = {"metric", 6};
+    cp.time_ns = 42;
+    cp.tags = tags;
+    cp.tag_count = 2;
+    cp.fields = fields;
+    cp.field_count = 3;
+
+    spent.assign(cp, 4);
+    const trib::Point fresh = trib::copy_point(cp);
+    for (const trib::Point *p : std::initializer_list<const trib::Point *>{&spent, &fresh}) {
+        CHECK(p->measurement == "cpu");
+        CHECK(p->category == "metric");
+        CHECK(p->time_ns == 42);
+        REQUIRE(p->tags.size() == 2);
+        CHECK(p->tags[0] == std::make_pair(std::string("k1"), std::string("new")));
+        CHECK(p->tags[1] == std::make_pair(std::string("host"), std::string("h")));
+        CHECK(p->find_tag("k19") == nullptr);
+        CHECK(p->find_tag("k1") != nullptr);
+        REQUIRE(p->fields.size() == 2);
+        CHECK(p->fields[0].key == "value");
+        CHECK(p->fields[0].type == TRIB_FIELD_FLOAT);
+        CHECK(p->fields[0].f == 1.5);
+        CHECK(p->fields[0].s.empty());
+        CHECK(p->fields[1].key == "message");
+        CHECK(p->fields[1].type == TRIB_FIELD_STRING);
+        CHECK(p->fields[1].s == "short");
+        CHECK(p->fields[1].i == 0);
+        CHECK(p->attachments.empty());
+    }
+    CHECK(spent.tags.capacity() >= 6);
+}

@@ -187,6 +187,11 @@ struct Point {
         return attach(std::move(name), std::move(content_type), std::make_shared<const std::string>(std::move(data)));
     }
 
+    // Writes a C point (any struct_size the writer used) over this one. The tags, fields and
+    // their strings already here are overwritten in place and keep their capacity, so a
+    // spent point reused for the next one allocates little. `spare_tags`: room for more.
+    Point &assign(const trib_point &cp, size_t spare_tags = 0);
+
   private:
     static constexpr size_t kIndexFrom = 16;
     void sync_tag_index() {
@@ -284,42 +289,62 @@ class BatchView {
     trib_batch batch_{};
 };
 
+inline Point &Point::assign(const trib_point &cp, size_t spare_tags) {
+    measurement.assign(sv(cp.measurement));
+    category.assign(sv(cp.category));
+    time_ns = cp.time_ns;
+    tag_index_.clear();
+    const size_t tag_count = cp.tag_count && cp.tags ? cp.tag_count : 0;
+    if (tags.size() > tag_count) tags.resize(tag_count);
+    tags.reserve(tag_count + spare_tags);
+    for (size_t i = 0; i < tag_count; ++i) {
+        const trib_tag *t = TRIB_AT(trib_tag, cp.tags, i);
+        if (i < tags.size()) {
+            tags[i].first.assign(sv(t->key));
+            tags[i].second.assign(sv(t->value));
+        } else {
+            tags.emplace_back(std::string(sv(t->key)), std::string(sv(t->value)));
+        }
+    }
+    const size_t field_count = cp.field_count && cp.fields ? cp.field_count : 0;
+    fields.reserve(field_count);
+    size_t kept = 0;
+    for (size_t i = 0; i < field_count; ++i) {
+        const trib_field *cf = TRIB_AT(trib_field, cp.fields, i);
+        if (cf->type > TRIB_FIELD_BYTES) continue; // a type this SDK does not know
+        if (kept == fields.size()) fields.emplace_back();
+        Field &f = fields[kept++];
+        f.key.assign(sv(cf->key));
+        f.type = static_cast<trib_field_type>(cf->type);
+        f.i = 0;
+        f.u = 0;
+        f.f = 0;
+        f.b = false;
+        f.s.clear();
+        switch (cf->type) {
+        case TRIB_FIELD_INT: f.i = cf->value.i; break;
+        case TRIB_FIELD_UINT: f.u = cf->value.u; break;
+        case TRIB_FIELD_FLOAT: f.f = cf->value.f; break;
+        case TRIB_FIELD_BOOL: f.b = cf->value.b; break;
+        case TRIB_FIELD_STRING: f.s.assign(sv(cf->value.s)); break;
+        case TRIB_FIELD_BYTES: f.s.assign(sv(cf->value.bytes)); break;
+        }
+    }
+    fields.resize(kept);
+    attachments.clear();
+    if (cp.attachment_count && cp.attachments)
+        for (size_t i = 0; i < cp.attachment_count; ++i) {
+            const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, i);
+            attach(std::string(sv(a->name)), std::string(sv(a->content_type)), std::string(sv(a->data)));
+        }
+    return *this;
+}
+
 // Deep-copies a C point (any struct_size the writer used) into an owned Point, with room
 // for `spare_tags` more tags (the host adds its global tags without moving the others).
 inline Point copy_point(const trib_point &cp, size_t spare_tags = 0) {
     Point p;
-    p.measurement = std::string(sv(cp.measurement));
-    p.category = std::string(sv(cp.category));
-    p.time_ns = cp.time_ns;
-    p.tags.reserve(cp.tag_count + spare_tags);
-    p.fields.reserve(cp.field_count);
-    if (cp.tag_count && cp.tags)
-        for (size_t i = 0; i < cp.tag_count; ++i) {
-            const trib_tag *t = TRIB_AT(trib_tag, cp.tags, i);
-            p.tags.emplace_back(std::string(sv(t->key)), std::string(sv(t->value)));
-        }
-    if (cp.field_count && cp.fields)
-        for (size_t i = 0; i < cp.field_count; ++i) {
-            const trib_field *cf = TRIB_AT(trib_field, cp.fields, i);
-            Field f;
-            f.key = std::string(sv(cf->key));
-            f.type = static_cast<trib_field_type>(cf->type);
-            switch (cf->type) {
-            case TRIB_FIELD_INT: f.i = cf->value.i; break;
-            case TRIB_FIELD_UINT: f.u = cf->value.u; break;
-            case TRIB_FIELD_FLOAT: f.f = cf->value.f; break;
-            case TRIB_FIELD_BOOL: f.b = cf->value.b; break;
-            case TRIB_FIELD_STRING: f.s = std::string(sv(cf->value.s)); break;
-            case TRIB_FIELD_BYTES: f.s = std::string(sv(cf->value.bytes)); break;
-            default: continue;
-            }
-            p.fields.push_back(std::move(f));
-        }
-    if (cp.attachment_count && cp.attachments)
-        for (size_t i = 0; i < cp.attachment_count; ++i) {
-            const trib_attachment *a = TRIB_AT(trib_attachment, cp.attachments, i);
-            p.attach(std::string(sv(a->name)), std::string(sv(a->content_type)), std::string(sv(a->data)));
-        }
+    p.assign(cp, spare_tags);
     return p;
 }
 
