@@ -1,7 +1,8 @@
 // Spent points kept for the next emit to write over. Their strings keep their capacity, so a
 // steady stream of small points (Pinpoint spans) allocates almost nothing per point, and the
-// sink thread does not free what an input's thread allocated: under glibc such frees take
-// the allocating thread's arena lock, and they were a fifth of the host's CPU on the span path.
+// sink thread does not free what an input's thread allocated (under glibc such a free takes
+// the allocating thread's arena lock). malloc and free were a fifth of the host's CPU on the
+// span path before.
 #pragma once
 
 #include <tributary/plugin.hpp>
