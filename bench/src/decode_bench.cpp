@@ -6,6 +6,7 @@
 //   trib_parse_raw    trib::profiling::parse_pprof(uncompressed)
 //   one_pass_raw      trib::profiling::read_pprof(uncompressed)       — the one-pass reader
 //                     (sample types, sums, labels, times; the rest only checked)
+//   one_pass_unchecked_raw  the same reader, check_unread = false, no labels (the metrics' read)
 //   zlib_inflate      trib::profiling::decompress(gzip)               — inflate alone
 //   trib_parse_gzip   trib::profiling::parse_pprof(gzip)              — an upload, before
 //   one_pass_gzip     trib::profiling::summarize_pprof(gzip)          — an upload, now
@@ -167,6 +168,10 @@ int main(int argc, char **argv) {
             const trib::profiling::PprofReadOptions labels{.max_label_keys = 1024};
             rows.push_back({name, "one_pass_raw", raw.size(), measure(seconds, raw.size(), [&] {
                                 g_sink = trib::profiling::read_pprof(raw, labels).sample_types.size();
+                            })});
+            const trib::profiling::PprofReadOptions unchecked{.check_unread = false};
+            rows.push_back({name, "one_pass_unchecked_raw", raw.size(), measure(seconds, raw.size(), [&] {
+                                g_sink = trib::profiling::read_pprof(raw, unchecked).sample_types.size();
                             })});
             rows.push_back({name, "zlib_inflate", raw.size(), measure(seconds, raw.size(), [&] {
                                 g_sink = int64_t(trib::profiling::decompress(gz).size());

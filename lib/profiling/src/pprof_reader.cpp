@@ -7,6 +7,7 @@
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/pprof_reader.hpp>
 
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <unordered_map>
@@ -132,10 +133,31 @@ void packed_varints(Cursor c, Fn &&fn) {
 }
 
 // A packed run of varints checked, not decoded (a sample's location ids): each ends at a byte
-// below 0x80 within 10 bytes, the rule Cursor::varint applies, a byte at a time.
+// below 0x80 within 10 bytes, the rule Cursor::varint applies. Eight bytes at a time: their
+// continuation bits as a byte mask; a word that is not all continuation bytes cannot hold a
+// run of 10 by itself, so only the runs crossing words are counted.
 void check_packed_varints(Cursor c) {
     int run = 0; // continuation bytes of the varint in hand
-    for (const uint8_t *p = c.p; p < c.end; ++p) {
+    const uint8_t *p = c.p;
+    for (; p + 8 <= c.end; p += 8) {
+        uint64_t word;
+        std::memcpy(&word, p, 8);
+        uint64_t high = word & 0x8080808080808080ull;
+        if (high == 0) {
+            run = 0;
+            continue;
+        }
+        // One bit per byte, byte 0 lowest (little-endian load).
+        uint32_t mask = uint32_t(((high >> 7) * 0x0102040810204080ull) >> 56);
+        if (mask == 0xff) {
+            run += 8;
+            if (run >= 10) bad("varint longer than 10 bytes");
+            continue;
+        }
+        if (run + std::countr_one(mask) >= 10) bad("varint longer than 10 bytes");
+        run = std::countl_one(uint8_t(mask));
+    }
+    for (; p < c.end; ++p) {
         if (*p & 0x80) {
             if (++run == 10) bad("varint longer than 10 bytes");
         } else {
@@ -198,16 +220,26 @@ class Reader {
                 case profile_field::sample: sample(c.sub()); continue;
                 case profile_field::mapping:
                 case profile_field::function:
-                case profile_field::period_type: check_message(c.sub(), 1); continue;
-                case profile_field::location: check_location(c.sub(), 1); continue;
+                case profile_field::period_type:
+                    if (opts_.check_unread) check_message(c.sub(), 1);
+                    else c.sub();
+                    continue;
+                case profile_field::location:
+                    if (opts_.check_unread) check_location(c.sub(), 1);
+                    else c.sub();
+                    continue;
                 case profile_field::string_table: {
                     Cursor s = c.sub();
                     std::string_view text(reinterpret_cast<const char *>(s.p), size_t(s.end - s.p));
-                    if (!is_ascii(text) && !is_valid_utf8(text)) bad("string table entry is not UTF-8");
+                    if ((opts_.check_unread || opts_.max_label_keys > 0) && !is_ascii(text) && !is_valid_utf8(text))
+                        bad("string table entry is not UTF-8");
                     strings_.push_back(text);
                     continue;
                 }
-                case profile_field::comment: packed_varints(c.sub(), [](uint64_t) {}); continue;
+                case profile_field::comment:
+                    if (opts_.check_unread) packed_varints(c.sub(), [](uint64_t) {});
+                    else c.sub();
+                    continue;
                 default: break;
                 }
             } else if (wire == varint) {
@@ -246,9 +278,11 @@ class Reader {
             } else if (field == sample_field::value && wire == varint) {
                 add_value(i, c.varint());
             } else if (field == sample_field::location_id && wire == length) {
-                check_packed_varints(c.sub());
+                if (opts_.check_unread) check_packed_varints(c.sub());
+                else c.sub();
             } else if (field == sample_field::label && wire == length) {
-                label(c.sub());
+                if (opts_.check_unread || opts_.max_label_keys > 0) label(c.sub());
+                else c.sub();
             } else {
                 skip_field(c, t, 1);
             }

@@ -1,6 +1,7 @@
 // libFuzzer: pprof decoding as /ingest and the push API see it, through PyroscopeIngest
 // with an in-memory host (the fake host of the SDK); and the one-pass reader against
-// libprotobuf on the same bytes: both accept or both reject, and agree on what they read.
+// libprotobuf on the same bytes: both accept or both reject, and agree on what they read;
+// unchecked, the reader accepts and agrees wherever libprotobuf accepts.
 #include <tributary/profiling/errors.hpp>
 #include <tributary/profiling/pprof.hpp>
 #include <tributary/profiling/pprof_reader.hpp>
@@ -22,6 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         one_pass = trib::profiling::summarize_pprof(body, trib::profiling::InflateLimit{16u << 20, nullptr}, labels);
     } catch (const trib::profiling::DecodeError &) {}
     if (reference.has_value() != one_pass.has_value() || (reference && !(*reference == *one_pass))) __builtin_trap();
+    // Unchecked (the metrics' read): whatever libprotobuf accepts reads the same.
+    if (reference) {
+        const trib::profiling::PprofReadOptions unchecked{.max_label_keys = 1024, .check_unread = false};
+        std::optional<trib::profiling::PprofSummary> lenient;
+        try {
+            lenient =
+                trib::profiling::summarize_pprof(body, trib::profiling::InflateLimit{16u << 20, nullptr}, unchecked);
+        } catch (const trib::profiling::DecodeError &) {}
+        if (!lenient || !(*lenient == *reference)) __builtin_trap();
+    }
     static trib::testing::FakeHost fake;
     static trib::Host host(fake.api(), fake.ctx());
     // A small body limit, so inflate bombs hit it quickly.

@@ -27,6 +27,8 @@ using trib::test::gzip_of;
 namespace {
 
 const PprofReadOptions kLabels{.max_label_keys = 1024};
+const PprofReadOptions kUnchecked{.check_unread = false};
+const PprofReadOptions kUncheckedLabels{.max_label_keys = 1024, .check_unread = false};
 
 // Every pprof among the recorded fixtures (compressed as recorded), by name.
 std::vector<std::pair<std::string, std::string>> recorded_pprofs() {
@@ -89,7 +91,7 @@ TEST_CASE("reader: the same summary as libprotobuf on every recorded and built p
     for (auto &[name, bytes] : all) {
         INFO(name);
         std::string raw = decompress(bytes);
-        for (const PprofReadOptions &o : {PprofReadOptions{}, kLabels}) {
+        for (const PprofReadOptions &o : {PprofReadOptions{}, kLabels, kUnchecked, kUncheckedLabels}) {
             auto expected = via_libprotobuf(raw, o);
             REQUIRE(expected);
             PprofSummary got = read_pprof(raw, o);
@@ -196,6 +198,13 @@ TEST_CASE("reader: damaged pprofs are accepted or rejected as libprotobuf does, 
                 ++accepted;
                 CHECK(*got == *expected);
             }
+            // Unchecked: what libprotobuf accepts reads the same; the rest is a DecodeError
+            // or a summary, never a crash.
+            auto lenient = via_reader(m, kUnchecked);
+            if (expected) {
+                REQUIRE(lenient);
+                CHECK(*lenient == *via_libprotobuf(m, kUnchecked));
+            }
         }
     }
     google::protobuf::SetLogHandler(previous_log);
@@ -269,4 +278,29 @@ TEST_CASE("reader: wire-format corners", "[pprof_reader]") {
     rejected_by_both(good + field(4, 2, field(4, 2, std::string("\xff", 1))), "a broken Line inside a Location");
     CHECK_THROWS_AS(summarize_pprof(gzip_of(good).substr(0, 20), InflateLimit{}), DecodeError);
     CHECK_THROWS_AS(summarize_pprof(good, InflateLimit{good.size() - 1, nullptr}), TooLargeError);
+
+    // Location ids are checked eight bytes at a time: runs of continuation bytes that end
+    // or cross a word at every offset, 9 long (a valid 10-byte varint) and 10 long (not).
+    for (size_t lead = 0; lead < 17; ++lead) {
+        for (size_t run : {8, 9, 10, 16}) {
+            std::string ids(lead, '\x01');
+            ids += std::string(run, '\xff') + std::string("\x01") + std::string(lead % 5, '\x02');
+            std::string bytes = good + field(2, 2, field(1, 2, ids));
+            INFO("lead " << lead << ", run " << run);
+            auto *previous_log = google::protobuf::SetLogHandler(nullptr);
+            auto expected = via_libprotobuf(bytes, kLabels);
+            google::protobuf::SetLogHandler(previous_log);
+            CHECK(expected.has_value() == (run < 10));
+            CHECK(via_reader(bytes, kLabels).has_value() == expected.has_value());
+            // Not checked, the ids are skipped: the summary is the one of the valid profile.
+            CHECK(read_pprof(bytes, kUnchecked) == read_pprof(good));
+        }
+    }
+    // What check_unread = false skips: a broken Location, a string that is not UTF-8.
+    std::string broken = good + field(4, 2, field(4, 2, std::string("\xff", 1))) + field(6, 2, "\xc3\x28");
+    CHECK_THROWS_AS(read_pprof(broken), DecodeError);
+    PprofSummary lenient = read_pprof(broken, kUnchecked);
+    CHECK(lenient.sample_types == s.sample_types);
+    // A framing error is still one.
+    CHECK_THROWS_AS(read_pprof(good + std::string("\x0a\x05", 2), kUnchecked), DecodeError);
 }

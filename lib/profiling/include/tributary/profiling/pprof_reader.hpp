@@ -41,6 +41,12 @@ struct PprofSummary {
 struct PprofReadOptions {
     // Collect at most this many label keys (0: labels are not read).
     size_t max_label_keys = 0;
+    // true: every field is checked as libprotobuf would (a bad profile is a DecodeError).
+    // false: what the summary does not use (mappings, locations, functions, location ids,
+    // comments, labels when none are read, the strings' UTF-8) is skipped by its length only,
+    // about twice as fast. For reads whose failure cannot change an answer (the metrics of
+    // an upload already accepted); a valid profile gives the same summary either way.
+    bool check_unread = true;
 };
 
 // Reads an uncompressed pprof. Throws DecodeError on bytes libprotobuf would not parse as
