@@ -4,7 +4,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace trib::line_protocol {
 
@@ -18,43 +23,65 @@ namespace {
 // A measurement that starts with '#' is escaped, or the line would read as a comment.
 bool is_name_break(char c) { return c == '\n' || c == '\r' || c == '\0'; }
 
-// Bytes that stop the bulk copy of a name: what is escaped, plus '\\' (runs of it are
-// handled apart). Index 1 adds '=' (tag keys and values, field keys).
-struct NameStops {
-    bool stop[2][256] = {};
-    NameStops() {
-        for (int e = 0; e < 2; ++e) {
-            for (unsigned char c : {',', ' ', '\\', '\n', '\r', '\0'}) stop[e][c] = true;
-            if (e) stop[e][static_cast<unsigned char>('=')] = true;
-        }
+// The first of the bytes `Stops` at or after i, sixteen bytes at a time where SSE2 is there
+// (x86-64 always): most of a line is plain bytes between a few stops, and a byte-wise table
+// walk was the encoder's main cost.
+template <char... Stops>
+size_t find_any(std::string_view s, size_t i) {
+#if defined(__SSE2__)
+    for (; i + 16 <= s.size(); i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s.data() + i));
+        const __m128i hit = (_mm_cmpeq_epi8(v, _mm_set1_epi8(Stops)) | ...);
+        if (int mask = _mm_movemask_epi8(hit)) return i + size_t(__builtin_ctz(unsigned(mask)));
     }
-};
-const NameStops kNameStops;
+#endif
+    while (i < s.size() && ((s[i] != Stops) && ...)) ++i;
+    return i;
+}
 
-void append_name(std::string &out, std::string_view s, bool escape_equals) {
-    const bool *stop = kNameStops.stop[escape_equals ? 1 : 0];
+// Where a name's plain run ends: at a byte that is escaped, or at '\\' (runs of it are
+// handled apart); '=' counts in tag keys and values and field keys.
+size_t name_stop(std::string_view s, size_t i, bool escape_equals) {
+    return escape_equals ? find_any<',', ' ', '\\', '\n', '\r', '\0', '='>(s, i)
+                         : find_any<',', ' ', '\\', '\n', '\r', '\0'>(s, i);
+}
+
+// The encoder writes through a pointer into room reserved for the line's longest possible
+// form (every byte escaped), then trims: no capacity check or size update per token.
+
+// Longest form of a name: each byte escaped, plus the '#' escape of a measurement.
+size_t name_bound(std::string_view s) { return 2 * s.size() + 1; }
+
+char *put(char *p, std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+}
+
+char *write_name(char *p, std::string_view s, bool escape_equals) {
     auto needs_escape = [&](char c) { return c == ',' || c == ' ' || (escape_equals && c == '=') || is_name_break(c); };
-    if (!escape_equals && !s.empty() && s.front() == '#') out.push_back('\\');
+    if (!escape_equals && !s.empty() && s.front() == '#') *p++ = '\\';
     size_t i = 0;
     while (i < s.size()) {
-        // Plain bytes go in one append; most names have none to escape.
-        size_t j = i;
-        while (j < s.size() && !stop[static_cast<unsigned char>(s[j])]) ++j;
-        out.append(s.data() + i, j - i);
+        // Plain bytes go in one copy; most names have none to escape.
+        size_t j = name_stop(s, i, escape_equals);
+        p = put(p, s.substr(i, j - i));
         if (j == s.size()) break;
         char c = s[j];
         if (c == '\\') {
             size_t run_end = s.find_first_not_of('\\', j);
             size_t run = (run_end == std::string_view::npos ? s.size() : run_end) - j;
             bool before_special = run_end == std::string_view::npos || needs_escape(s[run_end]);
-            out.append(before_special ? 2 * run : run, '\\');
+            size_t n = before_special ? 2 * run : run;
+            std::memset(p, '\\', n);
+            p += n;
             i = j + run;
             continue;
         }
-        out.push_back('\\');
-        out.push_back(is_name_break(c) ? ' ' : c);
+        *p++ = '\\';
+        *p++ = is_name_break(c) ? ' ' : c;
         i = j + 1;
     }
+    return p;
 }
 
 // String field values are double-quoted: `"` and `\` are escaped (InfluxDB unescapes both).
@@ -62,125 +89,129 @@ void append_name(std::string &out, std::string_view s, bool escape_equals) {
 // line-oriented reader, which is how a client string could forge a point of its own; they
 // are written as the two-character escapes \n and \r, and NUL as \0. InfluxDB stores
 // those escapes as written (it unescapes only \" and \\); nothing can break out of the value.
-void append_string_value(std::string &out, std::string_view s) {
-    static const auto stops = [] {
-        std::array<bool, 256> t{};
-        for (unsigned char c : {'"', '\\', '\n', '\r', '\0'}) t[c] = true;
-        return t;
-    }();
-    out.reserve(out.size() + s.size() + 2);
-    out.push_back('"');
+size_t string_value_bound(std::string_view s) { return 2 * s.size() + 2; }
+
+char *write_string_value(char *p, std::string_view s) {
+    *p++ = '"';
     size_t i = 0;
     while (i < s.size()) {
-        // Plain bytes go in one append (a JSON message field is kilobytes with a few quotes).
-        size_t j = i;
-        while (j < s.size() && !stops[static_cast<unsigned char>(s[j])]) ++j;
-        out.append(s.data() + i, j - i);
+        // Plain bytes go in one copy (a JSON message field is kilobytes with a few quotes).
+        size_t j = find_any<'"', '\\', '\n', '\r', '\0'>(s, i);
+        p = put(p, s.substr(i, j - i));
         if (j == s.size()) break;
-        switch (char c = s[j]) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\0': out += "\\0"; break;
-        default: out.push_back('\\'); out.push_back(c);
-        }
+        char c = s[j];
+        *p++ = '\\';
+        *p++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\0' ? '0' : c;
         i = j + 1;
     }
-    out.push_back('"');
+    *p++ = '"';
+    return p;
 }
 
-void append_base64(std::string &out, std::string_view in) {
+size_t base64_size(size_t n) { return (n + 2) / 3 * 4; }
+
+// Base64 in double quotes (no byte of it needs escaping).
+char *write_base64_value(char *p, std::string_view in) {
     static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    *p++ = '"';
     size_t i = 0;
     for (; i + 3 <= in.size(); i += 3) {
         uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-        out.push_back(table[(v >> 18) & 63]);
-        out.push_back(table[(v >> 12) & 63]);
-        out.push_back(table[(v >> 6) & 63]);
-        out.push_back(table[v & 63]);
+        *p++ = table[(v >> 18) & 63];
+        *p++ = table[(v >> 12) & 63];
+        *p++ = table[(v >> 6) & 63];
+        *p++ = table[v & 63];
     }
     size_t rest = in.size() - i;
-    if (rest == 1) {
+    if (rest) {
         uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-        out.push_back(table[(v >> 18) & 63]);
-        out.push_back(table[(v >> 12) & 63]);
-        out += "==";
-    } else if (rest == 2) {
-        uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8);
-        out.push_back(table[(v >> 18) & 63]);
-        out.push_back(table[(v >> 12) & 63]);
-        out.push_back(table[(v >> 6) & 63]);
-        out.push_back('=');
+        if (rest == 2) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+        *p++ = table[(v >> 18) & 63];
+        *p++ = table[(v >> 12) & 63];
+        *p++ = rest == 2 ? table[(v >> 6) & 63] : '=';
+        *p++ = '=';
     }
+    *p++ = '"';
+    return p;
 }
+
+constexpr size_t kNumberBound = 32; // to_chars of any int64, uint64 or double, plus a suffix
 
 template <class T>
-void append_number(std::string &out, T v) {
-    char buf[64];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
+char *write_number(char *p, T v) {
+    return std::to_chars(p, p + kNumberBound, v).ptr;
 }
 
-// Appends `key=value`; false (nothing appended) when the value has no line-protocol form.
-bool append_field(std::string &out, const trib::Field &f) {
+bool representable(const trib::Field &f) {
     if (f.key.empty()) return false;
     if (f.type == TRIB_FIELD_FLOAT && !std::isfinite(f.f)) return false;
-    if (f.type > TRIB_FIELD_BYTES) return false;
-    append_name(out, f.key, true);
-    out.push_back('=');
+    return f.type <= TRIB_FIELD_BYTES;
+}
+
+size_t field_bound(const trib::Field &f) {
+    size_t value = f.type == TRIB_FIELD_STRING  ? string_value_bound(f.s)
+                   : f.type == TRIB_FIELD_BYTES ? base64_size(f.s.size()) + 2
+                                                : kNumberBound;
+    return 1 + name_bound(f.key) + 1 + value; // separator, key, '=', value
+}
+
+// Writes `key=value` of a representable field.
+char *write_field(char *p, const trib::Field &f) {
+    p = write_name(p, f.key, true);
+    *p++ = '=';
     switch (f.type) {
     case TRIB_FIELD_INT:
-        append_number(out, f.i);
-        out.push_back('i');
+        p = write_number(p, f.i);
+        *p++ = 'i';
         break;
     case TRIB_FIELD_UINT:
-        append_number(out, f.u);
-        out.push_back('u');
+        p = write_number(p, f.u);
+        *p++ = 'u';
         break;
-    case TRIB_FIELD_FLOAT: {
-        // Shortest round-trip; a float that looks integral stays a float to readers.
-        append_number(out, f.f);
-        break;
+    case TRIB_FIELD_FLOAT: p = write_number(p, f.f); break; // shortest round-trip
+    case TRIB_FIELD_BOOL: p = put(p, f.b ? "true" : "false"); break;
+    case TRIB_FIELD_STRING: p = write_string_value(p, f.s); break;
+    case TRIB_FIELD_BYTES: p = write_base64_value(p, f.s); break;
     }
-    case TRIB_FIELD_BOOL: out += f.b ? "true" : "false"; break;
-    case TRIB_FIELD_STRING: append_string_value(out, f.s); break;
-    case TRIB_FIELD_BYTES: {
-        std::string b64;
-        append_base64(b64, f.s);
-        append_string_value(out, b64);
-        break;
-    }
-    }
-    return true;
+    return p;
 }
 
 } // namespace
 
 bool append_line(std::string &out, const trib::Point &point) {
     if (point.measurement.empty()) return false;
-    size_t start = out.size();
-    append_name(out, point.measurement, false);
+    size_t bound = name_bound(point.measurement) + 1 + kNumberBound + 1;
+    bool any = false;
+    for (auto &kv : point.tags) bound += 2 + name_bound(kv.first) + name_bound(kv.second);
+    for (auto &f : point.fields)
+        if (representable(f)) {
+            bound += field_bound(f);
+            any = true;
+        }
+    if (!any) return false;
+    const size_t start = out.size();
+    out.resize(start + bound);
+    char *const begin = out.data() + start;
+    char *p = write_name(begin, point.measurement, false);
     for (auto &kv : point.tags) {
         // InfluxDB refuses empty tag keys and values, so such tags are left out.
         if (kv.first.empty() || kv.second.empty()) continue;
-        out.push_back(',');
-        append_name(out, kv.first, true);
-        out.push_back('=');
-        append_name(out, kv.second, true);
+        *p++ = ',';
+        p = write_name(p, kv.first, true);
+        *p++ = '=';
+        p = write_name(p, kv.second, true);
     }
-    bool any = false;
+    char separator = ' ';
     for (auto &f : point.fields) {
-        size_t before = out.size();
-        out.push_back(any ? ',' : ' ');
-        if (append_field(out, f)) any = true;
-        else out.resize(before);
+        if (!representable(f)) continue;
+        *p++ = separator;
+        separator = ',';
+        p = write_field(p, f);
     }
-    if (!any) {
-        out.resize(start);
-        return false;
-    }
-    out.push_back(' ');
-    append_number(out, point.time_ns);
-    out.push_back('\n');
+    *p++ = ' ';
+    p = write_number(p, point.time_ns);
+    *p++ = '\n';
+    out.resize(start + size_t(p - begin));
     return true;
 }
 
