@@ -61,8 +61,22 @@ struct Cursor {
         }
         bad("varint longer than 10 bytes");
     }
+    // A varint read past, accepted and refused as varint() does.
+    void skip_varint() {
+        const size_t left = size_t(end - p);
+        const uint8_t *limit = p + (left < 10 ? left : 10);
+        const uint8_t *q = p;
+        while (q < limit && (*q & 0x80)) ++q;
+        if (q == limit) bad(left < 10 ? "truncated varint" : "varint longer than 10 bytes");
+        p = q + 1;
+    }
     // A tag is a varint of at most 5 bytes, truncated to 32 bits.
     uint32_t tag() {
+        if (p < end && *p < 0x80) { // field numbers below 16: nearly every tag of a profile
+            uint32_t v = *p++;
+            if ((v >> 3) == 0) bad("field number 0");
+            return v;
+        }
         uint32_t v = 0;
         for (int i = 0; i < 5; ++i) {
             if (p >= end) bad("truncated tag");
@@ -100,7 +114,7 @@ struct Cursor {
 // Skips a field of any wire type (an unknown field, or a known one we do not read).
 void skip_field(Cursor &c, uint32_t tag, int depth) {
     switch (tag & 7) {
-    case varint: c.varint(); return;
+    case varint: c.skip_varint(); return;
     case fixed64: c.skip(8); return;
     case length: c.sub(); return;
     case fixed32: c.skip(4); return;
