@@ -1,6 +1,5 @@
 #include <tributary/line_protocol.hpp>
 
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // entries they name, time/duration and the samples' string labels. Nothing else is built:
 // mappings, locations, functions and location ids are walked only to check their wire
 // format, so what libprotobuf would reject is rejected here too (DecodeError), without a
-// message, a string or an allocation per element.
+// message, a string or an allocation per element; or, with check_unread = false, skipped.
 //
 // Field numbers are those of proto/pprof.proto (perftools.profiles.Profile).
 #pragma once
@@ -51,7 +51,7 @@ struct PprofReadOptions {
 
 // Reads an uncompressed pprof. Throws DecodeError on bytes libprotobuf would not parse as
 // a Profile (bad varint, length past the end, wrong group nesting, invalid UTF-8 in the
-// string table, ...).
+// string table, ...); with check_unread = false, only on those in what it reads.
 PprofSummary read_pprof(std::string_view raw, const PprofReadOptions &options = {});
 
 // Inflates when compressed (gzip/zstd/LZ4, within limit; uncompressed bytes are read in
